@@ -1,0 +1,23 @@
+package dev.blender.nativebridge;
+
+import java.util.Objects;
+
+/** One turn of a chat, for {@link Vocab#applyChatTemplate}. Roles are usually system, user, assistant. */
+public record ChatMessage(String role, String content) {
+    public ChatMessage {
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(content, "content");
+    }
+
+    public static ChatMessage system(String content) {
+        return new ChatMessage("system", content);
+    }
+
+    public static ChatMessage user(String content) {
+        return new ChatMessage("user", content);
+    }
+
+    public static ChatMessage assistant(String content) {
+        return new ChatMessage("assistant", content);
+    }
+}

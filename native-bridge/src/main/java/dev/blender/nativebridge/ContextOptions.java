@@ -1,0 +1,100 @@
+package dev.blender.nativebridge;
+
+/**
+ * How to create a {@link LlamaContext}. Immutable; start from {@link #defaults()}:
+ * {@code ContextOptions.defaults().withContextSize(2048).withMaxSequences(8)}.
+ *
+ * <p>At llama.cpp b4916 all sequences of a context share one KV cache of {@code contextSize} cells: a
+ * context that runs N sequences of L tokens needs {@code contextSize >= N * L} (prefix cells shared by
+ * {@link LlamaContext#copySequence} count once).
+ *
+ * @param contextSize      KV-cache cells (0 = the model's training context length)
+ * @param batchSize        most tokens one {@link LlamaContext#decode} call may carry
+ * @param microBatchSize   physical batch size llama.cpp splits a decode into (at most {@code batchSize})
+ * @param maxSequences     distinct sequence ids the context accepts: ids are 0 .. maxSequences-1
+ * @param threads          threads for single-token decoding (0 = the model's setting, else automatic:
+ *                         half the available processors, at least 1 - decoding is memory-bound and
+ *                         hyper-threads do not add bandwidth)
+ * @param batchThreads     threads for prompt/batch decoding (0 = same as {@code threads})
+ * @param embeddings       compute embeddings (for embedding and reranker models) instead of logits
+ * @param pooling          pooling for embeddings
+ * @param flashAttention   use flash attention
+ */
+public record ContextOptions(int contextSize, int batchSize, int microBatchSize, int maxSequences, int threads,
+                             int batchThreads, boolean embeddings, PoolingType pooling, boolean flashAttention) {
+
+    public ContextOptions {
+        if (contextSize < 0) {
+            throw new IllegalArgumentException("contextSize must be >= 0 (0 = model default), was " + contextSize);
+        }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batchSize must be >= 1, was " + batchSize);
+        }
+        if (microBatchSize < 1 || microBatchSize > batchSize) {
+            throw new IllegalArgumentException("microBatchSize must be in 1..batchSize (" + batchSize + "), was "
+                    + microBatchSize);
+        }
+        if (maxSequences < 1) {
+            throw new IllegalArgumentException("maxSequences must be >= 1, was " + maxSequences);
+        }
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0 (0 = automatic), was " + threads);
+        }
+        if (batchThreads < 0) {
+            throw new IllegalArgumentException("batchThreads must be >= 0 (0 = same as threads), was " + batchThreads);
+        }
+        if (pooling == null) {
+            throw new IllegalArgumentException("pooling must not be null (use PoolingType.UNSPECIFIED)");
+        }
+    }
+
+    /** Model's context length, batch 512, one sequence, automatic threads, logits (no embeddings). */
+    public static ContextOptions defaults() {
+        return new ContextOptions(0, 512, 512, 1, 0, 0, false, PoolingType.UNSPECIFIED, false);
+    }
+
+    public ContextOptions withContextSize(int n) {
+        return new ContextOptions(n, batchSize, microBatchSize, maxSequences, threads, batchThreads, embeddings,
+                pooling, flashAttention);
+    }
+
+    /** Sets the logical batch size; the micro-batch follows it down when it would exceed it. */
+    public ContextOptions withBatchSize(int n) {
+        return new ContextOptions(contextSize, n, Math.max(1, Math.min(microBatchSize, n)), maxSequences, threads,
+                batchThreads, embeddings, pooling, flashAttention);
+    }
+
+    public ContextOptions withMicroBatchSize(int n) {
+        return new ContextOptions(contextSize, batchSize, n, maxSequences, threads, batchThreads, embeddings,
+                pooling, flashAttention);
+    }
+
+    public ContextOptions withMaxSequences(int n) {
+        return new ContextOptions(contextSize, batchSize, microBatchSize, n, threads, batchThreads, embeddings,
+                pooling, flashAttention);
+    }
+
+    public ContextOptions withThreads(int n) {
+        return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, n, batchThreads, embeddings,
+                pooling, flashAttention);
+    }
+
+    public ContextOptions withBatchThreads(int n) {
+        return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, n, embeddings,
+                pooling, flashAttention);
+    }
+
+    public ContextOptions withEmbeddings(boolean on, PoolingType pooling) {
+        return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, batchThreads, on,
+                pooling, flashAttention);
+    }
+
+    public ContextOptions withFlashAttention(boolean on) {
+        return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, batchThreads,
+                embeddings, pooling, on);
+    }
+
+    static int automaticThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+    }
+}

@@ -1,0 +1,508 @@
+package dev.blender.nativebridge;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * An inference context of a {@link LlamaModel}: KV cache, compute buffers, last logits.
+ *
+ * <p><b>Thread safety:</b> llama.cpp contexts are single-threaded: use one context per thread. Decodes
+ * of different contexts are serialised process-wide, because the bundled llama.cpp build computes
+ * wrong logits when they overlap (see {@code COMPUTE}); everything else (tokenising, sampling, reading
+ * logits) runs in parallel. Every method is nonetheless synchronized, so a context handed between threads, or closed from another
+ * thread while a decode runs, never corrupts native memory: {@link #close()} waits for the call in
+ * flight, and every later call throws {@link IllegalStateException}.
+ *
+ * <p>Logits are read in place: {@link #logits(int)} returns a view of llama.cpp's own buffer that is
+ * valid until the next {@link #decode} or {@link #close()}; using it after that throws
+ * {@link IllegalStateException} instead of reading freed memory.
+ */
+public final class LlamaContext implements AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    /**
+     * Serialises native compute across all contexts of the process. With the bundled b4916 library,
+     * concurrent {@code llama_decode} calls on different contexts (even of different models) returned
+     * wrong logits: 4 threads x 20 decodes of one prompt gave 1 to 38 mismatching results per run,
+     * 0 with this lock (LifecycleTest.oneContextPerThreadGivesIdenticalResultsConcurrently). LLamaSharp and others guard decode the same way.
+     * A user-supplied library known to be safe can lift it with {@value #CONCURRENT_DECODE_PROPERTY}=true.
+     */
+    static final String CONCURRENT_DECODE_PROPERTY = "blender.llama.concurrentDecode";
+    private static final boolean CONCURRENT_DECODE = Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY);
+    private static final ReentrantLock COMPUTE = new ReentrantLock();
+
+    private static final VarHandle N_CTX = Layouts.field(Layouts.CONTEXT_PARAMS, "n_ctx");
+    private static final VarHandle N_BATCH = Layouts.field(Layouts.CONTEXT_PARAMS, "n_batch");
+    private static final VarHandle N_UBATCH = Layouts.field(Layouts.CONTEXT_PARAMS, "n_ubatch");
+    private static final VarHandle N_SEQ_MAX = Layouts.field(Layouts.CONTEXT_PARAMS, "n_seq_max");
+    private static final VarHandle N_THREADS = Layouts.field(Layouts.CONTEXT_PARAMS, "n_threads");
+    private static final VarHandle N_THREADS_BATCH = Layouts.field(Layouts.CONTEXT_PARAMS, "n_threads_batch");
+    private static final VarHandle POOLING = Layouts.field(Layouts.CONTEXT_PARAMS, "pooling_type");
+    private static final VarHandle EMBEDDINGS = Layouts.field(Layouts.CONTEXT_PARAMS, "embeddings");
+    private static final VarHandle FLASH_ATTN = Layouts.field(Layouts.CONTEXT_PARAMS, "flash_attn");
+    private static final VarHandle NO_PERF = Layouts.field(Layouts.CONTEXT_PARAMS, "no_perf");
+
+    private final LlamaModel model;
+    private final ContextOptions options;
+    private final MemorySegment ptr;
+    private final int vocabSize;
+    private final int embeddingLength;
+    private final int nCtx;
+    private final int nBatch;
+    private final int nSeqMax;
+    private final PoolingType pooling;
+    private final Cleaner.Cleanable cleanable;
+    /** Which batch rows of the last successful decode have logits; null before any decode. */
+    private boolean[] outputs = new boolean[0];
+    private int lastBatchSize;
+    /** Scope of the logits views handed out since the last decode; closed when they go stale. */
+    private Arena views;
+    private boolean closed;
+
+    private LlamaContext(LlamaModel model, ContextOptions options, MemorySegment ptr, NativeHandle modelHandle) {
+        this.model = model;
+        this.options = options;
+        this.ptr = ptr;
+        this.vocabSize = model.vocab().size();
+        this.embeddingLength = model.embeddingLength();
+        try {
+            this.nCtx = (int) LlamaCpp.n_ctx.invokeExact(ptr);
+            this.nBatch = (int) LlamaCpp.n_batch.invokeExact(ptr);
+            this.nSeqMax = (int) LlamaCpp.n_seq_max.invokeExact(ptr);
+            this.pooling = PoolingType.of((int) LlamaCpp.pooling_type.invokeExact(ptr));
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+        this.cleanable = CLEANER.register(this, new Free(ptr, modelHandle));
+    }
+
+    /** Frees the context, then lets go of the model: runs once, from close() or the Cleaner. */
+    private record Free(MemorySegment ptr, NativeHandle modelHandle) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                LlamaCpp.free.invokeExact(ptr);
+            } catch (Throwable t) {
+                throw LlamaCpp.rethrow(t);
+            } finally {
+                modelHandle.release();
+            }
+        }
+    }
+
+    static LlamaContext create(LlamaModel model, NativeHandle modelHandle, ContextOptions options) {
+        MemorySegment modelPtr = modelHandle.retain();
+        boolean ok = false;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment params = (MemorySegment) LlamaCpp.context_default_params.invokeExact((SegmentAllocator) arena);
+            int threads = options.threads() > 0 ? options.threads()
+                    : model.options().threads() > 0 ? model.options().threads() : ContextOptions.automaticThreads();
+            int batchThreads = options.batchThreads() > 0 ? options.batchThreads() : threads;
+            N_CTX.set(params, options.contextSize());
+            N_BATCH.set(params, options.batchSize());
+            N_UBATCH.set(params, options.microBatchSize());
+            N_SEQ_MAX.set(params, options.maxSequences());
+            N_THREADS.set(params, threads);
+            N_THREADS_BATCH.set(params, batchThreads);
+            POOLING.set(params, options.pooling().code);
+            EMBEDDINGS.set(params, options.embeddings());
+            FLASH_ATTN.set(params, options.flashAttention());
+            NO_PERF.set(params, true);
+            LlamaBackend.takeErrors();
+            MemorySegment ptr = (MemorySegment) LlamaCpp.init_from_model.invokeExact(modelPtr, params);
+            if (ptr.equals(MemorySegment.NULL)) {
+                String why = LlamaBackend.takeErrors();
+                throw new LlamaException("llama.cpp could not create a context for " + model.path().getFileName()
+                        + " with " + options + (why.isEmpty() ? "" : ": " + why.replace('\n', ' ').strip()));
+            }
+            LlamaContext ctx = new LlamaContext(model, options, ptr, modelHandle);
+            ok = true;
+            return ctx;
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            if (!ok) {
+                modelHandle.release();
+            }
+        }
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public ContextOptions options() {
+        return options;
+    }
+
+    /** KV-cache cells actually allocated (llama.cpp may round the requested size up). */
+    public int contextSize() {
+        return nCtx;
+    }
+
+    /** Most tokens one decode may carry. */
+    public int batchSize() {
+        return nBatch;
+    }
+
+    /** Sequence ids accepted: {@code 0 .. maxSequences()-1}. */
+    public int maxSequences() {
+        return nSeqMax;
+    }
+
+    public PoolingType pooling() {
+        return pooling;
+    }
+
+    /** Length of a logits row. */
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    /** Changes the thread counts for later decodes. */
+    public synchronized void setThreads(int threads, int batchThreads) {
+        if (threads < 1 || batchThreads < 1) {
+            throw new IllegalArgumentException("threads and batchThreads must be >= 1, were " + threads + ", "
+                    + batchThreads);
+        }
+        checkOpen();
+        try {
+            LlamaCpp.set_n_threads.invokeExact(ptr, threads, batchThreads);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** Threads used for single-token decoding. */
+    public synchronized int threads() {
+        checkOpen();
+        try {
+            return (int) LlamaCpp.n_threads.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /**
+     * Runs the model over a batch. Every token id, sequence id and the batch size are checked first
+     * (llama.cpp aborts the process on some of these). Views from {@link #logits(int)} taken before
+     * this call become invalid.
+     *
+     * @throws DecodeException llama.cpp refused or failed the batch; {@link DecodeException#isKvCacheFull()}
+     *                         when the KV cache has no room for it
+     */
+    public synchronized void decode(Batch batch) {
+        Objects.requireNonNull(batch, "batch");
+        checkOpen();
+        validate(batch);
+        invalidateViews();
+        lastBatchSize = 0;
+        int used = usedCells();
+        if (used + batch.size() > nCtx) {
+            // llama.cpp would fail this too, after logging; refusing here gives the reason in words
+            throw new DecodeException(1, "no KV-cache room for a batch of " + batch.size() + " tokens: " + used
+                    + " of the context's " + nCtx + " cells are in use by its sequences; remove finished"
+                    + " sequences or create the context with a larger contextSize");
+        }
+        int rc;
+        if (!CONCURRENT_DECODE) {
+            COMPUTE.lock();
+        }
+        try {
+            LlamaBackend.takeErrors();
+            rc = (int) LlamaCpp.decode.invokeExact(ptr, batch.struct());
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            if (!CONCURRENT_DECODE) {
+                COMPUTE.unlock();
+            }
+        }
+        if (rc != 0) {
+            String why = LlamaBackend.takeErrors().replace('\n', ' ').strip();
+            String msg = switch (rc) {
+                case 1 -> "no KV-cache slot for a batch of " + batch.size() + " tokens: the context's " + nCtx
+                        + " cells are used up or fragmented; remove finished sequences or create the context"
+                        + " with a larger contextSize";
+                case 2 -> "decode aborted";
+                default -> "llama_decode failed with " + rc;
+            };
+            throw new DecodeException(rc, why.isEmpty() ? msg : msg + " (" + why + ")");
+        }
+        int n = batch.size();
+        if (outputs.length < n) {
+            outputs = new boolean[Math.max(n, outputs.length * 2)];
+        }
+        for (int i = 0; i < n; i++) {
+            outputs[i] = batch.wantsLogits(i);
+        }
+        lastBatchSize = n;
+    }
+
+    private void validate(Batch batch) {
+        int n = batch.size();
+        if (n == 0) {
+            throw new IllegalArgumentException("batch is empty");
+        }
+        if (n > nBatch) {
+            throw new IllegalArgumentException("batch of " + n + " tokens exceeds this context's batchSize " + nBatch
+                    + "; split it or create the context with a larger batchSize");
+        }
+        Vocab vocab = model.vocab();
+        for (int i = 0; i < n; i++) {
+            vocab.checkToken(batch.token(i));
+            int seqs = batch.seqCount(i);
+            for (int k = 0; k < seqs; k++) {
+                checkSeq(batch.seqId(i, k));
+            }
+        }
+    }
+
+    private void checkSeq(int seq) {
+        if (seq < 0 || seq >= nSeqMax) {
+            throw new IllegalArgumentException("sequence id " + seq + " outside 0.." + (nSeqMax - 1)
+                    + " (create the context with maxSequences > " + seq + ")");
+        }
+    }
+
+    private void checkOutput(int i) {
+        if (i < 0 || i >= lastBatchSize || !outputs[i]) {
+            throw new IllegalArgumentException("no logits for batch row " + i + ": the last decoded batch had "
+                    + lastBatchSize + " rows and only rows added with wantLogits=true have logits");
+        }
+    }
+
+    /**
+     * The logits of batch row {@code i} of the last decode, in place ({@code vocabSize()} floats), as a
+     * read-only view valid until the next decode or close.
+     */
+    public synchronized MemorySegment logits(int i) {
+        checkOpen();
+        checkOutput(i);
+        if (views == null) {
+            views = Arena.ofShared();
+        }
+        return rawLogits(i).reinterpret((long) vocabSize * Float.BYTES, views, null).asReadOnly();
+    }
+
+    /** Copies the logits of batch row {@code i} of the last decode into {@code dst} (length >= vocabSize()). */
+    public synchronized void copyLogits(int i, float[] dst) {
+        checkOpen();
+        checkOutput(i);
+        if (dst.length < vocabSize) {
+            throw new IllegalArgumentException("destination holds " + dst.length + " floats, needs " + vocabSize);
+        }
+        MemorySegment.copy(rawLogits(i).reinterpret((long) vocabSize * Float.BYTES), JAVA_FLOAT, 0, dst, 0, vocabSize);
+    }
+
+    /** The logits of batch row {@code i} as a new array. */
+    public float[] logitsArray(int i) {
+        float[] out = new float[vocabSize];
+        copyLogits(i, out);
+        return out;
+    }
+
+    private MemorySegment rawLogits(int i) {
+        try {
+            MemorySegment p = (MemorySegment) LlamaCpp.get_logits_ith.invokeExact(ptr, i);
+            if (p.equals(MemorySegment.NULL)) {
+                throw new LlamaException("llama.cpp has no logits for row " + i
+                        + (options.embeddings() ? " (the context computes embeddings, not logits)" : ""));
+            }
+            return p;
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /**
+     * The pooled embedding of a sequence after a decode of a context made with embeddings on and a
+     * pooling other than NONE; for {@link PoolingType#RANK} it is the one relevance score.
+     */
+    public synchronized float[] sequenceEmbedding(int seq) {
+        checkOpen();
+        checkSeq(seq);
+        if (!options.embeddings() || pooling == PoolingType.NONE) {
+            throw new IllegalStateException("sequence embeddings need a context created with embeddings on and a "
+                    + "pooling type other than NONE (this one: embeddings=" + options.embeddings() + ", pooling="
+                    + pooling + ")");
+        }
+        try {
+            MemorySegment p = (MemorySegment) LlamaCpp.get_embeddings_seq.invokeExact(ptr, seq);
+            if (p.equals(MemorySegment.NULL)) {
+                throw new LlamaException("no embedding for sequence " + seq + " in the last decode");
+            }
+            int n = pooling == PoolingType.RANK ? 1 : embeddingLength;
+            return p.reinterpret((long) n * Float.BYTES).toArray(JAVA_FLOAT);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** The per-token embedding of batch row {@code i} (context with embeddings on, pooling NONE). */
+    public synchronized float[] tokenEmbedding(int i) {
+        checkOpen();
+        checkOutput(i);
+        if (!options.embeddings()) {
+            throw new IllegalStateException("token embeddings need a context created with embeddings on");
+        }
+        try {
+            MemorySegment p = (MemorySegment) LlamaCpp.get_embeddings_ith.invokeExact(ptr, i);
+            if (p.equals(MemorySegment.NULL)) {
+                throw new LlamaException("no embedding for batch row " + i + " in the last decode");
+            }
+            return p.reinterpret((long) embeddingLength * Float.BYTES).toArray(JAVA_FLOAT);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    // ---- KV cache ----
+
+    /** Empties the KV cache of every sequence. */
+    public synchronized void clearKvCache() {
+        checkOpen();
+        invalidateViews();
+        try {
+            LlamaCpp.kv_self_clear.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /**
+     * Removes positions {@code [from, to)} of sequence {@code seq} from the KV cache; {@code seq < 0}
+     * means every sequence, {@code from < 0} from the start, {@code to < 0} to the end.
+     *
+     * @return false when llama.cpp cannot remove a partial range (it then removes nothing)
+     */
+    public synchronized boolean removeSequence(int seq, int from, int to) {
+        checkOpen();
+        if (seq >= 0) {
+            checkSeq(seq);
+        }
+        try {
+            return (boolean) LlamaCpp.kv_self_seq_rm.invokeExact(ptr, seq, from, to);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** Removes a whole sequence from the KV cache. */
+    public boolean removeSequence(int seq) {
+        return removeSequence(seq, -1, -1);
+    }
+
+    /**
+     * Makes sequence {@code dst} share the cells of {@code src} at positions {@code [from, to)}
+     * ({@code -1} = open end): how a prompt decoded once serves several candidates.
+     */
+    public synchronized void copySequence(int src, int dst, int from, int to) {
+        checkOpen();
+        checkSeq(src);
+        checkSeq(dst);
+        try {
+            LlamaCpp.kv_self_seq_cp.invokeExact(ptr, src, dst, from, to);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** Copies the whole of sequence {@code src} to {@code dst}. */
+    public void copySequence(int src, int dst) {
+        copySequence(src, dst, -1, -1);
+    }
+
+    /** Removes every sequence but {@code seq}. */
+    public synchronized void keepSequence(int seq) {
+        checkOpen();
+        checkSeq(seq);
+        try {
+            LlamaCpp.kv_self_seq_keep.invokeExact(ptr, seq);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** Shifts positions {@code [from, to)} of a sequence by {@code delta}. */
+    public synchronized void shiftSequence(int seq, int from, int to, int delta) {
+        checkOpen();
+        checkSeq(seq);
+        try {
+            LlamaCpp.kv_self_seq_add.invokeExact(ptr, seq, from, to, delta);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /**
+     * The largest position of a sequence in the KV cache. llama.cpp b4916 answers 0 for an empty
+     * sequence as well, so this cannot tell "empty" from "one token at position 0".
+     */
+    public synchronized int sequenceMaxPosition(int seq) {
+        checkOpen();
+        checkSeq(seq);
+        try {
+            return (int) LlamaCpp.kv_self_seq_pos_max.invokeExact(ptr, seq);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** KV-cache cells in use by at least one sequence. */
+    public synchronized int usedCells() {
+        checkOpen();
+        try {
+            return (int) LlamaCpp.kv_self_used_cells.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    MemorySegment pointer() {
+        checkOpen();
+        return ptr;
+    }
+
+    private void invalidateViews() {
+        if (views != null) {
+            views.close();
+            views = null;
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("context of " + model.path().getFileName() + " is closed");
+        }
+    }
+
+    public synchronized boolean isOpen() {
+        return !closed;
+    }
+
+    /** Frees the context; waits for a call in flight on another thread. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        invalidateViews();
+        model.forget(this);
+        cleanable.clean();
+    }
+
+    @Override
+    public String toString() {
+        return "LlamaContext[" + model.path().getFileName() + ", n_ctx=" + nCtx + ", n_seq_max=" + nSeqMax
+                + (closed ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,149 @@
+package dev.blender.nativebridge;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+/**
+ * Downcall handles for the llama.cpp C API functions the bridge uses (b4916 names and signatures:
+ * the KV-cache calls are {@code llama_kv_self_*}, renamed {@code llama_memory_*} in later builds).
+ * Nothing outside this package sees a raw handle; the public types check every argument that
+ * llama.cpp would crash on before calling here.
+ */
+final class LlamaCpp {
+    private LlamaCpp() {}
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    /** {@code size_t} on the 64-bit targets the bundled library exists for. */
+    private static final MemoryLayout SIZE_T = JAVA_LONG;
+
+    private static MethodHandle h(String name, FunctionDescriptor fd) {
+        MemorySegment symbol = NativeLibrary.get().lookup().find(name).orElseThrow(() -> new LlamaException(
+                "the llama.cpp library at " + NativeLibrary.get().path() + " does not export " + name
+                        + "; it must be llama.cpp b4916 (the build inside de.kherud:llama:4.2.0)"));
+        return LINKER.downcallHandle(symbol, fd);
+    }
+
+    private static FunctionDescriptor fn(MemoryLayout ret, MemoryLayout... args) {
+        return FunctionDescriptor.of(ret, args);
+    }
+
+    private static FunctionDescriptor proc(MemoryLayout... args) {
+        return FunctionDescriptor.ofVoid(args);
+    }
+
+    // backend and process-wide
+    static final MethodHandle backend_init = h("llama_backend_init", proc());
+    static final MethodHandle log_set = h("llama_log_set", proc(ADDRESS, ADDRESS));
+    static final MethodHandle print_system_info = h("llama_print_system_info", fn(ADDRESS));
+    static final MethodHandle supports_gpu_offload = h("llama_supports_gpu_offload", fn(JAVA_BOOLEAN));
+    static final MethodHandle supports_mmap = h("llama_supports_mmap", fn(JAVA_BOOLEAN));
+    static final MethodHandle supports_mlock = h("llama_supports_mlock", fn(JAVA_BOOLEAN));
+    static final MethodHandle model_default_params = h("llama_model_default_params", fn(Layouts.MODEL_PARAMS));
+    static final MethodHandle context_default_params = h("llama_context_default_params", fn(Layouts.CONTEXT_PARAMS));
+    static final MethodHandle sampler_chain_default_params =
+            h("llama_sampler_chain_default_params", fn(Layouts.SAMPLER_CHAIN_PARAMS));
+
+    // model
+    static final MethodHandle model_load_from_file =
+            h("llama_model_load_from_file", fn(ADDRESS, ADDRESS, Layouts.MODEL_PARAMS));
+    static final MethodHandle model_free = h("llama_model_free", proc(ADDRESS));
+    static final MethodHandle model_get_vocab = h("llama_model_get_vocab", fn(ADDRESS, ADDRESS));
+    static final MethodHandle model_desc = h("llama_model_desc", fn(JAVA_INT, ADDRESS, ADDRESS, SIZE_T));
+    static final MethodHandle model_size = h("llama_model_size", fn(JAVA_LONG, ADDRESS));
+    static final MethodHandle model_n_params = h("llama_model_n_params", fn(JAVA_LONG, ADDRESS));
+    static final MethodHandle model_n_ctx_train = h("llama_model_n_ctx_train", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle model_n_embd = h("llama_model_n_embd", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle model_n_layer = h("llama_model_n_layer", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle model_n_head = h("llama_model_n_head", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle model_chat_template = h("llama_model_chat_template", fn(ADDRESS, ADDRESS, ADDRESS));
+
+    // context
+    static final MethodHandle init_from_model =
+            h("llama_init_from_model", fn(ADDRESS, ADDRESS, Layouts.CONTEXT_PARAMS));
+    static final MethodHandle free = h("llama_free", proc(ADDRESS));
+    static final MethodHandle n_ctx = h("llama_n_ctx", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle n_batch = h("llama_n_batch", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle n_ubatch = h("llama_n_ubatch", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle n_seq_max = h("llama_n_seq_max", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle pooling_type = h("llama_pooling_type", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle set_n_threads = h("llama_set_n_threads", proc(ADDRESS, JAVA_INT, JAVA_INT));
+    static final MethodHandle n_threads = h("llama_n_threads", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle n_threads_batch = h("llama_n_threads_batch", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle decode = h("llama_decode", fn(JAVA_INT, ADDRESS, Layouts.BATCH));
+    static final MethodHandle get_logits_ith = h("llama_get_logits_ith", fn(ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle get_embeddings_ith = h("llama_get_embeddings_ith", fn(ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle get_embeddings_seq = h("llama_get_embeddings_seq", fn(ADDRESS, ADDRESS, JAVA_INT));
+
+    // KV cache (b4916 names)
+    static final MethodHandle kv_self_clear = h("llama_kv_self_clear", proc(ADDRESS));
+    static final MethodHandle kv_self_seq_rm =
+            h("llama_kv_self_seq_rm", fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle kv_self_seq_cp =
+            h("llama_kv_self_seq_cp", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle kv_self_seq_keep = h("llama_kv_self_seq_keep", proc(ADDRESS, JAVA_INT));
+    static final MethodHandle kv_self_seq_add =
+            h("llama_kv_self_seq_add", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle kv_self_seq_pos_max = h("llama_kv_self_seq_pos_max", fn(JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle kv_self_n_tokens = h("llama_kv_self_n_tokens", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle kv_self_used_cells = h("llama_kv_self_used_cells", fn(JAVA_INT, ADDRESS));
+
+    // vocabulary
+    static final MethodHandle vocab_n_tokens = h("llama_vocab_n_tokens", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_type = h("llama_vocab_type", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_bos = h("llama_vocab_bos", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_eos = h("llama_vocab_eos", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_eot = h("llama_vocab_eot", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_nl = h("llama_vocab_nl", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_pad = h("llama_vocab_pad", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle vocab_get_add_bos = h("llama_vocab_get_add_bos", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle vocab_get_add_eos = h("llama_vocab_get_add_eos", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle vocab_is_eog = h("llama_vocab_is_eog", fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT));
+    static final MethodHandle vocab_is_control = h("llama_vocab_is_control", fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT));
+    static final MethodHandle vocab_get_text = h("llama_vocab_get_text", fn(ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle vocab_get_score = h("llama_vocab_get_score", fn(JAVA_FLOAT, ADDRESS, JAVA_INT));
+    static final MethodHandle vocab_get_attr = h("llama_vocab_get_attr", fn(JAVA_INT, ADDRESS, JAVA_INT));
+    static final MethodHandle tokenize = h("llama_tokenize",
+            fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_BOOLEAN, JAVA_BOOLEAN));
+    static final MethodHandle token_to_piece = h("llama_token_to_piece",
+            fn(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_BOOLEAN));
+    static final MethodHandle detokenize = h("llama_detokenize",
+            fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_BOOLEAN, JAVA_BOOLEAN));
+    static final MethodHandle chat_apply_template = h("llama_chat_apply_template",
+            fn(JAVA_INT, ADDRESS, ADDRESS, SIZE_T, JAVA_BOOLEAN, ADDRESS, JAVA_INT));
+
+    // samplers
+    static final MethodHandle sampler_chain_init =
+            h("llama_sampler_chain_init", fn(ADDRESS, Layouts.SAMPLER_CHAIN_PARAMS));
+    static final MethodHandle sampler_chain_add = h("llama_sampler_chain_add", proc(ADDRESS, ADDRESS));
+    static final MethodHandle sampler_init_greedy = h("llama_sampler_init_greedy", fn(ADDRESS));
+    static final MethodHandle sampler_init_dist = h("llama_sampler_init_dist", fn(ADDRESS, JAVA_INT));
+    static final MethodHandle sampler_init_temp = h("llama_sampler_init_temp", fn(ADDRESS, JAVA_FLOAT));
+    static final MethodHandle sampler_init_top_k = h("llama_sampler_init_top_k", fn(ADDRESS, JAVA_INT));
+    static final MethodHandle sampler_init_top_p = h("llama_sampler_init_top_p", fn(ADDRESS, JAVA_FLOAT, SIZE_T));
+    static final MethodHandle sampler_init_min_p = h("llama_sampler_init_min_p", fn(ADDRESS, JAVA_FLOAT, SIZE_T));
+    static final MethodHandle sampler_sample = h("llama_sampler_sample", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    static final MethodHandle sampler_apply = h("llama_sampler_apply", proc(ADDRESS, ADDRESS));
+    static final MethodHandle sampler_accept = h("llama_sampler_accept", proc(ADDRESS, JAVA_INT));
+    static final MethodHandle sampler_reset = h("llama_sampler_reset", proc(ADDRESS));
+    static final MethodHandle sampler_free = h("llama_sampler_free", proc(ADDRESS));
+
+    /** Rethrows what a downcall threw; downcalls only throw for programming errors in this package. */
+    static LlamaException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        throw new LlamaException("native call failed", t);
+    }
+}

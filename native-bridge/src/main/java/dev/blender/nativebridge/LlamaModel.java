@@ -1,0 +1,266 @@
+package dev.blender.nativebridge;
+
+import dev.blender.nativebridge.gguf.GgufFile;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A GGUF model loaded by llama.cpp. The file is validated in Java first ({@link GgufFile#read}), so a
+ * malformed file throws {@link dev.blender.nativebridge.gguf.GgufFormatException} and never reaches
+ * native code that would abort the process.
+ *
+ * <p><b>Thread safety:</b> a model is safe to share between threads: its {@link #vocab() vocabulary}
+ * may be used concurrently and each thread may create its own {@link LlamaContext}. {@link #close()}
+ * closes every context of this model and frees the weights once calls in flight on other threads have
+ * returned; any later use throws {@link IllegalStateException}. A Cleaner frees a model that was never
+ * closed, but only as a safety net: close models explicitly (try-with-resources).
+ */
+public final class LlamaModel implements AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private static final VarHandle N_GPU_LAYERS = Layouts.field(Layouts.MODEL_PARAMS, "n_gpu_layers");
+    private static final VarHandle USE_MMAP = Layouts.field(Layouts.MODEL_PARAMS, "use_mmap");
+    private static final VarHandle USE_MLOCK = Layouts.field(Layouts.MODEL_PARAMS, "use_mlock");
+    private static final VarHandle VOCAB_ONLY = Layouts.field(Layouts.MODEL_PARAMS, "vocab_only");
+    private static final VarHandle CHECK_TENSORS = Layouts.field(Layouts.MODEL_PARAMS, "check_tensors");
+
+    private final Path path;
+    private final ModelOptions options;
+    private final GgufFile gguf;
+    private final NativeHandle handle;
+    private final Vocab vocab;
+    private final Set<LlamaContext> contexts = ConcurrentHashMap.newKeySet();
+    private final Cleaner.Cleanable cleanable;
+
+    private LlamaModel(Path path, ModelOptions options, GgufFile gguf, MemorySegment ptr) {
+        this.path = path;
+        this.options = options;
+        this.gguf = gguf;
+        this.handle = new NativeHandle(ptr, LlamaModel::free, "model " + path.getFileName());
+        MemorySegment vocabPtr;
+        try {
+            vocabPtr = (MemorySegment) LlamaCpp.model_get_vocab.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+        this.vocab = new Vocab(this, vocabPtr);
+        NativeHandle h = handle;
+        this.cleanable = CLEANER.register(this, h::releaseOwner);
+    }
+
+    /** Loads a model with {@link ModelOptions#defaults()}. */
+    public static LlamaModel load(Path path) {
+        return load(path, ModelOptions.defaults());
+    }
+
+    /**
+     * Validates and loads a GGUF model.
+     *
+     * @throws dev.blender.nativebridge.gguf.GgufFormatException the file is missing, unreadable or not a valid GGUF file
+     * @throws ModelLoadException the file is valid GGUF but llama.cpp cannot load it (the message carries
+     *                            llama.cpp's reason, e.g. an unknown architecture)
+     */
+    public static LlamaModel load(Path path, ModelOptions options) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        LlamaBackend.ensureInitialized();
+        Path abs = path.toAbsolutePath();
+        GgufFile gguf = GgufFile.read(abs);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
+            N_GPU_LAYERS.set(params, options.gpuLayers());
+            USE_MMAP.set(params, options.mmap());
+            USE_MLOCK.set(params, options.mlock());
+            VOCAB_ONLY.set(params, options.vocabOnly());
+            CHECK_TENSORS.set(params, options.checkTensors());
+            LlamaBackend.takeErrors();
+            MemorySegment ptr = (MemorySegment) LlamaCpp.model_load_from_file.invokeExact(
+                    arena.allocateFrom(abs.toString()), params);
+            if (ptr.equals(MemorySegment.NULL)) {
+                String why = LlamaBackend.takeErrors();
+                throw new ModelLoadException(abs, "llama.cpp could not load " + abs
+                        + (why.isEmpty() ? "" : ": " + why.replace('\n', ' ').strip()));
+            }
+            return new LlamaModel(abs, options, gguf, ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    private static void free(MemorySegment ptr) {
+        try {
+            LlamaCpp.model_free.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** Creates a context with {@link ContextOptions#defaults()}. */
+    public LlamaContext newContext() {
+        return newContext(ContextOptions.defaults());
+    }
+
+    /** Creates a context (KV cache and compute buffers) for this model. Close it when done. */
+    public LlamaContext newContext(ContextOptions options) {
+        Objects.requireNonNull(options, "options");
+        if (this.options.vocabOnly()) {
+            throw new IllegalStateException("model " + path.getFileName()
+                    + " was loaded with vocabOnly: it has no weights to run; load it without vocabOnly");
+        }
+        LlamaContext ctx = LlamaContext.create(this, handle, options);
+        contexts.add(ctx);
+        return ctx;
+    }
+
+    void forget(LlamaContext ctx) {
+        contexts.remove(ctx);
+    }
+
+    /** The file this model was loaded from (absolute). */
+    public Path path() {
+        return path;
+    }
+
+    public ModelOptions options() {
+        return options;
+    }
+
+    /** The GGUF header, metadata and tensor table, as read and validated in Java before loading. */
+    public GgufFile gguf() {
+        return gguf;
+    }
+
+    /** The model's vocabulary (the same object on every call). */
+    public Vocab vocab() {
+        return vocab;
+    }
+
+    /** llama.cpp's one-line description, e.g. "llama ?B all F32". */
+    public String description() {
+        MemorySegment ptr = handle.retain();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(256);
+            int n = (int) LlamaCpp.model_desc.invokeExact(ptr, buf, 256L);
+            return n <= 0 ? "" : buf.getString(0);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Bytes of all weight tensors. */
+    public long sizeBytes() {
+        MemorySegment ptr = handle.retain();
+        try {
+            return (long) LlamaCpp.model_size.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            handle.release();
+        }
+    }
+
+    public long parameterCount() {
+        MemorySegment ptr = handle.retain();
+        try {
+            return (long) LlamaCpp.model_n_params.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The context length the model was trained with. */
+    public int trainingContextLength() {
+        return intProperty(LlamaCpp.model_n_ctx_train);
+    }
+
+    public int embeddingLength() {
+        return intProperty(LlamaCpp.model_n_embd);
+    }
+
+    public int layerCount() {
+        return intProperty(LlamaCpp.model_n_layer);
+    }
+
+    public int headCount() {
+        return intProperty(LlamaCpp.model_n_head);
+    }
+
+    private int intProperty(MethodHandle mh) {
+        MemorySegment ptr = handle.retain();
+        try {
+            return (int) mh.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** The model's default chat template ({@code tokenizer.chat_template}), if it has one. */
+    public Optional<String> chatTemplate() {
+        MemorySegment ptr = handle.retain();
+        try {
+            MemorySegment s = (MemorySegment) LlamaCpp.model_chat_template.invokeExact(ptr, MemorySegment.NULL);
+            return s.equals(MemorySegment.NULL) ? Optional.empty()
+                    : Optional.of(s.reinterpret(Long.MAX_VALUE).getString(0, StandardCharsets.UTF_8));
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            handle.release();
+        }
+    }
+
+    /** Contexts of this model that are still open. */
+    public List<LlamaContext> openContexts() {
+        return List.copyOf(contexts);
+    }
+
+    public boolean isOpen() {
+        return handle.isOpen();
+    }
+
+    MemorySegment retain() {
+        return handle.retain();
+    }
+
+    void release() {
+        handle.release();
+    }
+
+    /**
+     * Closes every context of this model, then frees the model once native calls in flight have
+     * returned. Idempotent.
+     */
+    @Override
+    public void close() {
+        for (LlamaContext ctx : contexts) {
+            ctx.close();
+        }
+        cleanable.clean();
+    }
+
+    /** True once the native model has actually been freed (for leak tests). */
+    boolean isFreed() {
+        return handle.isFreed();
+    }
+
+    @Override
+    public String toString() {
+        return "LlamaModel[" + path.getFileName() + (isOpen() ? "" : ", closed") + "]";
+    }
+}

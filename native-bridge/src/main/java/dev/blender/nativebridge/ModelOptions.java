@@ -1,0 +1,57 @@
+package dev.blender.nativebridge;
+
+/**
+ * How to load a model. Immutable; start from {@link #defaults()} and change what you need:
+ * {@code ModelOptions.defaults().withGpuLayers(99).withThreads(4)}.
+ *
+ * @param gpuLayers    layers to offload to a GPU (0 = CPU only; larger than the layer count = all).
+ *                     Has an effect only when {@link LlamaBackend#supportsGpuOffload()} is true.
+ * @param mmap         memory-map the file instead of reading it (fast load, pages shared between processes)
+ * @param mlock        lock the weights in RAM
+ * @param vocabOnly    load the vocabulary and metadata only, no weights: enough for tokenising and for
+ *                     vocabulary checks, and fast
+ * @param checkTensors ask llama.cpp to validate tensor data (slow: reads every weight)
+ * @param threads      default thread count for contexts of this model that do not set their own
+ *                     (0 = automatic, see {@link ContextOptions#threads()})
+ */
+public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean vocabOnly, boolean checkTensors,
+                           int threads) {
+
+    public ModelOptions {
+        if (gpuLayers < 0) {
+            throw new IllegalArgumentException("gpuLayers must be >= 0 (0 = CPU only), was " + gpuLayers);
+        }
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0 (0 = automatic), was " + threads);
+        }
+    }
+
+    /** CPU only, memory-mapped, weights loaded, automatic threads. */
+    public static ModelOptions defaults() {
+        return new ModelOptions(0, true, false, false, false, 0);
+    }
+
+    public ModelOptions withGpuLayers(int n) {
+        return new ModelOptions(n, mmap, mlock, vocabOnly, checkTensors, threads);
+    }
+
+    public ModelOptions withMmap(boolean on) {
+        return new ModelOptions(gpuLayers, on, mlock, vocabOnly, checkTensors, threads);
+    }
+
+    public ModelOptions withMlock(boolean on) {
+        return new ModelOptions(gpuLayers, mmap, on, vocabOnly, checkTensors, threads);
+    }
+
+    public ModelOptions withVocabOnly(boolean on) {
+        return new ModelOptions(gpuLayers, mmap, mlock, on, checkTensors, threads);
+    }
+
+    public ModelOptions withCheckTensors(boolean on) {
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, on, threads);
+    }
+
+    public ModelOptions withThreads(int n) {
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, n);
+    }
+}

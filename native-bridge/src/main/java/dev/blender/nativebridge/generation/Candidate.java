@@ -1,0 +1,56 @@
+package dev.blender.nativebridge.generation;
+
+/**
+ * One generated continuation.
+ *
+ * @param index          which candidate of the request (0-based)
+ * @param text           the continuation's text, exactly as the model wrote it (a SentencePiece model's
+ *                       first piece usually starts with a space), stop string excluded
+ * @param tokens         generated token ids (end-of-generation token excluded)
+ * @param logProbs       natural-log probability of each token under the model's raw distribution
+ *                       (temperature 1, no filtering), so candidates compare across sampler settings
+ * @param finishReason   why it stopped
+ * @param promptMillis   time spent decoding the shared prompt (the same for every candidate of a request)
+ * @param generationMillis time from the end of the prompt to this candidate's last token
+ */
+public record Candidate(int index, String text, int[] tokens, float[] logProbs, FinishReason finishReason,
+                        double promptMillis, double generationMillis) {
+
+    public Candidate {
+        tokens = tokens.clone();
+        logProbs = logProbs.clone();
+    }
+
+    @Override
+    public int[] tokens() {
+        return tokens.clone();
+    }
+
+    @Override
+    public float[] logProbs() {
+        return logProbs.clone();
+    }
+
+    public int tokenCount() {
+        return tokens.length;
+    }
+
+    /** Sum of the token log-probabilities. */
+    public double totalLogProb() {
+        double s = 0;
+        for (float f : logProbs) {
+            s += f;
+        }
+        return s;
+    }
+
+    /** Mean token log-probability (0 for an empty candidate): a length-fair confidence. */
+    public double meanLogProb() {
+        return logProbs.length == 0 ? 0 : totalLogProb() / logProbs.length;
+    }
+
+    /** Generated tokens per second of generation time. */
+    public double tokensPerSecond() {
+        return generationMillis <= 0 ? 0 : tokens.length * 1000.0 / generationMillis;
+    }
+}

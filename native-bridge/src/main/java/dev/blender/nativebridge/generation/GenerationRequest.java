@@ -1,0 +1,89 @@
+package dev.blender.nativebridge.generation;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What to generate: N candidates continuing one prompt. Immutable; build with
+ * {@code GenerationRequest.of(tokens).withCandidates(4).withMaxTokens(64)}.
+ *
+ * @param prompt       prompt tokens (BOS included when the model wants it: {@code vocab.tokenize(text)})
+ * @param candidates   how many continuations to sample (they share the prompt's KV cells)
+ * @param maxTokens    most tokens per candidate
+ * @param sampler      sampling options, the same for every candidate
+ * @param stop         strings that end a candidate when its text reaches them (excluded from the text)
+ * @param seed         candidate i samples with the random stream of seed + i, so a single-candidate
+ *                     request with seed + i reproduces candidate i
+ * @param cancellation set from another thread to stop early; null for none
+ */
+public record GenerationRequest(int[] prompt, int candidates, int maxTokens, SamplerOptions sampler,
+                                List<String> stop, long seed, Cancellation cancellation) {
+
+    public GenerationRequest {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(sampler, "sampler");
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("prompt must hold at least one token");
+        }
+        if (candidates < 1) {
+            throw new IllegalArgumentException("candidates must be >= 1, was " + candidates);
+        }
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
+        }
+        stop = List.copyOf(stop);
+        for (String s : stop) {
+            if (s.isEmpty()) {
+                throw new IllegalArgumentException("stop strings must not be empty");
+            }
+        }
+        prompt = prompt.clone();
+    }
+
+    /** One greedy candidate of up to 128 tokens. */
+    public static GenerationRequest of(int[] prompt) {
+        return new GenerationRequest(prompt, 1, 128, SamplerOptions.greedy(), List.of(), 0, null);
+    }
+
+    @Override
+    public int[] prompt() {
+        return prompt.clone();
+    }
+
+    int promptLength() {
+        return prompt.length;
+    }
+
+    int promptToken(int i) {
+        return prompt[i];
+    }
+
+    public GenerationRequest withCandidates(int n) {
+        return new GenerationRequest(prompt, n, maxTokens, sampler, stop, seed, cancellation);
+    }
+
+    public GenerationRequest withMaxTokens(int n) {
+        return new GenerationRequest(prompt, candidates, n, sampler, stop, seed, cancellation);
+    }
+
+    public GenerationRequest withSampler(SamplerOptions s) {
+        return new GenerationRequest(prompt, candidates, maxTokens, s, stop, seed, cancellation);
+    }
+
+    public GenerationRequest withStop(List<String> s) {
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, s, seed, cancellation);
+    }
+
+    public GenerationRequest withSeed(long s) {
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, s, cancellation);
+    }
+
+    public GenerationRequest withCancellation(Cancellation c) {
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, c);
+    }
+
+    /** The seed of candidate {@code i}'s random stream. */
+    public long candidateSeed(int i) {
+        return seed + i;
+    }
+}

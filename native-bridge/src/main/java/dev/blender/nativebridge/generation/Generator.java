@@ -1,0 +1,283 @@
+package dev.blender.nativebridge.generation;
+
+import dev.blender.nativebridge.Batch;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.ChatMessage;
+import dev.blender.nativebridge.LlamaModel;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Samples N candidates for one prompt from one context, batched: the prompt is decoded once into
+ * sequence 0 and shared with sequences 1..N-1 by KV-cache copy, then every live candidate advances by
+ * one token per {@code llama_decode}; finished candidates drop out and free their cells.
+ *
+ * <p>The context must allow {@code maxSequences >= N} and hold the prompt plus every candidate's
+ * tokens ({@code contextSize >= prompt + N * maxTokens}; a candidate that finds no room ends with
+ * {@link FinishReason#CONTEXT_FULL}). Each call starts from an empty KV cache, so requests on a
+ * reused context give exactly what a fresh context gives. Runs on the calling thread; the context's
+ * thread rules apply.
+ */
+public final class Generator {
+    private Generator() {}
+
+    /**
+     * Prompt tokens for a user's text: formatted with the model's chat template when it has one and
+     * {@code useChatTemplate} is set, else the text as it is; BOS added as the model wants.
+     */
+    public static int[] prompt(LlamaModel model, String userText, boolean useChatTemplate) {
+        Vocab vocab = model.vocab();
+        if (useChatTemplate && model.chatTemplate().isPresent()) {
+            String formatted = vocab.applyChatTemplate(List.of(ChatMessage.user(userText)), true);
+            return vocab.tokenize(formatted, true, true);
+        }
+        return vocab.tokenize(userText, true, false);
+    }
+
+    /** Generates without streaming. */
+    public static List<Candidate> generate(LlamaContext ctx, GenerationRequest request) {
+        return generate(ctx, request, TokenListener.NONE);
+    }
+
+    /** Generates, reporting every token to {@code listener} as it is produced. */
+    public static List<Candidate> generate(LlamaContext ctx, GenerationRequest request, TokenListener listener) {
+        Objects.requireNonNull(ctx, "ctx");
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(listener, "listener");
+        int n = request.candidates();
+        int promptLength = request.promptLength();
+        if (n > ctx.maxSequences()) {
+            throw new IllegalArgumentException(n + " candidates need a context with maxSequences >= " + n
+                    + " (this one: " + ctx.maxSequences() + ")");
+        }
+        if (promptLength + n > ctx.contextSize()) {
+            throw new IllegalArgumentException("a prompt of " + promptLength + " tokens and " + n
+                    + " candidates do not fit a context of " + ctx.contextSize() + " cells; shorten the prompt or"
+                    + " create the context with a larger contextSize");
+        }
+        Vocab vocab = ctx.model().vocab();
+        int vocabSize = ctx.vocabSize();
+        int maxStop = request.stop().stream().mapToInt(String::length).max().orElse(0);
+        Cancellation cancel = request.cancellation();
+
+        long start = System.nanoTime();
+        ctx.clearKvCache();
+        int batchCapacity = Math.max(n, Math.min(promptLength, ctx.batchSize()));
+        try (Batch batch = Batch.create(batchCapacity)) {
+            // prompt, in chunks of the context's batch size; logits only for its last token
+            int lastRow = -1;
+            for (int from = 0; from < promptLength; from += ctx.batchSize()) {
+                if (cancel != null && cancel.isCancelled()) {
+                    return cancelledBeforeStart(n, listener);
+                }
+                int to = Math.min(promptLength, from + ctx.batchSize());
+                batch.clear();
+                for (int i = from; i < to; i++) {
+                    lastRow = batch.add(request.promptToken(i), i, 0, i == promptLength - 1);
+                }
+                ctx.decode(batch);
+            }
+            double promptMillis = (System.nanoTime() - start) / 1e6;
+            long genStart = System.nanoTime();
+
+            Seq[] seqs = new Seq[n];
+            float[] scratch = new float[vocabSize];
+            int[] rows = new int[n];
+            for (int c = 0; c < n; c++) {
+                seqs[c] = new Seq(c, request, promptLength);
+                rows[c] = lastRow;
+            }
+            boolean shared = false;
+            int live = n;
+            while (live > 0) {
+                // sample one token for every live candidate from its row of the last decode
+                for (Seq s : seqs) {
+                    if (!s.live) {
+                        continue;
+                    }
+                    if (cancel != null && cancel.isCancelled()) {
+                        s.finish(FinishReason.CANCELLED, genStart);
+                        continue;
+                    }
+                    ctx.copyLogits(rows[s.index], scratch);
+                    float lse = logSumExp(scratch, vocabSize);
+                    int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength);
+                    if (vocab.isEndOfGeneration(token)) {
+                        s.finish(FinishReason.END_OF_GENERATION, genStart);
+                        continue;
+                    }
+                    float raw = ctx.logits(rows[s.index]).getAtIndex(ValueLayout.JAVA_FLOAT, token);
+                    if (s.accept(token, raw - lse, vocab.piece(token, false), listener, request.stop(), maxStop)) {
+                        s.finish(FinishReason.STOP, genStart);
+                    } else if (s.generated == request.maxTokens()) {
+                        s.finish(FinishReason.LENGTH, genStart);
+                    }
+                }
+                if (!shared) {
+                    // every candidate has drawn its first token from the prompt's logits; now fork the prompt
+                    for (int c = 1; c < n; c++) {
+                        ctx.copySequence(0, c);
+                    }
+                    shared = true;
+                }
+                live = 0;
+                for (Seq s : seqs) {
+                    if (s.live) {
+                        live++;
+                    } else if (!s.released) {
+                        s.released = true;
+                        // cells the prompt shares with live candidates stay: they still carry their ids
+                        ctx.removeSequence(s.index);
+                        s.finishTo(listener, promptMillis);
+                    }
+                }
+                if (live == 0) {
+                    break;
+                }
+                if (ctx.usedCells() + live > ctx.contextSize()) {
+                    for (Seq s : seqs) {
+                        if (s.live) {
+                            s.finish(FinishReason.CONTEXT_FULL, genStart);
+                            s.released = true;
+                            s.finishTo(listener, promptMillis);
+                        }
+                    }
+                    break;
+                }
+                batch.clear();
+                for (Seq s : seqs) {
+                    if (s.live) {
+                        rows[s.index] = batch.add(s.lastToken, promptLength + s.generated - 1, s.index, true);
+                    }
+                }
+                ctx.decode(batch);
+            }
+            List<Candidate> out = new ArrayList<>(n);
+            for (Seq s : seqs) {
+                out.add(s.result);
+            }
+            return out;
+        }
+    }
+
+    private static List<Candidate> cancelledBeforeStart(int n, TokenListener listener) {
+        List<Candidate> out = new ArrayList<>(n);
+        for (int c = 0; c < n; c++) {
+            Candidate cand = new Candidate(c, "", new int[0], new float[0], FinishReason.CANCELLED, 0, 0);
+            listener.onFinish(cand);
+            out.add(cand);
+        }
+        return out;
+    }
+
+    static float logSumExp(float[] v, int n) {
+        float max = v[0];
+        for (int i = 1; i < n; i++) {
+            max = Math.max(max, v[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(v[i] - max);
+        }
+        return (float) (max + Math.log(sum));
+    }
+
+    /** State of one candidate sequence. */
+    private static final class Seq {
+        final int index;
+        final Sampler sampler;
+        final int[] history;
+        int historyLength;
+        int generated;
+        int lastToken;
+        float[] logProbs;
+        byte[] bytes = new byte[64];
+        int byteLength;
+        String text = "";
+        int emittedChars;
+        boolean live = true;
+        boolean released;
+        FinishReason reason;
+        /** Set once finished and reported. */
+        double generationMillis;
+        Candidate result;
+
+        Seq(int index, GenerationRequest request, int promptLength) {
+            this.index = index;
+            this.sampler = new Sampler(request.sampler(), request.candidateSeed(index));
+            this.history = new int[promptLength + request.maxTokens()];
+            for (int i = 0; i < promptLength; i++) {
+                history[i] = request.promptToken(i);
+            }
+            this.historyLength = promptLength;
+            this.logProbs = new float[Math.min(request.maxTokens(), 256)];
+        }
+
+        /** Appends a token; returns true when the text has reached a stop string. */
+        boolean accept(int token, float logProb, byte[] piece, TokenListener listener, List<String> stops, int maxStop) {
+            history[historyLength++] = token;
+            if (generated == logProbs.length) {
+                logProbs = Arrays.copyOf(logProbs, logProbs.length * 2);
+            }
+            logProbs[generated++] = logProb;
+            lastToken = token;
+            if (byteLength + piece.length > bytes.length) {
+                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, byteLength + piece.length));
+            }
+            System.arraycopy(piece, 0, bytes, byteLength, piece.length);
+            byteLength += piece.length;
+            int complete = completeUtf8(bytes, byteLength);
+            text = new String(bytes, 0, complete, StandardCharsets.UTF_8);
+            int cut = -1;
+            for (String stop : stops) {
+                int at = text.indexOf(stop, Math.max(0, emittedChars - stop.length()));
+                if (at >= 0 && (cut < 0 || at < cut)) {
+                    cut = at;
+                }
+            }
+            if (cut >= 0) {
+                text = text.substring(0, cut);
+            }
+            // hold back what could still become the start of a stop string
+            int safe = cut >= 0 ? text.length() : Math.max(emittedChars, text.length() - Math.max(0, maxStop - 1));
+            String fresh = safe > emittedChars ? text.substring(emittedChars, safe) : "";
+            emittedChars = Math.max(emittedChars, safe);
+            listener.onToken(index, token, fresh);
+            return cut >= 0;
+        }
+
+        void finish(FinishReason why, long genStart) {
+            live = false;
+            reason = why;
+            generationMillis = (System.nanoTime() - genStart) / 1e6;
+        }
+
+        void finishTo(TokenListener listener, double promptMillis) {
+            if (emittedChars < text.length()) {
+                listener.onToken(index, -1, text.substring(emittedChars));
+                emittedChars = text.length();
+            }
+            result = new Candidate(index, text, Arrays.copyOfRange(history, historyLength - generated, historyLength),
+                    Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis);
+            listener.onFinish(result);
+        }
+    }
+
+    /** Length of the longest prefix that ends on a complete UTF-8 character. */
+    static int completeUtf8(byte[] b, int len) {
+        for (int back = 1; back <= Math.min(3, len); back++) {
+            int lead = b[len - back] & 0xff;
+            if ((lead & 0xC0) == 0x80) {
+                continue; // continuation byte: look further back for the lead
+            }
+            int need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            return need > back ? len - back : len;
+        }
+        return len;
+    }
+}

@@ -1,0 +1,247 @@
+package dev.blender.nativebridge.generation;
+
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.SplittableRandom;
+
+/**
+ * Picks next tokens from scores (logits or log-probabilities: only differences matter) with the
+ * options of a {@link SamplerOptions}. One sampler per sequence: it owns a seeded random stream,
+ * so the same seed gives the same draws. Scratch buffers are allocated on first use and reused, so
+ * sampling in a decode loop allocates nothing. Not thread-safe.
+ */
+public final class Sampler {
+    private final SamplerOptions options;
+    private final SplittableRandom random;
+    private int[] ids = new int[0];
+    private float[] values = new float[0];
+    private long[] packed = new long[0];
+
+    public Sampler(SamplerOptions options, long seed) {
+        this.options = Objects.requireNonNull(options, "options");
+        this.random = new SplittableRandom(seed);
+    }
+
+    public SamplerOptions options() {
+        return options;
+    }
+
+    /**
+     * Samples a token id from {@code scores[0..n)}.
+     *
+     * @param scores  one score per token id; entries of recent tokens are changed in place when a
+     *                repetition penalty applies
+     * @param history tokens seen so far (prompt and output), the last {@code historyLength} of which
+     *                are recent; may be null when no penalty applies
+     */
+    public int sample(float[] scores, int n, int[] history, int historyLength) {
+        if (n < 1 || n > scores.length) {
+            throw new IllegalArgumentException("n must be in 1.." + scores.length + ", was " + n);
+        }
+        if (options.repeatPenalty() != 1f && history != null) {
+            penalise(scores, n, history, historyLength);
+        }
+        if (options.isGreedy()) {
+            return argmax(scores, n);
+        }
+        int count = candidates(scores, n);
+        // softmax over the candidates, untempered: top-p and min-p are defined on the model's distribution
+        float max = values[0];
+        for (int i = 1; i < count; i++) {
+            max = Math.max(max, values[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            sum += Math.exp(values[i] - max);
+        }
+        if (options.topP() < 1f) {
+            // candidates are sorted by score here (see candidates())
+            double cumulative = 0;
+            int keep = count;
+            for (int i = 0; i < count; i++) {
+                cumulative += Math.exp(values[i] - max) / sum;
+                if (cumulative >= options.topP()) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            count = keep;
+        }
+        if (options.minP() > 0f) {
+            // p_i >= minP * p_max  <=>  s_i - max >= log(minP)
+            float floor = max + (float) Math.log(options.minP());
+            int kept = 0;
+            for (int i = 0; i < count; i++) {
+                if (values[i] >= floor) {
+                    values[kept] = values[i];
+                    ids[kept] = ids[i];
+                    kept++;
+                }
+            }
+            count = kept;
+        }
+        float invT = 1f / options.temperature();
+        double total = 0;
+        for (int i = 0; i < count; i++) {
+            double w = Math.exp((values[i] - max) * invT);
+            values[i] = (float) w;
+            total += w;
+        }
+        double r = random.nextDouble() * total;
+        double acc = 0;
+        for (int i = 0; i < count; i++) {
+            acc += values[i];
+            if (r < acc) {
+                return ids[i];
+            }
+        }
+        return ids[count - 1];
+    }
+
+    /** Fills ids/values with the candidate set; sorted by descending score whenever top-p needs it. */
+    private int candidates(float[] scores, int n) {
+        int k = options.topK() > 0 ? Math.min(options.topK(), n) : n;
+        ensure(k);
+        if (k < n) {
+            topK(scores, n, k);
+            return k;
+        }
+        if (options.topP() < 1f) {
+            if (packed.length < n) {
+                packed = new long[n];
+            }
+            for (int i = 0; i < n; i++) {
+                // ~sortable puts the largest score first under an ascending sort
+                packed[i] = ((long) ~sortable(scores[i]) << 32) | (i & 0xffffffffL);
+            }
+            Arrays.sort(packed, 0, n);
+            for (int i = 0; i < n; i++) {
+                int id = (int) packed[i];
+                ids[i] = id;
+                values[i] = scores[id];
+            }
+            return n;
+        }
+        for (int i = 0; i < n; i++) {
+            ids[i] = i;
+            values[i] = scores[i];
+        }
+        return n;
+    }
+
+    /** Selects the k best with a min-heap in ids/values, then sorts them best first. */
+    private void topK(float[] scores, int n, int k) {
+        for (int i = 0; i < k; i++) {
+            ids[i] = i;
+            values[i] = scores[i];
+            siftUp(i);
+        }
+        for (int i = k; i < n; i++) {
+            if (scores[i] > values[0]) {
+                ids[0] = i;
+                values[0] = scores[i];
+                siftDown(0, k);
+            }
+        }
+        // heap-sort in place: repeatedly move the smallest to the end -> descending order
+        for (int end = k - 1; end > 0; end--) {
+            swap(0, end);
+            siftDown(0, end);
+        }
+    }
+
+    private void siftUp(int i) {
+        while (i > 0) {
+            int parent = (i - 1) >>> 1;
+            if (values[i] >= values[parent]) {
+                return;
+            }
+            swap(i, parent);
+            i = parent;
+        }
+    }
+
+    private void siftDown(int i, int size) {
+        while (true) {
+            int l = 2 * i + 1;
+            if (l >= size) {
+                return;
+            }
+            int m = l + 1 < size && values[l + 1] < values[l] ? l + 1 : l;
+            if (values[i] <= values[m]) {
+                return;
+            }
+            swap(i, m);
+            i = m;
+        }
+    }
+
+    private void swap(int a, int b) {
+        float v = values[a];
+        values[a] = values[b];
+        values[b] = v;
+        int t = ids[a];
+        ids[a] = ids[b];
+        ids[b] = t;
+    }
+
+    private void ensure(int k) {
+        if (ids.length < k) {
+            ids = new int[k];
+            values = new float[k];
+        }
+    }
+
+    private void penalise(float[] scores, int n, int[] history, int historyLength) {
+        int from = Math.max(0, historyLength - options.repeatLastN());
+        float penalty = options.repeatPenalty();
+        // each distinct recent token is penalised once, as llama.cpp does
+        for (int i = from; i < historyLength; i++) {
+            int t = history[i];
+            if (t < 0 || t >= n) {
+                continue;
+            }
+            boolean seen = false;
+            for (int j = from; j < i; j++) {
+                if (history[j] == t) {
+                    seen = true;
+                    break;
+                }
+            }
+            if (!seen) {
+                scores[t] = scores[t] > 0 ? scores[t] / penalty : scores[t] * penalty;
+            }
+        }
+    }
+
+    /** Index of the largest score; the lowest id wins ties, so greedy decoding is deterministic. */
+    public static int argmax(float[] scores, int n) {
+        int best = 0;
+        float bestValue = scores[0];
+        for (int i = 1; i < n; i++) {
+            if (scores[i] > bestValue) {
+                bestValue = scores[i];
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** {@code log softmax(scores)[token]} over {@code scores[0..n)}. */
+    public static float logProbability(float[] scores, int n, int token) {
+        float max = scores[0];
+        for (int i = 1; i < n; i++) {
+            max = Math.max(max, scores[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(scores[i] - max);
+        }
+        return (float) (scores[token] - max - Math.log(sum));
+    }
+
+    private static int sortable(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        return bits ^ ((bits >> 31) & 0x7fffffff);
+    }
+}

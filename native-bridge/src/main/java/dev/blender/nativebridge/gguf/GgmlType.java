@@ -1,0 +1,100 @@
+package dev.blender.nativebridge.gguf;
+
+import java.util.Optional;
+
+/**
+ * Tensor element types of ggml as stored in GGUF tensor infos, with their block geometry.
+ *
+ * <p>Ids that ggml has retired (4, 5, 31..33, 36..38) are deliberately absent: llama.cpp rejects them,
+ * so a file using one is reported as having an unknown tensor type.
+ */
+public enum GgmlType {
+    F32(0, 1, 4),
+    F16(1, 1, 2),
+    Q4_0(2, 32, 18),
+    Q4_1(3, 32, 20),
+    Q5_0(6, 32, 22),
+    Q5_1(7, 32, 24),
+    Q8_0(8, 32, 34),
+    Q8_1(9, 32, 36),
+    Q2_K(10, 256, 84),
+    Q3_K(11, 256, 110),
+    Q4_K(12, 256, 144),
+    Q5_K(13, 256, 176),
+    Q6_K(14, 256, 210),
+    Q8_K(15, 256, 292),
+    IQ2_XXS(16, 256, 66),
+    IQ2_XS(17, 256, 74),
+    IQ3_XXS(18, 256, 98),
+    IQ1_S(19, 256, 50),
+    IQ4_NL(20, 32, 18),
+    IQ3_S(21, 256, 110),
+    IQ2_S(22, 256, 82),
+    IQ4_XS(23, 256, 136),
+    I8(24, 1, 1),
+    I16(25, 1, 2),
+    I32(26, 1, 4),
+    I64(27, 1, 8),
+    F64(28, 1, 8),
+    IQ1_M(29, 256, 56),
+    BF16(30, 1, 2),
+    TQ1_0(34, 256, 54),
+    TQ2_0(35, 256, 66);
+
+    private static final GgmlType[] BY_ID = new GgmlType[64];
+
+    static {
+        for (GgmlType t : values()) {
+            BY_ID[t.id] = t;
+        }
+    }
+
+    private final int id;
+    private final int blockSize;
+    private final int typeSize;
+
+    GgmlType(int id, int blockSize, int typeSize) {
+        this.id = id;
+        this.blockSize = blockSize;
+        this.typeSize = typeSize;
+    }
+
+    /** The numeric id stored in GGUF files. */
+    public int id() {
+        return id;
+    }
+
+    /** Number of elements in one block. */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Number of bytes one block occupies. */
+    public int typeSize() {
+        return typeSize;
+    }
+
+    /** Whether this type is a block-quantised format (as opposed to plain scalars). */
+    public boolean isQuantized() {
+        return blockSize > 1;
+    }
+
+    /**
+     * Bytes needed for {@code elements} values.
+     *
+     * @throws IllegalArgumentException if {@code elements} is negative or not a multiple of the block size
+     * @throws ArithmeticException if the size does not fit a {@code long}
+     */
+    public long byteSize(long elements) {
+        if (elements < 0 || elements % blockSize != 0) {
+            throw new IllegalArgumentException(
+                    name() + " needs a multiple of " + blockSize + " elements, got " + elements);
+        }
+        return Math.multiplyExact(elements / blockSize, (long) typeSize);
+    }
+
+    /** The type with the given GGUF id, or empty for unknown or retired ids. */
+    public static Optional<GgmlType> byId(long id) {
+        return id >= 0 && id < BY_ID.length ? Optional.ofNullable(BY_ID[(int) id]) : Optional.empty();
+    }
+}

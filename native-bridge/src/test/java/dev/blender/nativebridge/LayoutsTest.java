@@ -1,0 +1,120 @@
+package dev.blender.nativebridge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.VarHandle;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Reads llama.cpp's own defaults through our layouts: if a field offset were wrong, a value would land
+ * in the wrong field and these known defaults (b4916) would not match.
+ */
+class LayoutsTest {
+    @BeforeAll
+    static void init() {
+        LlamaBackend.ensureInitialized();
+    }
+
+    private static Object get(StructLayout layout, String field, MemorySegment s) {
+        VarHandle h = Layouts.field(layout, field);
+        return h.get(s);
+    }
+
+    @Test
+    void sizesMatchTheB4916Abi() {
+        assertEquals(64, Layouts.MODEL_PARAMS.byteSize());
+        assertEquals(120, Layouts.CONTEXT_PARAMS.byteSize());
+        assertEquals(56, Layouts.BATCH.byteSize());
+        assertEquals(12, Layouts.TOKEN_DATA.byteSize());
+        assertEquals(32, Layouts.TOKEN_DATA_ARRAY.byteSize());
+        assertEquals(1, Layouts.SAMPLER_CHAIN_PARAMS.byteSize());
+        assertEquals(16, Layouts.CHAT_MESSAGE.byteSize());
+        // offsets the brief lists, read off the binary's llama_context_default_params
+        assertEquals(0, Layouts.offset(Layouts.CONTEXT_PARAMS, "n_ctx"));
+        assertEquals(12, Layouts.offset(Layouts.CONTEXT_PARAMS, "n_seq_max"));
+        assertEquals(28, Layouts.offset(Layouts.CONTEXT_PARAMS, "pooling_type"));
+        assertEquals(88, Layouts.offset(Layouts.CONTEXT_PARAMS, "type_k"));
+        assertEquals(97, Layouts.offset(Layouts.CONTEXT_PARAMS, "embeddings"));
+        assertEquals(99, Layouts.offset(Layouts.CONTEXT_PARAMS, "flash_attn"));
+        assertEquals(104, Layouts.offset(Layouts.CONTEXT_PARAMS, "abort_callback"));
+        assertEquals(48, Layouts.offset(Layouts.BATCH, "logits"));
+    }
+
+    @Test
+    void contextDefaultsReadThroughLayout() throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) LlamaCpp.context_default_params.invokeExact((SegmentAllocator) arena);
+            StructLayout l = Layouts.CONTEXT_PARAMS;
+            assertEquals(512, get(l, "n_ctx", p));
+            assertEquals(2048, get(l, "n_batch", p));
+            assertEquals(512, get(l, "n_ubatch", p));
+            assertEquals(1, get(l, "n_seq_max", p));
+            assertEquals(4, get(l, "n_threads", p)); // GGML_DEFAULT_N_THREADS
+            assertEquals(4, get(l, "n_threads_batch", p));
+            assertEquals(-1, get(l, "rope_scaling_type", p));
+            assertEquals(-1, get(l, "pooling_type", p));
+            assertEquals(-1, get(l, "attention_type", p));
+            assertEquals(0f, get(l, "rope_freq_base", p));
+            assertEquals(0f, get(l, "rope_freq_scale", p));
+            assertEquals(-1f, get(l, "yarn_ext_factor", p));
+            assertEquals(1f, get(l, "yarn_attn_factor", p));
+            assertEquals(32f, get(l, "yarn_beta_fast", p));
+            assertEquals(1f, get(l, "yarn_beta_slow", p));
+            assertEquals(0, get(l, "yarn_orig_ctx", p));
+            assertEquals(-1f, get(l, "defrag_thold", p));
+            assertEquals(MemorySegment.NULL, get(l, "cb_eval", p));
+            assertEquals(1, get(l, "type_k", p)); // GGML_TYPE_F16
+            assertEquals(1, get(l, "type_v", p));
+            assertEquals(false, get(l, "logits_all", p));
+            assertEquals(false, get(l, "embeddings", p));
+            assertEquals(true, get(l, "offload_kqv", p));
+            assertEquals(false, get(l, "flash_attn", p));
+            assertEquals(true, get(l, "no_perf", p));
+            assertEquals(MemorySegment.NULL, get(l, "abort_callback", p));
+            assertEquals(MemorySegment.NULL, get(l, "abort_callback_data", p));
+        }
+    }
+
+    @Test
+    void modelDefaultsReadThroughLayout() throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
+            StructLayout l = Layouts.MODEL_PARAMS;
+            assertEquals(MemorySegment.NULL, get(l, "devices", p));
+            assertEquals(0, get(l, "n_gpu_layers", p)); // CPU build
+            assertEquals(1, get(l, "split_mode", p)); // LLAMA_SPLIT_MODE_LAYER
+            assertEquals(0, get(l, "main_gpu", p));
+            assertEquals(MemorySegment.NULL, get(l, "tensor_split", p));
+            assertEquals(MemorySegment.NULL, get(l, "progress_callback", p));
+            assertEquals(MemorySegment.NULL, get(l, "kv_overrides", p));
+            assertEquals(false, get(l, "vocab_only", p));
+            assertEquals(true, get(l, "use_mmap", p));
+            assertEquals(false, get(l, "use_mlock", p));
+            assertEquals(false, get(l, "check_tensors", p));
+        }
+    }
+
+    @Test
+    void samplerChainDefaults() throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) LlamaCpp.sampler_chain_default_params.invokeExact((SegmentAllocator) arena);
+            assertEquals(true, get(Layouts.SAMPLER_CHAIN_PARAMS, "no_perf", p));
+        }
+    }
+
+    @Test
+    void backendInformation() {
+        assertTrue(LlamaBackend.libraryPath().toString().contains("jllama")
+                || System.getProperty(NativeLibrary.PATH_PROPERTY) != null);
+        assertTrue(LlamaBackend.systemInfo().contains("CPU"), LlamaBackend.systemInfo());
+        assertTrue(LlamaBackend.supportsMmap());
+        assertFalse(LlamaBackend.supportsGpuOffload(), "the bundled b4916 library is a CPU build");
+    }
+}

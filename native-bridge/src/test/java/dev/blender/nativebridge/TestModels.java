@@ -1,0 +1,90 @@
+package dev.blender.nativebridge;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.blender.nativebridge.gguf.SyntheticLlama;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/** Test models: the real ones from ../shared (tests skip with a printed reason when absent) and generated ones. */
+public final class TestModels {
+    private TestModels() {}
+
+    private static final Map<String, Path> GENERATED = new HashMap<>();
+    private static Path tempDir;
+
+    /** The shared folder beside the checkout, from -Dblender.shared or found upwards from the working dir. */
+    public static Path shared() {
+        String p = System.getProperty("blender.shared");
+        if (p != null && Files.isDirectory(Path.of(p))) {
+            return Path.of(p).normalize();
+        }
+        for (String candidate : new String[] {"../shared", "../../shared"}) {
+            if (Files.isDirectory(Path.of(candidate))) {
+                return Path.of(candidate).toAbsolutePath().normalize();
+            }
+        }
+        return Path.of("../shared").toAbsolutePath().normalize();
+    }
+
+    /** A file or folder under shared/, or the test is skipped with the reason printed. */
+    public static Path sharedFile(String relative) {
+        Path p = shared().resolve(relative);
+        if (!Files.exists(p)) {
+            System.out.println("SKIPPED: " + p + " is absent (shared models are read at test time, never committed)");
+        }
+        assumeTrue(Files.exists(p), () -> p + " is absent");
+        return p;
+    }
+
+    public static Path stories() {
+        return sharedFile("models/stories260K.gguf");
+    }
+
+    public static Path aidreams() {
+        return sharedFile("models/aidreams260K.gguf");
+    }
+
+    /** A small generated llama (2 layers, width 64, 512 tokens) for the given seeds, written once per JVM. */
+    public static Path tiny(long weightSeed, long vocabularySeed) {
+        return generated("tiny-w" + weightSeed + "-v" + vocabularySeed, SyntheticLlama.builder()
+                .weightSeed(weightSeed).vocabularySeed(vocabularySeed).build());
+    }
+
+    public static Path tiny() {
+        return tiny(1, 0);
+    }
+
+    public static synchronized Path generated(String name, SyntheticLlama spec) {
+        return GENERATED.computeIfAbsent(name, n -> {
+            try {
+                Path p = tempDir().resolve(n + ".gguf");
+                spec.writeTo(p);
+                return p;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    static synchronized Path tempDir() throws IOException {
+        if (tempDir == null) {
+            tempDir = Files.createTempDirectory("blender-test-models");
+            Path dir = tempDir;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try (Stream<Path> s = Files.walk(dir)) {
+                    s.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                } catch (IOException ignored) {
+                    // best effort: it is a temp dir
+                }
+            }));
+        }
+        return tempDir;
+    }
+}

@@ -6,7 +6,6 @@ import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaModel;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -62,7 +61,6 @@ public final class Generator {
         }
         Vocab vocab = ctx.model().vocab();
         int vocabSize = ctx.vocabSize();
-        int maxStop = request.stop().stream().mapToInt(String::length).max().orElse(0);
         Cancellation cancel = request.cancellation();
 
         long start = System.nanoTime();
@@ -112,7 +110,7 @@ public final class Generator {
                         continue;
                     }
                     float raw = ctx.logits(rows[s.index]).getAtIndex(ValueLayout.JAVA_FLOAT, token);
-                    if (s.accept(token, raw - lse, vocab.piece(token, false), listener, request.stop(), maxStop)) {
+                    if (s.accept(token, raw - lse, vocab.piece(token, false), listener)) {
                         s.finish(FinishReason.STOP, genStart);
                     } else if (s.generated == request.maxTokens()) {
                         s.finish(FinishReason.LENGTH, genStart);
@@ -192,19 +190,16 @@ public final class Generator {
         final int index;
         final Sampler sampler;
         final int[] history;
+        final StreamingText text;
         int historyLength;
         int generated;
         int lastToken;
         float[] logProbs;
-        byte[] bytes = new byte[64];
-        int byteLength;
-        String text = "";
-        int emittedChars;
         boolean live = true;
         boolean released;
         FinishReason reason;
-        /** Set once finished and reported. */
         double generationMillis;
+        /** Set once finished and reported. */
         Candidate result;
 
         Seq(int index, GenerationRequest request, int promptLength) {
@@ -216,39 +211,19 @@ public final class Generator {
             }
             this.historyLength = promptLength;
             this.logProbs = new float[Math.min(request.maxTokens(), 256)];
+            this.text = new StreamingText(request.stop());
         }
 
         /** Appends a token; returns true when the text has reached a stop string. */
-        boolean accept(int token, float logProb, byte[] piece, TokenListener listener, List<String> stops, int maxStop) {
+        boolean accept(int token, float logProb, byte[] piece, TokenListener listener) {
             history[historyLength++] = token;
             if (generated == logProbs.length) {
                 logProbs = Arrays.copyOf(logProbs, logProbs.length * 2);
             }
             logProbs[generated++] = logProb;
             lastToken = token;
-            if (byteLength + piece.length > bytes.length) {
-                bytes = Arrays.copyOf(bytes, Math.max(bytes.length * 2, byteLength + piece.length));
-            }
-            System.arraycopy(piece, 0, bytes, byteLength, piece.length);
-            byteLength += piece.length;
-            int complete = completeUtf8(bytes, byteLength);
-            text = new String(bytes, 0, complete, StandardCharsets.UTF_8);
-            int cut = -1;
-            for (String stop : stops) {
-                int at = text.indexOf(stop, Math.max(0, emittedChars - stop.length()));
-                if (at >= 0 && (cut < 0 || at < cut)) {
-                    cut = at;
-                }
-            }
-            if (cut >= 0) {
-                text = text.substring(0, cut);
-            }
-            // hold back what could still become the start of a stop string
-            int safe = cut >= 0 ? text.length() : Math.max(emittedChars, text.length() - Math.max(0, maxStop - 1));
-            String fresh = safe > emittedChars ? text.substring(emittedChars, safe) : "";
-            emittedChars = Math.max(emittedChars, safe);
-            listener.onToken(index, token, fresh);
-            return cut >= 0;
+            listener.onToken(index, token, text.append(piece));
+            return text.stopped();
         }
 
         void finish(FinishReason why, long genStart) {
@@ -258,26 +233,13 @@ public final class Generator {
         }
 
         void finishTo(TokenListener listener, double promptMillis) {
-            if (emittedChars < text.length()) {
-                listener.onToken(index, -1, text.substring(emittedChars));
-                emittedChars = text.length();
+            String rest = text.flush();
+            if (!rest.isEmpty()) {
+                listener.onToken(index, -1, rest);
             }
-            result = new Candidate(index, text, Arrays.copyOfRange(history, historyLength - generated, historyLength),
-                    Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis);
+            result = new Candidate(index, text.text(), Arrays.copyOfRange(history, historyLength - generated,
+                    historyLength), Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis);
             listener.onFinish(result);
         }
-    }
-
-    /** Length of the longest prefix that ends on a complete UTF-8 character. */
-    static int completeUtf8(byte[] b, int len) {
-        for (int back = 1; back <= Math.min(3, len); back++) {
-            int lead = b[len - back] & 0xff;
-            if ((lead & 0xC0) == 0x80) {
-                continue; // continuation byte: look further back for the lead
-            }
-            int need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-            return need > back ? len - back : len;
-        }
-        return len;
     }
 }

@@ -1,0 +1,248 @@
+package dev.blender.runtime.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.GenerationRequest;
+import dev.blender.nativebridge.generation.Generator;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.runtime.SharedData;
+import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.MixRequest;
+import dev.blender.runtime.combine.MixedGenerator;
+import dev.blender.runtime.combine.VocabAlignment;
+import dev.blender.runtime.eval.Accuracy;
+import dev.blender.runtime.eval.Problem;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code blender blend}: mixes models token by token. With no arguments it blends the arith answerers
+ * a and b from the shared folder on the first problems of its dev set and compares the blend with each
+ * member alone; {@code --prompt} streams one blended answer instead.
+ */
+@Command(name = "blend", mixinStandardHelpOptions = true,
+        description = {"Mixes the next-token distributions of several models at every step.",
+            "Defaults: shared/models/arith/answerer-a.gguf + answerer-b.gguf, log-linear, equal weights, greedy,",
+            "scored on the first 100 problems of shared/data/arith/dev.jsonl against each model alone."})
+final class BlendCommand implements Callable<Integer> {
+    @Option(names = {"-m", "--model"}, paramLabel = "GGUF",
+            description = "a member model (repeat for each; default: the arith answerers a and b)")
+    List<Path> models = new ArrayList<>();
+
+    @Option(names = "--method", defaultValue = "LOG_LINEAR",
+            description = "LINEAR, LOG_LINEAR or NEGATIVE_EVIDENCE (default: ${DEFAULT-VALUE})")
+    CombineMethod method;
+
+    @Option(names = "--weights", split = ",", paramLabel = "W", description = "member weights (default: equal)")
+    float[] weights;
+
+    @Option(names = "--lambda", defaultValue = "0.5", description = "negative-evidence strength (default: ${DEFAULT-VALUE})")
+    float lambda;
+
+    @Option(names = "--alpha", defaultValue = "0.1", description = "negative-evidence plausibility threshold (default: ${DEFAULT-VALUE})")
+    float alpha;
+
+    @Option(names = "--pack", defaultValue = "0", paramLabel = "T",
+            description = "PackLLM weights per request from prompt perplexity at temperature T (0 = off)")
+    float pack;
+
+    @Option(names = "--align-by-text", description = "allow members whose vocabularies differ (aligned by token text)")
+    boolean alignByText;
+
+    @Option(names = {"-p", "--prompt"}, description = "blend one prompt and stream the answer instead of scoring problems")
+    String prompt;
+
+    @Option(names = "--problems", paramLabel = "JSONL", description = "problems {question, answer} (default: shared/data/arith/dev.jsonl)")
+    Path problems;
+
+    @Option(names = "--limit", defaultValue = "100", description = "problems to score (default: ${DEFAULT-VALUE})")
+    int limit;
+
+    @Option(names = "--format", defaultValue = "Q: {question} A:",
+            description = "prompt format for problems (default: \"${DEFAULT-VALUE}\")")
+    String format;
+
+    @Option(names = "--max-tokens", defaultValue = "8", description = "tokens per answer (default: ${DEFAULT-VALUE}; 128 with --prompt)")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default: ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--seed", defaultValue = "1")
+    long seed;
+
+    @Option(names = "--threads", defaultValue = "0", description = "threads per model (0 = automatic)")
+    int threads;
+
+    @Option(names = "--context", defaultValue = "0", description = "context size per model (0 = the model's own)")
+    int context;
+
+    @Option(names = "--json", description = "print the result table as JSON")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        List<Path> paths = models.isEmpty() ? defaultModels() : models;
+        if (paths.size() < 2 && method != CombineMethod.NEGATIVE_EVIDENCE) {
+            throw new IllegalArgumentException("blending needs at least two --model files");
+        }
+        CombineOptions options = options(paths.size());
+        PrintStream err = System.err;
+        List<LlamaModel> loaded = new ArrayList<>();
+        List<LlamaContext> contexts = new ArrayList<>();
+        try {
+            for (int i = 0; i < paths.size(); i++) {
+                err.printf("loading %d/%d %s%n", i + 1, paths.size(), paths.get(i));
+                LlamaModel m = LlamaModel.load(paths.get(i), ModelOptions.defaults().withThreads(threads));
+                loaded.add(m);
+                contexts.add(m.newContext(ContextOptions.defaults().withContextSize(context)));
+            }
+            MixedGenerator mix = new MixedGenerator(contexts, options,
+                    alignByText ? VocabAlignment.Policy.ALIGN_BY_TEXT : VocabAlignment.Policy.REQUIRE_SHARED);
+            SamplerOptions sampler = temperature == 0 ? SamplerOptions.greedy()
+                    : SamplerOptions.defaults().withTemperature(temperature);
+            return prompt != null ? streamOne(mix, sampler) : score(mix, sampler, loaded, contexts);
+        } finally {
+            for (LlamaModel m : loaded) {
+                m.close();
+            }
+        }
+    }
+
+    private CombineOptions options(int members) {
+        if (method == CombineMethod.NEGATIVE_EVIDENCE) {
+            return CombineOptions.negativeEvidence(members, lambda, alpha);
+        }
+        if (weights != null) {
+            if (weights.length != members) {
+                throw new IllegalArgumentException("--weights has " + weights.length + " values for " + members + " models");
+            }
+            return new CombineOptions(method, weights, 0, 1);
+        }
+        return CombineOptions.equal(method, members);
+    }
+
+    private int streamOne(MixedGenerator mix, SamplerOptions sampler) {
+        MixRequest req = MixRequest.of(prompt).withMaxTokens(maxTokens == 8 ? 128 : maxTokens).withSampler(sampler)
+                .withSeed(seed).withPerplexityWeights(pack);
+        PrintStream out = System.out;
+        Candidate c = mix.generate(req, (cand, token, text) -> {
+            out.print(text);
+            out.flush();
+        });
+        out.println();
+        System.err.printf(Locale.ROOT, "[%s, %d tokens, %s, prompt %.1f ms, %.1f tokens/s]%n", mix.options(),
+                c.tokenCount(), c.finishReason(), c.promptMillis(), c.tokensPerSecond());
+        return 0;
+    }
+
+    private int score(MixedGenerator mix, SamplerOptions sampler, List<LlamaModel> loaded, List<LlamaContext> contexts) {
+        Path file = problems != null ? problems : SharedData.resolve("data/arith/dev.jsonl").orElseThrow(() ->
+                new IllegalArgumentException("no problems file: pass --problems FILE.jsonl or --prompt TEXT"
+                        + " (the default, shared/data/arith/dev.jsonl, was not found)"));
+        List<Problem> list = Problem.readJsonl(file, limit);
+        int k = loaded.size();
+        int[] memberCorrect = new int[k];
+        double[] memberMillis = new double[k];
+        long[] memberTokens = new long[k];
+        int blendCorrect = 0;
+        double blendMillis = 0;
+        long blendTokens = 0;
+        Progress progress = new Progress(System.err, list.size());
+        for (int i = 0; i < list.size(); i++) {
+            Problem p = list.get(i);
+            String text = format.replace("{question}", p.question());
+            for (int m = 0; m < k; m++) {
+                long t0 = System.nanoTime();
+                Candidate c = Generator.generate(contexts.get(m), GenerationRequest.of(loaded.get(m).vocab()
+                        .tokenize(text)).withMaxTokens(maxTokens).withSampler(sampler).withSeed(seed)).get(0);
+                memberMillis[m] += (System.nanoTime() - t0) / 1e6;
+                memberTokens[m] += c.tokenCount();
+                memberCorrect[m] += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
+            }
+            long t0 = System.nanoTime();
+            Candidate c = mix.generate(MixRequest.of(text).withMaxTokens(maxTokens).withSampler(sampler).withSeed(seed)
+                    .withPerplexityWeights(pack));
+            blendMillis += (System.nanoTime() - t0) / 1e6;
+            blendTokens += (long) c.tokenCount() * k;
+            blendCorrect += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
+            progress.step(i + 1, String.format(Locale.ROOT, "blend %.3f", (double) blendCorrect / (i + 1)));
+        }
+        progress.done();
+        List<Row> rows = new ArrayList<>();
+        for (int m = 0; m < k; m++) {
+            rows.add(new Row("member:" + name(loaded.get(m)), new Accuracy(memberCorrect[m], list.size()),
+                    (double) memberTokens[m] / list.size(), memberMillis[m] / list.size()));
+        }
+        rows.add(new Row("token:" + mix.options().method().name().toLowerCase(Locale.ROOT).replace('_', '-')
+                + (pack > 0 ? "+pack" : ""), new Accuracy(blendCorrect, list.size()),
+                (double) blendTokens / list.size(), blendMillis / list.size()));
+        if (json) {
+            printJson(rows, list.size(), file);
+        } else {
+            System.out.printf("%d problems from %s, %s%n", list.size(), file, mix.options());
+            System.out.printf("%-28s %9s %17s %14s %12s%n", "method", "accuracy", "95% CI", "tokens/problem",
+                    "ms/problem");
+            for (Row r : rows) {
+                double[] ci = r.accuracy.wilson95();
+                System.out.printf(Locale.ROOT, "%-28s %9.3f %8.3f - %-6.3f %14.1f %12.2f%n", r.method,
+                        r.accuracy.value(), ci[0], ci[1], r.tokens, r.millis);
+            }
+        }
+        return 0;
+    }
+
+    private record Row(String method, Accuracy accuracy, double tokens, double millis) {}
+
+    private static void printJson(List<Row> rows, int problems, Path file) {
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode();
+        root.put("problems", problems);
+        root.put("file", file.toString());
+        ArrayNode methods = root.putArray("methods");
+        for (Row r : rows) {
+            ObjectNode o = methods.addObject();
+            o.put("method", r.method);
+            o.put("accuracy", r.accuracy.value());
+            double[] ci = r.accuracy.wilson95();
+            o.putArray("ci95").add(ci[0]).add(ci[1]);
+            o.put("tokens_per_problem", r.tokens);
+            o.put("ms_per_problem", r.millis);
+        }
+        try {
+            System.out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String name(LlamaModel m) {
+        String f = m.path().getFileName().toString();
+        return f.endsWith(".gguf") ? f.substring(0, f.length() - 5) : f;
+    }
+
+    private static List<Path> defaultModels() {
+        Path a = SharedData.resolve("models/arith/answerer-a.gguf").orElse(null);
+        Path b = SharedData.resolve("models/arith/answerer-b.gguf").orElse(null);
+        if (a == null || b == null) {
+            throw new IllegalArgumentException("no --model given and the default models (shared/models/arith/answerer-a.gguf,"
+                    + " answerer-b.gguf) were not found; pass -m a.gguf -m b.gguf or -Dblender.shared=DIR");
+        }
+        return List.of(a, b);
+    }
+}

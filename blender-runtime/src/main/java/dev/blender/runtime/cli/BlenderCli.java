@@ -1,0 +1,32 @@
+package dev.blender.runtime.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code blender} command line. */
+@Command(name = "blender", mixinStandardHelpOptions = true, version = "blender 0.1.0 (llama.cpp b4916)",
+        description = "Several local GGUF models acting as one: per-token mixing, ranking and fusion.",
+        subcommands = {BlendCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+public final class BlenderCli {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (for tests and embedding). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new BlenderCli());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            // a user error (bad file, bad option value) is a message, not a stack trace
+            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    || e instanceof dev.blender.nativebridge.LlamaException
+                    || e instanceof dev.blender.nativebridge.gguf.GgufFormatException
+                    || e instanceof java.io.UncheckedIOException) {
+                cmd.getErr().println("blender: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cli.execute(args);
+    }
+}

@@ -1,0 +1,60 @@
+package dev.blender.runtime.cli;
+
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.VocabCompatibility;
+import dev.blender.nativebridge.gguf.GgufFile;
+import dev.blender.nativebridge.gguf.GgufValue;
+import dev.blender.nativebridge.gguf.TensorInfo;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code blender inspect}: GGUF metadata of files and whether their vocabularies are compatible. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = {"Shows the GGUF header of each file (validated in Java, nothing native runs on a bad file)",
+            "and, for two or more files, whether their vocabularies can be mixed token by token."})
+final class InspectCommand implements Callable<Integer> {
+    @Parameters(arity = "1..*", paramLabel = "FILE", description = "GGUF model files")
+    List<Path> files;
+
+    @Option(names = "--tensors", description = "also list every tensor")
+    boolean tensors;
+
+    @Override
+    public Integer call() {
+        for (Path f : files) {
+            GgufFile g = GgufFile.read(f);
+            System.out.printf("%s: GGUF v%d, %d tensors, %d metadata keys, %,d bytes%n", f, g.version(),
+                    g.tensors().size(), g.metadata().size(), g.fileSize());
+            for (Map.Entry<String, GgufValue> e : g.metadata().entrySet()) {
+                System.out.printf("  %-44s %s%n", e.getKey(), abbreviate(e.getValue().toString()));
+            }
+            if (tensors) {
+                for (TensorInfo t : g.tensors()) {
+                    System.out.printf("  %-44s %-6s %s%n", t.name(), t.type(), java.util.Arrays.toString(t.dims()));
+                }
+            }
+        }
+        if (files.size() > 1) {
+            try (LlamaModel first = LlamaModel.load(files.get(0), ModelOptions.defaults().withVocabOnly(true))) {
+                for (Path other : files.subList(1, files.size())) {
+                    try (LlamaModel m = LlamaModel.load(other, ModelOptions.defaults().withVocabOnly(true))) {
+                        System.out.printf("vocabulary %s vs %s: %s%n", files.get(0).getFileName(), other.getFileName(),
+                                VocabCompatibility.check(first.vocab(), m.vocab()).explain());
+                    }
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static String abbreviate(String s) {
+        String one = s.replace('\n', ' ');
+        return one.length() <= 100 ? one : one.substring(0, 97) + "...";
+    }
+}

@@ -1,0 +1,35 @@
+package dev.blender.runtime.cli;
+
+import java.io.PrintStream;
+import java.util.Locale;
+
+/** A one-line progress bar on stderr, redrawn in place: done/total, a bar, rate and a status. */
+final class Progress {
+    private static final int WIDTH = 30;
+    private final PrintStream out;
+    private final int total;
+    private final long start = System.nanoTime();
+    private long lastDraw;
+
+    Progress(PrintStream out, int total) {
+        this.out = out;
+        this.total = Math.max(1, total);
+    }
+
+    void step(int done, String status) {
+        long now = System.nanoTime();
+        if (done < total && now - lastDraw < 100_000_000L) {
+            return; // at most ten redraws a second
+        }
+        lastDraw = now;
+        int filled = (int) ((long) WIDTH * done / total);
+        double seconds = (now - start) / 1e9;
+        out.printf(Locale.ROOT, "\r[%s%s] %d/%d  %.1f/s  %s   ", "#".repeat(filled), " ".repeat(WIDTH - filled), done,
+                total, done / Math.max(seconds, 1e-9), status);
+        out.flush();
+    }
+
+    void done() {
+        out.println();
+    }
+}

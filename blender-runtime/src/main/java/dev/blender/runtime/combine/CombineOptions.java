@@ -1,0 +1,122 @@
+package dev.blender.runtime.combine;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A combination: the method and its parameters. Immutable; use the factories.
+ *
+ * @param method  the mixing rule
+ * @param weights per-member weights for LINEAR and LOG_LINEAR (normalised to sum 1); unused otherwise
+ * @param lambda  strength of the positive-minus-negative term for NEGATIVE_EVIDENCE
+ * @param alpha   plausibility threshold of NEGATIVE_EVIDENCE, relative to the core's top probability
+ */
+public record CombineOptions(CombineMethod method, float[] weights, float lambda, float alpha) {
+
+    public CombineOptions {
+        Objects.requireNonNull(method, "method");
+        Objects.requireNonNull(weights, "weights");
+        weights = weights.clone();
+        if (method == CombineMethod.NEGATIVE_EVIDENCE) {
+            if (!(lambda >= 0) || Float.isInfinite(lambda)) {
+                throw new IllegalArgumentException("lambda must be a finite value >= 0, was " + lambda);
+            }
+            if (!(alpha > 0 && alpha <= 1)) {
+                throw new IllegalArgumentException("alpha must be in (0, 1], was " + alpha);
+            }
+            if (weights.length < 2 || weights.length > 3) {
+                throw new IllegalArgumentException("negative evidence takes 2 members (core, negative) or 3 (core,"
+                        + " positive, negative), got " + weights.length);
+            }
+        } else {
+            if (weights.length < 1) {
+                throw new IllegalArgumentException("at least one member weight is needed");
+            }
+            double sum = 0;
+            for (float w : weights) {
+                if (!(w >= 0) || Float.isInfinite(w)) {
+                    throw new IllegalArgumentException("weights must be finite and >= 0, got " + Arrays.toString(weights));
+                }
+                sum += w;
+            }
+            if (sum <= 0) {
+                throw new IllegalArgumentException("weights must not all be 0, got " + Arrays.toString(weights));
+            }
+            for (int i = 0; i < weights.length; i++) {
+                weights[i] = (float) (weights[i] / sum);
+            }
+        }
+    }
+
+    /** Mixture of probabilities with the given weights (normalised). */
+    public static CombineOptions linear(float... weights) {
+        return new CombineOptions(CombineMethod.LINEAR, weights, 0, 1);
+    }
+
+    /** Product of experts with the given weights (normalised). */
+    public static CombineOptions logLinear(float... weights) {
+        return new CombineOptions(CombineMethod.LOG_LINEAR, weights, 0, 1);
+    }
+
+    /** Equal weights for {@code members} models. */
+    public static CombineOptions equal(CombineMethod method, int members) {
+        float[] w = new float[members];
+        Arrays.fill(w, 1f);
+        return new CombineOptions(method, w, 0, 1);
+    }
+
+    /**
+     * Negative evidence over {@code members} (2: core, negative; 3: core, positive, negative) with
+     * strength {@code lambda} and plausibility threshold {@code alpha} (0.1 is the usual choice).
+     */
+    public static CombineOptions negativeEvidence(int members, float lambda, float alpha) {
+        return new CombineOptions(CombineMethod.NEGATIVE_EVIDENCE, new float[members], lambda, alpha);
+    }
+
+    /** Number of models this combination takes. */
+    public int members() {
+        return weights.length;
+    }
+
+    @Override
+    public float[] weights() {
+        return weights.clone();
+    }
+
+    /** Same method and parameters, new weights (for per-request weights such as PackLLM's). */
+    public CombineOptions withWeights(float... w) {
+        return new CombineOptions(method, w, lambda, alpha);
+    }
+
+    /**
+     * The weights of the log-space sum every non-linear method reduces to:
+     * log-linear uses its weights; negative evidence is {@code (1, lambda, -lambda)} or, with the core as
+     * its own positive, {@code (1 + lambda, -lambda)}.
+     */
+    float[] logSpaceWeights() {
+        return switch (method) {
+            case LINEAR, LOG_LINEAR -> weights.clone();
+            case NEGATIVE_EVIDENCE -> weights.length == 3
+                    ? new float[] {1f, lambda, -lambda}
+                    : new float[] {1f + lambda, -lambda};
+        };
+    }
+
+    @Override
+    public String toString() {
+        return method == CombineMethod.NEGATIVE_EVIDENCE
+                ? "negative-evidence(members=" + weights.length + ", lambda=" + lambda + ", alpha=" + alpha + ")"
+                : method.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(weights);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CombineOptions c && c.method == method && Arrays.equals(c.weights, weights)
+                && c.lambda == lambda && c.alpha == alpha;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(method, Arrays.hashCode(weights), lambda, alpha);
+    }
+}

@@ -1,0 +1,66 @@
+package dev.blender.runtime.combine;
+
+import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One per-token combined generation. Immutable; start from {@link #of(String)}.
+ *
+ * @param prompt                the prompt text (each member tokenises it itself)
+ * @param maxTokens             most tokens to generate
+ * @param sampler               how to pick from the combined distribution (the same options as single-model sampling)
+ * @param stop                  strings that end the output (excluded from it)
+ * @param seed                  seed of the sampler
+ * @param perplexityTemperature 0 = the combination's own weights; t > 0 = PackLLM-style weights per request,
+ *                              {@code w_k ~ exp(-nll_k / t)} from each member's mean negative log-likelihood of
+ *                              the prompt (its last 128 tokens): the member that finds the prompt most familiar
+ *                              counts most
+ * @param cancellation          set from another thread to stop; null for none
+ */
+public record MixRequest(String prompt, int maxTokens, SamplerOptions sampler, List<String> stop, long seed,
+                         float perplexityTemperature, Cancellation cancellation) {
+
+    public MixRequest {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(sampler, "sampler");
+        stop = List.copyOf(stop);
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
+        }
+        if (!(perplexityTemperature >= 0) || Float.isInfinite(perplexityTemperature)) {
+            throw new IllegalArgumentException("perplexityTemperature must be a finite value >= 0, was "
+                    + perplexityTemperature);
+        }
+    }
+
+    /** Greedy, up to 128 tokens, the combination's own weights. */
+    public static MixRequest of(String prompt) {
+        return new MixRequest(prompt, 128, SamplerOptions.greedy(), List.of(), 0, 0f, null);
+    }
+
+    public MixRequest withMaxTokens(int n) {
+        return new MixRequest(prompt, n, sampler, stop, seed, perplexityTemperature, cancellation);
+    }
+
+    public MixRequest withSampler(SamplerOptions s) {
+        return new MixRequest(prompt, maxTokens, s, stop, seed, perplexityTemperature, cancellation);
+    }
+
+    public MixRequest withStop(List<String> s) {
+        return new MixRequest(prompt, maxTokens, sampler, s, seed, perplexityTemperature, cancellation);
+    }
+
+    public MixRequest withSeed(long s) {
+        return new MixRequest(prompt, maxTokens, sampler, stop, s, perplexityTemperature, cancellation);
+    }
+
+    public MixRequest withPerplexityWeights(float temperature) {
+        return new MixRequest(prompt, maxTokens, sampler, stop, seed, temperature, cancellation);
+    }
+
+    public MixRequest withCancellation(Cancellation c) {
+        return new MixRequest(prompt, maxTokens, sampler, stop, seed, perplexityTemperature, c);
+    }
+}

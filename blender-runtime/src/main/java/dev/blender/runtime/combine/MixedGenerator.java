@@ -1,0 +1,260 @@
+package dev.blender.runtime.combine;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import dev.blender.nativebridge.Batch;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.Sampler;
+import dev.blender.nativebridge.generation.StreamingText;
+import dev.blender.nativebridge.generation.TokenListener;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Decodes with several models at once, mixing their next-token distributions at every step
+ * ({@link CombineMethod}) and feeding the chosen token back to every member. Each member runs in its
+ * own context (sequence 0, cleared per request); the combination reads their logits in place.
+ *
+ * <p>Not thread-safe (it drives its members' contexts): one generator per thread. It does not own the
+ * contexts.
+ */
+public final class MixedGenerator {
+    /** Prompt positions scored for PackLLM-style weights: the end of the prompt is what matters. */
+    static final int PERPLEXITY_WINDOW = 128;
+
+    private final List<LlamaContext> members;
+    private final CombineOptions options;
+    private final VocabAlignment alignment;
+    private final int n;
+    private final MemorySegment[] rows;
+    private final float[][] gathered;
+    private final float[] out;
+    /** The sampler may change its input (repetition penalty): it gets a copy of out. */
+    private final float[] scores;
+    private final int[] lastRow;
+    private final int[] position;
+
+    public MixedGenerator(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
+        Objects.requireNonNull(members, "members");
+        Objects.requireNonNull(options, "options");
+        if (members.size() != options.members()) {
+            throw new IllegalArgumentException(options + " combines " + options.members() + " models, got "
+                    + members.size());
+        }
+        this.members = List.copyOf(members);
+        this.options = options;
+        List<Vocab> vocabs = new ArrayList<>();
+        for (LlamaContext c : members) {
+            vocabs.add(c.model().vocab());
+        }
+        this.alignment = VocabAlignment.of(vocabs, policy);
+        this.n = alignment.size();
+        this.rows = new MemorySegment[members.size()];
+        this.gathered = alignment.isIdentity() ? null : new float[members.size()][n];
+        this.out = new float[n];
+        this.scores = new float[n];
+        this.lastRow = new int[members.size()];
+        this.position = new int[members.size()];
+    }
+
+    public VocabAlignment alignment() {
+        return alignment;
+    }
+
+    public CombineOptions options() {
+        return options;
+    }
+
+    /** Generates without streaming. */
+    public Candidate generate(MixRequest request) {
+        return generate(request, TokenListener.NONE);
+    }
+
+    /**
+     * Generates one combined continuation. The result's tokens are ids of the combined space
+     * ({@link VocabAlignment}; the members' own ids when they share a vocabulary) and its log-probs
+     * are those of the combined distribution.
+     */
+    public Candidate generate(MixRequest request, TokenListener listener) {
+        Objects.requireNonNull(request, "request");
+        long start = System.nanoTime();
+        int k = members.size();
+        double[] nll = new double[k];
+        try (Batch batch = Batch.create(batchCapacity())) {
+            for (int m = 0; m < k; m++) {
+                nll[m] = decodePrompt(m, members.get(m).model().vocab().tokenize(request.prompt()), batch,
+                        request.perplexityTemperature() > 0);
+            }
+            Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
+                    && options.method() != CombineMethod.NEGATIVE_EVIDENCE
+                    ? options.withWeights(perplexityWeights(nll, request.perplexityTemperature())) : options);
+            double promptMillis = (System.nanoTime() - start) / 1e6;
+            long genStart = System.nanoTime();
+
+            Sampler sampler = new Sampler(request.sampler(), request.seed());
+            int[] history = new int[request.maxTokens() + 1];
+            float[] logProbs = new float[request.maxTokens()];
+            StreamingText text = new StreamingText(request.stop());
+            int generated = 0;
+            FinishReason reason = null;
+            while (reason == null) {
+                if (request.cancellation() != null && request.cancellation().isCancelled()) {
+                    reason = FinishReason.CANCELLED;
+                    break;
+                }
+                combine(combiner);
+                System.arraycopy(out, 0, scores, 0, n);
+                int u = sampler.sample(scores, n, history, generated);
+                if (isEndOfGeneration(u)) {
+                    reason = FinishReason.END_OF_GENERATION;
+                    break;
+                }
+                history[generated] = u;
+                logProbs[generated] = out[u];
+                generated++;
+                listener.onToken(0, u, text.append(piece(u)));
+                if (text.stopped()) {
+                    reason = FinishReason.STOP;
+                } else if (generated == request.maxTokens()) {
+                    reason = FinishReason.LENGTH;
+                } else if (!feed(u, batch)) {
+                    reason = FinishReason.CONTEXT_FULL;
+                }
+            }
+            String rest = text.flush();
+            if (!rest.isEmpty()) {
+                listener.onToken(0, -1, rest);
+            }
+            Candidate c = new Candidate(0, text.text(), Arrays.copyOf(history, generated),
+                    Arrays.copyOf(logProbs, generated), reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
+            listener.onFinish(c);
+            return c;
+        }
+    }
+
+    private int batchCapacity() {
+        int cap = 1;
+        for (LlamaContext c : members) {
+            cap = Math.max(cap, c.batchSize());
+        }
+        return cap;
+    }
+
+    /** Decodes member m's prompt into its sequence 0; returns its mean NLL over the scored window (0 if not scoring). */
+    private double decodePrompt(int m, int[] tokens, Batch batch, boolean score) {
+        LlamaContext ctx = members.get(m);
+        if (tokens.length + 1 > ctx.contextSize()) {
+            throw new IllegalArgumentException("the prompt is " + tokens.length + " tokens for "
+                    + ctx.model().path().getFileName() + ", whose context holds " + ctx.contextSize());
+        }
+        ctx.clearKvCache();
+        int firstScored = score ? Math.max(0, tokens.length - 1 - PERPLEXITY_WINDOW) : tokens.length - 1;
+        double nll = 0;
+        int scored = 0;
+        for (int from = 0; from < tokens.length; from += ctx.batchSize()) {
+            int to = Math.min(tokens.length, from + ctx.batchSize());
+            batch.clear();
+            for (int i = from; i < to; i++) {
+                int row = batch.add(tokens[i], i, 0, i >= firstScored);
+                if (i == tokens.length - 1) {
+                    lastRow[m] = row;
+                }
+            }
+            ctx.decode(batch);
+            if (score) {
+                for (int i = Math.max(from, firstScored); i < to && i + 1 < tokens.length; i++) {
+                    nll -= logSoftmaxAt(ctx.logits(i - from), ctx.vocabSize(), tokens[i + 1]);
+                    scored++;
+                }
+            }
+        }
+        position[m] = tokens.length;
+        return scored == 0 ? 0 : nll / scored;
+    }
+
+    /** PackLLM: w_k = softmax_k(-nll_k / t). */
+    static float[] perplexityWeights(double[] nll, float temperature) {
+        double best = Double.POSITIVE_INFINITY;
+        for (double v : nll) {
+            best = Math.min(best, v);
+        }
+        float[] w = new float[nll.length];
+        double sum = 0;
+        for (int k = 0; k < nll.length; k++) {
+            double e = Math.exp(-(nll[k] - best) / temperature);
+            w[k] = (float) e;
+            sum += e;
+        }
+        for (int k = 0; k < w.length; k++) {
+            w[k] = (float) (w[k] / sum);
+        }
+        return w;
+    }
+
+    private void combine(Combiner combiner) {
+        for (int m = 0; m < members.size(); m++) {
+            rows[m] = members.get(m).logits(lastRow[m]);
+        }
+        if (alignment.isIdentity()) {
+            combiner.combine(rows, n, out);
+            return;
+        }
+        for (int m = 0; m < members.size(); m++) {
+            float[] g = gathered[m];
+            for (int u = 0; u < n; u++) {
+                int id = alignment.memberId(m, u);
+                g[u] = id < 0 ? Float.NEGATIVE_INFINITY : rows[m].getAtIndex(JAVA_FLOAT, id);
+            }
+        }
+        combiner.combine(gathered, n, out);
+    }
+
+    private boolean isEndOfGeneration(int u) {
+        for (int m = 0; m < members.size(); m++) {
+            int id = alignment.memberId(m, u);
+            if (id >= 0) {
+                return members.get(m).model().vocab().isEndOfGeneration(id);
+            }
+        }
+        return false;
+    }
+
+    private byte[] piece(int u) {
+        for (int m = 0; m < members.size(); m++) {
+            int id = alignment.memberId(m, u);
+            if (id >= 0) {
+                return members.get(m).model().vocab().piece(id, false);
+            }
+        }
+        return new byte[0];
+    }
+
+    /** Feeds combined token u to every member; false when a member's context is full. */
+    private boolean feed(int u, Batch batch) {
+        for (int m = 0; m < members.size(); m++) {
+            LlamaContext ctx = members.get(m);
+            int[] ids = alignment.feed(m, u);
+            if (position[m] + ids.length >= ctx.contextSize() || ids.length > batch.capacity()) {
+                return false;
+            }
+            batch.clear();
+            for (int i = 0; i < ids.length; i++) {
+                lastRow[m] = batch.add(ids[i], position[m]++, 0, i == ids.length - 1);
+            }
+            ctx.decode(batch);
+        }
+        return true;
+    }
+
+    private static float logSoftmaxAt(MemorySegment row, int n, int token) {
+        float max = VectorCombiner.max(row, n);
+        double sum = VectorCombiner.sumExp(row, n, max);
+        return (float) (row.getAtIndex(JAVA_FLOAT, token) - max - Math.log(sum));
+    }
+}

@@ -1,0 +1,73 @@
+package dev.blender.runtime.combine;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * exp and log over float vectors, built from lane-wise arithmetic that C2 compiles to SIMD on every
+ * CPU (Cephes' single-precision range reduction and polynomials; relative error about 2e-7), because
+ * the Vector API's own transcendental operators are not intrinsified everywhere.
+ */
+final class VectorMath {
+    private VectorMath() {}
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUND_MAGIC = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+    private static final float EXP_MIN = -87.3f; // below this e^x is under FLT_MIN; treated as 0 after scaling
+    private static final float EXP_MAX = 88.3f;
+    private static final float SQRT_HALF = 0.707106781186547524f;
+
+    /** e^x lane-wise; lanes below -87.3 give 0. */
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> tiny = x.compare(VectorOperators.LT, EXP_MIN);
+        x = x.max(EXP_MIN).min(EXP_MAX);
+        FloatVector n = x.mul(LOG2E).add(ROUND_MAGIC).sub(ROUND_MAGIC);
+        FloatVector r = x.sub(n.mul(LN2_HI));
+        r = r.sub(n.mul(LN2_LO));
+        FloatVector p = FloatVector.broadcast(F, 1.9875691500e-4f)
+                .mul(r).add(1.3981999507e-3f)
+                .mul(r).add(8.3334519073e-3f)
+                .mul(r).add(4.1665795894e-2f)
+                .mul(r).add(1.6666665459e-1f)
+                .mul(r).add(5.0000001201e-1f);
+        FloatVector r2 = r.mul(r);
+        p = p.fma(r2, r).add(1f);
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector scale = bits.reinterpretAsFloats();
+        return p.mul(scale).blend(0f, tiny);
+    }
+
+    /** ln(x) lane-wise for x >= 0; lanes equal to 0 (or denormal) give -infinity. */
+    static FloatVector log(FloatVector x) {
+        VectorMask<Float> zero = x.compare(VectorOperators.LT, Float.MIN_NORMAL);
+        IntVector bits = x.reinterpretAsInts();
+        IntVector exponent = bits.lanewise(VectorOperators.LSHR, 23).and(0xff).sub(126);
+        FloatVector m = bits.and(0x007fffff).or(0x3f000000).reinterpretAsFloats(); // [0.5, 1)
+        FloatVector e = (FloatVector) exponent.convert(VectorOperators.I2F, 0);
+        VectorMask<Float> small = m.compare(VectorOperators.LT, SQRT_HALF);
+        e = e.sub(1f, small);
+        m = m.add(m.blend(0f, small.not())).sub(1f); // m < sqrt(1/2): 2m - 1, else m - 1
+        FloatVector z = m.mul(m);
+        FloatVector y = FloatVector.broadcast(F, 7.0376836292e-2f)
+                .mul(m).add(-1.1514610310e-1f)
+                .mul(m).add(1.1676998740e-1f)
+                .mul(m).add(-1.2420140846e-1f)
+                .mul(m).add(1.4249322787e-1f)
+                .mul(m).add(-1.6668057665e-1f)
+                .mul(m).add(2.0000714765e-1f)
+                .mul(m).add(-2.4999993993e-1f)
+                .mul(m).add(3.3333331174e-1f)
+                .mul(m).mul(z);
+        y = y.add(e.mul(LN2_LO));
+        y = y.sub(z.mul(0.5f));
+        FloatVector result = m.add(y).add(e.mul(LN2_HI));
+        return result.blend(Float.NEGATIVE_INFINITY, zero);
+    }
+}

@@ -1,0 +1,107 @@
+package dev.blender.runtime.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.blender.nativebridge.TestModels;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BlenderCliTest {
+    record Run(int code, String out, String err) {}
+
+    static synchronized Run run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = BlenderCli.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void blendScoresTheArithPairAndReportsJson() throws Exception {
+        Path a = TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Path b = TestModels.sharedFile("models/arith/answerer-b.gguf");
+        Path problems = TestModels.sharedFile("data/arith/dev.jsonl");
+        Run r = run("blend", "-m", a.toString(), "-m", b.toString(), "--problems", problems.toString(), "--limit", "8",
+                "--json");
+        assertEquals(0, r.code, r.err);
+        JsonNode root = new ObjectMapper().readTree(r.out);
+        assertEquals(8, root.get("problems").asInt());
+        JsonNode methods = root.get("methods");
+        assertEquals(3, methods.size());
+        assertEquals("member:answerer-a", methods.get(0).get("method").asText());
+        assertEquals("token:log-linear", methods.get(2).get("method").asText());
+        for (JsonNode m : methods) {
+            double acc = m.get("accuracy").asDouble();
+            assertTrue(acc >= m.get("ci95").get(0).asDouble() && acc <= m.get("ci95").get(1).asDouble());
+        }
+        // the README's greedy answers: a gets 5 of the first 8 right, the log-linear blend gets 6 of 8
+        assertEquals(5 / 8.0, methods.get(0).get("accuracy").asDouble(), 1e-9);
+    }
+
+    @Test
+    void promptModeStreamsOneBlendedAnswer() {
+        Path a = TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Path b = TestModels.sharedFile("models/arith/answerer-b.gguf");
+        Run r = run("blend", "-m", a.toString(), "-m", b.toString(), "--prompt", "Q: 17+62= A:");
+        assertEquals(0, r.code, r.err);
+        assertEquals("79", r.out.strip(), "README: log-linear mix answers 79");
+        assertTrue(r.err.contains("END_OF_GENERATION"), r.err);
+    }
+
+    @Test
+    void badInputIsAMessageNotAStackTrace(@TempDir Path dir) throws Exception {
+        Run missing = run("blend", "-m", dir.resolve("nope.gguf").toString(), "-m", dir.resolve("nope2.gguf").toString());
+        assertEquals(2, missing.code);
+        assertTrue(missing.err.contains("nope.gguf") && !missing.err.contains("\tat "), missing.err);
+
+        Path junk = Files.writeString(dir.resolve("junk.gguf"), "not a model at all");
+        Run bad = run("inspect", junk.toString());
+        assertEquals(2, bad.code);
+        assertTrue(bad.err.contains("junk.gguf"), bad.err);
+
+        Run option = run("blend", "--limit", "many");
+        assertEquals(2, option.code);
+        assertTrue(option.err.contains("--limit"), option.err);
+
+        Supplier<Path> tiny = TestModels::tiny;
+        Run weights = run("blend", "-m", tiny.get().toString(), "-m", tiny.get().toString(), "--weights", "1,2,3",
+                "--prompt", "x");
+        assertEquals(2, weights.code);
+        assertTrue(weights.err.contains("--weights has 3 values for 2 models"), weights.err);
+    }
+
+    @Test
+    void inspectShowsMetadataAndVocabularyCompatibility() {
+        Run r = run("inspect", TestModels.stories().toString(), TestModels.aidreams().toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("general.architecture"), r.out);
+        assertTrue(r.out.contains("incompatible"), r.out);
+    }
+
+    @Test
+    void helpHelps() {
+        Run r = run("--help");
+        assertEquals(0, r.code);
+        assertTrue(r.out.contains("blend") && r.out.contains("inspect"), r.out);
+        Run b = run("blend", "--help");
+        assertTrue(b.out.contains("--method") && b.out.contains("LOG_LINEAR"), b.out);
+    }
+}

@@ -1,0 +1,67 @@
+package dev.blender.jmh;
+
+import dev.blender.nativebridge.generation.Sampler;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Picking the next token from a combined distribution of V entries. {@code argmax} is the baseline
+ * (greedy: one pass); {@code defaults} is llama.cpp's default chain (top-k 40, top-p 0.95, min-p 0.05,
+ * temperature 0.8); {@code topPOnly} has no top-k, so it sorts the whole vocabulary.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 2, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
+public class SamplerBenchmark {
+    @Param({"32000", "151936"})
+    int vocab;
+
+    private float[] scores;
+    private float[] work;
+    private Sampler defaults;
+    private Sampler topPOnly;
+
+    @Setup
+    public void setUp() {
+        SplittableRandom r = new SplittableRandom(vocab);
+        scores = new float[vocab];
+        for (int i = 0; i < vocab; i++) {
+            scores[i] = (float) (r.nextGaussian() * 3);
+        }
+        work = new float[vocab];
+        defaults = new Sampler(SamplerOptions.defaults(), 1);
+        topPOnly = new Sampler(SamplerOptions.defaults().withTopK(0).withMinP(0), 1);
+    }
+
+    @Benchmark
+    public int argmax() {
+        return Sampler.argmax(scores, vocab);
+    }
+
+    @Benchmark
+    public int defaults() {
+        System.arraycopy(scores, 0, work, 0, vocab);
+        return defaults.sample(work, vocab, null, 0);
+    }
+
+    @Benchmark
+    public int topPOnly() {
+        System.arraycopy(scores, 0, work, 0, vocab);
+        return topPOnly.sample(work, vocab, null, 0);
+    }
+}

@@ -27,7 +27,7 @@ public interface Combiner {
         return new VectorCombiner(options);
     }
 
-    /** The plain-Java reference implementation: the baseline of benchmarks and tests. */
+    /** The same algorithm in plain scalar Java: the baseline of the benchmarks. */
     static Combiner scalar(CombineOptions options) {
         return new ScalarCombiner(options);
     }

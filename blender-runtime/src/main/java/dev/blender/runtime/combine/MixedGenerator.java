@@ -1,7 +1,5 @@
 package dev.blender.runtime.combine;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
-
 import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
@@ -169,7 +167,7 @@ public final class MixedGenerator {
             ctx.decode(batch);
             if (score) {
                 for (int i = Math.max(from, firstScored); i < to && i + 1 < tokens.length; i++) {
-                    nll -= logSoftmaxAt(ctx.logits(i - from), ctx.vocabSize(), tokens[i + 1]);
+                    nll -= TextScorer.logSoftmaxAt(ctx.logits(i - from), ctx.vocabSize(), tokens[i + 1]);
                     scored++;
                 }
             }
@@ -198,6 +196,7 @@ public final class MixedGenerator {
     }
 
     private void combine(Combiner combiner) {
+        boolean proxyMissing = combiner.options().method() != CombineMethod.LINEAR;
         for (int m = 0; m < members.size(); m++) {
             rows[m] = members.get(m).logits(lastRow[m]);
         }
@@ -206,11 +205,7 @@ public final class MixedGenerator {
             return;
         }
         for (int m = 0; m < members.size(); m++) {
-            float[] g = gathered[m];
-            for (int u = 0; u < n; u++) {
-                int id = alignment.memberId(m, u);
-                g[u] = id < 0 ? Float.NEGATIVE_INFINITY : rows[m].getAtIndex(JAVA_FLOAT, id);
-            }
+            alignment.gather(m, rows[m], gathered[m], proxyMissing);
         }
         combiner.combine(gathered, n, out);
     }
@@ -250,11 +245,5 @@ public final class MixedGenerator {
             ctx.decode(batch);
         }
         return true;
-    }
-
-    private static float logSoftmaxAt(MemorySegment row, int n, int token) {
-        float max = VectorCombiner.max(row, n);
-        double sum = VectorCombiner.sumExp(row, n, max);
-        return (float) (row.getAtIndex(JAVA_FLOAT, token) - max - Math.log(sum));
     }
 }

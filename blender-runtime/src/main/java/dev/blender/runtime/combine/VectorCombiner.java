@@ -9,31 +9,42 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The combination with the Vector API, reading llama.cpp's logits in place. Per call: two passes per
- * member (max, then sum of exponentials, for its log-normaliser), then one fused pass that mixes all
- * members and, for the log-space methods, one more pass to renormalise. No allocation.
+ * The combination with the Vector API, reading llama.cpp's logits in place. No allocation per call.
+ *
+ * <ul>
+ *   <li>Log-space methods need no per-member normaliser: {@code logsoftmax(sum_k w_k logsoftmax(x_k))}
+ *       equals {@code logsoftmax(sum_k w_k x_k)}, so one pass mixes raw logits (masked by the core's
+ *       plausibility for negative evidence), one sums exponentials, one subtracts: one exp per token.</li>
+ *   <li>Negative evidence does the same over the few tokens the core finds plausible: vectors without
+ *       one are filled with -infinity and skipped by normalisation.</li>
+ *   <li>The linear mixture needs each member's probabilities: per member a max pass and a pass that
+ *       stores {@code exp(x - max)} while summing it, then one pass mixes and takes the log: K exps and
+ *       one log per token.</li>
+ * </ul>
  */
 final class VectorCombiner implements Combiner {
     private static final VectorSpecies<Float> F = VectorMath.F;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** Vectors summed in float lanes before moving into a double: float alone loses ~1e-5 over 152k tokens. */
     private static final int CHUNK = 128;
 
     private final CombineOptions options;
     private final float[] w;
-    private final float[] lse;
-    private final float[] max;
     private final boolean linear;
     private final boolean masked;
     private final float logAlpha;
+    private final float[] scale;
+    private float[][] exps = new float[0][];
+    /** Start indices of the vectors holding plausible tokens (negative evidence). */
+    private int[] live = new int[0];
 
     VectorCombiner(CombineOptions options) {
         this.options = options;
         this.w = options.logSpaceWeights();
-        this.lse = new float[w.length];
-        this.max = new float[w.length];
         this.linear = options.method() == CombineMethod.LINEAR;
         this.masked = options.method() == CombineMethod.NEGATIVE_EVIDENCE;
         this.logAlpha = (float) Math.log(options.alpha());
+        this.scale = new float[w.length];
     }
 
     @Override
@@ -43,20 +54,11 @@ final class VectorCombiner implements Combiner {
 
     @Override
     public void combine(MemorySegment[] logits, int n, float[] out) {
-        int k = ScalarCombiner.checkArity(logits.length, options);
-        if (out.length < n) {
-            throw new IllegalArgumentException("out holds " + out.length + " floats, needs " + n);
-        }
-        for (int m = 0; m < k; m++) {
-            if (logits[m].byteSize() < (long) n * Float.BYTES) {
-                throw new IllegalArgumentException("logits row " + m + " holds " + logits[m].byteSize() / 4
-                        + " floats, needs " + n);
-            }
-            max[m] = max(logits[m], n);
-            lse[m] = max[m] + (float) Math.log(sumExp(logits[m], n, max[m]));
-        }
+        int k = ScalarCombiner.checkInputs(logits, n, out, options);
         if (linear) {
             mixLinear(logits, k, n, out);
+        } else if (masked) {
+            mixPlausible(logits, k, n, out, max(logits[0], n) + logAlpha);
         } else {
             float best = mixLogSpace(logits, k, n, out);
             float norm = best + (float) Math.log(sumExp(MemorySegment.ofArray(out), n, best));
@@ -64,34 +66,94 @@ final class VectorCombiner implements Combiner {
         }
     }
 
+    /**
+     * Negative evidence: the plausibility mask usually keeps a handful of tokens, so vectors with no
+     * plausible lane are filled with -infinity without mixing, and normalisation visits only the rest.
+     */
+    private void mixPlausible(MemorySegment[] logits, int k, int n, float[] out, float floor) {
+        int step = F.length();
+        int bound = F.loopBound(n);
+        int needed = bound / step + 1;
+        if (live.length < needed) {
+            live = new int[needed];
+        }
+        int lives = 0;
+        float best = Float.NEGATIVE_INFINITY;
+        FloatVector none = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < bound; i += step) {
+            long off = (long) i * Float.BYTES;
+            FloatVector core = FloatVector.fromMemorySegment(F, logits[0], off, NATIVE);
+            var plausible = core.compare(VectorOperators.GE, floor);
+            if (!plausible.anyTrue()) {
+                none.intoArray(out, i);
+                continue;
+            }
+            FloatVector acc = core.mul(w[0]);
+            for (int m = 1; m < k; m++) {
+                acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
+            }
+            acc = acc.blend(Float.NEGATIVE_INFINITY, plausible.not());
+            acc.intoArray(out, i);
+            best = Math.max(best, acc.reduceLanes(VectorOperators.MAX));
+            live[lives++] = i;
+        }
+        for (; i < n; i++) {
+            float core = logits[0].getAtIndex(JAVA_FLOAT, i);
+            float v = Float.NEGATIVE_INFINITY;
+            if (core >= floor) {
+                v = w[0] * core;
+                for (int m = 1; m < k; m++) {
+                    v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+                }
+            }
+            out[i] = v;
+            best = Math.max(best, v);
+        }
+        double sum = 0;
+        for (int l = 0; l < lives; l++) {
+            sum += VectorMath.exp(FloatVector.fromArray(F, out, live[l]).sub(best)).reduceLanes(VectorOperators.ADD);
+        }
+        for (int t = bound; t < n; t++) {
+            sum += Math.exp(out[t] - best);
+        }
+        float norm = best + (float) Math.log(sum);
+        for (int l = 0; l < lives; l++) {
+            FloatVector.fromArray(F, out, live[l]).sub(norm).intoArray(out, live[l]);
+        }
+        for (int t = bound; t < n; t++) {
+            out[t] -= norm;
+        }
+    }
+
     private void mixLinear(MemorySegment[] logits, int k, int n, float[] out) {
+        if (exps.length < k || exps[0].length < n) {
+            exps = new float[k][n];
+        }
+        for (int m = 0; m < k; m++) {
+            float mx = max(logits[m], n);
+            scale[m] = (float) (w[m] / storeExp(logits[m], n, mx, exps[m]));
+        }
         int bound = F.loopBound(n);
         int i = 0;
         for (; i < bound; i += F.length()) {
-            long off = (long) i * Float.BYTES;
-            FloatVector acc = FloatVector.zero(F);
-            for (int m = 0; m < k; m++) {
-                FloatVector x = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).sub(lse[m]);
-                acc = VectorMath.exp(x).fma(FloatVector.broadcast(F, w[m]), acc);
+            FloatVector acc = FloatVector.fromArray(F, exps[0], i).mul(scale[0]);
+            for (int m = 1; m < k; m++) {
+                acc = FloatVector.fromArray(F, exps[m], i).fma(FloatVector.broadcast(F, scale[m]), acc);
             }
             VectorMath.log(acc).intoArray(out, i);
         }
         for (; i < n; i++) {
             double p = 0;
             for (int m = 0; m < k; m++) {
-                p += w[m] * Math.exp(logits[m].getAtIndex(JAVA_FLOAT, i) - lse[m]);
+                p += scale[m] * exps[m][i];
             }
             out[i] = (float) Math.log(p);
         }
     }
 
-    /** out = sum_k w_k (x_k - lse_k), masked by the core's plausibility; returns the max of out. */
+    /** out = sum_k w_k x_k; returns max(out). */
     private float mixLogSpace(MemorySegment[] logits, int k, int n, float[] out) {
-        float c = 0;
-        for (int m = 0; m < k; m++) {
-            c += w[m] * lse[m];
-        }
-        float floor = max[0] + logAlpha;
         int bound = F.loopBound(n);
         FloatVector best = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         int i = 0;
@@ -102,25 +164,14 @@ final class VectorCombiner implements Combiner {
             for (int m = 1; m < k; m++) {
                 acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
             }
-            acc = acc.sub(c);
-            if (masked) {
-                acc = acc.blend(Float.NEGATIVE_INFINITY, core.compare(VectorOperators.LT, floor));
-            }
             acc.intoArray(out, i);
             best = best.max(acc);
         }
         float b = best.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
-            float core = logits[0].getAtIndex(JAVA_FLOAT, i);
-            float v;
-            if (masked && core < floor) {
-                v = Float.NEGATIVE_INFINITY;
-            } else {
-                v = w[0] * core;
-                for (int m = 1; m < k; m++) {
-                    v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
-                }
-                v -= c;
+            float v = w[0] * logits[0].getAtIndex(JAVA_FLOAT, i);
+            for (int m = 1; m < k; m++) {
+                v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
             }
             out[i] = v;
             b = Math.max(b, v);
@@ -142,11 +193,13 @@ final class VectorCombiner implements Combiner {
         return m;
     }
 
-    /**
-     * sum_i exp(x_i - shift). Lanes add in float for at most {@value #CHUNK} vectors, then into a double:
-     * float lanes alone lose ~1e-5 over a 152k vocabulary.
-     */
+    /** sum_i exp(x_i - shift). */
     static double sumExp(MemorySegment seg, int n, float shift) {
+        return storeExp(seg, n, shift, null);
+    }
+
+    /** sum_i exp(x_i - shift), also storing each exp into {@code dst} unless it is null. */
+    private static double storeExp(MemorySegment seg, int n, float shift, float[] dst) {
         int bound = F.loopBound(n);
         int step = F.length();
         double s = 0;
@@ -155,12 +208,21 @@ final class VectorCombiner implements Combiner {
             int end = Math.min(bound, i + CHUNK * step);
             FloatVector acc = FloatVector.zero(F);
             for (; i < end; i += step) {
-                acc = acc.add(VectorMath.exp(FloatVector.fromMemorySegment(F, seg, (long) i * Float.BYTES, NATIVE).sub(shift)));
+                FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(F, seg, (long) i * Float.BYTES, NATIVE)
+                        .sub(shift));
+                if (dst != null) {
+                    e.intoArray(dst, i);
+                }
+                acc = acc.add(e);
             }
             s += acc.reduceLanes(VectorOperators.ADD);
         }
         for (; i < n; i++) {
-            s += Math.exp(seg.getAtIndex(JAVA_FLOAT, i) - shift);
+            float e = (float) Math.exp(seg.getAtIndex(JAVA_FLOAT, i) - shift);
+            if (dst != null) {
+                dst[i] = e;
+            }
+            s += e;
         }
         return s;
     }

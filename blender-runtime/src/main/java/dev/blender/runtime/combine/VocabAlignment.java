@@ -2,6 +2,8 @@ package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.VocabCompatibility;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -14,8 +16,9 @@ import java.util.Objects;
  * How the token ids of several models line up. When every vocabulary passes llama.cpp's
  * compatibility rule ({@link VocabCompatibility}) ids are shared and the mapping is the identity.
  * Otherwise, if allowed, tokens are matched by their text over the union of all vocabularies: a token
- * one model lacks gets no probability from it, and when it is chosen that model is fed the same text
- * spelt with its own tokens (longest match, byte tokens as the fallback).
+ * one model lacks gets no probability from it in a mixture, or, in a product, the probability of the
+ * first token of that model's own spelling of the text ({@link #gather}); when it is chosen that model is fed the text spelt with its own tokens
+ * (longest match, byte tokens as the fallback).
  */
 public final class VocabAlignment {
 
@@ -33,6 +36,10 @@ public final class VocabAlignment {
     private final List<String> unionText;
     /** memberId[k][u]: member k's id of union token u, or -1. */
     private final int[][] memberId;
+    /** unionId[k][id]: the union token of member k's id. */
+    private final int[][] unionId;
+    /** proxyId[k][u]: memberId, or for a token member k lacks the first token of its own spelling of it. */
+    private final int[][] proxyId;
     private final List<Map<String, Integer>> textToId;
     private final int maxTokenChars;
 
@@ -43,6 +50,8 @@ public final class VocabAlignment {
             this.size = vocabs.stream().mapToInt(Vocab::size).min().orElseThrow();
             this.unionText = List.of();
             this.memberId = null;
+            this.unionId = null;
+            this.proxyId = null;
             this.textToId = List.of();
             this.maxTokenChars = 0;
             return;
@@ -69,10 +78,22 @@ public final class VocabAlignment {
         this.textToId = List.copyOf(perMember);
         this.maxTokenChars = longest;
         this.memberId = new int[vocabs.size()][size];
+        this.unionId = new int[vocabs.size()][];
         for (int k = 0; k < vocabs.size(); k++) {
             Arrays.fill(memberId[k], -1);
             for (Map.Entry<String, Integer> e : perMember.get(k).entrySet()) {
                 memberId[k][union.get(e.getKey())] = e.getValue();
+            }
+            Vocab v = vocabs.get(k);
+            unionId[k] = new int[v.size()];
+            for (int id = 0; id < v.size(); id++) {
+                unionId[k][id] = union.get(v.text(id));
+            }
+        }
+        this.proxyId = new int[vocabs.size()][size];
+        for (int k = 0; k < vocabs.size(); k++) {
+            for (int u = 0; u < size; u++) {
+                proxyId[k][u] = memberId[k][u] >= 0 ? memberId[k][u] : feed(k, u)[0];
             }
         }
     }
@@ -120,6 +141,26 @@ public final class VocabAlignment {
     /** Member k's id for combined token u, or -1 when it has no such token. */
     public int memberId(int k, int u) {
         return identity ? u : memberId[k][u];
+    }
+
+    /**
+     * Member k's logits in the combined token space. A token the member lacks either gets no
+     * probability ({@code proxy == false}: right for a mixture of probabilities, where another member
+     * supplies it) or the logit of the first token of the member's own spelling of it ({@code proxy}, as
+     * GaC does: needed by products of experts, where one zero would veto the token). Each row is
+     * renormalised by the combination, so it stays a distribution.
+     */
+    public void gather(int k, MemorySegment row, float[] dst, boolean proxy) {
+        int[] ids = proxy ? proxyId[k] : memberId[k];
+        for (int u = 0; u < size; u++) {
+            int id = ids[u];
+            dst[u] = id < 0 ? Float.NEGATIVE_INFINITY : row.getAtIndex(ValueLayout.JAVA_FLOAT, id);
+        }
+    }
+
+    /** The combined token of member k's token id. */
+    public int unionId(int k, int id) {
+        return identity ? id : unionId[k][id];
     }
 
     /** Text of combined token u (as stored in the vocabulary, e.g. "▁the"). */

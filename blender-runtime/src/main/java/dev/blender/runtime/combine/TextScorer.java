@@ -1,0 +1,147 @@
+package dev.blender.runtime.combine;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import dev.blender.nativebridge.Batch;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.Vocab;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Teacher-forced scoring of text: the negative log-likelihood a model, or a per-token combination of
+ * models, assigns to it. The combination scores the first member's tokenisation; a member with another
+ * vocabulary reads the same text spelt with its own tokens ({@link VocabAlignment#feed}) and predicts
+ * each of the first member's tokens from where its own spelling of the text so far ends. Reported per
+ * UTF-8 byte, scores of models with different vocabularies compare.
+ *
+ * <p>Each text is scored independently from BOS; it must fit the members' contexts and batches. Not
+ * thread-safe.
+ */
+public final class TextScorer {
+    /** Nats over a text's tokens, the tokens scored, and its UTF-8 bytes. */
+    public record Score(double nats, long tokens, long bytes) {
+        public Score plus(Score o) {
+            return new Score(nats + o.nats, tokens + o.tokens, bytes + o.bytes);
+        }
+
+        public double bitsPerByte() {
+            return bytes == 0 ? 0 : nats / Math.log(2) / bytes;
+        }
+
+        public static final Score ZERO = new Score(0, 0, 0);
+    }
+
+    private final List<LlamaContext> members;
+    private final VocabAlignment alignment;
+    private final Combiner combiner;
+    private final float[][] gathered;
+    private final MemorySegment[] rows;
+    private final float[] out;
+
+    public TextScorer(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
+        this.members = List.copyOf(Objects.requireNonNull(members, "members"));
+        List<Vocab> vocabs = new ArrayList<>();
+        for (LlamaContext c : members) {
+            vocabs.add(c.model().vocab());
+        }
+        this.alignment = VocabAlignment.of(vocabs, policy);
+        this.combiner = Combiner.vectorized(options);
+        if (options.members() != members.size()) {
+            throw new IllegalArgumentException(options + " combines " + options.members() + " models, got "
+                    + members.size());
+        }
+        this.gathered = alignment.isIdentity() ? null : new float[members.size()][alignment.size()];
+        this.rows = new MemorySegment[members.size()];
+        this.out = new float[alignment.size()];
+    }
+
+    /** The text under member {@code k} alone, with its own tokenisation. */
+    public static Score single(LlamaContext ctx, String text) {
+        int[] tokens = ctx.model().vocab().tokenize(text);
+        try (Batch batch = Batch.create(tokens.length)) {
+            decodeAll(ctx, tokens, batch);
+            double nats = 0;
+            for (int i = 1; i < tokens.length; i++) {
+                nats -= logSoftmaxAt(ctx.logits(i - 1), ctx.vocabSize(), tokens[i]);
+            }
+            return new Score(nats, tokens.length - 1, text.getBytes(StandardCharsets.UTF_8).length);
+        }
+    }
+
+    /** The text under the combination. */
+    public Score score(String text) {
+        int[] first = members.get(0).model().vocab().tokenize(text);
+        int n = first.length;
+        int[] target = new int[n];
+        for (int i = 0; i < n; i++) {
+            target[i] = alignment.unionId(0, first[i]);
+        }
+        int k = members.size();
+        int[][] predictRow = new int[k][n];
+        for (int m = 0; m < k; m++) {
+            // member m reads BOS, then each target token spelt its way; the row after token i predicts i + 1
+            List<Integer> seq = new ArrayList<>();
+            seq.add(m == 0 ? first[0] : bosOf(m, first[0]));
+            for (int i = 1; i < n; i++) {
+                predictRow[m][i] = seq.size() - 1;
+                if (i < n - 1) {
+                    for (int id : alignment.feed(m, target[i])) {
+                        seq.add(id);
+                    }
+                }
+            }
+            int[] ids = seq.stream().mapToInt(Integer::intValue).toArray();
+            try (Batch batch = Batch.create(ids.length)) {
+                decodeAll(members.get(m), ids, batch);
+            }
+        }
+        double nats = 0;
+        for (int i = 1; i < n; i++) {
+            for (int m = 0; m < k; m++) {
+                rows[m] = members.get(m).logits(predictRow[m][i]);
+            }
+            if (alignment.isIdentity()) {
+                combiner.combine(rows, alignment.size(), out);
+            } else {
+                boolean proxyMissing = combiner.options().method() != CombineMethod.LINEAR;
+                for (int m = 0; m < k; m++) {
+                    alignment.gather(m, rows[m], gathered[m], proxyMissing);
+                }
+                combiner.combine(gathered, alignment.size(), out);
+            }
+            nats -= out[target[i]];
+        }
+        return new Score(nats, n - 1, text.getBytes(StandardCharsets.UTF_8).length);
+    }
+
+    private int bosOf(int m, int firstBos) {
+        int u = alignment.unionId(0, firstBos);
+        int id = alignment.memberId(m, u);
+        return id >= 0 ? id : members.get(m).model().vocab().bos();
+    }
+
+    /** Decodes tokens into sequence 0 of a cleared context with logits for every position. */
+    private static void decodeAll(LlamaContext ctx, int[] tokens, Batch batch) {
+        if (tokens.length > ctx.batchSize() || tokens.length > ctx.contextSize()) {
+            throw new IllegalArgumentException("a text of " + tokens.length + " tokens does not fit "
+                    + ctx.model().path().getFileName() + "'s context (" + ctx.contextSize() + " cells, batch "
+                    + ctx.batchSize() + "); score shorter pieces");
+        }
+        ctx.clearKvCache();
+        batch.clear();
+        for (int i = 0; i < tokens.length; i++) {
+            batch.add(tokens[i], i, 0, true);
+        }
+        ctx.decode(batch);
+    }
+
+    static float logSoftmaxAt(MemorySegment row, int n, int token) {
+        float max = VectorCombiner.max(row, n);
+        double sum = VectorCombiner.sumExp(row, n, max);
+        return (float) (row.getAtIndex(JAVA_FLOAT, token) - max - Math.log(sum));
+    }
+}

@@ -208,4 +208,61 @@ class GeneratorTest {
         return GenerationRequest.of(m.vocab().tokenize(prompts[t])).withMaxTokens(16)
                 .withSampler(SamplerOptions.defaults()).withSeed(t);
     }
+
+    @Test
+    void publisherStreamsTheSameTokensAndCompletes() throws Exception {
+        try (LlamaModel m = LlamaModel.load(TestModels.stories()); LlamaContext ctx = m.newContext(ctxFor(2, 512))) {
+            GenerationRequest req = GenerationRequest.of(m.vocab().tokenize("Once upon a time")).withCandidates(2)
+                    .withMaxTokens(30).withSampler(SamplerOptions.defaults()).withSeed(4);
+            List<Candidate> direct = Generator.generate(ctx, req);
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            try {
+                Map<Integer, StringBuilder> texts = new ConcurrentHashMap<>();
+                CountDownLatch done = new CountDownLatch(1);
+                java.util.concurrent.atomic.AtomicReference<Throwable> error = new java.util.concurrent.atomic.AtomicReference<>();
+                new GenerationPublisher(ctx, req, pool).subscribe(new java.util.concurrent.Flow.Subscriber<>() {
+                    @Override
+                    public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+                        s.request(Long.MAX_VALUE);
+                    }
+
+                    @Override
+                    public void onNext(TokenEvent e) {
+                        texts.computeIfAbsent(e.candidate(), k -> new StringBuilder()).append(e.text());
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        error.set(t);
+                        done.countDown();
+                    }
+
+                    @Override
+                    public void onComplete() {
+                        done.countDown();
+                    }
+                });
+                assertTrue(done.await(30, TimeUnit.SECONDS));
+                assertTrue(error.get() == null, () -> "" + error.get());
+                for (Candidate c : direct) {
+                    assertEquals(c.text(), texts.get(c.index()).toString());
+                }
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    @Test
+    void chatTemplateFormatsThePromptWhenTheModelHasOne() {
+        String chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
+                + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+        java.nio.file.Path p = TestModels.generated("chat-gen", dev.blender.nativebridge.gguf.SyntheticLlama.builder()
+                .chatTemplate(chatml).build());
+        try (LlamaModel m = LlamaModel.load(p)) {
+            String formatted = m.vocab().detokenize(Generator.prompt(m, "hi", true), true, true);
+            assertTrue(formatted.contains("<|im_start|>user\nhi<|im_end|>"), formatted);
+            assertEquals("hi", m.vocab().detokenize(Generator.prompt(m, "hi", false)).strip());
+        }
+    }
 }

@@ -1,0 +1,99 @@
+package dev.blender.nativebridge.generation;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+    /** Logits of probabilities 0.5, 0.3, 0.15, 0.05 (plus an arbitrary shift). */
+    private static final float[] LOGITS = {
+        (float) Math.log(0.5) + 7, (float) Math.log(0.3) + 7, (float) Math.log(0.15) + 7, (float) Math.log(0.05) + 7};
+
+    private static int[] histogram(SamplerOptions o, long seed, int draws) {
+        Sampler s = new Sampler(o, seed);
+        int[] h = new int[LOGITS.length];
+        for (int i = 0; i < draws; i++) {
+            h[s.sample(LOGITS.clone(), LOGITS.length, null, 0)]++;
+        }
+        return h;
+    }
+
+    @Test
+    void greedyIsArgmaxAndTiesGoToTheLowestId() {
+        assertEquals(0, new Sampler(SamplerOptions.greedy(), 1).sample(LOGITS.clone(), 4, null, 0));
+        assertEquals(1, Sampler.argmax(new float[] {1, 3, 3, 2}, 4));
+    }
+
+    @Test
+    void unfilteredSamplingFollowsTheSoftmax() {
+        int draws = 40_000;
+        int[] h = histogram(new SamplerOptions(1f, 0, 1f, 0f, 1f, 64), 3, draws);
+        double[] p = {0.5, 0.3, 0.15, 0.05};
+        for (int i = 0; i < 4; i++) {
+            assertEquals(p[i], h[i] / (double) draws, 0.01, "token " + i + ": " + Arrays.toString(h));
+        }
+    }
+
+    @Test
+    void temperatureSharpensAndFlattens() {
+        int[] cold = histogram(new SamplerOptions(0.3f, 0, 1f, 0f, 1f, 64), 3, 20_000);
+        int[] hot = histogram(new SamplerOptions(3f, 0, 1f, 0f, 1f, 64), 3, 20_000);
+        assertTrue(cold[0] > 15_000, Arrays.toString(cold));
+        assertTrue(hot[3] > 2_500, Arrays.toString(hot));
+    }
+
+    @Test
+    void filtersRestrictTheCandidates() {
+        int[] topK = histogram(new SamplerOptions(1f, 2, 1f, 0f, 1f, 64), 5, 5_000);
+        assertEquals(0, topK[2] + topK[3], Arrays.toString(topK));
+        int[] topP = histogram(new SamplerOptions(1f, 0, 0.75f, 0f, 1f, 64), 5, 5_000);
+        assertEquals(0, topP[2] + topP[3], "0.5 + 0.3 reaches 0.75: " + Arrays.toString(topP));
+        int[] minP = histogram(new SamplerOptions(1f, 0, 1f, 0.4f, 1f, 64), 5, 5_000);
+        assertEquals(0, minP[2] + minP[3], "only p >= 0.4 * 0.5: " + Arrays.toString(minP));
+        assertTrue(minP[0] > 0 && minP[1] > 0);
+        int[] topK1 = histogram(new SamplerOptions(2f, 1, 1f, 0f, 1f, 64), 5, 1_000);
+        assertEquals(1_000, topK1[0]);
+    }
+
+    @Test
+    void sameSeedSameDrawsOtherSeedOtherDraws() {
+        SamplerOptions o = SamplerOptions.defaults().withTemperature(1.5f).withMinP(0);
+        assertEquals(Arrays.toString(histogram(o, 42, 500)), Arrays.toString(histogram(o, 42, 500)));
+        int[] seq1 = new int[50];
+        int[] seq2 = new int[50];
+        Sampler a = new Sampler(o, 1);
+        Sampler b = new Sampler(o, 2);
+        for (int i = 0; i < 50; i++) {
+            seq1[i] = a.sample(LOGITS.clone(), 4, null, 0);
+            seq2[i] = b.sample(LOGITS.clone(), 4, null, 0);
+        }
+        assertNotEquals(Arrays.toString(seq1), Arrays.toString(seq2));
+    }
+
+    @Test
+    void repetitionPenaltyDemotesRecentTokens() {
+        Sampler s = new Sampler(SamplerOptions.greedy().withRepeatPenalty(1.5f, 4), 1);
+        float[] logits = {4f, 3f, -1f, -2f};
+        // token 0 was just generated: 4 / 1.5 = 2.67 < 3, so greedy now picks token 1
+        assertEquals(1, s.sample(logits.clone(), 4, new int[] {9, 0}, 2));
+        // outside the last-N window the penalty does not apply
+        assertEquals(0, s.sample(logits.clone(), 4, new int[] {0, 7, 7, 7, 7}, 5));
+    }
+
+    @Test
+    void badOptionsNameTheField() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SamplerOptions.defaults().withTemperature(-1));
+        assertTrue(e.getMessage().startsWith("temperature"), e.getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SamplerOptions.defaults().withTopP(0))
+                .getMessage().startsWith("topP"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SamplerOptions.defaults().withMinP(1))
+                .getMessage().startsWith("minP"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> SamplerOptions.defaults().withTopK(-1))
+                .getMessage().startsWith("topK"));
+    }
+}

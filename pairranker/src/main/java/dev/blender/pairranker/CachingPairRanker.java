@@ -1,0 +1,87 @@
+package dev.blender.pairranker;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.stats.CacheStats;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Remembers pairwise scores, keyed by (ranker id, instruction, first text, second text): re-ranking
+ * the same candidates, or MaxLogits, MaxWins and bubble over one candidate set, costs the model
+ * nothing after the first time. Misses of one request go to the delegate together, so it can still
+ * batch them. Thread-safe when the delegate is (the cache itself is Caffeine's).
+ */
+public final class CachingPairRanker implements PairRanker {
+    private record Key(String ranker, String instruction, String first, String second) {}
+
+    private final PairRanker delegate;
+    private final Cache<Key, Double> cache;
+    private final AtomicLong delegatePairs = new AtomicLong();
+
+    /** Caches up to {@code maximumSize} pair scores (least recently used go first). */
+    public CachingPairRanker(PairRanker delegate, long maximumSize) {
+        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        if (maximumSize < 1) {
+            throw new IllegalArgumentException("maximumSize must be >= 1, was " + maximumSize);
+        }
+        this.cache = Caffeine.newBuilder().maximumSize(maximumSize).recordStats().build();
+    }
+
+    @Override
+    public String id() {
+        return delegate.id();
+    }
+
+    @Override
+    public double[] compare(String instruction, List<String> candidates, List<OrderedPair> pairs) {
+        double[] out = new double[pairs.size()];
+        Key[] keys = new Key[pairs.size()];
+        Map<Key, List<Integer>> missing = new LinkedHashMap<>();
+        for (int i = 0; i < pairs.size(); i++) {
+            OrderedPair p = pairs.get(i);
+            keys[i] = new Key(delegate.id(), instruction, candidates.get(p.first()), candidates.get(p.second()));
+            Double hit = cache.getIfPresent(keys[i]);
+            if (hit != null) {
+                out[i] = hit;
+            } else {
+                missing.computeIfAbsent(keys[i], k -> new ArrayList<>()).add(i);
+            }
+        }
+        if (!missing.isEmpty()) {
+            List<OrderedPair> ask = new ArrayList<>(missing.size());
+            for (List<Integer> at : missing.values()) {
+                ask.add(pairs.get(at.get(0)));
+            }
+            double[] scores = delegate.compare(instruction, candidates, ask);
+            delegatePairs.addAndGet(ask.size());
+            int q = 0;
+            for (Map.Entry<Key, List<Integer>> e : missing.entrySet()) {
+                cache.put(e.getKey(), scores[q]);
+                for (int i : e.getValue()) {
+                    out[i] = scores[q];
+                }
+                q++;
+            }
+        }
+        return out;
+    }
+
+    /** Hit and miss counts of the cache. */
+    public CacheStats stats() {
+        return cache.stats();
+    }
+
+    /** Ordered pairs the delegate has actually scored (each a model evaluation for a model ranker). */
+    public long delegatePairs() {
+        return delegatePairs.get();
+    }
+
+    public PairRanker delegate() {
+        return delegate;
+    }
+}

@@ -1,0 +1,55 @@
+package dev.blender.pairranker.judge;
+
+import java.util.Objects;
+
+/**
+ * How an LM judge is asked: a prompt with {@code {instruction}}, {@code {first}} and {@code {second}}
+ * placeholders, an optional rationale the judge writes before its verdict (generated greedily until its
+ * text ends with {@code rationaleStop}), and the two verdict continuations whose first differing tokens
+ * are compared.
+ *
+ * @param prompt             the cross-encoder input; all three placeholders must appear
+ * @param rationaleStop      text that ends the rationale, or null for a judge that answers at once
+ * @param verdictFirst       continuation meaning "the first candidate is better", e.g. {@code " X"}
+ * @param verdictSecond      continuation meaning "the second is better", e.g. {@code " Y"}
+ * @param maxRationaleTokens rationale budget; a judge that has not reached the stop by then is given it
+ */
+public record JudgeTemplate(String prompt, String rationaleStop, String verdictFirst, String verdictSecond,
+                            int maxRationaleTokens) {
+
+    public JudgeTemplate {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(verdictFirst, "verdictFirst");
+        Objects.requireNonNull(verdictSecond, "verdictSecond");
+        for (String placeholder : new String[] {"{instruction}", "{first}", "{second}"}) {
+            if (!prompt.contains(placeholder)) {
+                throw new IllegalArgumentException("prompt template lacks " + placeholder + ": " + prompt);
+            }
+        }
+        if (verdictFirst.isEmpty() || verdictSecond.isEmpty() || verdictFirst.equals(verdictSecond)) {
+            throw new IllegalArgumentException("verdicts must be two different non-empty texts, got '" + verdictFirst
+                    + "' and '" + verdictSecond + "'");
+        }
+        if (rationaleStop != null && rationaleStop.isEmpty()) {
+            throw new IllegalArgumentException("rationaleStop must be null (no rationale) or non-empty");
+        }
+        if (maxRationaleTokens < 0) {
+            throw new IllegalArgumentException("maxRationaleTokens must be >= 0, was " + maxRationaleTokens);
+        }
+    }
+
+    /** The arith judge of shared/models/arith: works the sum out, then "Better: X" or "Better: Y". */
+    public static JudgeTemplate arith() {
+        return new JudgeTemplate("Q: {instruction} X: {first} Y: {second} Result:", "Better:", " X", " Y", 12);
+    }
+
+    /** A general instruction-following judge that answers "A" or "B" at once. */
+    public static JudgeTemplate abAnswer() {
+        return new JudgeTemplate("Instruction: {instruction}\nResponse A: {first}\nResponse B: {second}\n"
+                + "Which response follows the instruction better? Answer A or B.\nAnswer:", null, " A", " B", 0);
+    }
+
+    String render(String instruction, String first, String second) {
+        return prompt.replace("{instruction}", instruction).replace("{first}", first).replace("{second}", second);
+    }
+}

@@ -1,0 +1,106 @@
+package dev.blender.pairranker.judge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.TestModels;
+import dev.blender.pairranker.Aggregation;
+import dev.blender.pairranker.CachingPairRanker;
+import dev.blender.pairranker.OrderedPair;
+import dev.blender.pairranker.Ranking;
+import dev.blender.pairranker.Rankings;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class LmJudgeTest {
+    static ContextOptions judgeContext(int sequences) {
+        return ContextOptions.defaults().withContextSize(2048).withMaxSequences(sequences).withThreads(1);
+    }
+
+    @Test
+    void theArithJudgeReadsItsVerdictTokensAndPrefersTheRightAnswerInBothOrders() {
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext ctx = m.newContext(judgeContext(16))) {
+            LmJudge judge = new LmJudge(ctx, JudgeTemplate.arith());
+            int[] v = judge.verdictTokens();
+            assertEquals("X", m.vocab().text(v[0]));
+            assertEquals("Y", m.vocab().text(v[1]));
+            // README: "Q: 85+95= X: 180 Y: 171 Result:" -> " 180 Better: X", and the two other examples
+            String[][] examples = {{"85+95=", "180", "171"}, {"39+99=", "138", "238"}, {"79+14=", "93", "83"}};
+            for (String[] e : examples) {
+                double[] s = judge.compare(e[0], List.of(e[1], e[2]),
+                        List.of(new OrderedPair(0, 1), new OrderedPair(1, 0)));
+                assertTrue(s[0] > 0, e[0] + ": right answer shown first must win, score " + s[0]);
+                assertTrue(s[1] < 0, e[0] + ": right answer shown second must still win, score " + s[1]);
+            }
+        }
+    }
+
+    @Test
+    void batchedPairsScoreExactlyAsOnePairAtATime() {
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext wide = m.newContext(judgeContext(12)); LlamaContext narrow = m.newContext(judgeContext(1))) {
+            List<String> candidates = List.of("85", "84", "75", "95");
+            List<OrderedPair> pairs = new java.util.ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                for (int j = 0; j < 4; j++) {
+                    if (i != j) {
+                        pairs.add(new OrderedPair(i, j));
+                    }
+                }
+            }
+            double[] batched = new LmJudge(wide, JudgeTemplate.arith()).compare("37+48=", candidates, pairs);
+            double[] single = new LmJudge(narrow, JudgeTemplate.arith()).compare("37+48=", candidates, pairs);
+            for (int p = 0; p < pairs.size(); p++) {
+                assertEquals(single[p], batched[p], 2e-3, "pair " + pairs.get(p));
+            }
+        }
+    }
+
+    @Test
+    void rankingArithCandidatesMostlyPutsTheCorrectAnswerFirst() {
+        String[][] problems = {{"85+95=", "180"}, {"39+99=", "138"}, {"77-67=", "10"}, {"79+14=", "93"},
+            {"83+60=", "143"}, {"17+62=", "79"}, {"15+67=", "82"}, {"98+33=", "131"}, {"58+27=", "85"},
+            {"96+56=", "152"}, {"16-16=", "0"}};
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext ctx = m.newContext(judgeContext(32))) {
+            CachingPairRanker judge = new CachingPairRanker(new LmJudge(ctx, JudgeTemplate.arith()), 10_000);
+            int[] correct = new int[Aggregation.values().length];
+            for (String[] p : problems) {
+                int gold = Integer.parseInt(p[1]);
+                // the right answer among near misses, as the answerers make them, and an outlier; gold at index 1
+                List<String> candidates = List.of(String.valueOf(gold + 1), p[1], String.valueOf(gold - 2),
+                        String.valueOf(gold + 100));
+                for (Aggregation a : Aggregation.values()) {
+                    Ranking r = Rankings.rank(judge, p[0], candidates, a, 1, 3);
+                    correct[a.ordinal()] += r.best() == 1 ? 1 : 0;
+                }
+            }
+            System.out.println("arith judge top-1 correct of 11 (MaxLogits, MaxWins, bubble): "
+                    + java.util.Arrays.toString(correct));
+            for (Aggregation a : Aggregation.values()) {
+                assertTrue(correct[a.ordinal()] >= 8, a + " found the right answer in " + correct[a.ordinal()] + " of 11");
+            }
+            assertEquals(11 * 12, judge.delegatePairs(), "MaxLogits scored 12 ordered pairs a problem; the rest were cached");
+        }
+    }
+
+    @Test
+    void unknownOrAmbiguousVerdictsAreRefused() {
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext ctx = m.newContext(judgeContext(2))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LmJudge(ctx,
+                    new JudgeTemplate("Q: {instruction} X: {first} Y: {second} Result:", "Better:", " XY", " Y", 8)));
+            assertTrue(e.getMessage().contains("not one token"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> new LmJudge(ctx,
+                    new JudgeTemplate("{instruction} {first} {second}", null, " X", " XX", 0)));
+            assertTrue(e.getMessage().contains("prefix"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> new JudgeTemplate("{instruction} {first}", null, "A", "B", 0));
+        assertThrows(IllegalArgumentException.class, () -> new JudgeTemplate("{instruction} {first} {second}", null, "A", "A", 0));
+    }
+}

@@ -10,6 +10,8 @@ import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.genfuser.FuserTemplate;
+import dev.blender.genfuser.GenFuser;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.Ranking;
@@ -41,11 +43,11 @@ import picocli.CommandLine.Option;
 /**
  * {@code blender eval}: every method on the same problems and the same sampled candidates, one table
  * of accuracy, 95% interval, tokens decoded and time per problem. The arith recipe is built in:
- * answerer-a and answerer-b (N samples each), judge.gguf for ranking.
+ * answerer-a and answerer-b (N samples each), judge.gguf for ranking, fuser.gguf for fusion.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Measures whether the blend beats its best member on problems with checkable answers.",
-            "Recipe arith: members answerer-a, answerer-b; judge.gguf; problems shared/data/arith/dev.jsonl."})
+            "Recipe arith: members answerer-a, answerer-b; judge.gguf; fuser.gguf; problems shared/data/arith/dev.jsonl."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--recipe", defaultValue = "arith", description = "built-in recipe (only: arith)")
     String recipe;
@@ -80,6 +82,7 @@ final class EvalCommand implements Callable<Integer> {
         long tokens;
         double millis;
         long lastJudgeTokens;
+        double lastJudgeMillis;
 
         Row(String method) {
             this.method = method;
@@ -117,6 +120,11 @@ final class EvalCommand implements Callable<Integer> {
             models.add(judgeModel);
             LmJudge lm = new LmJudge(judgeModel.newContext(ContextOptions.defaults().withContextSize(4096)
                     .withMaxSequences(64)), JudgeTemplate.arith());
+            LlamaModel fuserModel = LlamaModel.load(dir.resolve("fuser.gguf"));
+            models.add(fuserModel);
+            GenFuser fuser = new GenFuser(fuserModel.newContext(ContextOptions.defaults().withContextSize(64)),
+                    FuserTemplate.arith());
+            long[] fuserTokens = {0};
             MixedGenerator logLinear = new MixedGenerator(mixing, CombineOptions.equal(CombineMethod.LOG_LINEAR, k),
                     VocabAlignment.Policy.REQUIRE_SHARED);
             MixedGenerator linear = new MixedGenerator(mixing, CombineOptions.equal(CombineMethod.LINEAR, k),
@@ -127,7 +135,7 @@ final class EvalCommand implements Callable<Integer> {
                 rows.put("member:" + name, new Row("member:" + name));
             }
             for (String id : new String[] {"random", "majority", "self-moa", "oracle", "rank:bubble", "rank:maxlogits",
-                "rank:maxwins", "token:linear", "token:loglinear"}) {
+                "rank:maxwins", "fuse:top3", "fuse:frequent3", "token:linear", "token:loglinear"}) {
                 rows.put(id, new Row(id));
             }
             SplittableRandom random = new SplittableRandom(seed);
@@ -178,12 +186,15 @@ final class EvalCommand implements Callable<Integer> {
                 tally(rows.get("self-moa"), majority(ownTexts).equals(gold), ownTokens, t0);
                 // ranking the pool's distinct answers with the judge; the cache shares pair scores
                 List<String> distinct = pool.stream().distinct().toList();
+                List<String> ranked = distinct;
                 CachingPairRanker judge = new CachingPairRanker(lm, 100_000);
                 for (Aggregation a : new Aggregation[] {Aggregation.MAX_LOGITS, Aggregation.MAX_WINS, Aggregation.BUBBLE}) {
                     long before = lm.tokensDecoded();
                     t0 = System.nanoTime();
-                    String best = distinct.size() == 1 ? distinct.get(0)
-                            : distinct.get(Rankings.rank(judge, p.question(), distinct, a, 1, seed + pi).best());
+                    List<String> order = distinct.size() == 1 ? distinct
+                            : Rankings.rank(judge, p.question(), distinct, a, 1, seed + pi).order().stream()
+                                    .map(distinct::get).toList();
+                    String best = order.get(0);
                     String id = switch (a) {
                         case MAX_LOGITS -> "rank:maxlogits";
                         case MAX_WINS -> "rank:maxwins";
@@ -191,18 +202,36 @@ final class EvalCommand implements Callable<Integer> {
                     };
                     Row r = rows.get(id);
                     r.correct += best.equals(gold) ? 1 : 0;
-                    // MaxWins reuses MaxLogits' matrix from the cache: charge it the same model cost
-                    long judgeTokens = a == Aggregation.MAX_WINS ? rows.get("rank:maxlogits").lastJudgeTokens
-                            : lm.tokensDecoded() - before;
+                    Row maxLogits = rows.get("rank:maxlogits");
+                    // MaxWins reads MaxLogits' matrix from the cache: charge it the same model cost
+                    long judgeTokens = a == Aggregation.MAX_WINS ? maxLogits.lastJudgeTokens : lm.tokensDecoded() - before;
+                    double judgeMillis = (System.nanoTime() - t0) / 1e6
+                            + (a == Aggregation.MAX_WINS ? maxLogits.lastJudgeMillis : 0);
                     if (a == Aggregation.MAX_LOGITS) {
                         r.lastJudgeTokens = judgeTokens;
+                        r.lastJudgeMillis = judgeMillis;
+                        ranked = order;
                     }
                     r.tokens += poolTokens + judgeTokens;
-                    r.millis += poolMillis + (System.nanoTime() - t0) / 1e6;
+                    r.millis += poolMillis + judgeMillis;
                     if (a == Aggregation.MAX_WINS) {
                         // bubble must pay for its own comparisons: start it from an empty cache
                         judge = new CachingPairRanker(lm, 100_000);
                     }
+                }
+                // fusion: the judge's top 3 (MaxLogits), or the 3 most frequent answers without a judge
+                for (String id : new String[] {"fuse:top3", "fuse:frequent3"}) {
+                    t0 = System.nanoTime();
+                    long before = fuserTokens[0];
+                    List<String> three = id.equals("fuse:top3") ? ranked : byFrequency(pool);
+                    Candidate c = fuser.fuse(p.question(), three, 8);
+                    fuserTokens[0] += fuserPromptTokens(fuser, p.question(), three) + c.tokenCount();
+                    Row r = rows.get(id);
+                    long extra = id.equals("fuse:top3") ? rows.get("rank:maxlogits").lastJudgeTokens : 0;
+                    double extraMillis = id.equals("fuse:top3") ? rows.get("rank:maxlogits").lastJudgeMillis : 0;
+                    r.correct += c.text().strip().equals(gold) ? 1 : 0;
+                    r.tokens += poolTokens + extra + (fuserTokens[0] - before);
+                    r.millis += poolMillis + extraMillis + (System.nanoTime() - t0) / 1e6;
                 }
                 // per-token mixing, greedy
                 for (Object[] mix : new Object[][] {{"token:linear", linear}, {"token:loglinear", logLinear}}) {
@@ -238,6 +267,25 @@ final class EvalCommand implements Callable<Integer> {
         r.correct += correct ? 1 : 0;
         r.tokens += tokens;
         r.millis += millis;
+    }
+
+    /** Distinct answers, most frequent first; ties in order of first appearance. */
+    static List<String> byFrequency(List<String> answers) {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        for (String a : answers) {
+            counts.merge(a, 1, Integer::sum);
+        }
+        List<String> out = new ArrayList<>(counts.keySet());
+        out.sort((x, y) -> counts.get(y) - counts.get(x));
+        return out;
+    }
+
+    private static int fuserPromptTokens(GenFuser fuser, String question, List<String> candidates) {
+        List<String> three = new ArrayList<>(candidates.subList(0, Math.min(3, candidates.size())));
+        while (three.size() < 3) {
+            three.add(candidates.get(0));
+        }
+        return fuser.promptTokens(question, three);
     }
 
     /** The most frequent answer; ties go to the one seen first. */

@@ -104,4 +104,31 @@ class BlenderCliTest {
         Run b = run("blend", "--help");
         assertTrue(b.out.contains("--method") && b.out.contains("LOG_LINEAR"), b.out);
     }
+
+    @Test
+    void evalOfAFewProblemsProducesEveryRowWithConsistentCounts(@TempDir Path dir) throws Exception {
+        Path models = TestModels.sharedFile("models/arith");
+        Path problems = TestModels.sharedFile("data/arith/dev.jsonl");
+        Path out = dir.resolve("eval.json");
+        Run r = run("eval", "--models", models.toString(), "--problems", problems.toString(), "--limit", "4",
+                "--json", out.toString());
+        assertEquals(0, r.code, r.err);
+        JsonNode root = new ObjectMapper().readTree(Files.readString(out));
+        assertEquals(4, root.get("problems").asInt());
+        java.util.Map<String, Double> acc = new java.util.HashMap<>();
+        for (JsonNode m : root.get("methods")) {
+            double a = m.get("accuracy").asDouble();
+            assertEquals(0, Math.round(a * 4) - a * 4, 1e-9, "a whole number of 4 problems");
+            assertTrue(m.get("tokens_per_problem").asDouble() > 0);
+            acc.put(m.get("method").asText(), a);
+        }
+        assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "random", "majority", "self-moa",
+                "oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "fuse:top3", "fuse:frequent3", "token:linear",
+                "token:loglinear"), acc.keySet());
+        for (String picker : new String[] {"random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins"}) {
+            assertTrue(acc.get(picker) <= acc.get("oracle"), picker + " picks from the pool, so it cannot beat the oracle");
+        }
+        // the README's greedy answers: answerer-a gets the 3rd and 4th of the first four right
+        assertEquals(0.5, acc.get("member:answerer-a"), 1e-9);
+    }
 }

@@ -1,0 +1,109 @@
+package dev.blender.genfuser;
+
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.GenerationRequest;
+import dev.blender.nativebridge.generation.Generator;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.nativebridge.generation.TokenListener;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Fuses the top-ranked candidates into one answer with a fuser model (LLM-Blender's GenFuser; a
+ * Mixture-of-Agents aggregator with {@link FuserTemplate#aggregator()}). Candidates are cut to the
+ * template's token budget, and cut further when the prompt would not leave room for the answer in the
+ * context; the answer streams token by token.
+ *
+ * <p>Not thread-safe: it drives one context.
+ */
+public final class GenFuser {
+    private final LlamaContext ctx;
+    private final FuserTemplate template;
+    private final Vocab vocab;
+
+    public GenFuser(LlamaContext ctx, FuserTemplate template) {
+        this.ctx = Objects.requireNonNull(ctx, "ctx");
+        this.template = Objects.requireNonNull(template, "template");
+        this.vocab = ctx.model().vocab();
+    }
+
+    public FuserTemplate template() {
+        return template;
+    }
+
+    /** Greedy fusion of up to K candidates (best first) with up to {@code maxTokens} tokens. */
+    public Candidate fuse(String instruction, List<String> ranked, int maxTokens) {
+        return fuse(instruction, ranked, GenerationRequest.of(new int[] {0}).withMaxTokens(maxTokens), TokenListener.NONE);
+    }
+
+    /**
+     * Fuses the first K of {@code ranked} (best first). Fewer than K are padded by repeating the best, as
+     * a fuser trained on K inputs expects. {@code settings} supplies maxTokens, sampler, stop strings, seed
+     * and cancellation (its prompt is ignored).
+     *
+     * @throws IllegalArgumentException no candidates, or even one-token candidates leave no room for
+     *                                  {@code maxTokens} in the fuser's context
+     */
+    public Candidate fuse(String instruction, List<String> ranked, GenerationRequest settings, TokenListener listener) {
+        Objects.requireNonNull(instruction, "instruction");
+        Objects.requireNonNull(ranked, "ranked");
+        if (ranked.isEmpty()) {
+            throw new IllegalArgumentException("nothing to fuse: no candidates");
+        }
+        List<String> chosen = new ArrayList<>(ranked.subList(0, Math.min(template.candidates(), ranked.size())));
+        while (chosen.size() < template.candidates()) {
+            chosen.add(ranked.get(0));
+        }
+        int budget = template.maxCandidateTokens();
+        int room = ctx.contextSize() - settings.maxTokens();
+        while (true) {
+            int[] prompt = prompt(instruction, chosen, budget);
+            if (prompt.length <= room) {
+                return Generator.generate(ctx, new GenerationRequest(prompt, 1, settings.maxTokens(), settings.sampler(),
+                        settings.stop(), settings.seed(), settings.cancellation()), listener).get(0);
+            }
+            if (budget == 1) {
+                throw new IllegalArgumentException("the fusion prompt needs " + prompt.length + " tokens even with"
+                        + " candidates cut to one token, and the fuser's context of " + ctx.contextSize() + " must also"
+                        + " hold " + settings.maxTokens() + " answer tokens; shorten the instruction, lower maxTokens or"
+                        + " enlarge the context");
+            }
+            budget = Math.max(1, budget / 2);
+        }
+    }
+
+    /** Greedy settings with a token limit, for {@link #fuse(String, List, GenerationRequest, TokenListener)}. */
+    public static GenerationRequest settings(int maxTokens, SamplerOptions sampler) {
+        return GenerationRequest.of(new int[] {0}).withMaxTokens(maxTokens).withSampler(sampler);
+    }
+
+    /** Tokens of the fusion prompt for these K candidates at the template's budget: the fusion's input cost. */
+    public int promptTokens(String instruction, List<String> candidates) {
+        return prompt(instruction, candidates, template.maxCandidateTokens()).length;
+    }
+
+    int[] prompt(String instruction, List<String> candidates, int budget) {
+        List<String> cut = new ArrayList<>(candidates.size());
+        for (String c : candidates) {
+            cut.add(truncate(c, budget));
+        }
+        String text = template.render(instruction, cut);
+        LlamaModel model = ctx.model();
+        return Generator.prompt(model, text, template.useChatTemplate());
+    }
+
+    /** The candidate cut to {@code budget} tokens, as text. */
+    String truncate(String candidate, int budget) {
+        int[] tokens = vocab.tokenize(candidate, false, false);
+        if (tokens.length <= budget) {
+            return candidate;
+        }
+        return vocab.detokenize(Arrays.copyOf(tokens, budget), false, false).strip();
+    }
+
+}

@@ -74,6 +74,11 @@ final class EvalCommand implements Callable<Integer> {
     Path json;
 
     private static final String[] MEMBERS = {"answerer-a", "answerer-b"};
+    /**
+     * The cascade keeps the log-linear answer when its least likely token was more likely than not;
+     * chosen a priori, not tuned on the problems it is measured on.
+     */
+    static final double CASCADE_CONFIDENCE = 0.5;
 
     /** One method's tally. */
     private static final class Row {
@@ -135,13 +140,15 @@ final class EvalCommand implements Callable<Integer> {
                 rows.put("member:" + name, new Row("member:" + name));
             }
             for (String id : new String[] {"random", "majority", "self-moa", "oracle", "rank:bubble", "rank:maxlogits",
-                "rank:maxwins", "fuse:top3", "fuse:frequent3", "token:linear", "token:loglinear"}) {
+                "rank:maxwins", "fuse:top3", "fuse:frequent3", "token:linear", "token:loglinear", "fuse:mix3",
+                "cascade"}) {
                 rows.put(id, new Row(id));
             }
             SplittableRandom random = new SplittableRandom(seed);
             SamplerOptions sampler = SamplerOptions.defaults().withTemperature(temperature).withTopK(0).withTopP(1f)
                     .withMinP(0f);
             Progress progress = new Progress(System.err, list.size());
+            int escalated = 0;
             for (int pi = 0; pi < list.size(); pi++) {
                 Problem p = list.get(pi);
                 String prompt = "Q: " + p.question() + " A:";
@@ -234,6 +241,9 @@ final class EvalCommand implements Callable<Integer> {
                     r.millis += poolMillis + extraMillis + (System.nanoTime() - t0) / 1e6;
                 }
                 // per-token mixing, greedy
+                Candidate mixed = null;
+                long mixTokens = 0;
+                double mixMillis = 0;
                 for (Object[] mix : new Object[][] {{"token:linear", linear}, {"token:loglinear", logLinear}}) {
                     t0 = System.nanoTime();
                     Candidate c = ((MixedGenerator) mix[1]).generate(MixRequest.of(prompt).withMaxTokens(8));
@@ -241,7 +251,41 @@ final class EvalCommand implements Callable<Integer> {
                     for (int m = 0; m < k; m++) {
                         promptTokens += models.get(m).vocab().tokenize(prompt).length;
                     }
-                    tally(rows.get((String) mix[0]), c.text().strip().equals(gold), promptTokens + (long) c.tokenCount() * k, t0);
+                    long tokens = promptTokens + (long) c.tokenCount() * k;
+                    tally(rows.get((String) mix[0]), c.text().strip().equals(gold), tokens, t0);
+                    if (mix[1] == logLinear) {
+                        mixed = c;
+                        mixTokens = tokens;
+                        mixMillis = (System.nanoTime() - t0) / 1e6;
+                    }
+                }
+                // the runtime's own: the log-linear answer, fused with the two most frequent samples
+                t0 = System.nanoTime();
+                String mixAnswer = mixed.text().strip();
+                List<String> mix3 = new ArrayList<>();
+                mix3.add(mixAnswer);
+                for (String a : byFrequency(pool)) {
+                    if (mix3.size() < 3 && !a.equals(mixAnswer)) {
+                        mix3.add(a);
+                    }
+                }
+                Candidate fusedMix = fuser.fuse(p.question(), mix3, 8);
+                long fuseMixTokens = fuserPromptTokens(fuser, p.question(), mix3) + fusedMix.tokenCount();
+                double fuseMixMillis = (System.nanoTime() - t0) / 1e6;
+                addPool(rows.get("fuse:mix3"), fusedMix.text().strip().equals(gold),
+                        poolTokens + mixTokens + fuseMixTokens, poolMillis + mixMillis + fuseMixMillis);
+                // cascade: trust the log-linear answer when every token was confident, else fuse
+                double confidence = Math.exp(minimum(mixed.logProbs()));
+                Row cascade = rows.get("cascade");
+                if (confidence >= CASCADE_CONFIDENCE) {
+                    cascade.correct += mixAnswer.equals(gold) ? 1 : 0;
+                    cascade.tokens += mixTokens;
+                    cascade.millis += mixMillis;
+                } else {
+                    cascade.correct += fusedMix.text().strip().equals(gold) ? 1 : 0;
+                    cascade.tokens += poolTokens + mixTokens + fuseMixTokens;
+                    cascade.millis += poolMillis + mixMillis + fuseMixMillis;
+                    escalated++;
                 }
                 progress.step(pi + 1, String.format(Locale.ROOT, "maxlogits %.3f loglinear %.3f",
                         (double) rows.get("rank:maxlogits").correct / (pi + 1),
@@ -249,6 +293,8 @@ final class EvalCommand implements Callable<Integer> {
             }
             progress.done();
             print(rows, list.size(), file);
+            System.out.printf(Locale.ROOT, "cascade escalated %d of %d problems (log-linear answer's least confident"
+                    + " token below p=%.2f)%n", escalated, list.size(), CASCADE_CONFIDENCE);
         } finally {
             for (LlamaModel m : models) {
                 m.close();
@@ -267,6 +313,14 @@ final class EvalCommand implements Callable<Integer> {
         r.correct += correct ? 1 : 0;
         r.tokens += tokens;
         r.millis += millis;
+    }
+
+    private static double minimum(float[] v) {
+        double m = 0;
+        for (float f : v) {
+            m = Math.min(m, f);
+        }
+        return m;
     }
 
     /** Distinct answers, most frequent first; ties in order of first appearance. */

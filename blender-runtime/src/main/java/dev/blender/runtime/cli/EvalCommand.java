@@ -3,6 +3,7 @@ package dev.blender.runtime.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.genfuser.GenFuser;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
@@ -10,13 +11,9 @@ import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
-import dev.blender.genfuser.FuserTemplate;
-import dev.blender.genfuser.GenFuser;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.CachingPairRanker;
-import dev.blender.pairranker.Ranking;
 import dev.blender.pairranker.Rankings;
-import dev.blender.pairranker.judge.JudgeTemplate;
 import dev.blender.pairranker.judge.LmJudge;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.combine.CombineMethod;
@@ -25,7 +22,9 @@ import dev.blender.runtime.combine.MixRequest;
 import dev.blender.runtime.combine.MixedGenerator;
 import dev.blender.runtime.combine.VocabAlignment;
 import dev.blender.runtime.eval.Accuracy;
+import dev.blender.runtime.eval.AnswerChecker;
 import dev.blender.runtime.eval.Problem;
+import dev.blender.runtime.eval.Recipe;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,21 +41,28 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code blender eval}: every method on the same problems and the same sampled candidates, one table
- * of accuracy, 95% interval, tokens decoded and time per problem. The arith recipe is built in:
- * answerer-a and answerer-b (N samples each), judge.gguf for ranking, fuser.gguf for fusion.
+ * of accuracy, 95% interval, tokens decoded (all models, all stages) and time per problem.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Measures whether the blend beats its best member on problems with checkable answers.",
-            "Recipe arith: members answerer-a, answerer-b; judge.gguf; fuser.gguf; problems shared/data/arith/dev.jsonl."})
+            "Built-in recipe arith: members answerer-a and answerer-b, judge.gguf, fuser.gguf, models in",
+            "shared/models/arith, problems shared/data/arith/dev.jsonl. A recipe file (JSON) evaluates your own models."})
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--recipe", defaultValue = "arith", description = "built-in recipe (only: arith)")
-    String recipe;
+    @Option(names = "--recipe", defaultValue = "arith", paramLabel = "NAME|FILE.json",
+            description = "built-in recipe name (arith) or a recipe file (default: ${DEFAULT-VALUE})")
+    String recipeName;
 
-    @Option(names = "--models", paramLabel = "DIR", description = "folder of the recipe's models (default: shared/models/arith)")
+    @Option(names = "--models", paramLabel = "DIR",
+            description = "folder the recipe's model paths are relative to (default: the recipe file's folder;"
+                    + " shared/models/arith for the built-in recipe)")
     Path modelDir;
 
-    @Option(names = "--problems", paramLabel = "JSONL", description = "default: shared/data/arith/dev.jsonl")
+    @Option(names = "--problems", paramLabel = "JSONL", description = "{question, answer} lines (default for arith:"
+            + " shared/data/arith/dev.jsonl)")
     Path problems;
+
+    @Option(names = "--checker", description = "override the recipe's answer checker: exact, gsm8k, nq-open")
+    String checkerName;
 
     @Option(names = "--limit", defaultValue = "500", description = "problems (default: ${DEFAULT-VALUE})")
     int limit;
@@ -73,7 +79,6 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "OUT.json", description = "also write the table as JSON")
     Path json;
 
-    private static final String[] MEMBERS = {"answerer-a", "answerer-b"};
     /**
      * The cascade keeps the log-linear answer when its least likely token was more likely than not;
      * chosen a priori, not tuned on the problems it is measured on.
@@ -86,215 +91,248 @@ final class EvalCommand implements Callable<Integer> {
         int correct;
         long tokens;
         double millis;
-        long lastJudgeTokens;
-        double lastJudgeMillis;
 
         Row(String method) {
             this.method = method;
+        }
+
+        void add(boolean right, long tokenCount, double ms) {
+            correct += right ? 1 : 0;
+            tokens += tokenCount;
+            millis += ms;
+        }
+    }
+
+    /** What a stage cost: tokens decoded and wall time. */
+    private record Cost(long tokens, double millis) {
+        Cost plus(Cost o) {
+            return new Cost(tokens + o.tokens, millis + o.millis);
         }
     }
 
     @Override
     public Integer call() throws IOException {
-        if (!recipe.equals("arith")) {
-            throw new IllegalArgumentException("unknown recipe '" + recipe + "' (built in: arith)");
-        }
         if (samples < 1) {
             throw new IllegalArgumentException("--samples must be >= 1, was " + samples);
         }
-        Path dir = modelDir != null ? modelDir : SharedData.resolve("models/arith").orElseThrow(() ->
-                new IllegalArgumentException("shared/models/arith not found; pass --models DIR"));
-        Path file = problems != null ? problems : SharedData.resolve("data/arith/dev.jsonl").orElseThrow(() ->
-                new IllegalArgumentException("shared/data/arith/dev.jsonl not found; pass --problems FILE"));
+        boolean builtIn = !recipeName.endsWith(".json");
+        Recipe recipe = builtIn ? Recipe.builtIn(recipeName) : Recipe.load(Path.of(recipeName));
+        Path base = modelDir != null ? modelDir : builtIn ? SharedData.resolve("models/" + recipeName).orElseThrow(() ->
+                new IllegalArgumentException("shared/models/" + recipeName + " not found; pass --models DIR"))
+                : Path.of(recipeName).toAbsolutePath().getParent();
+        Path file = problems != null ? problems : SharedData.resolve("data/" + recipeName + "/dev.jsonl")
+                .filter(p -> builtIn).orElseThrow(() -> new IllegalArgumentException("pass --problems FILE.jsonl"));
+        AnswerChecker checker = checkerName != null ? AnswerChecker.named(checkerName) : recipe.answerChecker();
         List<Problem> list = Problem.readJsonl(file, limit);
-        int k = MEMBERS.length;
+        if (list.isEmpty()) {
+            throw new IllegalArgumentException("no problems in " + file);
+        }
+        int k = recipe.members().size();
+        int maxTokens = recipe.maxTokens();
         List<LlamaModel> models = new ArrayList<>();
         try {
             List<LlamaContext> greedy = new ArrayList<>();
             List<LlamaContext> sampling = new ArrayList<>();
             List<LlamaContext> mixing = new ArrayList<>();
-            for (String name : MEMBERS) {
-                LlamaModel m = LlamaModel.load(dir.resolve(name + ".gguf"));
+            int perSequence = recipe.contextSize();
+            for (Recipe.Member member : recipe.members()) {
+                LlamaModel m = LlamaModel.load(Recipe.resolve(base, member.path()));
                 models.add(m);
-                greedy.add(m.newContext(ContextOptions.defaults().withContextSize(64)));
-                int n = Math.max(samples, 2 * samples);
-                sampling.add(m.newContext(ContextOptions.defaults().withContextSize(64 + n * 10).withMaxSequences(n)));
-                mixing.add(m.newContext(ContextOptions.defaults().withContextSize(64)));
+                int cells = perSequence > 0 ? perSequence : Math.min(4096, m.trainingContextLength());
+                greedy.add(m.newContext(ContextOptions.defaults().withContextSize(cells)));
+                int n = samples * k;
+                sampling.add(m.newContext(ContextOptions.defaults().withContextSize(cells + n * (maxTokens + 1))
+                        .withMaxSequences(n)));
+                mixing.add(m.newContext(ContextOptions.defaults().withContextSize(cells)));
             }
-            LlamaModel judgeModel = LlamaModel.load(dir.resolve("judge.gguf"));
-            models.add(judgeModel);
-            LmJudge lm = new LmJudge(judgeModel.newContext(ContextOptions.defaults().withContextSize(4096)
-                    .withMaxSequences(64)), JudgeTemplate.arith());
-            LlamaModel fuserModel = LlamaModel.load(dir.resolve("fuser.gguf"));
-            models.add(fuserModel);
-            GenFuser fuser = new GenFuser(fuserModel.newContext(ContextOptions.defaults().withContextSize(64)),
-                    FuserTemplate.arith());
-            long[] fuserTokens = {0};
-            MixedGenerator logLinear = new MixedGenerator(mixing, CombineOptions.equal(CombineMethod.LOG_LINEAR, k),
-                    VocabAlignment.Policy.REQUIRE_SHARED);
-            MixedGenerator linear = new MixedGenerator(mixing, CombineOptions.equal(CombineMethod.LINEAR, k),
-                    VocabAlignment.Policy.REQUIRE_SHARED);
+            LmJudge lm = null;
+            if (recipe.judge() != null) {
+                LlamaModel jm = LlamaModel.load(Recipe.resolve(base, recipe.judge().path()));
+                models.add(jm);
+                lm = new LmJudge(jm.newContext(ContextOptions.defaults().withContextSize(4096).withMaxSequences(64)),
+                        recipe.judge().template());
+            }
+            GenFuser fuser = null;
+            if (recipe.fuser() != null) {
+                LlamaModel fm = LlamaModel.load(Recipe.resolve(base, recipe.fuser().path()));
+                models.add(fm);
+                int cells = perSequence > 0 ? perSequence : Math.min(4096, fm.trainingContextLength());
+                fuser = new GenFuser(fm.newContext(ContextOptions.defaults().withContextSize(cells)),
+                        recipe.fuser().template());
+            }
+            MixedGenerator logLinear = null;
+            MixedGenerator linear = null;
+            if (k >= 2) {
+                logLinear = new MixedGenerator(mixing, CombineOptions.equal(CombineMethod.LOG_LINEAR, k),
+                        VocabAlignment.Policy.ALIGN_BY_TEXT);
+                linear = new MixedGenerator(mixing, CombineOptions.equal(CombineMethod.LINEAR, k),
+                        VocabAlignment.Policy.ALIGN_BY_TEXT);
+            }
 
             Map<String, Row> rows = new LinkedHashMap<>();
-            for (String name : MEMBERS) {
-                rows.put("member:" + name, new Row("member:" + name));
+            List<String> ids = new ArrayList<>();
+            recipe.members().forEach(m -> ids.add("member:" + m.name()));
+            ids.addAll(List.of("random", "majority", "self-moa", "oracle"));
+            if (lm != null) {
+                ids.addAll(List.of("rank:bubble", "rank:maxlogits", "rank:maxwins"));
             }
-            for (String id : new String[] {"random", "majority", "self-moa", "oracle", "rank:bubble", "rank:maxlogits",
-                "rank:maxwins", "fuse:top3", "fuse:frequent3", "token:linear", "token:loglinear", "fuse:mix3",
-                "cascade"}) {
-                rows.put(id, new Row(id));
+            if (fuser != null && lm != null) {
+                ids.add("fuse:top3");
             }
+            if (fuser != null) {
+                ids.add("fuse:frequent3");
+            }
+            if (k >= 2) {
+                ids.addAll(List.of("token:linear", "token:loglinear", "token:pack"));
+                if (fuser != null) {
+                    ids.addAll(List.of("fuse:mix3", "cascade"));
+                }
+            }
+            ids.forEach(id -> rows.put(id, new Row(id)));
+
             SplittableRandom random = new SplittableRandom(seed);
             SamplerOptions sampler = SamplerOptions.defaults().withTemperature(temperature).withTopK(0).withTopP(1f)
                     .withMinP(0f);
-            Progress progress = new Progress(System.err, list.size());
             int escalated = 0;
+            Progress progress = new Progress(System.err, list.size());
             for (int pi = 0; pi < list.size(); pi++) {
                 Problem p = list.get(pi);
-                String prompt = "Q: " + p.question() + " A:";
-                String gold = p.answer().strip();
+                String prompt = recipe.prompt(p);
+                String instruction = recipe.instructionFor(p);
+                List<String> gold = p.answers();
                 // members alone, greedy
                 for (int m = 0; m < k; m++) {
                     long t0 = System.nanoTime();
                     int[] tokens = models.get(m).vocab().tokenize(prompt);
-                    Candidate c = Generator.generate(greedy.get(m), GenerationRequest.of(tokens).withMaxTokens(8)).get(0);
-                    tally(rows.get("member:" + MEMBERS[m]), c.text().strip().equals(gold),
-                            tokens.length + c.tokenCount(), t0);
+                    Candidate c = Generator.generate(greedy.get(m), GenerationRequest.of(tokens).withMaxTokens(maxTokens))
+                            .get(0);
+                    rows.get(ids.get(m)).add(checker.correct(checker.extract(c.text()), gold),
+                            tokens.length + c.tokenCount(), ms(t0));
                 }
-                // the shared pool: N samples from each member
+                // the shared pool: N samples from each member (answers as the checker extracts them)
                 long t0 = System.nanoTime();
                 List<String> pool = new ArrayList<>();
+                List<String> poolTexts = new ArrayList<>();
                 long poolTokens = 0;
                 for (int m = 0; m < k; m++) {
                     int[] tokens = models.get(m).vocab().tokenize(prompt);
                     List<Candidate> cs = Generator.generate(sampling.get(m), GenerationRequest.of(tokens)
-                            .withCandidates(samples).withMaxTokens(8).withSampler(sampler).withSeed(seed * 1_000_003L + pi * 31L + m));
+                            .withCandidates(samples).withMaxTokens(maxTokens).withSampler(sampler)
+                            .withSeed(seed * 1_000_003L + pi * 31L + m));
                     poolTokens += tokens.length;
                     for (Candidate c : cs) {
-                        pool.add(c.text().strip());
+                        pool.add(checker.extract(c.text()));
+                        poolTexts.add(c.text().strip());
                         poolTokens += c.tokenCount();
                     }
                 }
-                double poolMillis = (System.nanoTime() - t0) / 1e6;
-                addPool(rows.get("random"), pool.get(random.nextInt(pool.size())).equals(gold), poolTokens, poolMillis);
-                addPool(rows.get("majority"), majority(pool).equals(gold), poolTokens, poolMillis);
-                addPool(rows.get("oracle"), pool.contains(gold), poolTokens, poolMillis);
-                // Self-MoA: the best member's own samples, as many as the whole pool, majority vote
+                Cost poolCost = new Cost(poolTokens, ms(t0));
+                rows.get("random").add(checker.correct(pool.get(random.nextInt(pool.size())), gold), poolCost.tokens,
+                        poolCost.millis);
+                rows.get("majority").add(checker.correct(majority(pool), gold), poolCost.tokens, poolCost.millis);
+                rows.get("oracle").add(pool.stream().anyMatch(a -> checker.correct(a, gold)), poolCost.tokens,
+                        poolCost.millis);
+                // Self-MoA: the first (best) member's own samples, as many as the whole pool, majority vote
                 t0 = System.nanoTime();
-                int[] aTokens = models.get(0).vocab().tokenize(prompt);
-                List<Candidate> own = Generator.generate(sampling.get(0), GenerationRequest.of(aTokens)
-                        .withCandidates(samples * k).withMaxTokens(8).withSampler(sampler).withSeed(seed * 7 + pi));
-                List<String> ownTexts = new ArrayList<>();
-                long ownTokens = aTokens.length;
-                for (Candidate c : own) {
-                    ownTexts.add(c.text().strip());
+                int[] firstTokens = models.get(0).vocab().tokenize(prompt);
+                List<String> own = new ArrayList<>();
+                long ownTokens = firstTokens.length;
+                for (Candidate c : Generator.generate(sampling.get(0), GenerationRequest.of(firstTokens)
+                        .withCandidates(samples * k).withMaxTokens(maxTokens).withSampler(sampler)
+                        .withSeed(seed * 7 + pi))) {
+                    own.add(checker.extract(c.text()));
                     ownTokens += c.tokenCount();
                 }
-                tally(rows.get("self-moa"), majority(ownTexts).equals(gold), ownTokens, t0);
-                // ranking the pool's distinct answers with the judge; the cache shares pair scores
-                List<String> distinct = pool.stream().distinct().toList();
+                rows.get("self-moa").add(checker.correct(majority(own), gold), ownTokens, ms(t0));
+
+                // judge ranking over the distinct sampled texts; MaxLogits and MaxWins share one matrix
+                List<String> distinct = poolTexts.stream().distinct().toList();
                 List<String> ranked = distinct;
-                CachingPairRanker judge = new CachingPairRanker(lm, 100_000);
-                for (Aggregation a : new Aggregation[] {Aggregation.MAX_LOGITS, Aggregation.MAX_WINS, Aggregation.BUBBLE}) {
+                Cost matrixCost = new Cost(0, 0);
+                if (lm != null) {
+                    CachingPairRanker judge = new CachingPairRanker(lm, 100_000);
                     long before = lm.tokensDecoded();
                     t0 = System.nanoTime();
-                    List<String> order = distinct.size() == 1 ? distinct
-                            : Rankings.rank(judge, p.question(), distinct, a, 1, seed + pi).order().stream()
-                                    .map(distinct::get).toList();
-                    String best = order.get(0);
-                    String id = switch (a) {
-                        case MAX_LOGITS -> "rank:maxlogits";
-                        case MAX_WINS -> "rank:maxwins";
-                        case BUBBLE -> "rank:bubble";
-                    };
-                    Row r = rows.get(id);
-                    r.correct += best.equals(gold) ? 1 : 0;
-                    Row maxLogits = rows.get("rank:maxlogits");
-                    // MaxWins reads MaxLogits' matrix from the cache: charge it the same model cost
-                    long judgeTokens = a == Aggregation.MAX_WINS ? maxLogits.lastJudgeTokens : lm.tokensDecoded() - before;
-                    double judgeMillis = (System.nanoTime() - t0) / 1e6
-                            + (a == Aggregation.MAX_WINS ? maxLogits.lastJudgeMillis : 0);
-                    if (a == Aggregation.MAX_LOGITS) {
-                        r.lastJudgeTokens = judgeTokens;
-                        r.lastJudgeMillis = judgeMillis;
-                        ranked = order;
-                    }
-                    r.tokens += poolTokens + judgeTokens;
-                    r.millis += poolMillis + judgeMillis;
-                    if (a == Aggregation.MAX_WINS) {
-                        // bubble must pay for its own comparisons: start it from an empty cache
-                        judge = new CachingPairRanker(lm, 100_000);
-                    }
-                }
-                // fusion: the judge's top 3 (MaxLogits), or the 3 most frequent answers without a judge
-                for (String id : new String[] {"fuse:top3", "fuse:frequent3"}) {
+                    ranked = rank(judge, instruction, distinct, Aggregation.MAX_LOGITS, pi);
+                    matrixCost = new Cost(lm.tokensDecoded() - before, ms(t0));
+                    Cost total = poolCost.plus(matrixCost);
+                    rows.get("rank:maxlogits").add(checker.correct(checker.extract(ranked.get(0)), gold), total.tokens,
+                            total.millis);
                     t0 = System.nanoTime();
-                    long before = fuserTokens[0];
-                    List<String> three = id.equals("fuse:top3") ? ranked : byFrequency(pool);
-                    Candidate c = fuser.fuse(p.question(), three, 8);
-                    fuserTokens[0] += fuserPromptTokens(fuser, p.question(), three) + c.tokenCount();
-                    Row r = rows.get(id);
-                    long extra = id.equals("fuse:top3") ? rows.get("rank:maxlogits").lastJudgeTokens : 0;
-                    double extraMillis = id.equals("fuse:top3") ? rows.get("rank:maxlogits").lastJudgeMillis : 0;
-                    r.correct += c.text().strip().equals(gold) ? 1 : 0;
-                    r.tokens += poolTokens + extra + (fuserTokens[0] - before);
-                    r.millis += poolMillis + extraMillis + (System.nanoTime() - t0) / 1e6;
-                }
-                // per-token mixing, greedy
-                Candidate mixed = null;
-                long mixTokens = 0;
-                double mixMillis = 0;
-                for (Object[] mix : new Object[][] {{"token:linear", linear}, {"token:loglinear", logLinear}}) {
+                    String winsBest = rank(judge, instruction, distinct, Aggregation.MAX_WINS, pi).get(0);
+                    rows.get("rank:maxwins").add(checker.correct(checker.extract(winsBest), gold), total.tokens,
+                            total.millis + ms(t0));
+                    // bubble pays for its own comparisons: a fresh cache
+                    CachingPairRanker fresh = new CachingPairRanker(lm, 100_000);
+                    before = lm.tokensDecoded();
                     t0 = System.nanoTime();
-                    Candidate c = ((MixedGenerator) mix[1]).generate(MixRequest.of(prompt).withMaxTokens(8));
+                    String bubbleBest = rank(fresh, instruction, distinct, Aggregation.BUBBLE, pi).get(0);
+                    rows.get("rank:bubble").add(checker.correct(checker.extract(bubbleBest), gold),
+                            poolCost.tokens + lm.tokensDecoded() - before, poolCost.millis + ms(t0));
+                }
+                // fusion: the judge's top 3, or the 3 most frequent answers without a judge
+                if (fuser != null) {
+                    if (lm != null) {
+                        Fused f = fuse(fuser, instruction, ranked);
+                        Cost c = f.cost().plus(poolCost).plus(matrixCost);
+                        rows.get("fuse:top3").add(checker.correct(checker.extract(f.text()), gold), c.tokens, c.millis);
+                    }
+                    Fused f = fuse(fuser, instruction, byFrequency(poolTexts));
+                    Cost c = f.cost().plus(poolCost);
+                    rows.get("fuse:frequent3").add(checker.correct(checker.extract(f.text()), gold), c.tokens, c.millis);
+                }
+                if (k >= 2) {
                     long promptTokens = 0;
-                    for (int m = 0; m < k; m++) {
-                        promptTokens += models.get(m).vocab().tokenize(prompt).length;
+                    for (LlamaModel m : models.subList(0, k)) {
+                        promptTokens += m.vocab().tokenize(prompt).length;
                     }
-                    long tokens = promptTokens + (long) c.tokenCount() * k;
-                    tally(rows.get((String) mix[0]), c.text().strip().equals(gold), tokens, t0);
-                    if (mix[1] == logLinear) {
-                        mixed = c;
-                        mixTokens = tokens;
-                        mixMillis = (System.nanoTime() - t0) / 1e6;
+                    // per-token mixing, greedy: equal weights, and PackLLM weights from prompt perplexity
+                    Candidate mixed = null;
+                    Cost mixCost = null;
+                    for (String id : new String[] {"token:linear", "token:loglinear", "token:pack"}) {
+                        t0 = System.nanoTime();
+                        MixRequest req = MixRequest.of(prompt).withMaxTokens(maxTokens);
+                        Candidate c = (id.equals("token:linear") ? linear : logLinear)
+                                .generate(id.equals("token:pack") ? req.withPerplexityWeights(1f) : req);
+                        Cost cost = new Cost(promptTokens + (long) c.tokenCount() * k, ms(t0));
+                        rows.get(id).add(checker.correct(checker.extract(c.text()), gold), cost.tokens, cost.millis);
+                        if (id.equals("token:loglinear")) {
+                            mixed = c;
+                            mixCost = cost;
+                        }
+                    }
+                    if (fuser != null) {
+                        // the runtime's own: the log-linear answer fused with the two most frequent samples ...
+                        String mixAnswer = mixed.text().strip();
+                        List<String> three = new ArrayList<>();
+                        three.add(mixAnswer);
+                        for (String a : byFrequency(poolTexts)) {
+                            if (three.size() < 3 && !a.equals(mixAnswer)) {
+                                three.add(a);
+                            }
+                        }
+                        Fused f = fuse(fuser, instruction, three);
+                        Cost fused = f.cost().plus(poolCost).plus(mixCost);
+                        boolean fusedRight = checker.correct(checker.extract(f.text()), gold);
+                        rows.get("fuse:mix3").add(fusedRight, fused.tokens, fused.millis);
+                        // ... and a cascade that keeps a confident log-linear answer and fuses only the rest
+                        if (Math.exp(minimum(mixed.logProbs())) >= CASCADE_CONFIDENCE) {
+                            rows.get("cascade").add(checker.correct(checker.extract(mixed.text()), gold), mixCost.tokens,
+                                    mixCost.millis);
+                        } else {
+                            rows.get("cascade").add(fusedRight, fused.tokens, fused.millis);
+                            escalated++;
+                        }
                     }
                 }
-                // the runtime's own: the log-linear answer, fused with the two most frequent samples
-                t0 = System.nanoTime();
-                String mixAnswer = mixed.text().strip();
-                List<String> mix3 = new ArrayList<>();
-                mix3.add(mixAnswer);
-                for (String a : byFrequency(pool)) {
-                    if (mix3.size() < 3 && !a.equals(mixAnswer)) {
-                        mix3.add(a);
-                    }
-                }
-                Candidate fusedMix = fuser.fuse(p.question(), mix3, 8);
-                long fuseMixTokens = fuserPromptTokens(fuser, p.question(), mix3) + fusedMix.tokenCount();
-                double fuseMixMillis = (System.nanoTime() - t0) / 1e6;
-                addPool(rows.get("fuse:mix3"), fusedMix.text().strip().equals(gold),
-                        poolTokens + mixTokens + fuseMixTokens, poolMillis + mixMillis + fuseMixMillis);
-                // cascade: trust the log-linear answer when every token was confident, else fuse
-                double confidence = Math.exp(minimum(mixed.logProbs()));
-                Row cascade = rows.get("cascade");
-                if (confidence >= CASCADE_CONFIDENCE) {
-                    cascade.correct += mixAnswer.equals(gold) ? 1 : 0;
-                    cascade.tokens += mixTokens;
-                    cascade.millis += mixMillis;
-                } else {
-                    cascade.correct += fusedMix.text().strip().equals(gold) ? 1 : 0;
-                    cascade.tokens += poolTokens + mixTokens + fuseMixTokens;
-                    cascade.millis += poolMillis + mixMillis + fuseMixMillis;
-                    escalated++;
-                }
-                progress.step(pi + 1, String.format(Locale.ROOT, "maxlogits %.3f loglinear %.3f",
-                        (double) rows.get("rank:maxlogits").correct / (pi + 1),
-                        (double) rows.get("token:loglinear").correct / (pi + 1)));
+                progress.step(pi + 1, status(rows, pi + 1));
             }
             progress.done();
-            print(rows, list.size(), file);
-            System.out.printf(Locale.ROOT, "cascade escalated %d of %d problems (log-linear answer's least confident"
-                    + " token below p=%.2f)%n", escalated, list.size(), CASCADE_CONFIDENCE);
+            print(recipe, rows, list.size(), file);
+            if (rows.containsKey("cascade")) {
+                System.out.printf(Locale.ROOT, "cascade escalated %d of %d problems (log-linear answer's least"
+                        + " confident token below p=%.2f)%n", escalated, list.size(), CASCADE_CONFIDENCE);
+            }
         } finally {
             for (LlamaModel m : models) {
                 m.close();
@@ -303,16 +341,42 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void tally(Row r, boolean correct, long tokens, long startNanos) {
-        r.correct += correct ? 1 : 0;
-        r.tokens += tokens;
-        r.millis += (System.nanoTime() - startNanos) / 1e6;
+    /** A fused answer and what producing it cost. */
+    private record Fused(String text, Cost cost) {}
+
+    /** Fuses (up to) three candidates, repeating the first when there are fewer. */
+    private static Fused fuse(GenFuser fuser, String instruction, List<String> candidates) {
+        long t0 = System.nanoTime();
+        List<String> three = new ArrayList<>(candidates.subList(0, Math.min(3, candidates.size())));
+        while (three.size() < 3) {
+            three.add(candidates.get(0));
+        }
+        Candidate c = fuser.fuse(instruction, three, 8);
+        return new Fused(c.text(), new Cost(fuser.promptTokens(instruction, three) + c.tokenCount(), ms(t0)));
     }
 
-    private static void addPool(Row r, boolean correct, long tokens, double millis) {
-        r.correct += correct ? 1 : 0;
-        r.tokens += tokens;
-        r.millis += millis;
+    private List<String> rank(CachingPairRanker judge, String instruction, List<String> distinct, Aggregation a,
+                              int problem) {
+        if (distinct.size() == 1) {
+            return distinct;
+        }
+        return Rankings.rank(judge, instruction, distinct, a, 1, seed + problem).order().stream().map(distinct::get)
+                .toList();
+    }
+
+    private static double ms(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1e6;
+    }
+
+    private static String status(Map<String, Row> rows, int done) {
+        StringBuilder sb = new StringBuilder();
+        for (String id : new String[] {"rank:maxlogits", "token:loglinear", "cascade"}) {
+            Row r = rows.get(id);
+            if (r != null) {
+                sb.append(String.format(Locale.ROOT, "%s %.3f  ", id, (double) r.correct / done));
+            }
+        }
+        return sb.toString();
     }
 
     private static double minimum(float[] v) {
@@ -334,14 +398,6 @@ final class EvalCommand implements Callable<Integer> {
         return out;
     }
 
-    private static int fuserPromptTokens(GenFuser fuser, String question, List<String> candidates) {
-        List<String> three = new ArrayList<>(candidates.subList(0, Math.min(3, candidates.size())));
-        while (three.size() < 3) {
-            three.add(candidates.get(0));
-        }
-        return fuser.promptTokens(question, three);
-    }
-
     /** The most frequent answer; ties go to the one seen first. */
     static String majority(List<String> answers) {
         Map<String, Integer> counts = new HashMap<>();
@@ -355,9 +411,9 @@ final class EvalCommand implements Callable<Integer> {
         return best;
     }
 
-    private void print(Map<String, Row> rows, int n, Path file) throws IOException {
-        System.out.printf("%d problems from %s, %d x %d samples at temperature %.2f, seed %d%n", n, file,
-                MEMBERS.length, samples, temperature, seed);
+    private void print(Recipe recipe, Map<String, Row> rows, int n, Path file) throws IOException {
+        System.out.printf(Locale.ROOT, "recipe %s: %d problems from %s, %d x %d samples at temperature %.2f, seed %d%n",
+                recipe.name(), n, file, recipe.members().size(), samples, temperature, seed);
         System.out.printf("%-18s %9s %17s %16s %12s%n", "method", "accuracy", "95% CI", "tokens/problem", "ms/problem");
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();

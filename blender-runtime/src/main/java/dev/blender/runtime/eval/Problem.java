@@ -11,8 +11,24 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A question with its gold answer, as in {@code shared/data/arith/dev.jsonl}. */
-public record Problem(String question, String answer) {
+/**
+ * A question with its gold answers: {@code {question, answer}} lines as in shared/data/arith/dev.jsonl
+ * and GSM8K, where the answer is a string, or NQ-open, where it is a list of acceptable strings.
+ */
+public record Problem(String question, List<String> answers) {
+
+    public Problem {
+        answers = List.copyOf(answers);
+    }
+
+    public Problem(String question, String answer) {
+        this(question, List.of(answer));
+    }
+
+    /** The first gold answer. */
+    public String answer() {
+        return answers.get(0);
+    }
 
     /**
      * Reads JSON lines {@code {"question": ..., "answer": ...}}; a line that is not such an object is an
@@ -41,7 +57,16 @@ public record Problem(String question, String answer) {
                     throw new IllegalArgumentException(file + ":" + number
                             + ": expected {\"question\": string, \"answer\": ...}");
                 }
-                out.add(new Problem(q.asText(), a.isTextual() ? a.asText() : a.toString()));
+                List<String> gold = new ArrayList<>();
+                if (a.isArray()) {
+                    a.forEach(x -> gold.add(x.asText()));
+                } else {
+                    gold.add(a.asText());
+                }
+                if (gold.isEmpty()) {
+                    throw new IllegalArgumentException(file + ":" + number + ": empty answer list");
+                }
+                out.add(new Problem(q.asText(), gold));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read problems from " + file, e);

@@ -1,0 +1,95 @@
+package dev.blender.runtime.eval;
+
+import java.text.Normalizer;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Turns a model's output into an answer and decides whether it is right. Voting (majority, most
+ * frequent) compares extracted answers, so "The answer is 42." and "42" count as the same vote for
+ * GSM8K.
+ */
+public enum AnswerChecker {
+    /** The output, trimmed, equals a gold answer exactly (arith). */
+    EXACT {
+        @Override
+        public String extract(String output) {
+            return output.strip();
+        }
+
+        @Override
+        public boolean correct(String answer, List<String> gold) {
+            return gold.stream().anyMatch(g -> g.strip().equals(answer));
+        }
+    },
+    /** GSM8K: the number after "####" in the gold solution; from the output, the number after "####" or else its last number. */
+    GSM8K {
+        @Override
+        public String extract(String output) {
+            int mark = output.lastIndexOf("####");
+            String tail = mark >= 0 ? output.substring(mark + 4) : output;
+            Matcher m = NUMBER.matcher(tail.replace(",", ""));
+            String last = null;
+            while (m.find()) {
+                last = m.group();
+                if (mark >= 0) {
+                    break; // the first number after the marker is the answer
+                }
+            }
+            return last == null ? "" : canonicalNumber(last);
+        }
+
+        @Override
+        public boolean correct(String answer, List<String> gold) {
+            return !answer.isEmpty() && gold.stream().anyMatch(g -> extract(g).equals(answer));
+        }
+    },
+    /** NQ-open: SQuAD-style normalisation (case, punctuation, articles, spaces), then equality with any gold answer. */
+    NQ_OPEN {
+        @Override
+        public String extract(String output) {
+            String firstLine = output.strip().split("\\R", 2)[0];
+            return normalise(firstLine);
+        }
+
+        @Override
+        public boolean correct(String answer, List<String> gold) {
+            return gold.stream().anyMatch(g -> normalise(g).equals(answer));
+        }
+    };
+
+    private static final Pattern NUMBER = Pattern.compile("-?\\d+(?:\\.\\d+)?");
+
+    /** The answer a voter casts, from a model's raw output. */
+    public abstract String extract(String output);
+
+    /** Whether an extracted answer matches any of the gold answers. */
+    public abstract boolean correct(String answer, List<String> gold);
+
+    /** By the names recipes use: exact, gsm8k, nq-open. */
+    public static AnswerChecker named(String name) {
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "exact" -> EXACT;
+            case "gsm8k" -> GSM8K;
+            case "nq-open", "nq_open", "nqopen" -> NQ_OPEN;
+            default -> throw new IllegalArgumentException("unknown answer checker '" + name
+                    + "' (known: exact, gsm8k, nq-open)");
+        };
+    }
+
+    static String canonicalNumber(String s) {
+        if (s.contains(".")) {
+            s = s.replaceAll("0+$", "").replaceAll("\\.$", "");
+        }
+        return s.equals("-0") ? "0" : s;
+    }
+
+    static String normalise(String s) {
+        String t = Normalizer.normalize(s, Normalizer.Form.NFKC).toLowerCase(Locale.ROOT);
+        t = t.replaceAll("\\p{Punct}", " ");
+        t = t.replaceAll("\\b(a|an|the)\\b", " ");
+        return t.replaceAll("\\s+", " ").strip();
+    }
+}

@@ -1,0 +1,75 @@
+package dev.blender.runtime.eval;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blender.nativebridge.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AnswerCheckerTest {
+    @Test
+    void exactTrims() {
+        AnswerChecker c = AnswerChecker.EXACT;
+        assertTrue(c.correct(c.extract(" 85\n"), List.of("85")));
+        assertFalse(c.correct(c.extract(" 850"), List.of("85")));
+    }
+
+    @Test
+    void gsm8kComparesTheFinalNumber() {
+        AnswerChecker c = AnswerChecker.GSM8K;
+        List<String> gold = List.of("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72");
+        assertTrue(c.correct(c.extract("She sold 48 + 24 = 72 clips. #### 72"), gold));
+        assertTrue(c.correct(c.extract("48 in April and 24 in May, so 72"), gold), "the last number without a marker");
+        assertTrue(c.correct(c.extract("The answer is 72.0"), gold));
+        assertTrue(c.correct(c.extract("#### 1,200 dollars"), List.of("#### 1200")));
+        assertFalse(c.correct(c.extract("72 clips, minus 2 broken: 70"), gold));
+        assertFalse(c.correct(c.extract("no idea"), gold));
+    }
+
+    @Test
+    void nqOpenNormalisesLikeSquad() {
+        AnswerChecker c = AnswerChecker.NQ_OPEN;
+        List<String> gold = List.of("The Beatles", "Beatles");
+        assertTrue(c.correct(c.extract("the beatles!\nThey were a band."), gold));
+        assertTrue(c.correct(c.extract("  Beatles "), gold));
+        assertFalse(c.correct(c.extract("The Rolling Stones"), gold));
+        assertThrows(IllegalArgumentException.class, () -> AnswerChecker.named("fuzzy"));
+    }
+
+    @Test
+    void sharedDataSetsParseWithTheirAnswerShapes() {
+        List<Problem> nq = Problem.readJsonl(TestModels.sharedFile("data/nq_open/NQ-open.dev.jsonl"), 5);
+        assertEquals(5, nq.size());
+        assertTrue(nq.stream().allMatch(p -> !p.answers().isEmpty()));
+        List<Problem> gsm = Problem.readJsonl(TestModels.sharedFile("data/gsm8k/test.jsonl"), 3);
+        assertTrue(gsm.get(0).answer().contains("####"), gsm.get(0).answer());
+        assertFalse(AnswerChecker.GSM8K.extract(gsm.get(0).answer()).isEmpty());
+    }
+
+    @Test
+    void recipesLoadValidateAndNameTheirProblems(@TempDir Path dir) throws Exception {
+        Recipe arith = Recipe.builtIn("arith");
+        assertEquals(2, arith.members().size());
+        assertEquals("Q: 85+95= A:", arith.prompt(new Problem("85+95=", "180")));
+        assertEquals(" X", arith.judge().template().verdictFirst());
+        Path bad = Files.writeString(dir.resolve("bad.json"), "{\"members\": [], \"answerPrompt\": \"{question}\"}");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.load(bad));
+        assertTrue(e.getMessage().contains("bad.json") && e.getMessage().contains("at least one member"), e.getMessage());
+        Path typo = Files.writeString(dir.resolve("typo.json"),
+                "{\"members\": [{\"name\": \"a\", \"path\": \"a.gguf\"}], \"answerPrompt\": \"Q: {question}\", \"maxTokens\": 8,"
+                        + " \"judgee\": {}}");
+        e = assertThrows(IllegalArgumentException.class, () -> Recipe.load(typo));
+        assertTrue(e.getMessage().contains("judgee"), e.getMessage());
+        Path noQuestion = Files.writeString(dir.resolve("nq.json"),
+                "{\"members\": [{\"name\": \"a\", \"path\": \"a.gguf\"}], \"answerPrompt\": \"Q:\", \"maxTokens\": 8}");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Recipe.load(noQuestion)).getMessage()
+                .contains("{question}"));
+        assertThrows(IllegalArgumentException.class, () -> Recipe.builtIn("gsm8k"));
+    }
+}

@@ -19,17 +19,42 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class CachingPairRanker implements PairRanker {
     private record Key(String ranker, String instruction, String first, String second) {}
 
+    /**
+     * The store of pair scores, shareable between caching rankers (e.g. one per request, each over its
+     * own judge context): the key includes the ranker's id, so different rankers never mix. Thread-safe.
+     */
+    public static final class PairCache {
+        private final Cache<Key, Double> cache;
+
+        /** Holds up to {@code maximumSize} pair scores (least recently used go first). */
+        public PairCache(long maximumSize) {
+            if (maximumSize < 1) {
+                throw new IllegalArgumentException("maximumSize must be >= 1, was " + maximumSize);
+            }
+            this.cache = Caffeine.newBuilder().maximumSize(maximumSize).recordStats().build();
+        }
+
+        /** Hit and miss counts. */
+        public CacheStats stats() {
+            return cache.stats();
+        }
+    }
+
     private final PairRanker delegate;
     private final Cache<Key, Double> cache;
+    private final PairCache store;
     private final AtomicLong delegatePairs = new AtomicLong();
 
-    /** Caches up to {@code maximumSize} pair scores (least recently used go first). */
+    /** Caches up to {@code maximumSize} pair scores of its own. */
     public CachingPairRanker(PairRanker delegate, long maximumSize) {
+        this(delegate, new PairCache(maximumSize));
+    }
+
+    /** Caches into a shared store. */
+    public CachingPairRanker(PairRanker delegate, PairCache store) {
         this.delegate = Objects.requireNonNull(delegate, "delegate");
-        if (maximumSize < 1) {
-            throw new IllegalArgumentException("maximumSize must be >= 1, was " + maximumSize);
-        }
-        this.cache = Caffeine.newBuilder().maximumSize(maximumSize).recordStats().build();
+        this.store = Objects.requireNonNull(store, "store");
+        this.cache = store.cache;
     }
 
     @Override
@@ -71,9 +96,9 @@ public final class CachingPairRanker implements PairRanker {
         return out;
     }
 
-    /** Hit and miss counts of the cache. */
+    /** Hit and miss counts of the (possibly shared) cache. */
     public CacheStats stats() {
-        return cache.stats();
+        return store.stats();
     }
 
     /** Ordered pairs the delegate has actually scored (each a model evaluation for a model ranker). */

@@ -1,0 +1,317 @@
+package dev.blender.runtime.pipeline;
+
+import dev.blender.genfuser.GenFuser;
+import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.GenerationRequest;
+import dev.blender.nativebridge.generation.Generator;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.pairranker.CachingPairRanker;
+import dev.blender.pairranker.Ranking;
+import dev.blender.pairranker.Rankings;
+import dev.blender.pairranker.judge.LmJudge;
+import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.MixRequest;
+import dev.blender.runtime.combine.MixedGenerator;
+import dev.blender.runtime.combine.VocabAlignment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The blend pipeline: several GGUF models answering as one. Configure once with {@link #builder()},
+ * then answer many requests; models load on first use and stay loaded (within the memory budget) for
+ * later requests.
+ *
+ * <pre>{@code
+ * try (Blender blender = Blender.builder()
+ *         .generator(Path.of("a.gguf")).generator(Path.of("b.gguf"))
+ *         .judge(Path.of("judge.gguf"), JudgeTemplate.abAnswer())
+ *         .fuser(Path.of("fuser.gguf"), FuserTemplate.llmBlender())
+ *         .build()) {
+ *     BlendResult r = blender.blend(BlendRequest.of("Why is the sky blue?"));
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe: requests may run concurrently; each takes its own contexts from the model pool.
+ */
+public final class Blender implements AutoCloseable {
+    private final BlenderConfig config;
+    private final ModelPool pool;
+    private final ExecutorService async = Executors.newVirtualThreadPerTaskExecutor();
+    private final CachingPairRanker.PairCache pairCache;
+
+    private Blender(BlenderConfig config) {
+        this.config = config;
+        this.pool = new ModelPool(config.memoryBudgetBytes());
+        this.pairCache = new CachingPairRanker.PairCache(config.pairCacheSize());
+    }
+
+    public static BlenderConfig.Builder builder() {
+        return new BlenderConfig.Builder();
+    }
+
+    /** Builds a blender from a configuration (e.g. read from a file with {@link BlenderConfig#load}). */
+    public static Blender create(BlenderConfig config) {
+        return new Blender(Objects.requireNonNull(config, "config"));
+    }
+
+    public BlenderConfig config() {
+        return config;
+    }
+
+    /** Answers a request. */
+    public BlendResult blend(BlendRequest request) {
+        return blend(request, TokenListener.NONE);
+    }
+
+    /**
+     * Answers a request, streaming the final answer's tokens (the fused answer's, or the single model's
+     * or the combination's) to {@code answerTokens} as they are produced.
+     *
+     * @throws CancellationException the request's cancellation was set
+     */
+    public BlendResult blend(BlendRequest request, TokenListener answerTokens) {
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(answerTokens, "answerTokens");
+        Run run = new Run(request, answerTokens);
+        Strategy strategy = request.strategy() != null ? request.strategy() : config.strategy();
+        config.checkSupports(strategy);
+        return switch (strategy) {
+            case SINGLE -> run.single();
+            case SELF_BLEND -> run.sampleRankFuse(Strategy.SELF_BLEND, List.of(config.generators().get(0)),
+                    config.candidatesPerModel() * config.generators().size());
+            case FULL_BLEND -> run.sampleRankFuse(Strategy.FULL_BLEND, config.generators(), config.candidatesPerModel());
+            case TOKEN_COMBINE -> run.combine();
+            case CASCADE -> run.cascade();
+        };
+    }
+
+    /** Answers on a virtual thread; cancelling the future cancels the request at its next step. */
+    public CompletableFuture<BlendResult> blendAsync(BlendRequest request) {
+        Cancellation cancel = request.cancellation() != null ? request.cancellation() : new Cancellation();
+        BlendRequest withCancel = request.withCancellation(cancel);
+        CompletableFuture<BlendResult> future = new CompletableFuture<>() {
+            @Override
+            public boolean cancel(boolean mayInterrupt) {
+                cancel.cancel();
+                return super.cancel(mayInterrupt);
+            }
+        };
+        async.execute(() -> {
+            try {
+                future.complete(blend(withCancel));
+            } catch (Throwable t) {
+                future.completeExceptionally(t);
+            }
+        });
+        return future;
+    }
+
+    /** Closes every loaded model (after running requests return theirs). Idempotent. */
+    @Override
+    public void close() {
+        async.shutdown();
+        pool.close();
+    }
+
+    /** The model pool (for statistics). */
+    public ModelPool pool() {
+        return pool;
+    }
+
+    /** The state of one request. */
+    private final class Run {
+        final BlendRequest request;
+        final TokenListener answerTokens;
+        final long start = System.nanoTime();
+        double firstToken = -1;
+
+        Run(BlendRequest request, TokenListener answerTokens) {
+            this.request = request;
+            this.answerTokens = answerTokens;
+        }
+
+        TokenListener answerListener() {
+            return (c, token, text) -> {
+                if (firstToken < 0 && !text.isEmpty()) {
+                    firstToken = elapsed();
+                }
+                answerTokens.onToken(c, token, text);
+            };
+        }
+
+        double elapsed() {
+            return (System.nanoTime() - start) / 1e6;
+        }
+
+        void checkCancelled() {
+            if (request.cancellation() != null && request.cancellation().isCancelled()) {
+                throw new CancellationException("blend cancelled");
+            }
+        }
+
+        boolean overBudget() {
+            return request.timeBudget() != null && elapsed() > request.timeBudget().toMillis();
+        }
+
+        GenerationRequest generation(int[] prompt, int n, SamplerOptions sampler, int maxTokens) {
+            return GenerationRequest.of(prompt).withCandidates(n).withMaxTokens(maxTokens).withSampler(sampler)
+                    .withSeed(request.seed()).withStop(config.stop()).withCancellation(request.cancellation());
+        }
+
+        Candidate checkedCandidate(Candidate c) {
+            checkCancelled();
+            if (c.finishReason() == dev.blender.nativebridge.generation.FinishReason.CANCELLED) {
+                throw new CancellationException("blend cancelled");
+            }
+            return c;
+        }
+
+        BlendResult single() {
+            Path model = config.generators().get(0);
+            try (ModelPool.Lease lease = pool.lease(model, config.modelOptions(), generatorContext(1))) {
+                int[] prompt = Generator.prompt(lease.model(), request.prompt(), true);
+                Candidate c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1,
+                        config.answerSampler(), config.maxTokens()), answerListener()).get(0));
+                double total = elapsed();
+                return new BlendResult(Strategy.SINGLE, c.text().strip(), List.of(), null, List.of(), null, false,
+                        new BlendResult.Timings(total, 0, 0, firstToken, total));
+            }
+        }
+
+        BlendResult cascade() {
+            Path model = config.generators().get(0);
+            Candidate c;
+            try (ModelPool.Lease lease = pool.lease(model, config.modelOptions(), generatorContext(1))) {
+                int[] prompt = Generator.prompt(lease.model(), request.prompt(), true);
+                c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1, SamplerOptions.greedy(),
+                        config.maxTokens())).get(0));
+            }
+            double least = 0;
+            for (float f : c.logProbs()) {
+                least = Math.min(least, f);
+            }
+            if (Math.exp(least) >= config.cascadeConfidence() || !config.supports(Strategy.FULL_BLEND)) {
+                answerListener().onToken(0, -1, c.text());
+                double total = elapsed();
+                return new BlendResult(Strategy.CASCADE, c.text().strip(), List.of(), null, List.of(), null, false,
+                        new BlendResult.Timings(total, 0, 0, firstToken, total));
+            }
+            BlendResult full = sampleRankFuse(Strategy.FULL_BLEND, config.generators(), config.candidatesPerModel());
+            return new BlendResult(Strategy.CASCADE, full.answer(), full.candidates(), full.ranking(),
+                    full.rankedTexts(), full.fused(), true, full.timings());
+        }
+
+        BlendResult combine() {
+            List<ModelPool.Lease> leases = new ArrayList<>();
+            try {
+                List<LlamaContext> contexts = new ArrayList<>();
+                for (Path p : config.generators()) {
+                    ModelPool.Lease l = pool.lease(p, config.modelOptions(), generatorContext(1));
+                    leases.add(l);
+                    contexts.add(l.context());
+                }
+                CombineOptions options = config.combine() != null ? config.combine()
+                        : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
+                MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
+                Candidate c = checkedCandidate(mix.generate(MixRequest.of(request.prompt()).withMaxTokens(config.maxTokens())
+                        .withSampler(config.answerSampler()).withStop(config.stop()).withSeed(request.seed())
+                        .withCancellation(request.cancellation()), answerListener()));
+                double total = elapsed();
+                return new BlendResult(Strategy.TOKEN_COMBINE, c.text().strip(), List.of(), null, List.of(), null, false,
+                        new BlendResult.Timings(total, 0, 0, firstToken, total));
+            } finally {
+                leases.forEach(ModelPool.Lease::close);
+            }
+        }
+
+        BlendResult sampleRankFuse(Strategy strategy, List<Path> generators, int perModel) {
+            // 1. sample
+            List<BlendResult.Sampled> sampled = new ArrayList<>();
+            for (Path p : generators) {
+                checkCancelled();
+                try (ModelPool.Lease lease = pool.lease(p, config.modelOptions(), generatorContext(perModel))) {
+                    int[] prompt = Generator.prompt(lease.model(), request.prompt(), true);
+                    for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
+                            config.candidateSampler(), config.maxTokens()))) {
+                        checkedCandidate(c);
+                        sampled.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                    }
+                }
+            }
+            double sampling = elapsed();
+            List<String> texts = sampled.stream().map(s -> s.candidate().text().strip()).distinct().toList();
+            // 2. rank (or a majority vote when there is no judge or no time)
+            checkCancelled();
+            Ranking ranking = null;
+            List<String> order;
+            if (texts.size() > 1 && config.judge() != null && !overBudget()) {
+                try (ModelPool.Lease lease = pool.lease(config.judge(), config.modelOptions(), judgeContext())) {
+                    LmJudge judge = new LmJudge(lease.context(), config.judgeTemplate());
+                    ranking = Rankings.rank(new CachingPairRanker(judge, pairCache), request.prompt(), texts, config.aggregation(),
+                            Math.min(config.topK(), texts.size()), request.seed());
+                }
+                Ranking r = ranking;
+                order = new ArrayList<>();
+                r.order().forEach(i -> order.add(texts.get(i)));
+            } else {
+                order = byVotes(sampled);
+            }
+            double ranked = elapsed();
+            // 3. fuse the top k (or answer with the top one)
+            checkCancelled();
+            Candidate fused = null;
+            String answer = order.get(0);
+            if (config.fuser() != null && !overBudget()) {
+                try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptions(), fuserContext())) {
+                    GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
+                    fused = checkedCandidate(fuser.fuse(request.prompt(), order.subList(0, Math.min(config.topK(),
+                            order.size())), generation(new int[] {0}, 1, config.answerSampler(), config.fusedMaxTokens()),
+                            answerListener()));
+                    answer = fused.text().strip();
+                }
+            } else {
+                answerListener().onToken(0, -1, answer);
+            }
+            double total = elapsed();
+            return new BlendResult(strategy, answer, sampled, ranking, ranking == null ? List.of() : texts, fused, false,
+                    new BlendResult.Timings(sampling, ranked - sampling, total - ranked, firstToken, total));
+        }
+
+        ContextOptions generatorContext(int sequences) {
+            return ContextOptions.defaults().withContextSize(config.contextSize() * sequences).withMaxSequences(sequences)
+                    .withThreads(config.modelOptions().threads());
+        }
+
+        ContextOptions judgeContext() {
+            return ContextOptions.defaults().withContextSize(config.contextSize() * 16).withMaxSequences(16)
+                    .withThreads(config.modelOptions().threads());
+        }
+
+        ContextOptions fuserContext() {
+            return ContextOptions.defaults().withContextSize(config.contextSize()).withThreads(config.modelOptions().threads());
+        }
+    }
+
+    /** Distinct candidate texts, most frequent first (ties: first seen first). */
+    static List<String> byVotes(List<BlendResult.Sampled> sampled) {
+        Map<String, Integer> votes = new java.util.LinkedHashMap<>();
+        for (BlendResult.Sampled s : sampled) {
+            votes.merge(s.candidate().text().strip(), 1, Integer::sum);
+        }
+        List<String> out = new ArrayList<>(votes.keySet());
+        out.sort((a, b) -> votes.get(b) - votes.get(a));
+        return out;
+    }
+}

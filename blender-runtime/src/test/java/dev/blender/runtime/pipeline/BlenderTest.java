@@ -1,0 +1,214 @@
+package dev.blender.runtime.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.TestModels;
+import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.nativebridge.gguf.GgufFormatException;
+import dev.blender.pairranker.judge.JudgeTemplate;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BlenderTest {
+    static Path arith(String name) {
+        return TestModels.sharedFile("models/arith/" + name + ".gguf");
+    }
+
+    static BlenderConfig.Builder arithBlender() {
+        return Blender.builder().generator(arith("answerer-a")).generator(arith("answerer-b"))
+                .judge(arith("judge"), JudgeTemplate.arith()).fuser(arith("fuser"), FuserTemplate.arith())
+                .contextSize(64).maxTokens(8).fusedMaxTokens(8).modelOptions(ModelOptions.defaults().withThreads(1));
+    }
+
+    @Test
+    void fullBlendReturnsEveryStageAndStreamsTheFusedAnswer() {
+        try (Blender blender = arithBlender().build()) {
+            StringBuilder streamed = new StringBuilder();
+            BlendResult r = blender.blend(BlendRequest.of("Q: 37+48= A:").withSeed(3),
+                    (c, token, text) -> streamed.append(text));
+            assertEquals(Strategy.FULL_BLEND, r.strategy());
+            assertEquals(8, r.candidates().size(), "4 candidates from each of 2 generators");
+            assertTrue(r.candidates().stream().anyMatch(s -> s.model().equals("answerer-b.gguf")));
+            assertNotNull(r.fused());
+            assertEquals(r.fused().text(), streamed.toString());
+            assertEquals(r.fused().text().strip(), r.answer());
+            if (r.rankedTexts().size() > 1) {
+                assertNotNull(r.ranking());
+            }
+            BlendResult.Timings t = r.timings();
+            assertTrue(t.samplingMillis() > 0 && t.totalMillis() >= t.samplingMillis() + t.rankingMillis());
+            assertTrue(t.firstTokenMillis() > 0 && t.firstTokenMillis() <= t.totalMillis());
+            assertEquals(4, blender.pool().loadedModels(), "generators, judge and fuser stay loaded");
+        }
+    }
+
+    @Test
+    void everyStrategyRuns() {
+        try (Blender blender = arithBlender().build()) {
+            assertEquals("79", blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.TOKEN_COMBINE)).answer(),
+                    "README: the log-linear mix of a and b answers 79");
+            assertEquals("80", blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.SINGLE)).answer(),
+                    "README: answerer-a alone answers 80");
+            BlendResult self = blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.SELF_BLEND));
+            assertEquals(8, self.candidates().size());
+            assertTrue(self.candidates().stream().allMatch(s -> s.model().equals("answerer-a.gguf")));
+            BlendResult cascade = blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.CASCADE));
+            assertEquals(Strategy.CASCADE, cascade.strategy());
+            assertEquals(cascade.escalated(), !cascade.candidates().isEmpty());
+        }
+    }
+
+    @Test
+    void aTimeBudgetSkipsLateStagesInsteadOfFailing() {
+        try (Blender blender = arithBlender().build()) {
+            BlendResult r = blender.blend(BlendRequest.of("Q: 58+27= A:").withTimeBudget(java.time.Duration.ofNanos(1)));
+            assertEquals(8, r.candidates().size());
+            assertTrue(r.ranking() == null && r.fused() == null, "no time left for ranking or fusion");
+            assertFalse(r.answer().isEmpty(), "the most voted candidate answers");
+        }
+    }
+
+    @Test
+    void cancellationWorksAtEveryStageAndLeavesTheBlenderUsable() throws Exception {
+        try (Blender blender = arithBlender().build()) {
+            Cancellation before = new Cancellation();
+            before.cancel();
+            assertThrows(CancellationException.class,
+                    () -> blender.blend(BlendRequest.of("Q: 37+48= A:").withCancellation(before)));
+            // cancelled while the fused answer streams
+            Cancellation during = new Cancellation();
+            assertThrows(CancellationException.class, () -> blender.blend(BlendRequest.of("Q: 37+48= A:")
+                    .withCancellation(during), (c, t, text) -> during.cancel()));
+            CompletableFuture<BlendResult> f = blender.blendAsync(BlendRequest.of("Q: 37+48= A:"));
+            f.cancel(true);
+            assertTrue(f.isCancelled());
+            BlendResult again = blender.blend(BlendRequest.of("Q: 37+48= A:").withSeed(5));
+            assertEquals(again.answer(), blender.blendAsync(BlendRequest.of("Q: 37+48= A:").withSeed(5))
+                    .get(30, TimeUnit.SECONDS).answer(), "async gives the synchronous answer");
+        }
+    }
+
+    @Test
+    void sixteenThreadsOfConcurrentRequestsNeitherDeadlockNorLeak() throws Exception {
+        String[] questions = {"Q: 17+62= A:", "Q: 85+95= A:", "Q: 39+99= A:", "Q: 77-67= A:"};
+        try (Blender blender = arithBlender().build()) {
+            List<String> expected = new ArrayList<>();
+            for (String q : questions) {
+                expected.add(blender.blend(BlendRequest.of(q).withSeed(9)).answer());
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(16);
+            try {
+                List<Future<?>> fs = new ArrayList<>();
+                for (int t = 0; t < 16; t++) {
+                    int thread = t;
+                    fs.add(pool.submit(() -> {
+                        for (int i = 0; i < 3; i++) {
+                            int q = (thread + i) % questions.length;
+                            Strategy s = Strategy.values()[(thread + i) % Strategy.values().length];
+                            BlendResult r = blender.blend(BlendRequest.of(questions[q]).withSeed(9).withStrategy(s));
+                            if (s == Strategy.FULL_BLEND) {
+                                assertEquals(expected.get(q), r.answer(), "same request, same answer, under load");
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : fs) {
+                    f.get(120, TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertEquals(4, blender.pool().loadedModels(), "each model loaded once and shared");
+        }
+    }
+
+    @Test
+    void aModelInUseIsNeverClosedUnderARunningRequest() {
+        Path a = TestModels.tiny(1, 0);
+        Path b = TestModels.tiny(2, 0);
+        long one = a.toFile().length();
+        ContextOptions ctx = ContextOptions.defaults().withContextSize(128).withThreads(1);
+        try (ModelPool pool = new ModelPool(one + one / 2)) { // room for one model only
+            ModelPool.Lease first = pool.lease(a, ModelOptions.defaults(), ctx);
+            ModelPool.Lease second = pool.lease(b, ModelOptions.defaults(), ctx); // evicts a
+            assertFalse(pool.isLoaded(a));
+            assertTrue(first.model().isOpen(), "evicted but leased: still open");
+            assertEquals(first.model().vocab().size(), first.context().vocabSize());
+            first.close();
+            assertFalse(first.model().isOpen(), "closed once its lease came back");
+            second.close();
+            assertTrue(second.model().isOpen(), "b stays cached");
+        }
+    }
+
+    @Test
+    void badConfigurationGivesClearErrors(@TempDir Path dir) throws Exception {
+        GgufFormatException missing = assertThrows(GgufFormatException.class,
+                () -> Blender.builder().generator(dir.resolve("nope.gguf")).build());
+        assertEquals(GgufFormatException.Problem.NOT_FOUND, missing.problem());
+        IllegalArgumentException combine = assertThrows(IllegalArgumentException.class,
+                () -> Blender.builder().generator(TestModels.tiny()).strategy(Strategy.TOKEN_COMBINE).build());
+        assertTrue(combine.getMessage().contains("at least two generator"), combine.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Blender.builder().build());
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> Blender.builder().generator(TestModels.tiny()).contextSize(0).build()).getMessage()
+                .contains("contextSize"));
+        Path role = Files.writeString(dir.resolve("role.json"),
+                "{\"models\": [{\"path\": \"" + TestModels.tiny() + "\", \"role\": \"critic\"}]}");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BlenderConfig.load(role));
+        assertTrue(e.getMessage().contains("unknown role 'critic'") && e.getMessage().contains("role.json"), e.getMessage());
+        Path key = Files.writeString(dir.resolve("key.json"),
+                "{\"models\": [{\"path\": \"" + TestModels.tiny() + "\"}], \"candidatesPerModle\": 3}");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BlenderConfig.load(key)).getMessage()
+                .contains("candidatesPerModle"));
+    }
+
+    @Test
+    void aConfigurationFileBuildsTheSameBlender(@TempDir Path dir) throws Exception {
+        Path models = TestModels.sharedFile("models/arith");
+        Path file = Files.writeString(dir.resolve("blend.json"), """
+                {"models": [{"path": "%1$s/answerer-a.gguf", "role": "generator"},
+                            {"path": "%1$s/answerer-b.gguf", "role": "generator"},
+                            {"path": "%1$s/judge.gguf", "role": "judge", "template": "arith"},
+                            {"path": "%1$s/fuser.gguf", "role": "fuser", "template": "arith"}],
+                 "strategy": "full_blend", "candidatesPerModel": 4, "maxTokens": 8, "fusedMaxTokens": 8,
+                 "contextSize": 64, "threads": 1}
+                """.formatted(models));
+        BlenderConfig config = BlenderConfig.load(file);
+        assertEquals(2, config.generators().size());
+        assertEquals(Strategy.FULL_BLEND, config.strategy());
+        try (Blender fromFile = Blender.create(config); Blender inCode = arithBlender().build()) {
+            assertEquals(inCode.blend(BlendRequest.of("Q: 96+56= A:").withSeed(2)).answer(),
+                    fromFile.blend(BlendRequest.of("Q: 96+56= A:").withSeed(2)).answer());
+        }
+    }
+
+    @Test
+    void differentVocabulariesCombineByText() {
+        try (Blender blender = Blender.builder().generator(TestModels.stories()).generator(TestModels.aidreams())
+                .contextSize(128).maxTokens(24).modelOptions(ModelOptions.defaults().withThreads(1)).build()) {
+            BlendResult r = blender.blend(BlendRequest.of("Once upon a time"));
+            assertEquals(Strategy.TOKEN_COMBINE, r.strategy());
+            assertTrue(r.answer().length() > 10, r.answer());
+        }
+    }
+}

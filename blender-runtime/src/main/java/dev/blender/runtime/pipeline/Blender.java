@@ -118,6 +118,35 @@ public final class Blender implements AutoCloseable {
         return future;
     }
 
+    /**
+     * Loads every configured model now instead of on the first request, reporting each before it loads
+     * ({@code progress.accept(done, total, file)}); for progress bars in interactive tools.
+     */
+    public void warmUp(WarmUpListener progress) {
+        List<Path> all = new ArrayList<>(config.generators());
+        if (config.judge() != null) {
+            all.add(config.judge());
+        }
+        if (config.fuser() != null) {
+            all.add(config.fuser());
+        }
+        for (int i = 0; i < all.size(); i++) {
+            progress.loading(i, all.size(), all.get(i));
+            try (ModelPool.Lease lease = pool.lease(all.get(i), config.modelOptions(),
+                    ContextOptions.defaults().withContextSize(config.contextSize())
+                            .withThreads(config.modelOptions().threads()))) {
+                lease.model();
+            }
+        }
+        progress.loading(all.size(), all.size(), null);
+    }
+
+    /** Progress of {@link #warmUp}: {@code file} is null once all are loaded. */
+    @FunctionalInterface
+    public interface WarmUpListener {
+        void loading(int done, int total, Path file);
+    }
+
     /** Closes every loaded model (after running requests return theirs). Idempotent. */
     @Override
     public void close() {

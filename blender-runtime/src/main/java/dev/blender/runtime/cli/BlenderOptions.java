@@ -1,0 +1,131 @@
+package dev.blender.runtime.cli;
+
+import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.ModelOptions;
+import dev.blender.pairranker.judge.JudgeTemplate;
+import dev.blender.runtime.SharedData;
+import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.pipeline.Strategy;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+
+/**
+ * The options that describe a blender, shared by {@code run}, {@code chat} and {@code bench}: a
+ * configuration file, or models given one by one, or (with neither) the arith family from the shared
+ * folder.
+ */
+final class BlenderOptions {
+    @Option(names = "--config", paramLabel = "FILE.json", description = "a blender configuration file (see README)")
+    Path config;
+
+    @Option(names = {"-m", "--model"}, paramLabel = "GGUF", description = "a generator model (repeat for each)")
+    List<Path> generators = new ArrayList<>();
+
+    @Option(names = "--judge", paramLabel = "GGUF", description = "the pairwise judge model")
+    Path judge;
+
+    @Option(names = "--judge-template", defaultValue = "ab", description = "ab or arith (default: ${DEFAULT-VALUE})")
+    String judgeTemplate;
+
+    @Option(names = "--fuser", paramLabel = "GGUF", description = "the fuser model")
+    Path fuser;
+
+    @Option(names = "--fuser-template", defaultValue = "llm-blender",
+            description = "llm-blender, aggregator or arith (default: ${DEFAULT-VALUE})")
+    String fuserTemplate;
+
+    @Option(names = "--strategy", description = "SINGLE, SELF_BLEND, FULL_BLEND, TOKEN_COMBINE or CASCADE")
+    Strategy strategy;
+
+    @Option(names = "--candidates", description = "candidates per generator")
+    Integer candidates;
+
+    @Option(names = "--max-tokens", description = "token budget of a candidate and of the answer")
+    Integer maxTokens;
+
+    @Option(names = "--context", description = "KV cells per sequence")
+    Integer context;
+
+    @Option(names = "--threads", defaultValue = "0", description = "threads per model (0 = automatic)")
+    int threads;
+
+    @Option(names = "--gpu-layers", defaultValue = "0", description = "layers to offload to a GPU")
+    int gpuLayers;
+
+    /** Whether no model was named, so the arith family from the shared folder is used. */
+    boolean usesDefaults() {
+        return config == null && generators.isEmpty();
+    }
+
+    BlenderConfig config() {
+        if (config != null) {
+            return BlenderConfig.load(config);
+        }
+        BlenderConfig.Builder b = Blender.builder()
+                .modelOptions(ModelOptions.defaults().withThreads(threads).withGpuLayers(gpuLayers));
+        if (generators.isEmpty()) {
+            Path dir = SharedData.resolve("models/arith").orElseThrow(() -> new IllegalArgumentException(
+                    "no models given: pass -m MODEL.gguf (repeatable), --config FILE.json, or put the shared folder"
+                            + " beside the checkout for the arith defaults"));
+            b.generator(dir.resolve("answerer-a.gguf")).generator(dir.resolve("answerer-b.gguf"))
+                    .judge(dir.resolve("judge.gguf"), JudgeTemplate.arith())
+                    .fuser(dir.resolve("fuser.gguf"), FuserTemplate.arith())
+                    .contextSize(64).maxTokens(8).fusedMaxTokens(8);
+        } else {
+            generators.forEach(b::generator);
+            if (judge != null) {
+                b.judge(judge, switch (judgeTemplate.toLowerCase(Locale.ROOT)) {
+                    case "ab" -> JudgeTemplate.abAnswer();
+                    case "arith" -> JudgeTemplate.arith();
+                    default -> throw new IllegalArgumentException("--judge-template must be ab or arith, was " + judgeTemplate);
+                });
+            }
+            if (fuser != null) {
+                b.fuser(fuser, switch (fuserTemplate.toLowerCase(Locale.ROOT)) {
+                    case "llm-blender" -> FuserTemplate.llmBlender();
+                    case "aggregator" -> FuserTemplate.aggregator();
+                    case "arith" -> FuserTemplate.arith();
+                    default -> throw new IllegalArgumentException("--fuser-template must be llm-blender, aggregator or"
+                            + " arith, was " + fuserTemplate);
+                });
+            }
+        }
+        if (strategy != null) {
+            b.strategy(strategy);
+        }
+        if (candidates != null) {
+            b.candidatesPerModel(candidates);
+        }
+        if (maxTokens != null) {
+            b.maxTokens(maxTokens).fusedMaxTokens(maxTokens);
+        }
+        if (context != null) {
+            b.contextSize(context);
+        }
+        return b.buildConfig();
+    }
+
+    /** Builds the blender and loads its models, drawing a progress bar on {@code err}. */
+    Blender open(PrintStream err) {
+        Blender blender = Blender.create(config());
+        try {
+            Progress[] bar = new Progress[1];
+            blender.warmUp((done, total, file) -> {
+                if (bar[0] == null) {
+                    bar[0] = new Progress(err, total);
+                }
+                bar[0].step(done, file == null ? "models loaded" : "loading " + file.getFileName());
+            });
+            bar[0].done();
+            return blender;
+        } catch (RuntimeException e) {
+            blender.close();
+            throw e;
+        }
+    }
+}

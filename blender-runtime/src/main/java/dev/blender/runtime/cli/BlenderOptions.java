@@ -57,6 +57,11 @@ final class BlenderOptions {
     @Option(names = "--gpu-layers", defaultValue = "0", description = "layers to offload to a GPU")
     int gpuLayers;
 
+    @Option(names = "--generator-prompt", paramLabel = "FORMAT",
+            description = "how a prompt is put to the generators, with {prompt} (default: {prompt}; for the arith"
+                    + " defaults \"Q: {prompt} A:\", so type a bare question such as 17+62=)")
+    String generatorPrompt;
+
     /** Whether no model was named, so the arith family from the shared folder is used. */
     boolean usesDefaults() {
         return config == null && generators.isEmpty();
@@ -75,7 +80,7 @@ final class BlenderOptions {
             b.generator(dir.resolve("answerer-a.gguf")).generator(dir.resolve("answerer-b.gguf"))
                     .judge(dir.resolve("judge.gguf"), JudgeTemplate.arith())
                     .fuser(dir.resolve("fuser.gguf"), FuserTemplate.arith())
-                    .contextSize(64).maxTokens(8).fusedMaxTokens(8);
+                    .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:");
         } else {
             generators.forEach(b::generator);
             if (judge != null) {
@@ -97,6 +102,9 @@ final class BlenderOptions {
         }
         if (strategy != null) {
             b.strategy(strategy);
+        }
+        if (generatorPrompt != null) {
+            b.generatorPrompt(generatorPrompt);
         }
         if (candidates != null) {
             b.candidatesPerModel(candidates);

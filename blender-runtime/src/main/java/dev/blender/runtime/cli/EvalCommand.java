@@ -14,6 +14,7 @@ import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.Rankings;
+import dev.blender.pairranker.embedding.EmbeddingConsensusScorer;
 import dev.blender.pairranker.judge.LmJudge;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.combine.CombineMethod;
@@ -176,6 +177,7 @@ final class EvalCommand implements Callable<Integer> {
             if (lm != null) {
                 ids.addAll(List.of("rank:bubble", "rank:maxlogits", "rank:maxwins"));
             }
+            ids.add("rank:embedding");
             if (fuser != null && lm != null) {
                 ids.add("fuse:top3");
             }
@@ -190,6 +192,7 @@ final class EvalCommand implements Callable<Integer> {
             }
             ids.forEach(id -> rows.put(id, new Row(id)));
 
+            embeddings = new EmbeddingConsensusScorer();
             SplittableRandom random = new SplittableRandom(seed);
             SamplerOptions sampler = SamplerOptions.defaults().withTemperature(temperature).withTopK(0).withTopP(1f)
                     .withMinP(0f);
@@ -270,6 +273,15 @@ final class EvalCommand implements Callable<Integer> {
                     rows.get("rank:bubble").add(checker.correct(checker.extract(bubbleBest), gold),
                             poolCost.tokens + lm.tokensDecoded() - before, poolCost.millis + ms(t0));
                 }
+                // no judge model: consensus of sentence embeddings over the pool (duplicates vote)
+                t0 = System.nanoTime();
+                double[] consensus = embeddings.score(instruction, poolTexts);
+                int top = 0;
+                for (int i = 1; i < consensus.length; i++) {
+                    top = consensus[i] > consensus[top] ? i : top;
+                }
+                rows.get("rank:embedding").add(checker.correct(pool.get(top), gold), poolCost.tokens,
+                        poolCost.millis + ms(t0));
                 // fusion: the judge's top 3, or the 3 most frequent answers without a judge
                 if (fuser != null) {
                     if (lm != null) {
@@ -337,9 +349,14 @@ final class EvalCommand implements Callable<Integer> {
             for (LlamaModel m : models) {
                 m.close();
             }
+            if (embeddings != null) {
+                embeddings.close();
+            }
         }
         return 0;
     }
+
+    private EmbeddingConsensusScorer embeddings;
 
     /** A fused answer and what producing it cost. */
     private record Fused(String text, Cost cost) {}

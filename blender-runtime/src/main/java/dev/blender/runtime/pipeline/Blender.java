@@ -210,7 +210,7 @@ public final class Blender implements AutoCloseable {
         BlendResult single() {
             Path model = config.generators().get(0);
             try (ModelPool.Lease lease = pool.lease(model, config.modelOptions(), generatorContext(1))) {
-                int[] prompt = Generator.prompt(lease.model(), request.prompt(), true);
+                int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
                 Candidate c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1,
                         config.answerSampler(), config.maxTokens()), answerListener()).get(0));
                 double total = elapsed();
@@ -223,7 +223,7 @@ public final class Blender implements AutoCloseable {
             Path model = config.generators().get(0);
             Candidate c;
             try (ModelPool.Lease lease = pool.lease(model, config.modelOptions(), generatorContext(1))) {
-                int[] prompt = Generator.prompt(lease.model(), request.prompt(), true);
+                int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
                 c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1, SamplerOptions.greedy(),
                         config.maxTokens())).get(0));
             }
@@ -254,7 +254,7 @@ public final class Blender implements AutoCloseable {
                 CombineOptions options = config.combine() != null ? config.combine()
                         : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
                 MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
-                Candidate c = checkedCandidate(mix.generate(MixRequest.of(request.prompt()).withMaxTokens(config.maxTokens())
+                Candidate c = checkedCandidate(mix.generate(MixRequest.of(config.generatorText(request.prompt())).withMaxTokens(config.maxTokens())
                         .withSampler(config.answerSampler()).withStop(config.stop()).withSeed(request.seed())
                         .withCancellation(request.cancellation()), answerListener()));
                 double total = elapsed();
@@ -271,7 +271,7 @@ public final class Blender implements AutoCloseable {
             for (Path p : generators) {
                 checkCancelled();
                 try (ModelPool.Lease lease = pool.lease(p, config.modelOptions(), generatorContext(perModel))) {
-                    int[] prompt = Generator.prompt(lease.model(), request.prompt(), true);
+                    int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
                     for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
                             config.candidateSampler(), config.maxTokens()))) {
                         checkedCandidate(c);

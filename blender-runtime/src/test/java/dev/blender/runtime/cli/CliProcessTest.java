@@ -1,0 +1,101 @@
+package dev.blender.runtime.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blender.nativebridge.TestModels;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI end to end in a separate JVM, as a user runs it: exit codes, stdout, stdin and the REPL. */
+class CliProcessTest {
+    private static final long TIMEOUT_SECONDS = 60;
+
+    @TempDir
+    Path dir;
+
+    record Result(int code, String out, String err) {}
+
+    /** Runs {@code BlenderCli} in a new JVM with {@code stdin} written to it and then closed. */
+    private Result cli(String stdin, List<String> jvmOptions, String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElseThrow());
+        command.add("--enable-native-access=ALL-UNNAMED");
+        command.add("--add-modules=jdk.incubator.vector");
+        command.add("-Dblender.shared=" + TestModels.shared());
+        command.addAll(jvmOptions);
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(BlenderCli.class.getName());
+        command.addAll(List.of(args));
+        Path out = Files.createTempFile(dir, "out", ".txt");
+        Path err = Files.createTempFile(dir, "err", ".txt");
+        // files, not pipes: a full pipe nobody reads would hang the child
+        Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        try {
+            try (OutputStream in = p.getOutputStream()) {
+                in.write(stdin.getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                // the child may exit (e.g. on a bad option) before reading its input
+            }
+            assertTrue(p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS), "blender " + String.join(" ", args)
+                    + " did not finish in " + TIMEOUT_SECONDS + " s; stderr: " + Files.readString(err));
+            return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    private Result cli(String stdin, String... args) throws Exception {
+        return cli(stdin, List.of(), args);
+    }
+
+    @Test
+    void helpListsTheSubcommands() throws Exception {
+        Result r = cli("", "--help");
+        assertEquals(0, r.code(), r.err());
+        for (String sub : new String[] {"run", "chat", "blend", "eval", "bench", "inspect"}) {
+            assertTrue(r.out().contains("  " + sub + " "), sub + " in\n" + r.out());
+        }
+    }
+
+    @Test
+    void runPrintsTheBlendedAnswer() throws Exception {
+        TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Result r = cli("", "run", "--strategy", "TOKEN_COMBINE", "17+62=");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("79", r.out().strip(), "README: log-linear mix answers 79");
+        assertTrue(r.err().contains("[TOKEN_COMBINE"), r.err());
+    }
+
+    @Test
+    void chatReadsPipedInputAndKeepsHistoryUnderTheHomeFolder() throws Exception {
+        TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Path home = dir.resolve("home");
+        Result r = cli("/strategy SINGLE\n17+62=\n/stats\n/strategy TOKEN_COMBINE\n17+62=\n",
+                List.of("-Duser.home=" + home), "chat");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("blend> 80\n") && r.out().contains("blend> 79\n"), r.out());
+        assertTrue(r.out().contains("last (SINGLE): sampling") && r.out().contains("session: 1 requests"), r.out());
+        assertFalse(r.out().contains("\u001b"), "no escape codes when stdin is a pipe: " + r.out());
+        assertFalse(r.err().contains("\tat "), r.err());
+        Path history = home.resolve(".cache/blender/chat_history");
+        assertTrue(Files.readString(history).contains("/strategy TOKEN_COMBINE"), "history in " + history);
+    }
+
+    @Test
+    void aBadOptionIsExitCodeTwo() throws Exception {
+        Result r = cli("", "run", "--seed", "many", "x");
+        assertEquals(2, r.code(), r.out());
+        assertTrue(r.err().contains("--seed") && !r.err().contains("\tat "), r.err());
+    }
+}

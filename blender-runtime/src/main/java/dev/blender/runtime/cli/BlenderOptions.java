@@ -32,6 +32,9 @@ final class BlenderOptions {
     @Option(names = "--judge-template", defaultValue = "ab", description = "ab or arith (default: ${DEFAULT-VALUE})")
     String judgeTemplate;
 
+    @Option(names = "--reranker", paramLabel = "GGUF", description = "a reranker model (rank pooling) instead of a judge")
+    Path reranker;
+
     @Option(names = "--fuser", paramLabel = "GGUF", description = "the fuser model")
     Path fuser;
 
@@ -89,6 +92,9 @@ final class BlenderOptions {
                     case "arith" -> JudgeTemplate.arith();
                     default -> throw new IllegalArgumentException("--judge-template must be ab or arith, was " + judgeTemplate);
                 });
+            }
+            if (reranker != null) {
+                b.reranker(reranker);
             }
             if (fuser != null) {
                 b.fuser(fuser, switch (fuserTemplate.toLowerCase(Locale.ROOT)) {

@@ -12,7 +12,10 @@ import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.Ranking;
 import dev.blender.pairranker.Rankings;
+import dev.blender.pairranker.PairRanker;
 import dev.blender.pairranker.judge.LmJudge;
+import dev.blender.pairranker.reranker.RerankerScorer;
+import dev.blender.nativebridge.PoolingType;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.combine.MixRequest;
@@ -127,14 +130,19 @@ public final class Blender implements AutoCloseable {
         if (config.judge() != null) {
             all.add(config.judge());
         }
+        if (config.reranker() != null) {
+            all.add(config.reranker());
+        }
         if (config.fuser() != null) {
             all.add(config.fuser());
         }
         for (int i = 0; i < all.size(); i++) {
             progress.loading(i, all.size(), all.get(i));
-            try (ModelPool.Lease lease = pool.lease(all.get(i), config.modelOptions(),
-                    ContextOptions.defaults().withContextSize(config.contextSize())
-                            .withThreads(config.modelOptions().threads()))) {
+            Path model = all.get(i);
+            ContextOptions options = model.equals(config.reranker()) ? rankerContext(model)
+                    : model.equals(config.judge()) ? rankerContext(model)
+                    : model.equals(config.fuser()) ? fuserContext() : generatorContext(model, config.candidatesPerModel());
+            try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), options)) {
                 lease.model();
             }
         }
@@ -209,7 +217,7 @@ public final class Blender implements AutoCloseable {
 
         BlendResult single() {
             Path model = config.generators().get(0);
-            try (ModelPool.Lease lease = pool.lease(model, config.modelOptions(), generatorContext(1))) {
+            try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
                 int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
                 Candidate c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1,
                         config.answerSampler(), config.maxTokens()), answerListener()).get(0));
@@ -222,7 +230,7 @@ public final class Blender implements AutoCloseable {
         BlendResult cascade() {
             Path model = config.generators().get(0);
             Candidate c;
-            try (ModelPool.Lease lease = pool.lease(model, config.modelOptions(), generatorContext(1))) {
+            try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
                 int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
                 c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1, SamplerOptions.greedy(),
                         config.maxTokens())).get(0));
@@ -247,7 +255,7 @@ public final class Blender implements AutoCloseable {
             try {
                 List<LlamaContext> contexts = new ArrayList<>();
                 for (Path p : config.generators()) {
-                    ModelPool.Lease l = pool.lease(p, config.modelOptions(), generatorContext(1));
+                    ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), generatorContext(p, 1));
                     leases.add(l);
                     contexts.add(l.context());
                 }
@@ -270,7 +278,7 @@ public final class Blender implements AutoCloseable {
             List<BlendResult.Sampled> sampled = new ArrayList<>();
             for (Path p : generators) {
                 checkCancelled();
-                try (ModelPool.Lease lease = pool.lease(p, config.modelOptions(), generatorContext(perModel))) {
+                try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), generatorContext(p, perModel))) {
                     int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
                     for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
                             config.candidateSampler(), config.maxTokens()))) {
@@ -285,11 +293,14 @@ public final class Blender implements AutoCloseable {
             checkCancelled();
             Ranking ranking = null;
             List<String> order;
-            if (texts.size() > 1 && config.judge() != null && !overBudget()) {
-                try (ModelPool.Lease lease = pool.lease(config.judge(), config.modelOptions(), judgeContext())) {
-                    LmJudge judge = new LmJudge(lease.context(), config.judgeTemplate());
-                    ranking = Rankings.rank(new CachingPairRanker(judge, pairCache), request.prompt(), texts, config.aggregation(),
-                            Math.min(config.topK(), texts.size()), request.seed());
+            if (texts.size() > 1 && (config.judge() != null || config.reranker() != null) && !overBudget()) {
+                Path rankerModel = config.judge() != null ? config.judge() : config.reranker();
+                try (ModelPool.Lease lease = pool.lease(rankerModel, config.modelOptionsFor(rankerModel),
+                        rankerContext(rankerModel))) {
+                    PairRanker ranker = config.judge() != null ? new LmJudge(lease.context(), config.judgeTemplate())
+                            : new RerankerScorer(lease.context()).asPairRanker();
+                    ranking = Rankings.rank(new CachingPairRanker(ranker, pairCache), request.prompt(), texts,
+                            config.aggregation(), Math.min(config.topK(), texts.size()), request.seed());
                 }
                 Ranking r = ranking;
                 order = new ArrayList<>();
@@ -303,7 +314,8 @@ public final class Blender implements AutoCloseable {
             Candidate fused = null;
             String answer = order.get(0);
             if (config.fuser() != null && !overBudget()) {
-                try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptions(), fuserContext())) {
+                try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
+                        fuserContext())) {
                     GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
                     fused = checkedCandidate(fuser.fuse(request.prompt(), order.subList(0, Math.min(config.topK(),
                             order.size())), generation(new int[] {0}, 1, config.answerSampler(), config.fusedMaxTokens()),
@@ -318,19 +330,23 @@ public final class Blender implements AutoCloseable {
                     new BlendResult.Timings(sampling, ranked - sampling, total - ranked, firstToken, total));
         }
 
-        ContextOptions generatorContext(int sequences) {
-            return ContextOptions.defaults().withContextSize(config.contextSize() * sequences).withMaxSequences(sequences)
-                    .withThreads(config.modelOptions().threads());
-        }
+    }
 
-        ContextOptions judgeContext() {
-            return ContextOptions.defaults().withContextSize(config.contextSize() * 16).withMaxSequences(16)
-                    .withThreads(config.modelOptions().threads());
-        }
+    ContextOptions generatorContext(Path model, int sequences) {
+        return ContextOptions.defaults().withContextSize(config.contextSizeFor(model) * sequences)
+                .withMaxSequences(sequences).withThreads(config.modelOptionsFor(model).threads());
+    }
 
-        ContextOptions fuserContext() {
-            return ContextOptions.defaults().withContextSize(config.contextSize()).withThreads(config.modelOptions().threads());
-        }
+    /** A judge decodes up to 16 pairs at once; a reranker pools one relevance score per sequence. */
+    ContextOptions rankerContext(Path model) {
+        ContextOptions o = ContextOptions.defaults().withContextSize(config.contextSizeFor(model) * 16).withMaxSequences(16)
+                .withThreads(config.modelOptionsFor(model).threads());
+        return model.equals(config.reranker()) ? o.withEmbeddings(true, PoolingType.RANK) : o;
+    }
+
+    ContextOptions fuserContext() {
+        return ContextOptions.defaults().withContextSize(config.contextSizeFor(config.fuser()))
+                .withThreads(config.modelOptionsFor(config.fuser()).threads());
     }
 
     /** Distinct candidate texts, most frequent first (ties: first seen first). */

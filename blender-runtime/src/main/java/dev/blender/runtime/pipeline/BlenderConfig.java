@@ -9,12 +9,15 @@ import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.judge.JudgeTemplate;
+import dev.blender.pairranker.reranker.RerankerScorer;
 import dev.blender.runtime.combine.CombineOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -24,16 +27,20 @@ import java.util.Objects;
  * with {@link Blender#builder()} or read it from a JSON file with {@link #load(Path)} so that the CLI and
  * embedding applications share one file.
  */
-public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate judgeTemplate, Path fuser,
+public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate judgeTemplate, Path reranker, Path fuser,
                             FuserTemplate fuserTemplate, ModelOptions modelOptions, int contextSize,
                             int candidatesPerModel, Aggregation aggregation, int topK, SamplerOptions candidateSampler,
                             SamplerOptions answerSampler, int maxTokens, int fusedMaxTokens, CombineOptions combine,
                             Strategy strategy, double cascadeConfidence, long memoryBudgetBytes, long pairCacheSize,
-                            List<String> stop, String generatorPrompt) {
+                            List<String> stop, String generatorPrompt, Map<Path, ModelOptions> perModelOptions,
+                            Map<Path, Integer> perModelContextSize) {
 
     public BlenderConfig {
         generators = List.copyOf(generators);
         stop = List.copyOf(stop);
+        perModelOptions = Map.copyOf(perModelOptions);
+        perModelContextSize = Map.copyOf(perModelContextSize);
+        perModelContextSize.forEach((p, n) -> positive("contextSize of " + p.getFileName(), n));
         if (generators.isEmpty()) {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
@@ -42,6 +49,12 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         }
         if (judge != null) {
             GgufFile.read(judge);
+        }
+        if (reranker != null) {
+            RerankerScorer.checkSupported(GgufFile.read(reranker));
+            if (judge != null) {
+                throw new IllegalArgumentException("configure a judge or a reranker, not both: both rank candidates");
+            }
         }
         if (fuser != null) {
             GgufFile.read(fuser);
@@ -53,6 +66,13 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         positive("fusedMaxTokens", fusedMaxTokens);
         if (memoryBudgetBytes < 1) {
             throw new IllegalArgumentException("memoryBudgetBytes must be >= 1, was " + memoryBudgetBytes);
+        }
+        for (Path p : allModels(generators, judge, reranker, fuser)) {
+            long size = p.toFile().length();
+            if (size > memoryBudgetBytes) {
+                throw new IllegalArgumentException("memoryBudgetBytes " + memoryBudgetBytes + " is smaller than "
+                        + p.getFileName() + " (" + size + " bytes): it could never stay loaded; raise the budget");
+            }
         }
         if (pairCacheSize < 1) {
             throw new IllegalArgumentException("pairCacheSize must be >= 1, was " + pairCacheSize);
@@ -83,6 +103,16 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         }
     }
 
+    private static List<Path> allModels(List<Path> generators, Path judge, Path reranker, Path fuser) {
+        List<Path> all = new ArrayList<>(generators);
+        for (Path p : new Path[] {judge, reranker, fuser}) {
+            if (p != null) {
+                all.add(p);
+            }
+        }
+        return all;
+    }
+
     private static void positive(String name, int value) {
         if (value < 1) {
             throw new IllegalArgumentException(name + " must be >= 1, was " + value);
@@ -101,6 +131,16 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         return generatorPrompt.replace("{prompt}", userPrompt);
     }
 
+    /** The options a model loads with: its own where configured, else the common ones. */
+    public ModelOptions modelOptionsFor(Path model) {
+        return perModelOptions.getOrDefault(model, modelOptions);
+    }
+
+    /** KV cells per sequence for a model: its own where configured, else the common size. */
+    public int contextSizeFor(Path model) {
+        return perModelContextSize.getOrDefault(model, contextSize);
+    }
+
     /** Whether this configuration can run a strategy. */
     public boolean supports(Strategy strategy) {
         return supports(generators.size(), strategy);
@@ -117,7 +157,8 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
     }
 
     /**
-     * Reads a JSON configuration. Models are listed with a role; paths are relative to the file's folder:
+     * Reads a JSON configuration. Models are listed with a role (generator, judge, reranker, fuser) and
+     * optionally their own threads, gpuLayers and contextSize; paths are relative to the file's folder:
      * <pre>{@code
      * {"models": [{"path": "a.gguf", "role": "generator"}, {"path": "b.gguf", "role": "generator"},
      *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
@@ -144,6 +185,9 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         }
     }
 
+    private static final List<String> MODEL_KEYS = List.of("path", "role", "template", "threads", "gpuLayers",
+            "contextSize");
+
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "aggregation", "memoryBudgetMiB",
             "cascadeConfidence", "stop", "generatorPrompt");
@@ -167,15 +211,29 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             }
             Path p = base.resolve(path);
             String template = m.path("template").asText(null);
+            m.fieldNames().forEachRemaining(k -> {
+                if (!MODEL_KEYS.contains(k)) {
+                    throw new IllegalArgumentException("unknown key '" + k + "' in the entry of " + path + " (known: "
+                            + String.join(", ", MODEL_KEYS) + ")");
+                }
+            });
+            if (m.has("threads") || m.has("gpuLayers")) {
+                b.modelOptions(p, ModelOptions.defaults().withThreads(m.path("threads").asInt(0))
+                        .withGpuLayers(m.path("gpuLayers").asInt(0)));
+            }
+            if (m.has("contextSize")) {
+                b.contextSize(p, m.get("contextSize").asInt());
+            }
             switch (role.toLowerCase(Locale.ROOT)) {
                 case "generator" -> b.generator(p);
                 case "judge" -> b.judge(p, template == null || template.equals("ab") ? JudgeTemplate.abAnswer()
                         : template.equals("arith") ? JudgeTemplate.arith() : unknownTemplate("judge", template));
+                case "reranker" -> b.reranker(p);
                 case "fuser" -> b.fuser(p, template == null || template.equals("llm-blender") ? FuserTemplate.llmBlender()
                         : template.equals("arith") ? FuserTemplate.arith()
                         : template.equals("aggregator") ? FuserTemplate.aggregator() : unknownTemplate("fuser", template));
                 default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
-                        + " (roles: generator, judge, fuser)");
+                        + " (roles: generator, judge, reranker, fuser)");
             }
         }
         if (root.has("strategy")) {
@@ -232,8 +290,11 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         private final List<Path> generators = new ArrayList<>();
         private Path judge;
         private JudgeTemplate judgeTemplate;
+        private Path reranker;
         private Path fuser;
         private FuserTemplate fuserTemplate;
+        private final Map<Path, ModelOptions> perModelOptions = new HashMap<>();
+        private final Map<Path, Integer> perModelContextSize = new HashMap<>();
         private ModelOptions modelOptions = ModelOptions.defaults();
         private int contextSize = 512;
         private int candidatesPerModel = 4;
@@ -263,6 +324,24 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         public Builder judge(Path model, JudgeTemplate template) {
             this.judge = Objects.requireNonNull(model, "model");
             this.judgeTemplate = Objects.requireNonNull(template, "template");
+            return this;
+        }
+
+        /** A reranker model (rank pooling) that scores candidates instead of a judge. */
+        public Builder reranker(Path model) {
+            this.reranker = Objects.requireNonNull(model, "model");
+            return this;
+        }
+
+        /** Threads and GPU layers of one model, overriding {@link #modelOptions(ModelOptions)}. */
+        public Builder modelOptions(Path model, ModelOptions o) {
+            perModelOptions.put(Objects.requireNonNull(model, "model"), Objects.requireNonNull(o, "options"));
+            return this;
+        }
+
+        /** KV cells per sequence of one model, overriding {@link #contextSize(int)}. */
+        public Builder contextSize(Path model, int n) {
+            perModelContextSize.put(Objects.requireNonNull(model, "model"), n);
             return this;
         }
 
@@ -371,11 +450,13 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         /** Validates and returns the configuration. */
         public BlenderConfig buildConfig() {
             Strategy s = strategy != null ? strategy
-                    : judge != null || fuser != null ? Strategy.FULL_BLEND
+                    : judge != null || reranker != null || fuser != null ? Strategy.FULL_BLEND
                     : generators.size() >= 2 ? Strategy.TOKEN_COMBINE : Strategy.SINGLE;
-            return new BlenderConfig(generators, judge, judgeTemplate, fuser, fuserTemplate, modelOptions, contextSize,
+            return new BlenderConfig(generators, judge, judgeTemplate, reranker, fuser, fuserTemplate, modelOptions,
+                    contextSize,
                     candidatesPerModel, aggregation, topK, candidateSampler, answerSampler, maxTokens, fusedMaxTokens,
-                    combine, s, cascadeConfidence, memoryBudgetBytes, pairCacheSize, stop, generatorPrompt);
+                    combine, s, cascadeConfidence, memoryBudgetBytes, pairCacheSize, stop, generatorPrompt,
+                    perModelOptions, perModelContextSize);
         }
 
         /** Validates the configuration and creates the blender. */

@@ -213,4 +213,37 @@ class BlenderTest {
             assertTrue(r.answer().length() > 10, r.answer());
         }
     }
+
+    @Test
+    void perModelSettingsRerankerRoleAndTooSmallBudgets(@TempDir Path dir) throws Exception {
+        Path models = TestModels.sharedFile("models/arith");
+        Path file = Files.writeString(dir.resolve("per-model.json"), """
+                {"models": [{"path": "%1$s/answerer-a.gguf", "role": "generator", "threads": 1, "contextSize": 48},
+                            {"path": "%1$s/answerer-b.gguf", "role": "generator"}],
+                 "contextSize": 64, "threads": 2, "maxTokens": 8, "generatorPrompt": "Q: {prompt} A:"}
+                """.formatted(models));
+        BlenderConfig config = BlenderConfig.load(file);
+        Path a = models.resolve("answerer-a.gguf");
+        Path b = models.resolve("answerer-b.gguf");
+        assertEquals(1, config.modelOptionsFor(a).threads());
+        assertEquals(2, config.modelOptionsFor(b).threads());
+        assertEquals(48, config.contextSizeFor(a));
+        assertEquals(64, config.contextSizeFor(b));
+        try (Blender blender = Blender.create(config)) {
+            assertEquals("79", blender.blend(BlendRequest.of("17+62=")).answer(), "TOKEN_COMBINE by default");
+        }
+        // a reranker must have a classification head: a llama model is refused at build time, in Java
+        IllegalArgumentException head = assertThrows(IllegalArgumentException.class,
+                () -> Blender.builder().generator(a).reranker(TestModels.tiny()).build());
+        assertTrue(head.getMessage().contains("rank pooling"), head.getMessage());
+        // a memory budget no model fits in is refused at build time
+        IllegalArgumentException budget = assertThrows(IllegalArgumentException.class,
+                () -> arithBlender().memoryBudgetBytes(1000).build());
+        assertTrue(budget.getMessage().contains("memoryBudgetBytes 1000") && budget.getMessage().contains("answerer-a"),
+                budget.getMessage());
+        Path badKey = Files.writeString(dir.resolve("bad-key.json"),
+                "{\"models\": [{\"path\": \"" + a + "\", \"threds\": 2}]}");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BlenderConfig.load(badKey)).getMessage()
+                .contains("threds"));
+    }
 }

@@ -192,8 +192,12 @@ public final class Blender implements AutoCloseable {
             return (System.nanoTime() - start) / 1e6;
         }
 
+        boolean isCancelled() {
+            return request.cancellation() != null && request.cancellation().isCancelled();
+        }
+
         void checkCancelled() {
-            if (request.cancellation() != null && request.cancellation().isCancelled()) {
+            if (isCancelled()) {
                 throw new CancellationException("blend cancelled");
             }
         }
@@ -297,7 +301,8 @@ public final class Blender implements AutoCloseable {
                 Path rankerModel = config.judge() != null ? config.judge() : config.reranker();
                 try (ModelPool.Lease lease = pool.lease(rankerModel, config.modelOptionsFor(rankerModel),
                         rankerContext(rankerModel))) {
-                    PairRanker ranker = config.judge() != null ? new LmJudge(lease.context(), config.judgeTemplate())
+                    PairRanker ranker = config.judge() != null
+                            ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled)
                             : new RerankerScorer(lease.context()).asPairRanker();
                     ranking = Rankings.rank(new CachingPairRanker(ranker, pairCache), request.prompt(), texts,
                             config.aggregation(), Math.min(config.topK(), texts.size()), request.seed());

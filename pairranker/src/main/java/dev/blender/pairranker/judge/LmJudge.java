@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * A pairwise judge over any loaded GGUF model: the instruction and both candidates go into one prompt
@@ -34,9 +36,19 @@ public final class LmJudge implements PairRanker {
     private final int secondVerdictToken;
     private final int[] stopTokens;
     private final String id;
+    private final BooleanSupplier cancelled;
     private long tokensDecoded;
 
     public LmJudge(LlamaContext ctx, JudgeTemplate template) {
+        this(ctx, template, () -> false);
+    }
+
+    /**
+     * A judge that checks {@code cancelled} before every decode and then throws
+     * {@link CancellationException}: a long ranking stops within one step, the context stays usable.
+     */
+    public LmJudge(LlamaContext ctx, JudgeTemplate template, BooleanSupplier cancelled) {
+        this.cancelled = Objects.requireNonNull(cancelled, "cancelled");
         this.ctx = Objects.requireNonNull(ctx, "ctx");
         this.template = Objects.requireNonNull(template, "template");
         this.vocab = ctx.model().vocab();
@@ -252,6 +264,9 @@ public final class LmJudge implements PairRanker {
     }
 
     private void decode(Batch batch) {
+        if (cancelled.getAsBoolean()) {
+            throw new CancellationException("ranking cancelled");
+        }
         tokensDecoded += batch.size();
         ctx.decode(batch);
     }

@@ -103,4 +103,19 @@ class LmJudgeTest {
         assertThrows(IllegalArgumentException.class, () -> new JudgeTemplate("{instruction} {first}", null, "A", "B", 0));
         assertThrows(IllegalArgumentException.class, () -> new JudgeTemplate("{instruction} {first} {second}", null, "A", "A", 0));
     }
+
+    @Test
+    void aCancelledRankingStopsWithinAStepAndTheContextStaysUsable() {
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext ctx = m.newContext(judgeContext(8))) {
+            int[] decodes = {0};
+            LmJudge cancelling = new LmJudge(ctx, JudgeTemplate.arith(), () -> ++decodes[0] > 3);
+            List<OrderedPair> pairs = List.of(new OrderedPair(0, 1), new OrderedPair(1, 0));
+            assertThrows(java.util.concurrent.CancellationException.class,
+                    () -> cancelling.compare("85+95=", List.of("180", "171"), pairs));
+            assertEquals(4, decodes[0], "stopped at the first check after the cancel");
+            double[] s = new LmJudge(ctx, JudgeTemplate.arith()).compare("85+95=", List.of("180", "171"), pairs);
+            assertTrue(s[0] > 0 && s[1] < 0, "the same context still judges right");
+        }
+    }
 }

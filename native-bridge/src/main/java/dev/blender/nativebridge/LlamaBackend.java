@@ -95,6 +95,16 @@ public final class LlamaBackend {
         }
     }
 
+    /** Whether this build can lock model memory ({@link ModelOptions#mlock()} has effect). */
+    public static boolean supportsMlock() {
+        ensureInitialized();
+        try {
+            return (boolean) LlamaCpp.supports_mlock.invokeExact();
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
     /** Returns and clears llama.cpp's error output on the calling thread. */
     static String takeErrors() {
         StringBuilder sb = ERRORS.get();

@@ -180,6 +180,26 @@ public final class LlamaContext implements AutoCloseable {
         }
     }
 
+    /** The physical batch size llama.cpp splits a decode into. */
+    public synchronized int microBatchSize() {
+        checkOpen();
+        try {
+            return (int) LlamaCpp.n_ubatch.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /** Threads used for batch (prompt) decoding. */
+    public synchronized int batchThreads() {
+        checkOpen();
+        try {
+            return (int) LlamaCpp.n_threads_batch.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
     /** Threads used for single-token decoding. */
     public synchronized int threads() {
         checkOpen();

@@ -93,7 +93,6 @@ final class LlamaCpp {
     static final MethodHandle kv_self_seq_add =
             h("llama_kv_self_seq_add", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     static final MethodHandle kv_self_seq_pos_max = h("llama_kv_self_seq_pos_max", fn(JAVA_INT, ADDRESS, JAVA_INT));
-    static final MethodHandle kv_self_n_tokens = h("llama_kv_self_n_tokens", fn(JAVA_INT, ADDRESS));
     static final MethodHandle kv_self_used_cells = h("llama_kv_self_used_cells", fn(JAVA_INT, ADDRESS));
 
     // vocabulary
@@ -119,22 +118,6 @@ final class LlamaCpp {
             fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_BOOLEAN, JAVA_BOOLEAN));
     static final MethodHandle chat_apply_template = h("llama_chat_apply_template",
             fn(JAVA_INT, ADDRESS, ADDRESS, SIZE_T, JAVA_BOOLEAN, ADDRESS, JAVA_INT));
-
-    // samplers
-    static final MethodHandle sampler_chain_init =
-            h("llama_sampler_chain_init", fn(ADDRESS, Layouts.SAMPLER_CHAIN_PARAMS));
-    static final MethodHandle sampler_chain_add = h("llama_sampler_chain_add", proc(ADDRESS, ADDRESS));
-    static final MethodHandle sampler_init_greedy = h("llama_sampler_init_greedy", fn(ADDRESS));
-    static final MethodHandle sampler_init_dist = h("llama_sampler_init_dist", fn(ADDRESS, JAVA_INT));
-    static final MethodHandle sampler_init_temp = h("llama_sampler_init_temp", fn(ADDRESS, JAVA_FLOAT));
-    static final MethodHandle sampler_init_top_k = h("llama_sampler_init_top_k", fn(ADDRESS, JAVA_INT));
-    static final MethodHandle sampler_init_top_p = h("llama_sampler_init_top_p", fn(ADDRESS, JAVA_FLOAT, SIZE_T));
-    static final MethodHandle sampler_init_min_p = h("llama_sampler_init_min_p", fn(ADDRESS, JAVA_FLOAT, SIZE_T));
-    static final MethodHandle sampler_sample = h("llama_sampler_sample", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-    static final MethodHandle sampler_apply = h("llama_sampler_apply", proc(ADDRESS, ADDRESS));
-    static final MethodHandle sampler_accept = h("llama_sampler_accept", proc(ADDRESS, JAVA_INT));
-    static final MethodHandle sampler_reset = h("llama_sampler_reset", proc(ADDRESS));
-    static final MethodHandle sampler_free = h("llama_sampler_free", proc(ADDRESS));
 
     /** Rethrows what a downcall threw; downcalls only throw for programming errors in this package. */
     static LlamaException rethrow(Throwable t) {

@@ -183,6 +183,23 @@ class LlamaModelTest {
         }
     }
 
+    @Test
+    void contextReportsWhatItWasCreatedWith() {
+        try (LlamaModel m = LlamaModel.load(TestModels.tiny());
+                LlamaContext ctx = m.newContext(ContextOptions.defaults().withContextSize(256).withBatchSize(128)
+                        .withMicroBatchSize(64).withThreads(1).withBatchThreads(2))) {
+            assertEquals(1, ctx.threads());
+            assertEquals(2, ctx.batchThreads());
+            assertEquals(64, ctx.microBatchSize());
+            assertEquals(128, ctx.batchSize());
+            assertTrue(ctx.contextSize() >= 256);
+            ctx.setThreads(2, 1);
+            assertEquals(2, ctx.threads());
+            assertEquals(1, ctx.batchThreads());
+        }
+        LlamaBackend.supportsMlock(); // answers without throwing on every platform
+    }
+
     static ContextOptions small() {
         return ContextOptions.defaults().withContextSize(256).withBatchSize(64).withThreads(1);
     }

@@ -6,7 +6,6 @@ import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
-import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.generation.TokenListener;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,18 +37,17 @@ public final class GenFuser {
 
     /** Greedy fusion of up to K candidates (best first) with up to {@code maxTokens} tokens. */
     public Candidate fuse(String instruction, List<String> ranked, int maxTokens) {
-        return fuse(instruction, ranked, GenerationRequest.of(new int[] {0}).withMaxTokens(maxTokens), TokenListener.NONE);
+        return fuse(instruction, ranked, FuseOptions.greedy(maxTokens), TokenListener.NONE);
     }
 
     /**
-     * Fuses the first K of {@code ranked} (best first). Fewer than K are padded by repeating the best, as
-     * a fuser trained on K inputs expects. {@code settings} supplies maxTokens, sampler, stop strings, seed
-     * and cancellation (its prompt is ignored).
+     * Fuses the first K of {@code ranked} (best first), streaming the answer to {@code listener}. Fewer
+     * than K are padded by repeating the best, as a fuser trained on K inputs expects.
      *
      * @throws IllegalArgumentException no candidates, or even one-token candidates leave no room for
      *                                  {@code maxTokens} in the fuser's context
      */
-    public Candidate fuse(String instruction, List<String> ranked, GenerationRequest settings, TokenListener listener) {
+    public Candidate fuse(String instruction, List<String> ranked, FuseOptions settings, TokenListener listener) {
         Objects.requireNonNull(instruction, "instruction");
         Objects.requireNonNull(ranked, "ranked");
         if (ranked.isEmpty()) {
@@ -75,11 +73,6 @@ public final class GenFuser {
             }
             budget = Math.max(1, budget / 2);
         }
-    }
-
-    /** Greedy settings with a token limit, for {@link #fuse(String, List, GenerationRequest, TokenListener)}. */
-    public static GenerationRequest settings(int maxTokens, SamplerOptions sampler) {
-        return GenerationRequest.of(new int[] {0}).withMaxTokens(maxTokens).withSampler(sampler);
     }
 
     /** Tokens of the fusion prompt for these K candidates at the template's budget: the fusion's input cost. */

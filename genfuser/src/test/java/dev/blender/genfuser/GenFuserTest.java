@@ -59,7 +59,7 @@ class GenFuserTest {
                     .repeat(8);
             StringBuilder streamed = new StringBuilder();
             Candidate out = fuser.fuse("", List.of(longStory, longStory, longStory),
-                    GenFuser.settings(40, SamplerOptions.greedy()), (cand, token, text) -> streamed.append(text));
+                    new FuseOptions(40, SamplerOptions.greedy(), List.of(), 0, null), (cand, token, text) -> streamed.append(text));
             assertEquals(out.text(), streamed.toString());
             assertTrue(out.tokenCount() > 0);
             // the 40-token budget per candidate is cut further until the prompt leaves room for the answer

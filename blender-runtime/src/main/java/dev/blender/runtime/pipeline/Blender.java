@@ -1,5 +1,6 @@
 package dev.blender.runtime.pipeline;
 
+import dev.blender.genfuser.FuseOptions;
 import dev.blender.genfuser.GenFuser;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
@@ -323,8 +324,8 @@ public final class Blender implements AutoCloseable {
                         fuserContext())) {
                     GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
                     fused = checkedCandidate(fuser.fuse(request.prompt(), order.subList(0, Math.min(config.topK(),
-                            order.size())), generation(new int[] {0}, 1, config.answerSampler(), config.fusedMaxTokens()),
-                            answerListener()));
+                            order.size())), new FuseOptions(config.fusedMaxTokens(), config.answerSampler(), config.stop(),
+                            request.seed(), request.cancellation()), answerListener()));
                     answer = fused.text().strip();
                 }
             } else {

@@ -16,6 +16,8 @@ public final class Sampler {
     private int[] ids = new int[0];
     private float[] values = new float[0];
     private long[] packed = new long[0];
+    private float candidateMax;
+    private double candidateSum;
 
     public Sampler(SamplerOptions options, long seed) {
         this.options = Objects.requireNonNull(options, "options");
@@ -46,14 +48,8 @@ public final class Sampler {
         }
         int count = candidates(scores, n);
         // softmax over the candidates, untempered: top-p and min-p are defined on the model's distribution
-        float max = values[0];
-        for (int i = 1; i < count; i++) {
-            max = Math.max(max, values[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < count; i++) {
-            sum += Math.exp(values[i] - max);
-        }
+        float max = candidateMax;
+        double sum = candidateSum;
         if (options.topP() < 1f) {
             // candidates are sorted by score here (see candidates())
             double cumulative = 0;
@@ -98,35 +94,70 @@ public final class Sampler {
         return ids[count - 1];
     }
 
-    /** Fills ids/values with the candidate set; sorted by descending score whenever top-p needs it. */
+    /**
+     * Fills ids/values with the candidate set, sorted by descending score whenever top-p needs it, and
+     * sets {@link #candidateMax} and {@link #candidateSum} (the softmax normaliser over the set).
+     */
     private int candidates(float[] scores, int n) {
         int k = options.topK() > 0 ? Math.min(options.topK(), n) : n;
         ensure(k);
         if (k < n) {
             topK(scores, n, k);
+            normalise(k);
             return k;
         }
         if (options.topP() < 1f) {
+            float max = scores[0];
+            for (int i = 1; i < n; i++) {
+                max = Math.max(max, scores[i]);
+            }
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                sum += Math.exp(scores[i] - max);
+            }
+            // Only tokens that can be in the top-p set need sorting: a token with exp(x - max) below
+            // (1 - p) / n has probability below that, so all such tokens together hold less than 1 - p
+            // and the smallest prefix reaching p never reaches them. Exact, and usually a tiny sort.
+            float floor = max + (float) Math.log((1.0 - options.topP()) / n);
             if (packed.length < n) {
                 packed = new long[n];
             }
+            int m = 0;
             for (int i = 0; i < n; i++) {
-                // ~sortable puts the largest score first under an ascending sort
-                packed[i] = ((long) ~sortable(scores[i]) << 32) | (i & 0xffffffffL);
+                if (scores[i] >= floor) {
+                    // ~sortable puts the largest score first under an ascending sort
+                    packed[m++] = ((long) ~sortable(scores[i]) << 32) | (i & 0xffffffffL);
+                }
             }
-            Arrays.sort(packed, 0, n);
-            for (int i = 0; i < n; i++) {
+            Arrays.sort(packed, 0, m);
+            for (int i = 0; i < m; i++) {
                 int id = (int) packed[i];
                 ids[i] = id;
                 values[i] = scores[id];
             }
-            return n;
+            candidateMax = max;
+            candidateSum = sum;
+            return m;
         }
         for (int i = 0; i < n; i++) {
             ids[i] = i;
             values[i] = scores[i];
         }
+        normalise(n);
         return n;
+    }
+
+    private void normalise(int count) {
+        float max = values[0];
+        for (int i = 1; i < count; i++) {
+            max = Math.max(max, values[i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            sum += Math.exp(values[i] - max);
+        }
+        candidateMax = max;
+        candidateSum = sum;
     }
 
     /** Selects the k best with a min-heap in ids/values, then sorts them best first. */

@@ -96,4 +96,56 @@ class SamplerTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> SamplerOptions.defaults().withTopK(-1))
                 .getMessage().startsWith("topK"));
     }
+
+    @Test
+    void topPWithoutTopKDrawsExactlyWhatAFullSortDraws() {
+        int n = 20_000;
+        java.util.SplittableRandom data = new java.util.SplittableRandom(5);
+        float[] logits = new float[n];
+        for (int i = 0; i < n; i++) {
+            logits[i] = (float) (data.nextGaussian() * 2.5);
+        }
+        SamplerOptions o = new SamplerOptions(0.7f, 0, 0.9f, 0f, 1f, 64);
+        Sampler sampler = new Sampler(o, 11);
+        java.util.SplittableRandom reference = new java.util.SplittableRandom(11);
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Float.compare(logits[b], logits[a]) != 0
+                ? Float.compare(logits[b], logits[a]) : Integer.compare(a, b));
+        float max = logits[order[0]];
+        double sum = 0;
+        for (float f : logits) {
+            sum += Math.exp(f - max);
+        }
+        int keep = n;
+        double cumulative = 0;
+        for (int i = 0; i < n; i++) {
+            cumulative += Math.exp(logits[order[i]] - max) / sum;
+            if (cumulative >= 0.9) {
+                keep = i + 1;
+                break;
+            }
+        }
+        for (int draw = 0; draw < 200; draw++) {
+            double total = 0;
+            double[] w = new double[keep];
+            for (int i = 0; i < keep; i++) {
+                w[i] = (float) Math.exp((logits[order[i]] - max) * (1f / 0.7f));
+                total += w[i];
+            }
+            double r = reference.nextDouble() * total;
+            double acc = 0;
+            int expected = order[keep - 1];
+            for (int i = 0; i < keep; i++) {
+                acc += w[i];
+                if (r < acc) {
+                    expected = order[i];
+                    break;
+                }
+            }
+            assertEquals(expected, sampler.sample(logits.clone(), n, null, 0), "draw " + draw);
+        }
+    }
 }

@@ -19,7 +19,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * Picking the next token from a combined distribution of V entries. {@code argmax} is the baseline
  * (greedy: one pass); {@code defaults} is llama.cpp's default chain (top-k 40, top-p 0.95, min-p 0.05,
- * temperature 0.8); {@code topPOnly} has no top-k, so it sorts the whole vocabulary.
+ * temperature 0.8); {@code topPOnly} has no top-k, so it must find the top-p set among all tokens.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -30,6 +30,10 @@ import org.openjdk.jmh.annotations.Warmup;
 public class SamplerBenchmark {
     @Param({"32000", "151936"})
     int vocab;
+
+    /** flat: Gaussian logits; peaked: a few tokens far above the rest, as a language model's usually are. */
+    @Param({"flat", "peaked"})
+    String shape;
 
     private float[] scores;
     private float[] work;
@@ -42,6 +46,11 @@ public class SamplerBenchmark {
         scores = new float[vocab];
         for (int i = 0; i < vocab; i++) {
             scores[i] = (float) (r.nextGaussian() * 3);
+        }
+        if (shape.equals("peaked")) {
+            for (int i = 0; i < 8; i++) {
+                scores[r.nextInt(vocab)] += 25 - 2 * i;
+            }
         }
         work = new float[vocab];
         defaults = new Sampler(SamplerOptions.defaults(), 1);

@@ -1,6 +1,5 @@
 package dev.blender.nativebridge.generation;
 
-import java.util.Arrays;
 import java.util.Objects;
 import java.util.SplittableRandom;
 
@@ -15,7 +14,6 @@ public final class Sampler {
     private final SplittableRandom random;
     private int[] ids = new int[0];
     private float[] values = new float[0];
-    private long[] packed = new long[0];
     private float candidateMax;
     private double candidateSum;
 
@@ -115,25 +113,20 @@ public final class Sampler {
             for (int i = 0; i < n; i++) {
                 sum += Math.exp(scores[i] - max);
             }
-            // Only tokens that can be in the top-p set need sorting: a token with exp(x - max) below
-            // (1 - p) / n has probability below that, so all such tokens together hold less than 1 - p
-            // and the smallest prefix reaching p never reaches them. Exact, and usually a tiny sort.
-            float floor = max + (float) Math.log((1.0 - options.topP()) / n);
-            if (packed.length < n) {
-                packed = new long[n];
-            }
-            int m = 0;
-            for (int i = 0; i < n; i++) {
-                if (scores[i] >= floor) {
-                    // ~sortable puts the largest score first under an ascending sort
-                    packed[m++] = ((long) ~sortable(scores[i]) << 32) | (i & 0xffffffffL);
+            // The top-p set is a prefix of the tokens by descending score: select the best 256, and only
+            // if they do not reach p, 8x more, and so on. Exact; for a peaked distribution one small pass.
+            int m = Math.min(n, 256);
+            while (true) {
+                ensure(m);
+                topK(scores, n, m);
+                double cumulative = 0;
+                for (int i = 0; i < m && cumulative < options.topP(); i++) {
+                    cumulative += Math.exp(values[i] - max) / sum;
                 }
-            }
-            Arrays.sort(packed, 0, m);
-            for (int i = 0; i < m; i++) {
-                int id = (int) packed[i];
-                ids[i] = id;
-                values[i] = scores[id];
+                if (cumulative >= options.topP() || m == n) {
+                    break;
+                }
+                m = (int) Math.min(n, m * 8L);
             }
             candidateMax = max;
             candidateSum = sum;
@@ -269,10 +262,5 @@ public final class Sampler {
             sum += Math.exp(scores[i] - max);
         }
         return (float) (scores[token] - max - Math.log(sum));
-    }
-
-    private static int sortable(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        return bits ^ ((bits >> 31) & 0x7fffffff);
     }
 }

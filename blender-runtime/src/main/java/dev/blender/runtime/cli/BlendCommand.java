@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
-import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
@@ -28,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -40,9 +40,8 @@ import picocli.CommandLine.Option;
             "Defaults: shared/models/arith/answerer-a.gguf + answerer-b.gguf, log-linear, equal weights, greedy,",
             "scored on the first 100 problems of shared/data/arith/dev.jsonl against each model alone."})
 final class BlendCommand implements Callable<Integer> {
-    @Option(names = {"-m", "--model"}, paramLabel = "GGUF",
-            description = "a member model (repeat for each; default: the arith answerers a and b)")
-    List<Path> models = new ArrayList<>();
+    @Mixin
+    ModelFlags members = new ModelFlags();
 
     @Option(names = "--method", defaultValue = "LOG_LINEAR",
             description = "LINEAR, LOG_LINEAR or NEGATIVE_EVIDENCE (default: ${DEFAULT-VALUE})")
@@ -86,9 +85,6 @@ final class BlendCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1")
     long seed;
 
-    @Option(names = "--threads", defaultValue = "0", description = "threads per model (0 = automatic)")
-    int threads;
-
     @Option(names = "--context", defaultValue = "0", description = "context size per model (0 = the model's own)")
     int context;
 
@@ -97,7 +93,7 @@ final class BlendCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Path> paths = models.isEmpty() ? defaultModels() : models;
+        List<Path> paths = members.models.isEmpty() ? defaultModels() : members.models;
         if (paths.size() < 2 && method != CombineMethod.NEGATIVE_EVIDENCE) {
             throw new IllegalArgumentException("blending needs at least two --model files");
         }
@@ -108,7 +104,7 @@ final class BlendCommand implements Callable<Integer> {
         try {
             for (int i = 0; i < paths.size(); i++) {
                 err.printf("loading %d/%d %s%n", i + 1, paths.size(), paths.get(i));
-                LlamaModel m = LlamaModel.load(paths.get(i), ModelOptions.defaults().withThreads(threads));
+                LlamaModel m = LlamaModel.load(paths.get(i), members.modelOptions());
                 loaded.add(m);
                 contexts.add(m.newContext(ContextOptions.defaults().withContextSize(context)));
             }

@@ -1,7 +1,6 @@
 package dev.blender.runtime.cli;
 
 import dev.blender.genfuser.FuserTemplate;
-import dev.blender.nativebridge.ModelOptions;
 import dev.blender.pairranker.judge.JudgeTemplate;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.pipeline.Blender;
@@ -9,9 +8,8 @@ import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.Strategy;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -23,8 +21,8 @@ final class BlenderOptions {
     @Option(names = "--config", paramLabel = "FILE.json", description = "a blender configuration file (see README)")
     Path config;
 
-    @Option(names = {"-m", "--model"}, paramLabel = "GGUF", description = "a generator model (repeat for each)")
-    List<Path> generators = new ArrayList<>();
+    @Mixin
+    ModelFlags models = new ModelFlags();
 
     @Option(names = "--judge", paramLabel = "GGUF", description = "the pairwise judge model")
     Path judge;
@@ -54,11 +52,6 @@ final class BlenderOptions {
     @Option(names = "--context", description = "KV cells per sequence")
     Integer context;
 
-    @Option(names = "--threads", defaultValue = "0", description = "threads per model (0 = automatic)")
-    int threads;
-
-    @Option(names = "--gpu-layers", defaultValue = "0", description = "layers to offload to a GPU")
-    int gpuLayers;
 
     @Option(names = "--generator-prompt", paramLabel = "FORMAT",
             description = "how a prompt is put to the generators, with {prompt} (default: {prompt}; for the arith"
@@ -67,7 +60,7 @@ final class BlenderOptions {
 
     /** Whether no model was named, so the arith family from the shared folder is used. */
     boolean usesDefaults() {
-        return config == null && generators.isEmpty();
+        return config == null && models.models.isEmpty();
     }
 
     BlenderConfig config() {
@@ -75,8 +68,8 @@ final class BlenderOptions {
             return BlenderConfig.load(config);
         }
         BlenderConfig.Builder b = Blender.builder()
-                .modelOptions(ModelOptions.defaults().withThreads(threads).withGpuLayers(gpuLayers));
-        if (generators.isEmpty()) {
+                .modelOptions(models.modelOptions());
+        if (models.models.isEmpty()) {
             Path dir = SharedData.resolve("models/arith").orElseThrow(() -> new IllegalArgumentException(
                     "no models given: pass -m MODEL.gguf (repeatable), --config FILE.json, or put the shared folder"
                             + " beside the checkout for the arith defaults"));
@@ -85,7 +78,7 @@ final class BlenderOptions {
                     .fuser(dir.resolve("fuser.gguf"), FuserTemplate.arith())
                     .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:");
         } else {
-            generators.forEach(b::generator);
+            models.models.forEach(b::generator);
             if (judge != null) {
                 b.judge(judge, switch (judgeTemplate.toLowerCase(Locale.ROOT)) {
                     case "ab" -> JudgeTemplate.abAnswer();

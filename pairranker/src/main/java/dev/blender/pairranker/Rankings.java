@@ -16,7 +16,7 @@ public final class Rankings {
     /**
      * Ranks all candidates (bubble: top 1).
      *
-     * @throws IllegalArgumentException no candidates, or fewer than two, or a null candidate
+     * @throws IllegalArgumentException no candidates, or fewer than two, or a null or blank candidate
      */
     public static Ranking rank(PairRanker ranker, String instruction, List<String> candidates, Aggregation aggregation) {
         return rank(ranker, instruction, candidates, aggregation, 1, 0);
@@ -38,6 +38,10 @@ public final class Rankings {
         for (int i = 0; i < candidates.size(); i++) {
             if (candidates.get(i) == null) {
                 throw new IllegalArgumentException("candidate " + i + " is null");
+            }
+            if (candidates.get(i).isBlank()) {
+                // a judge would spend model calls comparing nothing; callers drop empty answers first
+                throw new IllegalArgumentException("candidate " + i + " is empty; drop empty candidates before ranking");
             }
         }
         if (topK < 1 || topK > candidates.size()) {

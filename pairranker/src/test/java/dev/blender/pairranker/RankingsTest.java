@@ -165,6 +165,9 @@ class RankingsTest {
                 () -> Rankings.rank(r, "q", withNull, Aggregation.MAX_LOGITS)).getMessage().contains("candidate 1 is null"));
         assertThrows(IllegalArgumentException.class,
                 () -> Rankings.rank(r, "q", names(2), Aggregation.BUBBLE, 3, 0));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> Rankings.rank(r, "q", List.of("a", " "), Aggregation.MAX_LOGITS)).getMessage()
+                .contains("candidate 1 is empty"));
         assertThrows(IllegalArgumentException.class, () -> new OrderedPair(1, 1));
         assertThrows(IllegalArgumentException.class, () -> new CachingPairRanker(r, 0));
     }

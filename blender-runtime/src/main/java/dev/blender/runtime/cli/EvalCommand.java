@@ -249,7 +249,10 @@ final class EvalCommand implements Callable<Integer> {
                 rows.get("self-moa").add(checker.correct(majority(own), gold), ownTokens, ms(t0));
 
                 // judge ranking over the distinct sampled texts; MaxLogits and MaxWins share one matrix
-                List<String> distinct = poolTexts.stream().distinct().toList();
+                List<String> distinct = poolTexts.stream().filter(t -> !t.isBlank()).distinct().toList();
+                if (distinct.isEmpty()) {
+                    distinct = List.of(""); // every sample was empty: nothing to rank, the empty answer stands
+                }
                 List<String> ranked = distinct;
                 Cost matrixCost = new Cost(0, 0);
                 if (lm != null) {

@@ -293,7 +293,8 @@ public final class Blender implements AutoCloseable {
                 }
             }
             double sampling = elapsed();
-            List<String> texts = sampled.stream().map(s -> s.candidate().text().strip()).distinct().toList();
+            List<String> texts = sampled.stream().map(s -> s.candidate().text().strip()).filter(t -> !t.isBlank())
+                    .distinct().toList();
             // 2. rank (or a majority vote when there is no judge or no time)
             checkCancelled();
             Ranking ranking = null;
@@ -308,11 +309,12 @@ public final class Blender implements AutoCloseable {
                     ranking = Rankings.rank(new CachingPairRanker(ranker, pairCache), request.prompt(), texts,
                             config.aggregation(), Math.min(config.topK(), texts.size()), request.seed());
                 }
-                Ranking r = ranking;
-                order = new ArrayList<>();
-                r.order().forEach(i -> order.add(texts.get(i)));
+                order = ranking.order().stream().map(texts::get).toList();
             } else {
                 order = byVotes(sampled);
+            }
+            if (order.isEmpty()) {
+                order = List.of(""); // every candidate was empty
             }
             double ranked = elapsed();
             // 3. fuse the top k (or answer with the top one)
@@ -355,11 +357,14 @@ public final class Blender implements AutoCloseable {
                 .withThreads(config.modelOptionsFor(config.fuser()).threads());
     }
 
-    /** Distinct candidate texts, most frequent first (ties: first seen first). */
+    /** Distinct non-empty candidate texts, most frequent first (ties: first seen first). */
     static List<String> byVotes(List<BlendResult.Sampled> sampled) {
         Map<String, Integer> votes = new java.util.LinkedHashMap<>();
         for (BlendResult.Sampled s : sampled) {
-            votes.merge(s.candidate().text().strip(), 1, Integer::sum);
+            String text = s.candidate().text().strip();
+            if (!text.isBlank()) {
+                votes.merge(text, 1, Integer::sum);
+            }
         }
         List<String> out = new ArrayList<>(votes.keySet());
         out.sort((a, b) -> votes.get(b) - votes.get(a));

@@ -163,19 +163,23 @@ final class BlendCommand implements Callable<Integer> {
         for (int i = 0; i < list.size(); i++) {
             Problem p = list.get(i);
             String text = format.replace("{question}", p.question());
+            long promptTokens = 0;
             for (int m = 0; m < k; m++) {
                 long t0 = System.nanoTime();
-                Candidate c = Generator.generate(contexts.get(m), GenerationRequest.of(loaded.get(m).vocab()
-                        .tokenize(text)).withMaxTokens(maxTokens).withSampler(sampler).withSeed(seed)).get(0);
+                int[] prompt = loaded.get(m).vocab().tokenize(text);
+                promptTokens += prompt.length;
+                Candidate c = Generator.generate(contexts.get(m), GenerationRequest.of(prompt).withMaxTokens(maxTokens)
+                        .withSampler(sampler).withSeed(seed)).get(0);
                 memberMillis[m] += (System.nanoTime() - t0) / 1e6;
-                memberTokens[m] += c.tokenCount();
+                // tokens decoded, prompt included, as blender eval counts them
+                memberTokens[m] += prompt.length + c.tokenCount();
                 memberCorrect[m] += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
             }
             long t0 = System.nanoTime();
             Candidate c = mix.generate(MixRequest.of(text).withMaxTokens(maxTokens).withSampler(sampler).withSeed(seed)
                     .withPerplexityWeights(pack));
             blendMillis += (System.nanoTime() - t0) / 1e6;
-            blendTokens += (long) c.tokenCount() * k;
+            blendTokens += promptTokens + (long) c.tokenCount() * k;
             blendCorrect += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
             progress.step(i + 1, String.format(Locale.ROOT, "blend %.3f", (double) blendCorrect / (i + 1)));
         }

@@ -2,6 +2,8 @@ package dev.blender.nativebridge;
 
 /** {@code llama_decode} failed; {@link #code()} is its return value. */
 public final class DecodeException extends LlamaException {
+    private static final long serialVersionUID = 1L;
+
     private final int code;
 
     public DecodeException(int code, String message) {

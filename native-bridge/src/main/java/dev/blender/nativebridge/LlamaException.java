@@ -5,6 +5,8 @@ package dev.blender.nativebridge;
  * crashed on it. The message says what to change.
  */
 public class LlamaException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
     public LlamaException(String message) {
         super(message);
     }

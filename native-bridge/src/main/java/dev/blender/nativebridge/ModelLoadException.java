@@ -8,7 +8,9 @@ import java.nio.file.Path;
  * {@link dev.blender.nativebridge.gguf.GgufFormatException} before any native code runs.
  */
 public final class ModelLoadException extends LlamaException {
-    private final Path path;
+    private static final long serialVersionUID = 1L;
+
+    private final transient Path path;
 
     public ModelLoadException(Path path, String message) {
         super(message);

@@ -238,6 +238,8 @@ public final class VocabAlignment {
 
     /** Vocabularies that cannot be mixed id by id, under a policy that requires it. */
     public static final class IncompatibleVocabularyException extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
         private final transient VocabCompatibility compatibility;
 
         IncompatibleVocabularyException(String message, VocabCompatibility compatibility) {

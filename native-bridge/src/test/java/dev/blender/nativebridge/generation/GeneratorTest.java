@@ -120,17 +120,27 @@ class GeneratorTest {
                     .withSampler(SamplerOptions.defaults()).withSeed(9);
             Cancellation cancel = new Cancellation();
             CountDownLatch started = new CountDownLatch(5);
+            CountDownLatch cancelled = new CountDownLatch(1);
             AtomicInteger tokensAfterCancel = new AtomicInteger();
             ExecutorService canceller = Executors.newSingleThreadExecutor();
             Future<?> f = canceller.submit(() -> {
                 started.await();
                 cancel.cancel();
+                cancelled.countDown();
                 return null;
             });
             List<Candidate> out = Generator.generate(ctx, base.withCancellation(cancel), (c, t, s) -> {
-                started.countDown();
                 if (cancel.isCancelled()) {
                     tokensAfterCancel.incrementAndGet();
+                }
+                started.countDown();
+                if (started.getCount() == 0) {
+                    try {
+                        // hold the generating thread until the other thread has cancelled: no timing luck needed
+                        assertTrue(cancelled.await(10, TimeUnit.SECONDS));
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
                 }
             });
             f.get(10, TimeUnit.SECONDS);

@@ -86,6 +86,9 @@ final class EvalCommand implements Callable<Integer> {
      */
     static final double CASCADE_CONFIDENCE = 0.5;
 
+    /** token:gated uses the first member alone where its top token is more likely than not (a priori). */
+    static final double GATE = 0.5;
+
     /** One method's tally. */
     private static final class Row {
         final String method;
@@ -185,7 +188,7 @@ final class EvalCommand implements Callable<Integer> {
                 ids.add("fuse:frequent3");
             }
             if (k >= 2) {
-                ids.addAll(List.of("token:linear", "token:loglinear", "token:pack"));
+                ids.addAll(List.of("token:linear", "token:loglinear", "token:pack", "token:gated"));
                 if (fuser != null) {
                     ids.addAll(List.of("fuse:mix3", "cascade"));
                 }
@@ -304,11 +307,15 @@ final class EvalCommand implements Callable<Integer> {
                     // per-token mixing, greedy: equal weights, and PackLLM weights from prompt perplexity
                     Candidate mixed = null;
                     Cost mixCost = null;
-                    for (String id : new String[] {"token:linear", "token:loglinear", "token:pack"}) {
+                    for (String id : new String[] {"token:linear", "token:loglinear", "token:pack", "token:gated"}) {
                         t0 = System.nanoTime();
                         MixRequest req = MixRequest.of(prompt).withMaxTokens(maxTokens);
-                        Candidate c = (id.equals("token:linear") ? linear : logLinear)
-                                .generate(id.equals("token:pack") ? req.withPerplexityWeights(1f) : req);
+                        req = switch (id) {
+                            case "token:pack" -> req.withPerplexityWeights(1f);
+                            case "token:gated" -> req.withGate((float) GATE);
+                            default -> req;
+                        };
+                        Candidate c = (id.equals("token:linear") ? linear : logLinear).generate(req);
                         Cost cost = new Cost(promptTokens + (long) c.tokenCount() * k, ms(t0));
                         rows.get(id).add(checker.correct(checker.extract(c.text()), gold), cost.tokens, cost.millis);
                         if (id.equals("token:loglinear")) {

@@ -18,9 +18,12 @@ import java.util.Objects;
  *                              the prompt (its last 128 tokens): the member that finds the prompt most familiar
  *                              counts most
  * @param cancellation          set from another thread to stop; null for none
+ * @param gate                  confidence-gated mixing: at a step where the first member's most likely token
+ *                              has at least this probability, its own distribution is used alone; otherwise the
+ *                              combination (0 = always combine)
  */
 public record MixRequest(String prompt, int maxTokens, SamplerOptions sampler, List<String> stop, long seed,
-                         float perplexityTemperature, Cancellation cancellation) {
+                         float perplexityTemperature, Cancellation cancellation, float gate) {
 
     public MixRequest {
         Objects.requireNonNull(prompt, "prompt");
@@ -28,6 +31,9 @@ public record MixRequest(String prompt, int maxTokens, SamplerOptions sampler, L
         stop = List.copyOf(stop);
         if (maxTokens < 1) {
             throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
+        }
+        if (!(gate >= 0 && gate <= 1)) {
+            throw new IllegalArgumentException("gate must be in [0, 1] (0 = off), was " + gate);
         }
         if (!(perplexityTemperature >= 0) || Float.isInfinite(perplexityTemperature)) {
             throw new IllegalArgumentException("perplexityTemperature must be a finite value >= 0, was "
@@ -37,30 +43,35 @@ public record MixRequest(String prompt, int maxTokens, SamplerOptions sampler, L
 
     /** Greedy, up to 128 tokens, the combination's own weights. */
     public static MixRequest of(String prompt) {
-        return new MixRequest(prompt, 128, SamplerOptions.greedy(), List.of(), 0, 0f, null);
+        return new MixRequest(prompt, 128, SamplerOptions.greedy(), List.of(), 0, 0f, null, 0f);
     }
 
     public MixRequest withMaxTokens(int n) {
-        return new MixRequest(prompt, n, sampler, stop, seed, perplexityTemperature, cancellation);
+        return new MixRequest(prompt, n, sampler, stop, seed, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withSampler(SamplerOptions s) {
-        return new MixRequest(prompt, maxTokens, s, stop, seed, perplexityTemperature, cancellation);
+        return new MixRequest(prompt, maxTokens, s, stop, seed, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withStop(List<String> s) {
-        return new MixRequest(prompt, maxTokens, sampler, s, seed, perplexityTemperature, cancellation);
+        return new MixRequest(prompt, maxTokens, sampler, s, seed, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withSeed(long s) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, s, perplexityTemperature, cancellation);
+        return new MixRequest(prompt, maxTokens, sampler, stop, s, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withPerplexityWeights(float temperature) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, seed, temperature, cancellation);
+        return new MixRequest(prompt, maxTokens, sampler, stop, seed, temperature, cancellation, gate);
+    }
+
+    /** Confidence-gated mixing: trust the first member alone where its top token has probability >= p. */
+    public MixRequest withGate(float p) {
+        return new MixRequest(prompt, maxTokens, sampler, stop, seed, perplexityTemperature, cancellation, p);
     }
 
     public MixRequest withCancellation(Cancellation c) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, seed, perplexityTemperature, c);
+        return new MixRequest(prompt, maxTokens, sampler, stop, seed, perplexityTemperature, c, gate);
     }
 }

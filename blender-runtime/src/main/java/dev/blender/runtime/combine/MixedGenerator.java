@@ -92,6 +92,12 @@ public final class MixedGenerator {
             Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
                     && options.method() != CombineMethod.NEGATIVE_EVIDENCE
                     ? options.withWeights(perplexityWeights(nll, request.perplexityTemperature())) : options);
+            Combiner solo = null;
+            if (request.gate() > 0) {
+                float[] firstOnly = new float[k];
+                firstOnly[0] = 1f;
+                solo = Combiner.vectorized(CombineOptions.logLinear(firstOnly));
+            }
             double promptMillis = (System.nanoTime() - start) / 1e6;
             long genStart = System.nanoTime();
 
@@ -106,7 +112,7 @@ public final class MixedGenerator {
                     reason = FinishReason.CANCELLED;
                     break;
                 }
-                combine(combiner);
+                combine(combiner, solo, request.gate());
                 System.arraycopy(out, 0, scores, 0, n);
                 int u = sampler.sample(scores, n, history, generated);
                 if (isEndOfGeneration(u)) {
@@ -195,19 +201,33 @@ public final class MixedGenerator {
         return w;
     }
 
-    private void combine(Combiner combiner) {
-        boolean proxyMissing = combiner.options().method() != CombineMethod.LINEAR;
+    /**
+     * Mixes the members' current rows into {@link #out}; with a gate, the first member alone where its
+     * top token's probability reaches it.
+     */
+    private void combine(Combiner combiner, Combiner solo, float gate) {
         for (int m = 0; m < members.size(); m++) {
             rows[m] = members.get(m).logits(lastRow[m]);
         }
+        Combiner chosen = combiner;
+        if (solo != null) {
+            MemorySegment first = rows[0];
+            int size = members.get(0).vocabSize();
+            // p_max = exp(max - max) / sum_i exp(x_i - max) = 1 / that sum
+            double topProbability = 1.0 / VectorCombiner.sumExp(first, size, VectorCombiner.max(first, size));
+            if (topProbability >= gate) {
+                chosen = solo;
+            }
+        }
         if (alignment.isIdentity()) {
-            combiner.combine(rows, n, out);
+            chosen.combine(rows, n, out);
             return;
         }
+        boolean proxyMissing = chosen.options().method() != CombineMethod.LINEAR;
         for (int m = 0; m < members.size(); m++) {
             alignment.gather(m, rows[m], gathered[m], proxyMissing);
         }
-        combiner.combine(gathered, n, out);
+        chosen.combine(gathered, n, out);
     }
 
     private boolean isEndOfGeneration(int u) {

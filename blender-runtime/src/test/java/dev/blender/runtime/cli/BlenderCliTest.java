@@ -124,7 +124,7 @@ class BlenderCliTest {
         }
         assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "random", "majority", "self-moa",
                 "oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "rank:embedding", "fuse:top3", "fuse:frequent3", "token:linear",
-                "token:loglinear", "token:pack", "fuse:mix3", "cascade"), acc.keySet());
+                "token:loglinear", "token:pack", "token:gated", "fuse:mix3", "cascade"), acc.keySet());
         for (String picker : new String[] {"random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins",
             "rank:embedding"}) {
             assertTrue(acc.get(picker) <= acc.get("oracle"), picker + " picks from the pool, so it cannot beat the oracle");

@@ -129,4 +129,19 @@ class MixedGeneratorTest {
             assertEquals(FinishReason.END_OF_GENERATION, c.finishReason());
         }
     }
+
+    @Test
+    void confidenceGateTrustsTheFirstMemberOnlyWhereItIsSure() {
+        try (LlamaModel a = LlamaModel.load(arith("answerer-a")); LlamaModel b = LlamaModel.load(arith("answerer-b"));
+                LlamaContext ca = a.newContext(ctx(64)); LlamaContext cb = b.newContext(ctx(64))) {
+            MixedGenerator mix = new MixedGenerator(List.of(ca, cb), CombineOptions.equal(CombineMethod.LOG_LINEAR, 2),
+                    VocabAlignment.Policy.REQUIRE_SHARED);
+            MixRequest q = MixRequest.of("Q: 17+62= A:").withMaxTokens(8);
+            // a gate any top token passes: answerer-a alone (README: 80); one none passes: the mix (README: 79)
+            assertEquals("80", mix.generate(q.withGate(1e-6f)).text().strip());
+            assertEquals("79", mix.generate(q.withGate(1f)).text().strip());
+            assertEquals("79", mix.generate(q).text().strip());
+            assertThrows(IllegalArgumentException.class, () -> q.withGate(1.5f));
+        }
+    }
 }

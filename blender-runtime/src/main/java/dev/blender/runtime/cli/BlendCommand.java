@@ -60,6 +60,11 @@ final class BlendCommand implements Callable<Integer> {
             description = "PackLLM weights per request from prompt perplexity at temperature T (0 = off)")
     float pack;
 
+    @Option(names = "--gate", defaultValue = "0", paramLabel = "P",
+            description = "confidence-gated mixing: use the first model alone where its top token has probability >= P"
+                    + " (0 = always mix)")
+    float gate;
+
     @Option(names = "--align-by-text", description = "allow members whose vocabularies differ (aligned by token text)")
     boolean alignByText;
 
@@ -135,7 +140,7 @@ final class BlendCommand implements Callable<Integer> {
 
     private int streamOne(MixedGenerator mix, SamplerOptions sampler) {
         MixRequest req = MixRequest.of(prompt).withMaxTokens(maxTokens == 8 ? 128 : maxTokens).withSampler(sampler)
-                .withSeed(seed).withPerplexityWeights(pack);
+                .withSeed(seed).withPerplexityWeights(pack).withGate(gate);
         PrintStream out = System.out;
         Candidate c = mix.generate(req, (cand, token, text) -> {
             out.print(text);
@@ -177,7 +182,7 @@ final class BlendCommand implements Callable<Integer> {
             }
             long t0 = System.nanoTime();
             Candidate c = mix.generate(MixRequest.of(text).withMaxTokens(maxTokens).withSampler(sampler).withSeed(seed)
-                    .withPerplexityWeights(pack));
+                    .withPerplexityWeights(pack).withGate(gate));
             blendMillis += (System.nanoTime() - t0) / 1e6;
             blendTokens += promptTokens + (long) c.tokenCount() * k;
             blendCorrect += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
@@ -190,7 +195,7 @@ final class BlendCommand implements Callable<Integer> {
                     (double) memberTokens[m] / list.size(), memberMillis[m] / list.size()));
         }
         rows.add(new Row("token:" + mix.options().method().name().toLowerCase(Locale.ROOT).replace('_', '-')
-                + (pack > 0 ? "+pack" : ""), new Accuracy(blendCorrect, list.size()),
+                + (pack > 0 ? "+pack" : "") + (gate > 0 ? "+gate" : ""), new Accuracy(blendCorrect, list.size()),
                 (double) blendTokens / list.size(), blendMillis / list.size()));
         if (json) {
             printJson(rows, list.size(), file);

@@ -4,16 +4,6 @@ package dev.blender.nativebridge;
 final class Greedy {
     private Greedy() {}
 
-    static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
     /** Greedily continues {@code prompt} for up to {@code maxTokens}, stopping at end-of-generation. */
     static int[] generate(LlamaContext ctx, int[] prompt, int maxTokens) {
         Vocab vocab = ctx.model().vocab();
@@ -24,7 +14,7 @@ final class Greedy {
             ctx.decode(batch);
             int pos = prompt.length;
             while (n < maxTokens) {
-                int next = argmax(ctx.logitsArray(batch.size() - 1));
+                int next = dev.blender.nativebridge.generation.Sampler.argmax(ctx.logitsArray(batch.size() - 1), ctx.vocabSize());
                 if (vocab.isEndOfGeneration(next)) {
                     break;
                 }

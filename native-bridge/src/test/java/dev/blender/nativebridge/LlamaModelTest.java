@@ -109,7 +109,7 @@ class LlamaModelTest {
             assertThrows(IllegalArgumentException.class, () -> ctx.logits(0), "row 0 asked for no logits");
             assertThrows(IllegalArgumentException.class, () -> ctx.logits(last + 1));
             batch.clear();
-            batch.add(Greedy.argmax(copy), prompt.length, 0, true);
+            batch.add(dev.blender.nativebridge.generation.Sampler.argmax(copy, copy.length), prompt.length, 0, true);
             ctx.decode(batch);
             assertThrows(IllegalStateException.class, () -> view.getAtIndex(ValueLayout.JAVA_FLOAT, 0));
         }

@@ -103,14 +103,14 @@ public final class Generator {
                         continue;
                     }
                     ctx.copyLogits(rows[s.index], scratch);
-                    float lse = logSumExp(scratch, vocabSize);
+                    double lse = Sampler.logSumExp(scratch, vocabSize);
                     int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength);
                     if (vocab.isEndOfGeneration(token)) {
                         s.finish(FinishReason.END_OF_GENERATION, genStart);
                         continue;
                     }
                     float raw = ctx.logits(rows[s.index]).getAtIndex(ValueLayout.JAVA_FLOAT, token);
-                    if (s.accept(token, raw - lse, vocab.piece(token, false), listener)) {
+                    if (s.accept(token, (float) (raw - lse), vocab.piece(token, false), listener)) {
                         s.finish(FinishReason.STOP, genStart);
                     } else if (s.generated == request.maxTokens()) {
                         s.finish(FinishReason.LENGTH, genStart);
@@ -171,18 +171,6 @@ public final class Generator {
             out.add(cand);
         }
         return out;
-    }
-
-    static float logSumExp(float[] v, int n) {
-        float max = v[0];
-        for (int i = 1; i < n; i++) {
-            max = Math.max(max, v[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(v[i] - max);
-        }
-        return (float) (max + Math.log(sum));
     }
 
     /** State of one candidate sequence. */

@@ -105,14 +105,9 @@ public final class Sampler {
             return k;
         }
         if (options.topP() < 1f) {
-            float max = scores[0];
-            for (int i = 1; i < n; i++) {
-                max = Math.max(max, scores[i]);
-            }
-            double sum = 0;
-            for (int i = 0; i < n; i++) {
-                sum += Math.exp(scores[i] - max);
-            }
+            normaliser(scores, n);
+            float max = candidateMax;
+            double sum = candidateSum;
             // The top-p set is a prefix of the tokens by descending score: select the best 256, and only
             // if they do not reach p, 8x more, and so on. Exact; for a peaked distribution one small pass.
             int m = Math.min(n, 256);
@@ -128,8 +123,6 @@ public final class Sampler {
                 }
                 m = (int) Math.min(n, m * 8L);
             }
-            candidateMax = max;
-            candidateSum = sum;
             return m;
         }
         for (int i = 0; i < n; i++) {
@@ -141,16 +134,36 @@ public final class Sampler {
     }
 
     private void normalise(int count) {
-        float max = values[0];
-        for (int i = 1; i < count; i++) {
-            max = Math.max(max, values[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < count; i++) {
-            sum += Math.exp(values[i] - max);
-        }
+        normaliser(values, count);
+    }
+
+    /** Sets candidateMax and candidateSum = sum_i exp(v_i - max) over v[0..count). */
+    private void normaliser(float[] v, int count) {
+        float max = max(v, count);
         candidateMax = max;
-        candidateSum = sum;
+        candidateSum = sumExp(v, count, max);
+    }
+
+    private static float max(float[] v, int n) {
+        float max = v[0];
+        for (int i = 1; i < n; i++) {
+            max = Math.max(max, v[i]);
+        }
+        return max;
+    }
+
+    private static double sumExp(float[] v, int n, float shift) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(v[i] - shift);
+        }
+        return sum;
+    }
+
+    /** {@code log sum_i exp(v_i)} over {@code v[0..n)}, computed stably. */
+    public static double logSumExp(float[] v, int n) {
+        float max = max(v, n);
+        return max + Math.log(sumExp(v, n, max));
     }
 
     /** Selects the k best with a min-heap in ids/values, then sorts them best first. */
@@ -253,14 +266,6 @@ public final class Sampler {
 
     /** {@code log softmax(scores)[token]} over {@code scores[0..n)}. */
     public static float logProbability(float[] scores, int n, int token) {
-        float max = scores[0];
-        for (int i = 1; i < n; i++) {
-            max = Math.max(max, scores[i]);
-        }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(scores[i] - max);
-        }
-        return (float) (scores[token] - max - Math.log(sum));
+        return (float) (scores[token] - logSumExp(scores, n));
     }
 }

@@ -3,6 +3,7 @@ package dev.blender.pairranker.judge;
 import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.Sampler;
 import dev.blender.pairranker.OrderedPair;
 import dev.blender.pairranker.PairRanker;
 import java.lang.foreign.MemorySegment;
@@ -236,7 +237,7 @@ public final class LmJudge implements PairRanker {
                     token = stopTokens[forced[s]++];
                 } else {
                     ctx.copyLogits(row[s], scratch);
-                    token = argmax(scratch);
+                    token = Sampler.argmax(scratch, scratch.length);
                     if (vocab.isEndOfGeneration(token)) {
                         steps[s] = template.maxRationaleTokens(); // it wants to stop: give it the stop text
                         token = stopTokens[forced[s]++];
@@ -274,16 +275,6 @@ public final class LmJudge implements PairRanker {
     /** Tokens this judge has put through the model so far (prompts, rationales, verdict prefixes): its cost. */
     public long tokensDecoded() {
         return tokensDecoded;
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private static int commonPrefix(int[] a, int[] b) {

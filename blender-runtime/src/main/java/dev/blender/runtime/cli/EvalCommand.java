@@ -26,6 +26,7 @@ import dev.blender.runtime.eval.Accuracy;
 import dev.blender.runtime.eval.AnswerChecker;
 import dev.blender.runtime.eval.Problem;
 import dev.blender.runtime.eval.Recipe;
+import dev.blender.runtime.pipeline.Votes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -295,7 +296,7 @@ final class EvalCommand implements Callable<Integer> {
                         Cost c = f.cost().plus(poolCost).plus(matrixCost);
                         rows.get("fuse:top3").add(checker.correct(checker.extract(f.text()), gold), c.tokens, c.millis);
                     }
-                    Fused f = fuse(fuser, instruction, byFrequency(poolTexts));
+                    Fused f = fuse(fuser, instruction, Votes.byFrequency(poolTexts));
                     Cost c = f.cost().plus(poolCost);
                     rows.get("fuse:frequent3").add(checker.correct(checker.extract(f.text()), gold), c.tokens, c.millis);
                 }
@@ -328,7 +329,7 @@ final class EvalCommand implements Callable<Integer> {
                         String mixAnswer = mixed.text().strip();
                         List<String> three = new ArrayList<>();
                         three.add(mixAnswer);
-                        for (String a : byFrequency(poolTexts)) {
+                        for (String a : Votes.byFrequency(poolTexts)) {
                             if (three.size() < 3 && !a.equals(mixAnswer)) {
                                 three.add(a);
                             }
@@ -374,6 +375,9 @@ final class EvalCommand implements Callable<Integer> {
     /** Fuses (up to) three candidates, repeating the first when there are fewer. */
     private static Fused fuse(GenFuser fuser, String instruction, List<String> candidates) {
         long t0 = System.nanoTime();
+        if (candidates.isEmpty()) {
+            candidates = List.of(""); // every sample was empty
+        }
         List<String> three = new ArrayList<>(candidates.subList(0, Math.min(3, candidates.size())));
         while (three.size() < 3) {
             three.add(candidates.get(0));
@@ -412,17 +416,6 @@ final class EvalCommand implements Callable<Integer> {
             m = Math.min(m, f);
         }
         return m;
-    }
-
-    /** Distinct answers, most frequent first; ties in order of first appearance. */
-    static List<String> byFrequency(List<String> answers) {
-        Map<String, Integer> counts = new LinkedHashMap<>();
-        for (String a : answers) {
-            counts.merge(a, 1, Integer::sum);
-        }
-        List<String> out = new ArrayList<>(counts.keySet());
-        out.sort((x, y) -> counts.get(y) - counts.get(x));
-        return out;
     }
 
     /** The most frequent answer; ties go to the one seen first. */

@@ -25,7 +25,6 @@ import dev.blender.runtime.combine.VocabAlignment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -311,7 +310,7 @@ public final class Blender implements AutoCloseable {
                 }
                 order = ranking.order().stream().map(texts::get).toList();
             } else {
-                order = byVotes(sampled);
+                order = Votes.byFrequency(sampled.stream().map(c -> c.candidate().text()).toList());
             }
             if (order.isEmpty()) {
                 order = List.of(""); // every candidate was empty
@@ -355,19 +354,5 @@ public final class Blender implements AutoCloseable {
     ContextOptions fuserContext() {
         return ContextOptions.defaults().withContextSize(config.contextSizeFor(config.fuser()))
                 .withThreads(config.modelOptionsFor(config.fuser()).threads());
-    }
-
-    /** Distinct non-empty candidate texts, most frequent first (ties: first seen first). */
-    static List<String> byVotes(List<BlendResult.Sampled> sampled) {
-        Map<String, Integer> votes = new java.util.LinkedHashMap<>();
-        for (BlendResult.Sampled s : sampled) {
-            String text = s.candidate().text().strip();
-            if (!text.isBlank()) {
-                votes.merge(text, 1, Integer::sum);
-            }
-        }
-        List<String> out = new ArrayList<>(votes.keySet());
-        out.sort((a, b) -> votes.get(b) - votes.get(a));
-        return out;
     }
 }

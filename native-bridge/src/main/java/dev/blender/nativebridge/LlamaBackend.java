@@ -2,6 +2,7 @@ package dev.blender.nativebridge;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -9,7 +10,10 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The process-wide llama.cpp backend: loads the native library, routes llama.cpp's log output to
@@ -35,7 +39,16 @@ public final class LlamaBackend {
     private LlamaBackend() {}
 
     private static final class Holder {
-        static final boolean READY = init();
+        /** TRUE, or the exception that explains why llama.cpp could not start (thrown at every use). */
+        static final Object RESULT = tryInit();
+    }
+
+    private static Object tryInit() {
+        try {
+            return init();
+        } catch (RuntimeException | Error e) {
+            return e;
+        }
     }
 
     private static boolean init() {
@@ -45,18 +58,96 @@ public final class LlamaBackend {
             MemorySegment stub = Linker.nativeLinker().upcallStub(callback,
                     FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS), Arena.global());
             LlamaCpp.log_set.invokeExact(stub, MemorySegment.NULL);
+            NativeLibrary.Loaded lib = NativeLibrary.get();
+            if (lib.abi() == LlamaAbi.V0_5_0 && LlamaCpp.backend_load_all_from_path != null) {
+                // Backends are plugins beside the library; ggml_backend_load_all() would only look beside
+                // the java binary. Must run before llama_backend_init.
+                try (Arena arena = Arena.ofConfined()) {
+                    LlamaCpp.backend_load_all_from_path.invokeExact(arena.allocateFrom(lib.directory().toString()));
+                }
+            }
             LlamaCpp.backend_init.invokeExact();
+            if (listDevices().stream().noneMatch(d -> d.kind() == BackendDevice.Kind.CPU)) {
+                throw new LlamaException("llama.cpp at " + lib.path() + " found no CPU backend in " + lib.directory()
+                        + " (libggml-cpu-*); reinstall it with `blender natives install`");
+            }
             return true;
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
     }
 
-    /** Loads the library and initialises llama.cpp if that has not happened yet. */
+    /**
+     * Loads the library and initialises llama.cpp if that has not happened yet.
+     *
+     * @throws LlamaException the library cannot be found or loaded, is of an unsupported version, or
+     *                        has no CPU backend; every later call throws the same explanation
+     */
     public static void ensureInitialized() {
-        if (!Holder.READY) {
-            throw new AssertionError();
+        NativeLibrary.get(); // a missing or unsupported library explains itself before any binding is made
+        Object r = Holder.RESULT;
+        if (r != Boolean.TRUE) {
+            Throwable t = (Throwable) r;
+            throw new LlamaException(t instanceof LlamaException ? t.getMessage()
+                    : "llama.cpp could not be initialised: " + t, t);
         }
+    }
+
+    /** The ABI of the native library in use. */
+    public static LlamaAbi abi() {
+        ensureInitialized();
+        return NativeLibrary.get().abi();
+    }
+
+    /** The version the native library reports ({@code b4916}, {@code 0.5.0-dev}, ...). */
+    public static String version() {
+        ensureInitialized();
+        return NativeLibrary.get().version();
+    }
+
+    /**
+     * The compute devices llama.cpp's backends found, in llama.cpp's order, with their memory as
+     * reported now. The CPU is always there; GPUs only with a GPU build (v0.5.0's CUDA or Vulkan
+     * package) and a working driver.
+     */
+    public static List<BackendDevice> devices() {
+        ensureInitialized();
+        return listDevices();
+    }
+
+    private static List<BackendDevice> listDevices() {
+        try (Arena arena = Arena.ofConfined()) {
+            long n = (long) LlamaCpp.backend_dev_count.invokeExact();
+            List<BackendDevice> out = new ArrayList<>();
+            MemorySegment free = arena.allocate(JAVA_LONG);
+            MemorySegment total = arena.allocate(JAVA_LONG);
+            for (long i = 0; i < n; i++) {
+                MemorySegment dev = (MemorySegment) LlamaCpp.backend_dev_get.invokeExact(i);
+                String name = cString((MemorySegment) LlamaCpp.backend_dev_name.invokeExact(dev));
+                String description = cString((MemorySegment) LlamaCpp.backend_dev_description.invokeExact(dev));
+                int type = (int) LlamaCpp.backend_dev_type.invokeExact(dev);
+                free.set(JAVA_LONG, 0, 0L);
+                total.set(JAVA_LONG, 0, 0L);
+                LlamaCpp.backend_dev_memory.invokeExact(dev, free, total);
+                BackendDevice.Kind kind = NativeLibrary.get().abi().deviceKind(type);
+                long freeBytes = free.get(JAVA_LONG, 0);
+                long totalBytes = total.get(JAVA_LONG, 0);
+                if (kind == BackendDevice.Kind.CPU && totalBytes == 0
+                        && ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+                    // b4916's CPU backend reports no memory; the host's is what it uses
+                    freeBytes = os.getFreeMemorySize();
+                    totalBytes = os.getTotalMemorySize();
+                }
+                out.add(new BackendDevice(name, description, kind, freeBytes, totalBytes));
+            }
+            return List.copyOf(out);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    private static String cString(MemorySegment p) {
+        return p.equals(MemorySegment.NULL) ? "" : p.reinterpret(4096).getString(0);
     }
 
     /** The native library in use (bundled and extracted, or the one named by configuration). */
@@ -75,7 +166,10 @@ public final class LlamaBackend {
         }
     }
 
-    /** Whether this build of llama.cpp can offload layers to a GPU ({@code gpuLayers} has effect). */
+    /**
+     * Whether this build of llama.cpp can offload layers to a GPU. At v0.5.0 this says whether a GPU
+     * backend is loaded; {@link #devices()} says whether it found a device.
+     */
     public static boolean supportsGpuOffload() {
         ensureInitialized();
         try {

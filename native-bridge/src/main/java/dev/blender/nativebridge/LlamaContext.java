@@ -5,7 +5,6 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
-import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
@@ -13,10 +12,10 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * An inference context of a {@link LlamaModel}: KV cache, compute buffers, last logits.
  *
- * <p><b>Thread safety:</b> llama.cpp contexts are single-threaded: use one context per thread. Decodes
- * of different contexts are serialised process-wide, because the bundled llama.cpp build computes
- * wrong logits when they overlap (see {@code COMPUTE}); everything else (tokenising, sampling, reading
- * logits) runs in parallel. Every method is nonetheless synchronized, so a context handed between threads, or closed from another
+ * <p><b>Thread safety:</b> llama.cpp contexts are single-threaded: use one context per thread. With the
+ * bundled b4916 library, decodes of different contexts are serialised process-wide, because that build
+ * computes wrong logits when they overlap; with v0.5.0 they run in parallel (see
+ * {@code serialiseDecodes}). Everything else (tokenising, sampling, reading logits) runs in parallel. Every method is nonetheless synchronized, so a context handed between threads, or closed from another
  * thread while a decode runs, never corrupts native memory: {@link #close()} waits for the call in
  * flight, and every later call throws {@link IllegalStateException}.
  *
@@ -28,30 +27,25 @@ public final class LlamaContext implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
 
     /**
-     * Serialises native compute across all contexts of the process. With the bundled b4916 library,
-     * concurrent {@code llama_decode} calls on different contexts (even of different models) returned
-     * wrong logits: 4 threads x 20 decodes of one prompt gave 1 to 38 mismatching results per run,
-     * 0 with this lock (LifecycleTest.oneContextPerThreadGivesIdenticalResultsConcurrently). LLamaSharp and others guard decode the same way.
-     * A user-supplied library known to be safe can lift it with {@value #CONCURRENT_DECODE_PROPERTY}=true.
+     * Whether native compute is serialised across all contexts of the process, per ABI
+     * ({@link LlamaAbi#serialisesDecodes()}). With b4916, concurrent {@code llama_decode} calls on
+     * different contexts (even of different models) return wrong logits: 4 threads x 20 decodes of one
+     * prompt, 2 compute threads per context, gave 36 and 45 of 80 wrong in two runs, 0 with the lock.
+     * v0.5.0 gave 0 of 80 without it, every run (LifecycleTest.concurrentDecodesWithoutTheLock), so
+     * there each context decodes in parallel. {@value #CONCURRENT_DECODE_PROPERTY}=true lifts the lock, =false forces it.
      */
     static final String CONCURRENT_DECODE_PROPERTY = "blender.llama.concurrentDecode";
-    private static final boolean CONCURRENT_DECODE = Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY);
+    private static volatile boolean serialiseDecodes = System.getProperty(CONCURRENT_DECODE_PROPERTY) != null
+            ? !Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY) : LlamaCpp.ABI.serialisesDecodes();
     private static final ReentrantLock COMPUTE = new ReentrantLock();
 
-    private static final VarHandle N_CTX = Layouts.field(Layouts.CONTEXT_PARAMS, "n_ctx");
-    private static final VarHandle N_BATCH = Layouts.field(Layouts.CONTEXT_PARAMS, "n_batch");
-    private static final VarHandle N_UBATCH = Layouts.field(Layouts.CONTEXT_PARAMS, "n_ubatch");
-    private static final VarHandle N_SEQ_MAX = Layouts.field(Layouts.CONTEXT_PARAMS, "n_seq_max");
-    private static final VarHandle N_THREADS = Layouts.field(Layouts.CONTEXT_PARAMS, "n_threads");
-    private static final VarHandle N_THREADS_BATCH = Layouts.field(Layouts.CONTEXT_PARAMS, "n_threads_batch");
-    private static final VarHandle POOLING = Layouts.field(Layouts.CONTEXT_PARAMS, "pooling_type");
-    private static final VarHandle EMBEDDINGS = Layouts.field(Layouts.CONTEXT_PARAMS, "embeddings");
-    private static final VarHandle FLASH_ATTN = Layouts.field(Layouts.CONTEXT_PARAMS, "flash_attn");
-    private static final VarHandle NO_PERF = Layouts.field(Layouts.CONTEXT_PARAMS, "no_perf");
 
     private final LlamaModel model;
     private final ContextOptions options;
     private final MemorySegment ptr;
+    /** What the KV-cache calls take: the context at b4916, its llama_memory_t at v0.5.0. */
+    private final MemorySegment kv;
+    private final KvCells cells = new KvCells();
     private final int vocabSize;
     private final int embeddingLength;
     private final int nCtx;
@@ -77,6 +71,7 @@ public final class LlamaContext implements AutoCloseable {
             this.nBatch = (int) LlamaCpp.n_batch.invokeExact(ptr);
             this.nSeqMax = (int) LlamaCpp.n_seq_max.invokeExact(ptr);
             this.pooling = PoolingType.of((int) LlamaCpp.pooling_type.invokeExact(ptr));
+            this.kv = LlamaCpp.get_memory == null ? ptr : (MemorySegment) LlamaCpp.get_memory.invokeExact(ptr);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
@@ -105,16 +100,7 @@ public final class LlamaContext implements AutoCloseable {
             int threads = options.threads() > 0 ? options.threads()
                     : model.options().threads() > 0 ? model.options().threads() : ContextOptions.automaticThreads();
             int batchThreads = options.batchThreads() > 0 ? options.batchThreads() : threads;
-            N_CTX.set(params, options.contextSize());
-            N_BATCH.set(params, options.batchSize());
-            N_UBATCH.set(params, options.microBatchSize());
-            N_SEQ_MAX.set(params, options.maxSequences());
-            N_THREADS.set(params, threads);
-            N_THREADS_BATCH.set(params, batchThreads);
-            POOLING.set(params, options.pooling().code);
-            EMBEDDINGS.set(params, options.embeddings());
-            FLASH_ATTN.set(params, options.flashAttention());
-            NO_PERF.set(params, true);
+            LlamaCpp.ABI.writeContextParams(params, options, threads, batchThreads);
             LlamaBackend.takeErrors();
             MemorySegment ptr = (MemorySegment) LlamaCpp.init_from_model.invokeExact(modelPtr, params);
             if (ptr.equals(MemorySegment.NULL)) {
@@ -232,7 +218,8 @@ public final class LlamaContext implements AutoCloseable {
                     + " sequences or create the context with a larger contextSize");
         }
         int rc;
-        if (!CONCURRENT_DECODE) {
+        boolean serialise = serialiseDecodes;
+        if (serialise) {
             COMPUTE.lock();
         }
         try {
@@ -241,7 +228,7 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         } finally {
-            if (!CONCURRENT_DECODE) {
+            if (serialise) {
                 COMPUTE.unlock();
             }
         }
@@ -256,6 +243,7 @@ public final class LlamaContext implements AutoCloseable {
             };
             throw new DecodeException(rc, why.isEmpty() ? msg : msg + " (" + why + ")");
         }
+        cells.add(batch);
         int n = batch.size();
         if (outputs.length < n) {
             outputs = new boolean[Math.max(n, outputs.length * 2)];
@@ -391,7 +379,8 @@ public final class LlamaContext implements AutoCloseable {
         checkOpen();
         invalidateViews();
         try {
-            LlamaCpp.kv_self_clear.invokeExact(ptr);
+            LlamaCpp.kv_clear.invokeExact(kv);
+            cells.clear();
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
@@ -409,7 +398,11 @@ public final class LlamaContext implements AutoCloseable {
             checkSeq(seq);
         }
         try {
-            return (boolean) LlamaCpp.kv_self_seq_rm.invokeExact(ptr, seq, from, to);
+            boolean removed = (boolean) LlamaCpp.kv_seq_rm.invokeExact(kv, seq, from, to);
+            if (removed) {
+                cells.remove(seq, from, to);
+            }
+            return removed;
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
@@ -429,7 +422,8 @@ public final class LlamaContext implements AutoCloseable {
         checkSeq(src);
         checkSeq(dst);
         try {
-            LlamaCpp.kv_self_seq_cp.invokeExact(ptr, src, dst, from, to);
+            LlamaCpp.kv_seq_cp.invokeExact(kv, src, dst, from, to);
+            cells.copy(src, dst, from, to);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
@@ -445,7 +439,8 @@ public final class LlamaContext implements AutoCloseable {
         checkOpen();
         checkSeq(seq);
         try {
-            LlamaCpp.kv_self_seq_keep.invokeExact(ptr, seq);
+            LlamaCpp.kv_seq_keep.invokeExact(kv, seq);
+            cells.keep(seq);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
@@ -456,29 +451,54 @@ public final class LlamaContext implements AutoCloseable {
         checkOpen();
         checkSeq(seq);
         try {
-            LlamaCpp.kv_self_seq_add.invokeExact(ptr, seq, from, to, delta);
+            LlamaCpp.kv_seq_add.invokeExact(kv, seq, from, to, delta);
+            cells.shift(seq, from, to, delta);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
     }
 
-    /**
-     * The largest position of a sequence in the KV cache. llama.cpp b4916 answers 0 for an empty
-     * sequence as well, so this cannot tell "empty" from "one token at position 0".
-     */
+    /** The largest position of a sequence in the KV cache, or -1 when the sequence is empty. */
     public synchronized int sequenceMaxPosition(int seq) {
         checkOpen();
         checkSeq(seq);
+        if (cells.maxPosition(seq) < 0) {
+            return -1; // b4916 would answer 0, v0.5.0 -1: one answer on every ABI
+        }
         try {
-            return (int) LlamaCpp.kv_self_seq_pos_max.invokeExact(ptr, seq);
+            return (int) LlamaCpp.kv_seq_pos_max.invokeExact(kv, seq);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
     }
 
-    /** KV-cache cells in use by at least one sequence. */
+    /** KV-cache cells in use by at least one sequence (a cell shared by copied sequences counts once). */
     public synchronized int usedCells() {
         checkOpen();
+        return cells.used();
+    }
+
+    /** Whether decodes of different contexts take turns (per ABI unless configured). */
+    public static boolean decodesSerialised() {
+        return serialiseDecodes;
+    }
+
+    /** For tests that measure what the lock prevents. */
+    static void serialiseDecodes(boolean on) {
+        serialiseDecodes = on;
+    }
+
+    /** The Java model's largest position of a sequence (-1 = empty): checks {@link KvCells}. */
+    synchronized int trackedMaxPosition(int seq) {
+        return cells.maxPosition(seq);
+    }
+
+    /** llama.cpp's own count of used cells, where the ABI has one (b4916): checks {@link KvCells}. */
+    synchronized int nativeUsedCells() {
+        checkOpen();
+        if (LlamaCpp.kv_self_used_cells == null) {
+            throw new UnsupportedOperationException("llama.cpp " + LlamaBackend.version() + " does not count used cells");
+        }
         try {
             return (int) LlamaCpp.kv_self_used_cells.invokeExact(ptr);
         } catch (Throwable t) {

@@ -11,10 +11,13 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 
 /**
- * Downcall handles for the llama.cpp C API functions the bridge uses (b4916 names and signatures:
- * the KV-cache calls are {@code llama_kv_self_*}, renamed {@code llama_memory_*} in later builds).
+ * Downcall handles for the llama.cpp C API functions the bridge uses, bound for the {@link LlamaAbi} of
+ * the library in use: the parameter structs take that ABI's layouts, and the KV-cache calls are
+ * {@code llama_kv_self_*(ctx, ...)} at b4916 and {@code llama_memory_*(llama_get_memory(ctx), ...)} at
+ * v0.5.0, with the same signatures otherwise ({@link LlamaContext} passes the right first argument).
  * Nothing outside this package sees a raw handle; the public types check every argument that
  * llama.cpp would crash on before calling here.
  */
@@ -25,11 +28,19 @@ final class LlamaCpp {
     /** {@code size_t} on the 64-bit targets the bundled library exists for. */
     private static final MemoryLayout SIZE_T = JAVA_LONG;
 
+    /** The ABI every handle here was bound for. */
+    static final LlamaAbi ABI = NativeLibrary.get().abi();
+
     private static MethodHandle h(String name, FunctionDescriptor fd) {
         MemorySegment symbol = NativeLibrary.get().lookup().find(name).orElseThrow(() -> new LlamaException(
                 "the llama.cpp library at " + NativeLibrary.get().path() + " does not export " + name
-                        + "; it must be llama.cpp b4916 (the build inside de.kherud:llama:4.2.0)"));
+                        + ", which its version " + NativeLibrary.get().version() + " should; is the file damaged?"));
         return LINKER.downcallHandle(symbol, fd);
+    }
+
+    /** A handle for a function only some ABIs have; null in the others. */
+    private static MethodHandle optional(String name, FunctionDescriptor fd) {
+        return NativeLibrary.get().lookup().find(name).map(s -> LINKER.downcallHandle(s, fd)).orElse(null);
     }
 
     private static FunctionDescriptor fn(MemoryLayout ret, MemoryLayout... args) {
@@ -47,14 +58,14 @@ final class LlamaCpp {
     static final MethodHandle supports_gpu_offload = h("llama_supports_gpu_offload", fn(JAVA_BOOLEAN));
     static final MethodHandle supports_mmap = h("llama_supports_mmap", fn(JAVA_BOOLEAN));
     static final MethodHandle supports_mlock = h("llama_supports_mlock", fn(JAVA_BOOLEAN));
-    static final MethodHandle model_default_params = h("llama_model_default_params", fn(Layouts.MODEL_PARAMS));
-    static final MethodHandle context_default_params = h("llama_context_default_params", fn(Layouts.CONTEXT_PARAMS));
+    static final MethodHandle model_default_params = h("llama_model_default_params", fn(ABI.modelParams()));
+    static final MethodHandle context_default_params = h("llama_context_default_params", fn(ABI.contextParams()));
     static final MethodHandle sampler_chain_default_params =
             h("llama_sampler_chain_default_params", fn(Layouts.SAMPLER_CHAIN_PARAMS));
 
     // model
     static final MethodHandle model_load_from_file =
-            h("llama_model_load_from_file", fn(ADDRESS, ADDRESS, Layouts.MODEL_PARAMS));
+            h("llama_model_load_from_file", fn(ADDRESS, ADDRESS, ABI.modelParams()));
     static final MethodHandle model_free = h("llama_model_free", proc(ADDRESS));
     static final MethodHandle model_get_vocab = h("llama_model_get_vocab", fn(ADDRESS, ADDRESS));
     static final MethodHandle model_desc = h("llama_model_desc", fn(JAVA_INT, ADDRESS, ADDRESS, SIZE_T));
@@ -68,7 +79,7 @@ final class LlamaCpp {
 
     // context
     static final MethodHandle init_from_model =
-            h("llama_init_from_model", fn(ADDRESS, ADDRESS, Layouts.CONTEXT_PARAMS));
+            h("llama_init_from_model", fn(ADDRESS, ADDRESS, ABI.contextParams()));
     static final MethodHandle free = h("llama_free", proc(ADDRESS));
     static final MethodHandle n_ctx = h("llama_n_ctx", fn(JAVA_INT, ADDRESS));
     static final MethodHandle n_batch = h("llama_n_batch", fn(JAVA_INT, ADDRESS));
@@ -83,17 +94,32 @@ final class LlamaCpp {
     static final MethodHandle get_embeddings_ith = h("llama_get_embeddings_ith", fn(ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle get_embeddings_seq = h("llama_get_embeddings_seq", fn(ADDRESS, ADDRESS, JAVA_INT));
 
-    // KV cache (b4916 names)
-    static final MethodHandle kv_self_clear = h("llama_kv_self_clear", proc(ADDRESS));
-    static final MethodHandle kv_self_seq_rm =
-            h("llama_kv_self_seq_rm", fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
-    static final MethodHandle kv_self_seq_cp =
-            h("llama_kv_self_seq_cp", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    static final MethodHandle kv_self_seq_keep = h("llama_kv_self_seq_keep", proc(ADDRESS, JAVA_INT));
-    static final MethodHandle kv_self_seq_add =
-            h("llama_kv_self_seq_add", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    static final MethodHandle kv_self_seq_pos_max = h("llama_kv_self_seq_pos_max", fn(JAVA_INT, ADDRESS, JAVA_INT));
-    static final MethodHandle kv_self_used_cells = h("llama_kv_self_used_cells", fn(JAVA_INT, ADDRESS));
+    // KV cache: the first argument is the context at b4916, llama_get_memory(context) at v0.5.0
+    static final MethodHandle get_memory = optional("llama_get_memory", fn(ADDRESS, ADDRESS));
+    /** {@code clear(target)}: v0.5.0's extra "data" argument is fixed to true (free the buffers too). */
+    static final MethodHandle kv_clear = ABI == LlamaAbi.B4916
+            ? h("llama_kv_self_clear", proc(ADDRESS))
+            : MethodHandles.insertArguments(h("llama_memory_clear", proc(ADDRESS, JAVA_BOOLEAN)), 1, true);
+    static final MethodHandle kv_seq_rm =
+            h(ABI.kvFunction("seq_rm"), fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle kv_seq_cp =
+            h(ABI.kvFunction("seq_cp"), proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle kv_seq_keep = h(ABI.kvFunction("seq_keep"), proc(ADDRESS, JAVA_INT));
+    static final MethodHandle kv_seq_add =
+            h(ABI.kvFunction("seq_add"), proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle kv_seq_pos_max = h(ABI.kvFunction("seq_pos_max"), fn(JAVA_INT, ADDRESS, JAVA_INT));
+    /** b4916 only: v0.5.0 has no replacement ({@link KvCells} counts in Java). */
+    static final MethodHandle kv_self_used_cells = optional("llama_kv_self_used_cells", fn(JAVA_INT, ADDRESS));
+
+    // ggml backends and devices (exported by libjllama at b4916, by libggml and libggml-base at v0.5.0)
+    static final MethodHandle backend_load_all_from_path =
+            optional("ggml_backend_load_all_from_path", proc(ADDRESS));
+    static final MethodHandle backend_dev_count = h("ggml_backend_dev_count", fn(SIZE_T));
+    static final MethodHandle backend_dev_get = h("ggml_backend_dev_get", fn(ADDRESS, SIZE_T));
+    static final MethodHandle backend_dev_name = h("ggml_backend_dev_name", fn(ADDRESS, ADDRESS));
+    static final MethodHandle backend_dev_description = h("ggml_backend_dev_description", fn(ADDRESS, ADDRESS));
+    static final MethodHandle backend_dev_type = h("ggml_backend_dev_type", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle backend_dev_memory = h("ggml_backend_dev_memory", proc(ADDRESS, ADDRESS, ADDRESS));
 
     // vocabulary
     static final MethodHandle vocab_n_tokens = h("llama_vocab_n_tokens", fn(JAVA_INT, ADDRESS));

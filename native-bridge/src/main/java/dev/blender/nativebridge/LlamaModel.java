@@ -14,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A GGUF model loaded by llama.cpp. The file is validated in Java first ({@link GgufFile#read}), so a
@@ -29,11 +30,9 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class LlamaModel implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
 
-    private static final VarHandle N_GPU_LAYERS = Layouts.field(Layouts.MODEL_PARAMS, "n_gpu_layers");
-    private static final VarHandle USE_MMAP = Layouts.field(Layouts.MODEL_PARAMS, "use_mmap");
-    private static final VarHandle USE_MLOCK = Layouts.field(Layouts.MODEL_PARAMS, "use_mlock");
-    private static final VarHandle VOCAB_ONLY = Layouts.field(Layouts.MODEL_PARAMS, "vocab_only");
-    private static final VarHandle CHECK_TENSORS = Layouts.field(Layouts.MODEL_PARAMS, "check_tensors");
+    private static final System.Logger LOG = System.getLogger(LlamaBackend.LOGGER_NAME);
+    /** The CPU fallback of {@code gpuLayers} is said once per process, not once per model. */
+    private static final AtomicBoolean GPU_FALLBACK_WARNED = new AtomicBoolean();
 
     private final Path path;
     private final ModelOptions options;
@@ -79,23 +78,41 @@ public final class LlamaModel implements AutoCloseable {
         GgufFile gguf = GgufFile.read(abs);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
-            N_GPU_LAYERS.set(params, options.gpuLayers());
-            USE_MMAP.set(params, options.mmap());
-            USE_MLOCK.set(params, options.mlock());
-            VOCAB_ONLY.set(params, options.vocabOnly());
-            CHECK_TENSORS.set(params, options.checkTensors());
+            LlamaCpp.ABI.writeModelParams(params, options.gpuLayers() != 0 && !hasGpu()
+                    ? options.withGpuLayers(0) : options);
             LlamaBackend.takeErrors();
             MemorySegment ptr = (MemorySegment) LlamaCpp.model_load_from_file.invokeExact(
                     arena.allocateFrom(abs.toString()), params);
             if (ptr.equals(MemorySegment.NULL)) {
-                String why = LlamaBackend.takeErrors();
-                throw new ModelLoadException(abs, "llama.cpp could not load " + abs
-                        + (why.isEmpty() ? "" : ": " + why.replace('\n', ' ').strip()));
+                String why = LlamaBackend.takeErrors().replace('\n', ' ').strip();
+                throw new ModelLoadException(abs, "llama.cpp " + LlamaBackend.version() + " could not load " + abs
+                        + (why.isEmpty() ? "" : ": " + why) + newerLibraryHint(gguf, why));
             }
             return new LlamaModel(abs, options, gguf, ptr);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
+    }
+
+    /** Where an architecture is unknown to b4916, which library loads it and how to get it. */
+    private static String newerLibraryHint(GgufFile gguf, String why) {
+        if (LlamaCpp.ABI != LlamaAbi.B4916 || !why.contains("unknown model architecture")) {
+            return "";
+        }
+        return ". The architecture '" + gguf.architecture().orElse("?") + "' is newer than llama.cpp b4916 (the"
+                + " bundled library); llama.cpp v0.5.0 loads it: run `blender natives install cpu` (or cuda) and"
+                + " set BLENDER_LLAMA_LIBRARY, or -Dblender.llama.library, to the folder it prints";
+    }
+
+    /** Whether layers can be offloaded; warns once when they were asked for and cannot be. */
+    private static boolean hasGpu() {
+        boolean gpu = LlamaBackend.devices().stream().anyMatch(d -> d.kind().isGpu());
+        if (!gpu && GPU_FALLBACK_WARNED.compareAndSet(false, true)) {
+            LOG.log(System.Logger.Level.WARNING, "gpuLayers asks for GPU offload, but llama.cpp " + LlamaBackend.version()
+                    + " at " + LlamaBackend.libraryPath() + " found no GPU device; running on the CPU. For NVIDIA GPUs"
+                    + " run `blender natives install cuda` and set BLENDER_LLAMA_LIBRARY to the folder it prints.");
+        }
+        return gpu;
     }
 
     private static void free(MemorySegment ptr) {

@@ -4,8 +4,9 @@ package dev.blender.nativebridge;
  * How to load a model. Immutable; start from {@link #defaults()} and change what you need:
  * {@code ModelOptions.defaults().withGpuLayers(99).withThreads(4)}.
  *
- * @param gpuLayers    layers to offload to a GPU (0 = CPU only; larger than the layer count = all).
- *                     Has an effect only when {@link LlamaBackend#supportsGpuOffload()} is true.
+ * @param gpuLayers    layers to offload to a GPU (0 = CPU only; -1 or more than the layer count = all).
+ *                     Without a GPU device ({@link LlamaBackend#devices()}) the model runs on the CPU,
+ *                     with one warning per process on logger {@code dev.blender.llama}.
  * @param mmap         memory-map the file instead of reading it (fast load, pages shared between processes)
  * @param mlock        lock the weights in RAM
  * @param vocabOnly    load the vocabulary and metadata only, no weights: enough for tokenising and for
@@ -18,8 +19,9 @@ public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean v
                            int threads) {
 
     public ModelOptions {
-        if (gpuLayers < 0) {
-            throw new IllegalArgumentException("gpuLayers must be >= 0 (0 = CPU only), was " + gpuLayers);
+        if (gpuLayers < -1) {
+            throw new IllegalArgumentException("gpuLayers must be >= -1 (0 = CPU only, -1 = all layers), was "
+                    + gpuLayers);
         }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = automatic), was " + threads);

@@ -2,6 +2,7 @@ package dev.blender.nativebridge;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -169,6 +170,62 @@ class LifecycleTest {
             } finally {
                 pool.shutdownNow();
             }
+        }
+    }
+
+    /**
+     * Two models, four threads, 20 decodes each, with the process-wide lock lifted: counts logits that
+     * differ from a single-threaded run. The ABI's default ({@link LlamaAbi#serialisesDecodes()}) must
+     * agree: no lock only where this finds nothing wrong.
+     */
+    @Test
+    void concurrentDecodesWithoutTheLock() throws Exception {
+        boolean before = LlamaContext.decodesSerialised();
+        Path[] paths = {TestModels.tiny(), TestModels.tiny(3, 0)};
+        String text = "the same prompt on every thread";
+        List<LlamaModel> models = new ArrayList<>();
+        try {
+            float[][] expected = new float[paths.length][];
+            for (int k = 0; k < paths.length; k++) {
+                models.add(LlamaModel.load(paths[k]));
+                try (LlamaContext ctx = models.get(k).newContext(LlamaModelTest.small())) {
+                    expected[k] = LlamaModelTest.lastLogits(ctx, models.get(k).vocab().tokenize(text));
+                }
+            }
+            LlamaContext.serialiseDecodes(false);
+            java.util.concurrent.atomic.AtomicInteger wrong = new java.util.concurrent.atomic.AtomicInteger();
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<?>> futures = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    int k = t % paths.length;
+                    futures.add(pool.submit(() -> {
+                        LlamaModel m = models.get(k);
+                        try (LlamaContext ctx = m.newContext(LlamaModelTest.small().withThreads(2))) {
+                            for (int i = 0; i < 20; i++) {
+                                ctx.clearKvCache();
+                                if (!java.util.Arrays.equals(expected[k], LlamaModelTest.lastLogits(ctx, m.vocab().tokenize(text)))) {
+                                    wrong.incrementAndGet();
+                                }
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : futures) {
+                    f.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            System.out.println("concurrent decodes without the lock on llama.cpp " + LlamaBackend.version() + ": "
+                    + wrong.get() + " of 80 wrong");
+            if (!LlamaBackend.abi().serialisesDecodes()) {
+                assertEquals(0, wrong.get(), "the ABI decodes without the lock, so every result must be exact");
+            }
+        } finally {
+            LlamaContext.serialiseDecodes(before);
+            models.forEach(LlamaModel::close);
         }
     }
 }

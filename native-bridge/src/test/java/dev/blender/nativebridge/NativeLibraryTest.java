@@ -27,9 +27,11 @@ class NativeLibraryTest {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<Process> processes = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            processes.add(new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
+            ProcessBuilder pb = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
                     "-D" + NativeLibrary.CACHE_PROPERTY + "=" + cache, "-cp", System.getProperty("java.class.path"),
-                    NativeLibraryTest.class.getName()).redirectErrorStream(true).start());
+                    NativeLibraryTest.class.getName()).redirectErrorStream(true);
+            pb.environment().remove(NativeLibrary.PATH_ENV); // the bundled library, whichever this JVM runs
+            processes.add(pb.start());
         }
         String path = null;
         for (Process p : processes) {

@@ -4,9 +4,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code blender} command line. */
-@Command(name = "blender", mixinStandardHelpOptions = true, version = "blender 0.1.0 (llama.cpp b4916)",
+@Command(name = "blender", mixinStandardHelpOptions = true, version = "blender 0.1.0 (llama.cpp b4916 bundled; v0.5.0 with `blender natives install`)",
         description = "Several local GGUF models acting as one: per-token mixing, ranking and fusion.",
-        subcommands = {RunCommand.class, ChatCommand.class, BlendCommand.class, EvalCommand.class, BenchCommand.class, PerplexityCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ChatCommand.class, BlendCommand.class, EvalCommand.class, BenchCommand.class, PerplexityCommand.class, InspectCommand.class, DoctorCommand.class, CommandLine.HelpCommand.class})
 public final class BlenderCli {
 
     public static void main(String[] args) {
@@ -22,6 +22,7 @@ public final class BlenderCli {
                     || e instanceof dev.blender.nativebridge.LlamaException
                     || e instanceof dev.blender.nativebridge.gguf.GgufFormatException
                     || e instanceof java.io.UncheckedIOException) {
+                Progress.endOpenLine(System.err);
                 cmd.getErr().println("blender: " + e.getMessage());
                 return 2;
             }

@@ -6,6 +6,8 @@ import java.util.Locale;
 /** A one-line progress bar on stderr, redrawn in place: done/total, a bar, rate and a status. */
 final class Progress {
     private static final int WIDTH = 30;
+    /** A bar drawn and not yet ended: an error printed now would land at the end of the bar's line. */
+    private static volatile boolean lineOpen;
     private final PrintStream out;
     private final int total;
     private final long start = System.nanoTime();
@@ -27,9 +29,19 @@ final class Progress {
         out.printf(Locale.ROOT, "\r[%s%s] %d/%d  %.1f/s  %s   ", "#".repeat(filled), " ".repeat(WIDTH - filled), done,
                 total, done / Math.max(seconds, 1e-9), status);
         out.flush();
+        lineOpen = true;
     }
 
     void done() {
         out.println();
+        lineOpen = false;
+    }
+
+    /** Ends a bar left open by a command that failed, so its error starts a line of its own. */
+    static void endOpenLine(PrintStream err) {
+        if (lineOpen) {
+            err.println();
+            lineOpen = false;
+        }
     }
 }

@@ -98,4 +98,39 @@ class CliProcessTest {
         assertEquals(2, r.code(), r.out());
         assertTrue(r.err().contains("--seed") && !r.err().contains("\tat "), r.err());
     }
+
+    @Test
+    void doctorDescribesTheLibraryInUse() throws Exception {
+        Result r = cli("", "doctor", "--json");
+        assertEquals(0, r.code(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        // the child inherits this JVM's choice of library, so it must report the same ABI and version
+        assertEquals(dev.blender.nativebridge.LlamaBackend.abi().version(), json.path("abi").asText(), r.out());
+        assertEquals(dev.blender.nativebridge.LlamaBackend.version(), json.path("version").asText(), r.out());
+        assertTrue(Files.isRegularFile(Path.of(json.path("library").asText())), r.out());
+        boolean cpu = false;
+        for (var d : json.path("devices")) {
+            cpu |= d.path("kind").asText().equals("CPU") && d.path("totalBytes").asLong() > 0;
+        }
+        assertTrue(cpu, "a CPU device with its memory: " + r.out());
+        assertEquals("", r.err(), "nothing on stderr");
+        Result text = cli("", "doctor");
+        assertEquals(0, text.code(), text.err());
+        assertTrue(text.out().contains("llama.cpp   " + json.path("version").asText()), text.out());
+    }
+
+    @Test
+    void aLibraryThatCannotBeUsedIsExplainedNotAStackTrace() throws Exception {
+        Path empty = Files.createDirectories(dir.resolve("no-natives"));
+        List<String> bad = List.of("-Dblender.llama.library=" + empty);
+        Result doctor = cli("", bad, "doctor");
+        assertEquals(1, doctor.code(), doctor.out() + doctor.err());
+        assertTrue(doctor.out().contains("NOT LOADED") && doctor.out().contains("no libllama")
+                && doctor.out().contains("natives install"), doctor.out());
+        TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Result run = cli("", bad, "run", "--strategy", "SINGLE", "17+62=");
+        assertEquals(2, run.code(), run.out() + run.err());
+        assertTrue(run.err().lines().anyMatch(l -> l.startsWith("blender: ") && l.contains("no libllama")), run.err());
+        assertFalse(run.err().contains("Exception"), run.err());
+    }
 }

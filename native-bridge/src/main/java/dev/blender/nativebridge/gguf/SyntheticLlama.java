@@ -9,18 +9,62 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 
 /**
- * An immutable specification of a tiny llama-architecture model with random weights, written as GGUF.
+ * An immutable specification of a tiny decoder-only model with random weights, written as GGUF.
  * The file is a pure function of the options: the same spec always yields byte-identical output, and
  * weights are generated row by row while writing, so large specs never sit in memory.
  *
- * <p>Use {@link #builder()}; every option has a default.
+ * <p>Use {@link #builder()}; every option has a default. The defaults (llama architecture, SentencePiece
+ * vocabulary) write the same bytes as before the other architectures and vocabularies existed, so files
+ * and hashes recorded from earlier specs stay valid.
  */
 public final class SyntheticLlama {
-    /** Smallest vocabulary: 3 control, 256 byte tokens and a handful of ordinary pieces. */
+    /** Smallest vocabulary: 3 control, 256 byte tokens and a handful of ordinary pieces (either kind). */
     public static final int MIN_VOCAB_SIZE = SyntheticVocabulary.FIRST_NORMAL_ID + 5;
     /** Largest vocabulary the piece generator is sized for. */
     public static final int MAX_VOCAB_SIZE = 1 << 18;
 
+    /** The model family: which tensors exist and which metadata prefix llama.cpp reads. */
+    public enum Architecture {
+        /** Llama: the family every llama.cpp build knows. */
+        LLAMA("llama"),
+        /**
+         * Qwen3: llama's layout plus a per-head RMS norm on queries and keys ({@code attn_q_norm},
+         * {@code attn_k_norm}). Newer than llama.cpp b4916, which refuses to load it.
+         */
+        QWEN3("qwen3");
+
+        private final String ggufName;
+
+        Architecture(String ggufName) {
+            this.ggufName = ggufName;
+        }
+
+        /** The value of general.architecture, which is also the prefix of the hyperparameter keys. */
+        public String ggufName() {
+            return ggufName;
+        }
+    }
+
+    /** The tokenizer family of the generated vocabulary. */
+    public enum VocabularyKind {
+        /**
+         * SentencePiece as llama and Mistral use it: {@code <unk> <s> </s>}, byte-fallback tokens
+         * {@code <0x00>..<0xFF>}, {@code ▁} for space, BOS added to every prompt.
+         */
+        SENTENCE_PIECE,
+        /**
+         * GPT-2 style byte-level BPE as Qwen uses it: 256 byte tokens renamed to printable characters
+         * ({@code Ġ} is space, {@code Ċ} newline), merges, and {@code <|endoftext|>}, {@code <|im_start|>},
+         * {@code <|im_end|>} as the last ids; no BOS is added.
+         */
+        BYTE_LEVEL_BPE
+    }
+
+    /** Qwen3's RoPE base, larger than llama's default 10000, as in the released models. */
+    static final float QWEN3_ROPE_FREQ_BASE = 1_000_000f;
+
+    private final Architecture architecture;
+    private final VocabularyKind vocabulary;
     private final int vocabSize;
     private final long vocabularySeed;
     private final long weightSeed;
@@ -28,14 +72,18 @@ public final class SyntheticLlama {
     private final int embeddingLength;
     private final int heads;
     private final int kvHeads;
+    private final int headDim;
     private final int feedForwardLength;
     private final int contextLength;
     private final GgmlType tensorType;
     private final String chatTemplate;
     private final String name;
     private final List<String> tokens;
+    private final List<String> merges;
 
-    private SyntheticLlama(Builder b, int kvHeads, int ffn) {
+    private SyntheticLlama(Builder b, int kvHeads, int headDim, int ffn, String name) {
+        this.architecture = b.architecture;
+        this.vocabulary = b.vocabulary;
         this.vocabSize = b.vocabSize;
         this.vocabularySeed = b.vocabularySeed;
         this.weightSeed = b.weightSeed;
@@ -43,17 +91,35 @@ public final class SyntheticLlama {
         this.embeddingLength = b.embeddingLength;
         this.heads = b.heads;
         this.kvHeads = kvHeads;
+        this.headDim = headDim;
         this.feedForwardLength = ffn;
         this.contextLength = b.contextLength;
         this.tensorType = b.tensorType;
         this.chatTemplate = b.chatTemplate;
-        this.name = b.name;
-        this.tokens = List.copyOf(SyntheticVocabulary.tokens(vocabSize, vocabularySeed));
+        this.name = name;
+        if (vocabulary == VocabularyKind.BYTE_LEVEL_BPE) {
+            SyntheticBpeVocabulary.Tokens bpe = SyntheticBpeVocabulary.tokens(vocabSize, vocabularySeed);
+            this.tokens = bpe.tokens();
+            this.merges = bpe.merges();
+        } else {
+            this.tokens = List.copyOf(SyntheticVocabulary.tokens(vocabSize, vocabularySeed));
+            this.merges = List.of();
+        }
     }
 
     /** A builder with all defaults. */
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** The model family. */
+    public Architecture architecture() {
+        return architecture;
+    }
+
+    /** The tokenizer family. */
+    public VocabularyKind vocabulary() {
+        return vocabulary;
     }
 
     /** Number of tokens. */
@@ -91,9 +157,9 @@ public final class SyntheticLlama {
         return kvHeads;
     }
 
-    /** Width of each head. */
+    /** Width of each attention head (query, key and value alike). */
     public int headDim() {
-        return embeddingLength / heads;
+        return headDim;
     }
 
     /** Hidden width of the feed-forward network. */
@@ -126,6 +192,11 @@ public final class SyntheticLlama {
         return tokens;
     }
 
+    /** The BPE merges ("left right"), highest priority first; empty for SentencePiece. */
+    public List<String> merges() {
+        return merges;
+    }
+
     /** Total number of weights over all tensors. */
     public long parameterCount() {
         long n = 0;
@@ -148,7 +219,8 @@ public final class SyntheticLlama {
     /** A writer holding this model's metadata and tensor declarations, ready to {@link GgufWriter#write}. */
     public GgufWriter writer() {
         GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", "llama");
+        String arch = architecture.ggufName();
+        w.putString("general.architecture", arch);
         w.putString("general.name", name);
         w.putU32("general.file_type", switch (tensorType) {
             case F32 -> 0;
@@ -157,15 +229,71 @@ public final class SyntheticLlama {
             case Q8_0 -> 7;
             default -> throw new AssertionError(tensorType);
         });
-        w.putU32("llama.context_length", contextLength);
-        w.putU32("llama.embedding_length", embeddingLength);
-        w.putU32("llama.block_count", layers);
-        w.putU32("llama.feed_forward_length", feedForwardLength);
-        w.putU32("llama.attention.head_count", heads);
-        w.putU32("llama.attention.head_count_kv", kvHeads);
-        w.putU32("llama.rope.dimension_count", headDim());
-        w.putF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-        w.putU32("llama.vocab_size", vocabSize);
+        w.putU32(arch + ".context_length", contextLength);
+        w.putU32(arch + ".embedding_length", embeddingLength);
+        w.putU32(arch + ".block_count", layers);
+        w.putU32(arch + ".feed_forward_length", feedForwardLength);
+        w.putU32(arch + ".attention.head_count", heads);
+        w.putU32(arch + ".attention.head_count_kv", kvHeads);
+        switch (architecture) {
+            case LLAMA -> {
+                w.putU32("llama.rope.dimension_count", headDim);
+                // llama.cpp assumes embedding_length / head_count; the keys are written only when that is
+                // wrong, so specs without a custom headDim keep their original bytes
+                if (headDim != embeddingLength / heads) {
+                    w.putU32("llama.attention.key_length", headDim);
+                    w.putU32("llama.attention.value_length", headDim);
+                }
+                w.putF32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+                w.putU32("llama.vocab_size", vocabSize);
+            }
+            case QWEN3 -> {
+                // as Qwen3's converter writes them: the head size explicit, no rope.dimension_count, so
+                // llama.cpp rotates the whole head as its Qwen3 graph requires
+                w.putU32("qwen3.attention.key_length", headDim);
+                w.putU32("qwen3.attention.value_length", headDim);
+                w.putF32("qwen3.rope.freq_base", QWEN3_ROPE_FREQ_BASE);
+                w.putF32("qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
+            }
+        }
+        switch (vocabulary) {
+            case SENTENCE_PIECE -> putSentencePiece(w);
+            case BYTE_LEVEL_BPE -> putByteLevelBpe(w);
+        }
+        if (chatTemplate != null) {
+            w.putString("tokenizer.chat_template", chatTemplate);
+        }
+
+        long emb = embeddingLength;
+        long qDim = (long) heads * headDim;
+        long kvDim = (long) kvHeads * headDim;
+        long ffn = feedForwardLength;
+        // Residual-path weights stay small; the unembedding is scaled so logits have roughly unit spread
+        // after RMS norm, which keeps the output distribution far from uniform without saturating it.
+        double hidden = 0.05;
+        gaussian(w, "token_embd.weight", emb, vocabSize, 0.1);
+        ones(w, "output_norm.weight", emb);
+        gaussian(w, "output.weight", emb, vocabSize, 1.0 / Math.sqrt(emb));
+        for (int i = 0; i < layers; i++) {
+            String p = "blk." + i + ".";
+            ones(w, p + "attn_norm.weight", emb);
+            gaussian(w, p + "attn_q.weight", emb, qDim, hidden);
+            gaussian(w, p + "attn_k.weight", emb, kvDim, hidden);
+            gaussian(w, p + "attn_v.weight", emb, kvDim, hidden);
+            gaussian(w, p + "attn_output.weight", qDim, emb, hidden);
+            if (architecture == Architecture.QWEN3) {
+                ones(w, p + "attn_q_norm.weight", headDim);
+                ones(w, p + "attn_k_norm.weight", headDim);
+            }
+            ones(w, p + "ffn_norm.weight", emb);
+            gaussian(w, p + "ffn_gate.weight", emb, ffn, hidden);
+            gaussian(w, p + "ffn_up.weight", emb, ffn, hidden);
+            gaussian(w, p + "ffn_down.weight", ffn, emb, hidden);
+        }
+        return w;
+    }
+
+    private void putSentencePiece(GgufWriter w) {
         w.putString("tokenizer.ggml.model", "llama");
         w.putStringArray("tokenizer.ggml.tokens", tokens);
         float[] scores = new float[vocabSize];
@@ -181,32 +309,27 @@ public final class SyntheticLlama {
         w.putU32("tokenizer.ggml.unknown_token_id", SyntheticVocabulary.UNKNOWN_ID);
         w.putBool("tokenizer.ggml.add_bos_token", true);
         w.putBool("tokenizer.ggml.add_eos_token", false);
-        if (chatTemplate != null) {
-            w.putString("tokenizer.chat_template", chatTemplate);
-        }
+    }
 
-        long emb = embeddingLength;
-        long kvDim = (long) kvHeads * headDim();
-        long ffn = feedForwardLength;
-        // Residual-path weights stay small; the unembedding is scaled so logits have roughly unit spread
-        // after RMS norm, which keeps the output distribution far from uniform without saturating it.
-        double hidden = 0.05;
-        gaussian(w, "token_embd.weight", emb, vocabSize, 0.1);
-        ones(w, "output_norm.weight", emb);
-        gaussian(w, "output.weight", emb, vocabSize, 1.0 / Math.sqrt(emb));
-        for (int i = 0; i < layers; i++) {
-            String p = "blk." + i + ".";
-            ones(w, p + "attn_norm.weight", emb);
-            gaussian(w, p + "attn_q.weight", emb, emb, hidden);
-            gaussian(w, p + "attn_k.weight", emb, kvDim, hidden);
-            gaussian(w, p + "attn_v.weight", emb, kvDim, hidden);
-            gaussian(w, p + "attn_output.weight", emb, emb, hidden);
-            ones(w, p + "ffn_norm.weight", emb);
-            gaussian(w, p + "ffn_gate.weight", emb, ffn, hidden);
-            gaussian(w, p + "ffn_up.weight", emb, ffn, hidden);
-            gaussian(w, p + "ffn_down.weight", ffn, emb, hidden);
+    private void putByteLevelBpe(GgufWriter w) {
+        w.putString("tokenizer.ggml.model", SyntheticBpeVocabulary.MODEL);
+        w.putString("tokenizer.ggml.pre", SyntheticBpeVocabulary.PRE);
+        w.putStringArray("tokenizer.ggml.tokens", tokens);
+        int[] types = new int[vocabSize];
+        for (int i = 0; i < vocabSize; i++) {
+            types[i] = SyntheticBpeVocabulary.tokenType(i, vocabSize);
         }
-        return w;
+        w.putI32Array("tokenizer.ggml.token_type", types);
+        w.putStringArray("tokenizer.ggml.merges", merges);
+        // Qwen's choice: <|endoftext|> begins and pads, <|im_end|> ends a turn, and prompts get no BOS;
+        // BPE has no unknown token because every byte is one
+        int endOfText = SyntheticBpeVocabulary.specialId(vocabSize, SyntheticBpeVocabulary.END_OF_TEXT);
+        w.putU32("tokenizer.ggml.bos_token_id", endOfText);
+        w.putU32("tokenizer.ggml.eos_token_id", SyntheticBpeVocabulary.specialId(vocabSize,
+                SyntheticBpeVocabulary.IM_END));
+        w.putU32("tokenizer.ggml.padding_token_id", endOfText);
+        w.putBool("tokenizer.ggml.add_bos_token", false);
+        w.putBool("tokenizer.ggml.add_eos_token", false);
     }
 
     private static void ones(GgufWriter w, String tensor, long n) {
@@ -234,13 +357,16 @@ public final class SyntheticLlama {
 
     @Override
     public String toString() {
-        return "SyntheticLlama[" + name + ", vocab=" + vocabSize + ", layers=" + layers + ", emb="
-                + embeddingLength + ", heads=" + heads + "/" + kvHeads + ", ffn=" + feedForwardLength
+        return "SyntheticLlama[" + name + ", " + architecture.ggufName() + ", " + vocabulary + ", vocab="
+                + vocabSize + ", layers=" + layers + ", emb=" + embeddingLength + ", heads=" + heads + "/"
+                + kvHeads + "x" + headDim + ", ffn=" + feedForwardLength
                 + ", " + tensorType + ", seeds=" + vocabularySeed + "/" + weightSeed + "]";
     }
 
     /** Collects options; {@link #build()} validates them all. */
     public static final class Builder {
+        private Architecture architecture = Architecture.LLAMA;
+        private VocabularyKind vocabulary = VocabularyKind.SENTENCE_PIECE;
         private int vocabSize = 512;
         private long vocabularySeed;
         private long weightSeed;
@@ -248,13 +374,27 @@ public final class SyntheticLlama {
         private int embeddingLength = 64;
         private int heads = 4;
         private int kvHeads;
+        private int headDim;
         private int feedForwardLength;
         private int contextLength = 256;
         private GgmlType tensorType = GgmlType.F32;
         private String chatTemplate;
-        private String name = "synthetic-llama";
+        private String name;
+        private boolean nameSet;
 
         private Builder() {
+        }
+
+        /** Model family (default {@link Architecture#LLAMA}). */
+        public Builder architecture(Architecture v) {
+            architecture = v;
+            return this;
+        }
+
+        /** Tokenizer family (default {@link VocabularyKind#SENTENCE_PIECE}); either goes with either architecture. */
+        public Builder vocabulary(VocabularyKind v) {
+            vocabulary = v;
+            return this;
         }
 
         /** Number of tokens (default 512). */
@@ -299,6 +439,15 @@ public final class SyntheticLlama {
             return this;
         }
 
+        /**
+         * Width of each attention head (default embeddingLength / heads). Qwen3 decouples it from the
+         * model width (0.6B: width 1024, 16 heads of 128), so this reproduces such shapes; it must be even.
+         */
+        public Builder headDim(int v) {
+            headDim = v;
+            return this;
+        }
+
         /** Feed-forward width (default 4 x embeddingLength). */
         public Builder feedForwardLength(int v) {
             feedForwardLength = v;
@@ -323,9 +472,10 @@ public final class SyntheticLlama {
             return this;
         }
 
-        /** general.name (default "synthetic-llama"). */
+        /** general.name (default "synthetic-" and the architecture's name, e.g. "synthetic-llama"). */
         public Builder name(String v) {
             name = v;
+            nameSet = true;
             return this;
         }
 
@@ -336,6 +486,12 @@ public final class SyntheticLlama {
          */
         public SyntheticLlama build() {
             List<String> errors = new ArrayList<>();
+            if (architecture == null) {
+                errors.add("architecture must be one of " + Arrays.toString(Architecture.values()));
+            }
+            if (vocabulary == null) {
+                errors.add("vocabulary must be one of " + Arrays.toString(VocabularyKind.values()));
+            }
             if (vocabSize < MIN_VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
                 errors.add("vocabSize must be in " + MIN_VOCAB_SIZE + ".." + MAX_VOCAB_SIZE + ", got " + vocabSize);
             }
@@ -347,9 +503,14 @@ public final class SyntheticLlama {
             }
             if (embeddingLength < 2 || embeddingLength > 65536) {
                 errors.add("embeddingLength must be in 2..65536, got " + embeddingLength);
-            } else if (heads >= 1 && (embeddingLength % heads != 0 || (embeddingLength / heads) % 2 != 0)) {
+            } else if (headDim == 0 && heads >= 1
+                    && (embeddingLength % heads != 0 || (embeddingLength / heads) % 2 != 0)) {
                 errors.add("embeddingLength (" + embeddingLength + ") must be divisible by heads (" + heads
                         + ") with an even head size, as rotary embeddings need");
+            }
+            int head = headDim == 0 && heads >= 1 ? embeddingLength / heads : headDim;
+            if (headDim != 0 && (headDim < 2 || headDim > 1024 || headDim % 2 != 0)) {
+                errors.add("headDim must be even and in 2..1024, as rotary embeddings need, got " + headDim);
             }
             int kv = kvHeads == 0 ? heads : kvHeads;
             if (kv < 1 || (heads >= 1 && (kv > heads || heads % kv != 0))) {
@@ -374,14 +535,21 @@ public final class SyntheticLlama {
                     errors.add("feedForwardLength must be a multiple of " + block + " for tensorType "
                             + tensorType + ", got " + ffn);
                 }
+                // attn_output's rows span all heads; with the default head size that is embeddingLength
+                if (headDim != 0 && heads >= 1 && ((long) heads * headDim) % block != 0) {
+                    errors.add("headDim x heads must be a multiple of " + block + " for tensorType " + tensorType
+                            + ", got " + headDim + " x " + heads);
+                }
             }
-            if (name == null || name.isBlank()) {
+            String n = nameSet ? name
+                    : "synthetic-" + (architecture == null ? "model" : architecture.ggufName());
+            if (n == null || n.isBlank()) {
                 errors.add("name must not be blank");
             }
             if (!errors.isEmpty()) {
                 throw new IllegalArgumentException("invalid SyntheticLlama options: " + String.join("; ", errors));
             }
-            return new SyntheticLlama(this, kv, ffn);
+            return new SyntheticLlama(this, kv, head, ffn, n);
         }
     }
 }

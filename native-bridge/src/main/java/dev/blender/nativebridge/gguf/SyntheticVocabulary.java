@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Predicate;
 
 /**
  * A SentencePiece-style vocabulary for synthetic models: control tokens, the 256 byte-fallback tokens
@@ -27,7 +28,8 @@ final class SyntheticVocabulary {
     /** Leading normal tokens every vocabulary seed keeps, so variants still share their common pieces. */
     static final int FIXED_NORMAL_TOKENS = 100;
 
-    private static final String[] WORDS = ("the of and to in is was he for it with as his on be at by had are"
+    /** Common English words, so synthetic vocabularies hold the pieces ordinary prompts are made of. */
+    static final String[] WORDS = ("the of and to in is was he for it with as his on be at by had are"
             + " but from or have an they which one you were her all she there would their we him been has when"
             + " who will more no if out so said what up its about into than them can only other new some could"
             + " time these two may then do first any my now such like our over man me even most made after also"
@@ -110,13 +112,21 @@ final class SyntheticVocabulary {
                 return List.copyOf(out);
             }
         }
+        letterGrams(s -> add(out, s, count) || add(out, SPACE + s, count));
+        return List.copyOf(out);
+    }
+
+    /**
+     * Offers "aa" to "zz", then "aaa" and so on, until {@code stop} accepts one: an endless supply of
+     * plausible pieces that fills a vocabulary of any size after the word list runs out.
+     */
+    static void letterGrams(Predicate<String> stop) {
         for (int n = 2; ; n++) {
             char[] gram = new char[n];
             Arrays.fill(gram, 'a');
             while (true) {
-                String s = new String(gram);
-                if (add(out, s, count) || add(out, SPACE + s, count)) {
-                    return List.copyOf(out);
+                if (stop.test(new String(gram))) {
+                    return;
                 }
                 int k = n - 1;
                 while (k >= 0 && gram[k] == 'z') {

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code blender} command line. */
 @Command(name = "blender", mixinStandardHelpOptions = true, version = "blender 0.1.0 (llama.cpp b4916)",
         description = "Several local GGUF models acting as one: per-token mixing, ranking and fusion.",
-        subcommands = {RunCommand.class, ChatCommand.class, BlendCommand.class, EvalCommand.class, BenchCommand.class, PerplexityCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ChatCommand.class, BlendCommand.class, EvalCommand.class, BenchCommand.class, PerplexityCommand.class, InspectCommand.class, NativesCommand.class, CommandLine.HelpCommand.class})
 public final class BlenderCli {
 
     public static void main(String[] args) {
@@ -21,6 +21,7 @@ public final class BlenderCli {
             if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
                     || e instanceof dev.blender.nativebridge.LlamaException
                     || e instanceof dev.blender.nativebridge.gguf.GgufFormatException
+                    || e instanceof dev.blender.nativebridge.natives.NativesException
                     || e instanceof java.io.UncheckedIOException) {
                 cmd.getErr().println("blender: " + e.getMessage());
                 return 2;

@@ -50,7 +50,7 @@ public final class NativesInstaller {
 
     /** Hears what an install is doing, for a progress display. */
     public interface Listener {
-        /** A step starts; {@code what} is one line, e.g. "downloading @node-llama-cpp/linux-x64@3.22.1 (10.8 MB) with npm pack". */
+        /** A step starts; {@code what} is one line, e.g. "downloading @node-llama-cpp/linux-x64@3.22.1 (10.8 MB) with npm". */
         void step(String what);
 
         /**
@@ -193,14 +193,13 @@ public final class NativesInstaller {
 
     /** Checks the registry's integrity against the pin, then downloads the tarball and checks its hash. */
     private Path fetch(Variant variant, NpmPackage p, Path workDir, Path dest) throws IOException {
-        listener.step("asking the npm registry for the integrity of " + p.spec());
+        listener.step(String.format(Locale.ROOT, "downloading %s (%.1f MB) with npm", p.spec(), p.size() / 1e6));
         String registry = lastLine(npm(variant, p, dest, workDir, "view", p.spec(), "dist.integrity"));
         if (!registry.equals(p.integrity())) {
             throw new NativesException("the npm registry reports integrity " + (registry.isEmpty() ? "(none)" : registry)
                     + " for " + p.spec() + ", but blender pins " + p.integrity()
                     + "; refusing to install a package that differs from the one blender was built against");
         }
-        listener.step(String.format(Locale.ROOT, "downloading %s (%.1f MB) with npm pack", p.spec(), p.size() / 1e6));
         npm(variant, p, dest, workDir, "pack", p.spec());
         List<Path> tarballs;
         try (Stream<Path> list = Files.list(workDir)) {

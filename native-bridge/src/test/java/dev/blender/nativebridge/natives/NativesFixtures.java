@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.zip.GZIPOutputStream;
 
 /** Small tar.gz archives written in the test and a fake npm that serves one; shared with the CLI tests. */
@@ -94,19 +95,33 @@ public final class NativesFixtures {
 
     /**
      * Writes an executable fake npm into {@code dir}: {@code view} prints {@code integrity}, {@code pack} copies
-     * {@code tarball} into the working folder; every call is appended to {@code dir/npm.log}.
+     * {@code tarball} into the working folder, for any package; every call is appended to {@code dir/npm.log}.
      */
     public static Path fakeNpm(Path dir, String integrity, Path tarball) throws IOException {
+        return fakeNpm(dir, Map.of("*", new Served(integrity, tarball)));
+    }
+
+    /** What the fake npm reports and serves for one package spec ({@code name@version}, or {@code *} for any). */
+    public record Served(String integrity, Path tarball) {}
+
+    /** A fake npm serving each spec its own tarball; an unknown spec fails like a 404. */
+    public static Path fakeNpm(Path dir, Map<String, Served> served) throws IOException {
+        StringBuilder cases = new StringBuilder();
+        for (Map.Entry<String, Served> e : served.entrySet()) {
+            // a shell case pattern: "view @scope/name@1.0" literally, or "view "* for any package
+            String spec = e.getKey().equals("*") ? "\"*" : e.getKey() + "\"";
+            cases.append("  \"view ").append(spec).append(") echo '").append(e.getValue().integrity()).append("' ;;\n");
+            cases.append("  \"pack ").append(spec).append(") cp '").append(e.getValue().tarball())
+                    .append("' ./served-$$.tgz && echo served-$$.tgz ;;\n");
+        }
         Path script = dir.resolve("fake-npm");
         Files.writeString(script, """
                 #!/bin/sh
                 echo "$*" >> '%s'
-                case "$1" in
-                  view) echo '%s' ;;
-                  pack) cp '%s' ./node-llama-cpp-fake-3.22.1.tgz && echo node-llama-cpp-fake-3.22.1.tgz ;;
-                  *) echo "fake npm: unexpected $*" >&2; exit 1 ;;
+                case "$1 $2" in
+                %s  *) echo "npm error 404 fake npm: unexpected $*" >&2; exit 1 ;;
                 esac
-                """.formatted(dir.resolve("npm.log"), integrity, tarball));
+                """.formatted(dir.resolve("npm.log"), cases));
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
         return script;
     }

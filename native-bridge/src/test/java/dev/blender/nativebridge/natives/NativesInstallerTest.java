@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.nativebridge.natives.NativesFixtures.Entry;
+import dev.blender.nativebridge.natives.NativesFixtures.Served;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -163,6 +165,46 @@ class NativesInstallerTest {
             pool.shutdown();
         }
         assertNoLeftovers(dest.getParent());
+    }
+
+    @Test
+    void cuda12IsTheCudaPackageWithTheCuda12BackendOfTheExtPackage() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("npm-cuda"));
+        Path cuda = Files.write(dir.resolve("cuda.tgz"), NativesFixtures.tarGz(List.of(
+                Entry.file("package/bins/linux-x64-cuda/libllama.cuda.v0.5.0.so", "llama"),
+                Entry.file("package/bins/linux-x64-cuda/libggml-cuda.so", "built for CUDA 13"),
+                Entry.file("package/bins/linux-x64-cuda/libggml-cpu-haswell.so", "cpu"))));
+        Path ext = Files.write(dir.resolve("ext.tgz"), NativesFixtures.tarGz(List.of(
+                Entry.file("package/bins/linux-x64-cuda/fallback/libggml-cuda.so", "built for CUDA 12"))));
+        // the real packages' layout, pinned to these two fakes
+        List<NpmPackage> real = Variant.CUDA12.packages("Linux", "amd64");
+        List<NpmPackage> pinned = List.of(pinnedTo(real.get(0), cuda), pinnedTo(real.get(1), ext));
+        Path npm = NativesFixtures.fakeNpm(dir, Map.of(
+                pinned.get(0).spec(), new Served(pinned.get(0).integrity(), cuda),
+                pinned.get(1).spec(), new Served(pinned.get(1).integrity(), ext)));
+        Installation inst = new NativesInstaller(npm.toString(), null, v -> pinned).install(Variant.CUDA12, tmp.resolve("c"));
+
+        assertEquals(tmp.resolve("c/libllama.cuda.v0.5.0.so"), inst.library());
+        assertEquals("built for CUDA 12", Files.readString(tmp.resolve("c/libggml-cuda.so")));
+        assertEquals("cpu", Files.readString(tmp.resolve("c/libggml-cpu-haswell.so")));
+        assertEquals(List.of("view @node-llama-cpp/linux-x64-cuda@3.22.1 dist.integrity",
+                "pack @node-llama-cpp/linux-x64-cuda@3.22.1", "view @node-llama-cpp/linux-x64-cuda-ext@3.22.1 dist.integrity",
+                "pack @node-llama-cpp/linux-x64-cuda-ext@3.22.1"), NativesFixtures.npmCalls(dir));
+    }
+
+    private static NpmPackage pinnedTo(NpmPackage p, Path tarball) throws IOException {
+        return new NpmPackage(p.name(), NativesInstaller.sha512(tarball), Files.size(tarball), p.binsDir(), p.skip());
+    }
+
+    @Test
+    void aFailingNpmIsReportedWithItsOutputAndTheTarballUrl() throws Exception {
+        Fake f = fake();
+        Path npm = NativesFixtures.fakeNpm(f.npmDir(), Map.of("@other/package@1.0.0", new Served("sha512-x", tmp)));
+        NativesException e = assertThrows(NativesException.class, () -> new NativesInstaller(npm.toString(), null,
+                v -> List.of(f.pkg())).install(Variant.CPU, tmp.resolve("dest")));
+        assertTrue(e.getMessage().contains("npm view @node-llama-cpp/linux-x64@3.22.1 dist.integrity failed (exit 1)")
+                && e.getMessage().contains("npm error 404") && e.getMessage().contains(f.pkg().tarballUrl()),
+                e.getMessage());
     }
 
     @Test

@@ -44,7 +44,7 @@ import java.util.Locale;
 final class NativeLibrary {
     static final String PATH_PROPERTY = "blender.llama.library";
     static final String PATH_ENV = "BLENDER_LLAMA_LIBRARY";
-    static final String CACHE_PROPERTY = "blender.cache.dir";
+    static final String CACHE_PROPERTY = CacheDir.PROPERTY;
 
     private NativeLibrary() {}
 
@@ -276,15 +276,7 @@ final class NativeLibrary {
     }
 
     static Path cacheDir() {
-        String configured = System.getProperty(CACHE_PROPERTY);
-        if (configured != null && !configured.isBlank()) {
-            return Path.of(configured);
-        }
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        if (xdg != null && !xdg.isBlank()) {
-            return Path.of(xdg, "blender");
-        }
-        return Path.of(System.getProperty("user.home"), ".cache", "blender");
+        return CacheDir.root();
     }
 
     private static String sha256(byte[] bytes) {

@@ -15,10 +15,16 @@ import java.util.Objects;
 /**
  * How the token ids of several models line up. When every vocabulary passes llama.cpp's
  * compatibility rule ({@link VocabCompatibility}) ids are shared and the mapping is the identity.
- * Otherwise, if allowed, tokens are matched by their text over the union of all vocabularies: a token
- * one model lacks gets no probability from it in a mixture, or, in a product, the probability of the
- * first token of that model's own spelling of the text ({@link #gather}); when it is chosen that model is fed the text spelt with its own tokens
- * (longest match, byte tokens as the fallback).
+ * Otherwise, if allowed, tokens are matched by the <em>bytes they decode to</em> over the union of all
+ * vocabularies, so that tokenizer families with different spellings of the same text mix: SentencePiece
+ * writes a space as {@code ▁} and a raw byte as {@code <0xNN>}, byte-level BPE (GPT-2, Qwen, Llama 3)
+ * writes it as {@code Ġ} and a newline as {@code Ċ}, and both decode to the same bytes. Control tokens
+ * match by their text, except that every end-of-generation token is one and the same event. Where a
+ * member has several tokens for the same bytes (a byte token beside a one-character piece), their
+ * probabilities add up. A token one member lacks gets no probability from it in a mixture, or, in a
+ * product, the probability of the first token of that member's own spelling of the bytes
+ * ({@link #gather}); when it is chosen that member is fed the bytes spelt with its own tokens (longest
+ * match, single-byte tokens as the fallback).
  */
 public final class VocabAlignment {
 
@@ -26,16 +32,19 @@ public final class VocabAlignment {
     public enum Policy {
         /** Refuse models whose vocabularies are not id-compatible. */
         REQUIRE_SHARED,
-        /** Align different vocabularies by token text. */
+        /** Align different vocabularies by the bytes their tokens decode to. */
         ALIGN_BY_TEXT
     }
 
     private final List<Vocab> vocabs;
     private final boolean identity;
     private final int size;
+    /** Each union token's key: its bytes as ISO-8859-1 characters, or CONTROL + its text. */
     private final List<String> unionText;
     /** memberId[k][u]: member k's id of union token u, or -1. */
     private final int[][] memberId;
+    /** extraIds[k]: pairs (u, id) of member k's further ids with the bytes of union token u. */
+    private final int[][] extraIds;
     /** unionId[k][id]: the union token of member k's id. */
     private final int[][] unionId;
     /** proxyId[k][u]: memberId, or for a token member k lacks the first token of its own spelling of it. */
@@ -50,6 +59,7 @@ public final class VocabAlignment {
             this.size = vocabs.stream().mapToInt(Vocab::size).min().orElseThrow();
             this.unionText = List.of();
             this.memberId = null;
+            this.extraIds = null;
             this.unionId = null;
             this.proxyId = null;
             this.textToId = List.of();
@@ -59,12 +69,21 @@ public final class VocabAlignment {
         Map<String, Integer> union = new HashMap<>();
         List<String> texts = new ArrayList<>();
         List<Map<String, Integer>> perMember = new ArrayList<>();
+        String[][] keys = new String[vocabs.size()][];
         int longest = 1;
-        for (Vocab v : vocabs) {
+        for (int k = 0; k < vocabs.size(); k++) {
+            Vocab v = vocabs.get(k);
             Map<String, Integer> own = new HashMap<>();
+            keys[k] = new String[v.size()];
             for (int id = 0; id < v.size(); id++) {
-                String t = v.text(id);
-                own.putIfAbsent(t, id);
+                String t = key(v, id);
+                keys[k][id] = t;
+                Integer before = own.get(t);
+                // a member is fed its ordinary token for some bytes, never its byte-fallback token for
+                // them: SentencePiece models rarely saw those and continue badly after one
+                if (before == null || (isByteToken(v, before) && !isByteToken(v, id))) {
+                    own.put(t, id);
+                }
                 longest = Math.max(longest, t.length());
                 if (!union.containsKey(t)) {
                     union.put(t, texts.size());
@@ -78,6 +97,7 @@ public final class VocabAlignment {
         this.textToId = List.copyOf(perMember);
         this.maxTokenChars = longest;
         this.memberId = new int[vocabs.size()][size];
+        this.extraIds = new int[vocabs.size()][];
         this.unionId = new int[vocabs.size()][];
         for (int k = 0; k < vocabs.size(); k++) {
             Arrays.fill(memberId[k], -1);
@@ -86,9 +106,16 @@ public final class VocabAlignment {
             }
             Vocab v = vocabs.get(k);
             unionId[k] = new int[v.size()];
+            List<Integer> extra = new ArrayList<>();
             for (int id = 0; id < v.size(); id++) {
-                unionId[k][id] = union.get(v.text(id));
+                int u = union.get(keys[k][id]);
+                unionId[k][id] = u;
+                if (memberId[k][u] != id) {
+                    extra.add(u);
+                    extra.add(id);
+                }
             }
+            extraIds[k] = extra.stream().mapToInt(Integer::intValue).toArray();
         }
         this.proxyId = new int[vocabs.size()][size];
         for (int k = 0; k < vocabs.size(); k++) {
@@ -156,6 +183,15 @@ public final class VocabAlignment {
             int id = ids[u];
             dst[u] = id < 0 ? Float.NEGATIVE_INFINITY : row.getAtIndex(ValueLayout.JAVA_FLOAT, id);
         }
+        int[] extra = extraIds[k];
+        for (int i = 0; i < extra.length; i += 2) {
+            // two tokens for the same bytes: the bytes' probability is the sum (log-sum-exp of logits)
+            int u = extra[i];
+            float a = dst[u];
+            float b = row.getAtIndex(ValueLayout.JAVA_FLOAT, extra[i + 1]);
+            float hi = Math.max(a, b);
+            dst[u] = hi == Float.NEGATIVE_INFINITY ? hi : hi + (float) Math.log1p(Math.exp(-Math.abs(a - b)));
+        }
     }
 
     /** The combined token of member k's token id. */
@@ -163,9 +199,41 @@ public final class VocabAlignment {
         return identity ? id : unionId[k][id];
     }
 
-    /** Text of combined token u (as stored in the vocabulary, e.g. "▁the"). */
+    /**
+     * Text of combined token u: as stored in the vocabulary (e.g. "▁the") when ids are shared, else the
+     * text its bytes decode to (" the"), or a control token's own text.
+     */
     public String text(int u) {
-        return identity ? vocabs.get(0).text(u) : unionText.get(u);
+        if (identity) {
+            return vocabs.get(0).text(u);
+        }
+        String key = unionText.get(u);
+        return key.startsWith(CONTROL) ? key.substring(CONTROL.length())
+                : new String(key.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+    }
+
+    /** Marks keys that are control-token text, not bytes (no decoded text starts with a NUL and a SOH). */
+    private static final String CONTROL = "\u0000\u0001";
+    /** The one key of every end-of-generation token. */
+    private static final String END_OF_GENERATION = CONTROL + "<end of generation>";
+
+    /** llama_token_attr's LLAMA_TOKEN_ATTR_BYTE: a SentencePiece byte-fallback token such as <0x41>. */
+    private static final int ATTR_BYTE = 1 << 5;
+
+    private static boolean isByteToken(Vocab v, int id) {
+        return (v.attributes(id) & ATTR_BYTE) != 0;
+    }
+
+    /** What a token is matched by: its decoded bytes, or for a control token its text. */
+    static String key(Vocab v, int id) {
+        if (v.isEndOfGeneration(id)) {
+            return END_OF_GENERATION;
+        }
+        byte[] bytes = v.piece(id, false);
+        if (bytes.length == 0 || v.isControl(id)) {
+            return CONTROL + v.text(id);
+        }
+        return new String(bytes, StandardCharsets.ISO_8859_1);
     }
 
     /** How many combined tokens member k has (the overlap of vocabularies when not identity). */
@@ -181,19 +249,20 @@ public final class VocabAlignment {
     }
 
     /**
-     * The tokens member k is fed for combined token u: its own id when it has one, otherwise the text
-     * spelt with its tokens, longest match first, UTF-8 byte tokens for what nothing matches.
+     * The tokens member k is fed for combined token u: its own id when it has one, otherwise the bytes
+     * spelt with its tokens, longest match first (single-byte tokens, which SentencePiece's byte
+     * fallback and byte-level BPE both have, for what nothing longer matches).
      */
     public int[] feed(int k, int u) {
         int id = memberId(k, u);
         if (id >= 0) {
             return new int[] {id};
         }
-        String text = unionText.get(u);
-        String bytes = byteTokenText(text);
-        if (bytes != null) {
-            text = bytes;
-        }
+        String key = unionText.get(u);
+        // a control token a member lacks is spelt as its text; anything else as its bytes
+        String text = key.startsWith(CONTROL)
+                ? new String(key.substring(CONTROL.length()).getBytes(StandardCharsets.UTF_8), StandardCharsets.ISO_8859_1)
+                : key;
         Map<String, Integer> own = textToId.get(k);
         List<Integer> out = new ArrayList<>();
         int i = 0;
@@ -208,32 +277,14 @@ public final class VocabAlignment {
                     break;
                 }
             }
-            if (found >= 0) {
-                out.add(found);
-                i += len;
-                continue;
+            if (found < 0) {
+                throw new IllegalStateException("member " + k + " cannot spell '" + text(u)
+                        + "': its vocabulary lacks the byte 0x" + Integer.toHexString(text.charAt(i)));
             }
-            int cp = text.codePointAt(i);
-            for (byte b : new String(Character.toChars(cp)).getBytes(StandardCharsets.UTF_8)) {
-                Integer t = own.get(String.format("<0x%02X>", b & 0xff));
-                if (t == null) {
-                    throw new IllegalStateException("member " + k + " can spell neither '" + unionText.get(u)
-                            + "' nor its bytes: its vocabulary has no byte tokens");
-                }
-                out.add(t);
-            }
-            i += Character.charCount(cp);
+            out.add(found);
+            i += len;
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    /** "<0x41>" -> "A" (only for printable single bytes; other bytes stay byte tokens). */
-    private static String byteTokenText(String t) {
-        if (t.length() == 6 && t.startsWith("<0x") && t.endsWith(">")) {
-            int b = Integer.parseInt(t.substring(3, 5), 16);
-            return b >= 0x20 && b < 0x7f ? String.valueOf((char) b) : null;
-        }
-        return null;
     }
 
     /** Vocabularies that cannot be mixed id by id, under a policy that requires it. */

@@ -94,7 +94,8 @@ public record ContextOptions(int contextSize, int batchSize, int microBatchSize,
                 embeddings, pooling, on);
     }
 
-    static int automaticThreads() {
+    /** What {@code threads = 0} becomes: half the available processors, at least 1. */
+    public static int automaticThreads() {
         return Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
     }
 }

@@ -2,7 +2,9 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.genfuser.FuseOptions;
 import dev.blender.genfuser.GenFuser;
+import dev.blender.nativebridge.BackendDevice;
 import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.generation.Candidate;
@@ -52,12 +54,27 @@ public final class Blender implements AutoCloseable {
     private final BlenderConfig config;
     private final ModelPool pool;
     private final ExecutorService async = Executors.newVirtualThreadPerTaskExecutor();
+    /** Platform threads for members sampling at once: a native decode would pin a virtual thread's carrier. */
+    private final ExecutorService members = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "blender-member");
+        t.setDaemon(true);
+        return t;
+    });
     private final CachingPairRanker.PairCache pairCache;
 
     private Blender(BlenderConfig config) {
         this.config = config;
-        this.pool = new ModelPool(config.memoryBudgetBytes());
+        this.pool = new ModelPool(config.memoryBudgetBytes(), config.deviceMemoryBudgetBytes() > 0
+                ? config.deviceMemoryBudgetBytes() : freeGpuMemory(config));
         this.pairCache = new CachingPairRanker.PairCache(config.pairCacheSize());
+    }
+
+    /** The GPUs' free memory now, when a model may use one (0 when none does: nothing goes there). */
+    private static long freeGpuMemory(BlenderConfig config) {
+        boolean offloads = config.modelOptions().gpuLayers() != 0
+                || config.perModelOptions().values().stream().anyMatch(o -> o.gpuLayers() != 0);
+        return !offloads ? 0 : LlamaBackend.devices().stream().filter(d -> d.kind().isGpu())
+                .mapToLong(BackendDevice::freeBytes).sum();
     }
 
     public static BlenderConfig.Builder builder() {
@@ -159,6 +176,7 @@ public final class Blender implements AutoCloseable {
     @Override
     public void close() {
         async.shutdown();
+        members.shutdown();
         pool.close();
     }
 
@@ -277,18 +295,59 @@ public final class Blender implements AutoCloseable {
             }
         }
 
+        /** Where decodes of different contexts are exact in parallel (v0.5.0), members sample at once. */
+        boolean sampleInParallel(List<Path> generators) {
+            return config.parallelMembers() && generators.size() > 1 && !LlamaContext.decodesSerialised();
+        }
+
+        /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
+        List<BlendResult.Sampled> sample(Path p, int perModel, int threads) {
+            checkCancelled();
+            ContextOptions options = generatorContext(p, perModel);
+            if (threads > 0 && options.threads() == 0) {
+                options = options.withThreads(threads);
+            }
+            List<BlendResult.Sampled> out = new ArrayList<>();
+            try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
+                int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
+                for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
+                        config.candidateSampler(), config.maxTokens()))) {
+                    checkedCandidate(c);
+                    out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                }
+            }
+            return out;
+        }
+
+        private static <T> T join(CompletableFuture<T> f) {
+            try {
+                return f.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (e.getCause() instanceof Error err) {
+                    throw err;
+                }
+                throw e;
+            }
+        }
+
         BlendResult sampleRankFuse(Strategy strategy, List<Path> generators, int perModel) {
             // 1. sample
             List<BlendResult.Sampled> sampled = new ArrayList<>();
-            for (Path p : generators) {
-                checkCancelled();
-                try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), generatorContext(p, perModel))) {
-                    int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
-                    for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
-                            config.candidateSampler(), config.maxTokens()))) {
-                        checkedCandidate(c);
-                        sampled.add(new BlendResult.Sampled(p.getFileName().toString(), c));
-                    }
+            if (sampleInParallel(generators)) {
+                int threads = Math.max(1, ContextOptions.automaticThreads() / generators.size());
+                List<CompletableFuture<List<BlendResult.Sampled>>> futures = new ArrayList<>();
+                for (Path p : generators) {
+                    futures.add(CompletableFuture.supplyAsync(() -> sample(p, perModel, threads), members));
+                }
+                for (CompletableFuture<List<BlendResult.Sampled>> f : futures) {
+                    sampled.addAll(join(f)); // in generator order, as sequential sampling gives them
+                }
+            } else {
+                for (Path p : generators) {
+                    sampled.addAll(sample(p, perModel, 0));
                 }
             }
             double sampling = elapsed();

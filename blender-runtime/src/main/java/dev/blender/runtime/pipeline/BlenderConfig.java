@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.MemoryFootprint;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.gguf.GgufFile;
@@ -31,7 +32,8 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
                             FuserTemplate fuserTemplate, ModelOptions modelOptions, int contextSize,
                             int candidatesPerModel, Aggregation aggregation, int topK, SamplerOptions candidateSampler,
                             SamplerOptions answerSampler, int maxTokens, int fusedMaxTokens, CombineOptions combine,
-                            Strategy strategy, double cascadeConfidence, long memoryBudgetBytes, long pairCacheSize,
+                            Strategy strategy, double cascadeConfidence, long memoryBudgetBytes,
+                            long deviceMemoryBudgetBytes, boolean parallelMembers, long pairCacheSize,
                             List<String> stop, String generatorPrompt, Map<Path, ModelOptions> perModelOptions,
                             Map<Path, Integer> perModelContextSize) {
 
@@ -67,11 +69,22 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         if (memoryBudgetBytes < 1) {
             throw new IllegalArgumentException("memoryBudgetBytes must be >= 1, was " + memoryBudgetBytes);
         }
+        if (deviceMemoryBudgetBytes < 0) {
+            throw new IllegalArgumentException("deviceMemoryBudgetBytes must be >= 0 (0 = the GPUs' free memory), was "
+                    + deviceMemoryBudgetBytes);
+        }
         for (Path p : allModels(generators, judge, reranker, fuser)) {
-            long size = p.toFile().length();
-            if (size > memoryBudgetBytes) {
-                throw new IllegalArgumentException("memoryBudgetBytes " + memoryBudgetBytes + " is smaller than "
-                        + p.getFileName() + " (" + size + " bytes): it could never stay loaded; raise the budget");
+            ModelOptions o = perModelOptions.getOrDefault(p, modelOptions);
+            MemoryFootprint fp = ModelPool.footprintHere(GgufFile.read(p), o);
+            if (fp.hostBytes() > memoryBudgetBytes) {
+                throw new IllegalArgumentException("memoryBudgetBytes " + memoryBudgetBytes + " is smaller than the "
+                        + fp.hostBytes() + " bytes " + p.getFileName() + " keeps in host memory: it could never stay"
+                        + " loaded; raise the budget" + (o.gpuLayers() == 0 ? " or offload layers to a GPU" : ""));
+            }
+            if (deviceMemoryBudgetBytes > 0 && fp.deviceBytes() > deviceMemoryBudgetBytes) {
+                throw new IllegalArgumentException("deviceMemoryBudgetBytes " + deviceMemoryBudgetBytes + " is smaller than"
+                        + " the " + fp.deviceBytes() + " bytes " + p.getFileName() + " puts on the GPU with gpuLayers "
+                        + o.gpuLayers() + "; raise the budget or offload fewer layers");
             }
         }
         if (pairCacheSize < 1) {
@@ -190,6 +203,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
 
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "aggregation", "memoryBudgetMiB",
+            "deviceMemoryBudgetMiB", "parallelMembers",
             "cascadeConfidence", "stop", "generatorPrompt");
 
     static BlenderConfig fromJson(JsonNode root, Path base) {
@@ -264,6 +278,12 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         if (root.has("temperature")) {
             b.candidateSampler(SamplerOptions.defaults().withTemperature((float) root.get("temperature").asDouble()));
         }
+        if (root.has("deviceMemoryBudgetMiB")) {
+            b.deviceMemoryBudgetBytes(root.get("deviceMemoryBudgetMiB").asLong() << 20);
+        }
+        if (root.has("parallelMembers")) {
+            b.parallelMembers(root.get("parallelMembers").asBoolean());
+        }
         if (root.has("memoryBudgetMiB")) {
             b.memoryBudgetBytes(root.get("memoryBudgetMiB").asLong() << 20);
         }
@@ -308,6 +328,8 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         private Strategy strategy;
         private double cascadeConfidence = 0.5;
         private long memoryBudgetBytes = 8L << 30;
+        private long deviceMemoryBudgetBytes;
+        private boolean parallelMembers = true;
         private long pairCacheSize = 100_000;
         private List<String> stop = List.of();
         private String generatorPrompt = "{prompt}";
@@ -422,9 +444,29 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             return this;
         }
 
-        /** Total size of model files kept loaded; default 8 GiB. */
+        /** Weight bytes kept loaded in host memory (layers offloaded to a GPU do not count); default 8 GiB. */
         public Builder memoryBudgetBytes(long bytes) {
             this.memoryBudgetBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Weight bytes kept loaded in GPU memory, for models with {@code gpuLayers}; default 0: the free
+         * memory of the GPU devices when the blender starts.
+         */
+        public Builder deviceMemoryBudgetBytes(long bytes) {
+            this.deviceMemoryBudgetBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Whether the generators sample at the same time, one thread each with the threads split between
+         * them, where the llama.cpp library decodes different contexts in parallel exactly (v0.5.0; see
+         * {@link dev.blender.nativebridge.LlamaAbi#serialisesDecodes()}). Default true; the candidates are
+         * the same either way.
+         */
+        public Builder parallelMembers(boolean on) {
+            this.parallelMembers = on;
             return this;
         }
 
@@ -455,7 +497,8 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             return new BlenderConfig(generators, judge, judgeTemplate, reranker, fuser, fuserTemplate, modelOptions,
                     contextSize,
                     candidatesPerModel, aggregation, topK, candidateSampler, answerSampler, maxTokens, fusedMaxTokens,
-                    combine, s, cascadeConfidence, memoryBudgetBytes, pairCacheSize, stop, generatorPrompt,
+                    combine, s, cascadeConfidence, memoryBudgetBytes, deviceMemoryBudgetBytes, parallelMembers,
+                    pairCacheSize, stop, generatorPrompt,
                     perModelOptions, perModelContextSize);
         }
 

@@ -6,30 +6,40 @@ import com.github.benmanes.caffeine.cache.RemovalCause;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.MemoryFootprint;
 import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.gguf.GgufFile;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.BiFunction;
 
 /**
- * Loaded models shared between requests: a Caffeine cache weighted by file size under a memory
- * budget. A request {@link #lease leases} a model with a context; an evicted model is closed only when
- * its last lease is returned, so a running request never loses its model. Contexts are pooled per
- * model and reused (each request clears the KV cache it uses). Thread-safe.
+ * Loaded models shared between requests, under two memory budgets: host memory (a Caffeine cache
+ * weighted by the weight bytes a model keeps on the host) and GPU memory (the bytes its offloaded
+ * layers take, {@link MemoryFootprint}): a model offloaded to a GPU does not fill RAM, and a model on
+ * the CPU does not fill the GPU. When a model needs GPU memory that loaded models hold, the least
+ * recently used of those are evicted first. A request {@link #lease leases} a model with a context;
+ * an evicted model is closed only when its last lease is returned, so a running request never loses
+ * its model (its memory counts until then). Contexts are pooled per model and reused (each request
+ * clears the KV cache it uses). Thread-safe.
  */
 public final class ModelPool implements AutoCloseable {
     /** One loaded model, its idle contexts by options, and how many leases are out. */
     private static final class Entry {
         final LlamaModel model;
+        final MemoryFootprint footprint;
         final Map<ContextOptions, Deque<LlamaContext>> idle = new HashMap<>();
         int leases;
         boolean evicted;
 
-        Entry(LlamaModel model) {
+        Entry(LlamaModel model, MemoryFootprint footprint) {
             this.model = model;
+            this.footprint = footprint;
         }
     }
 
@@ -63,7 +73,7 @@ public final class ModelPool implements AutoCloseable {
                 if (entry.evicted) {
                     context.close();
                     if (entry.leases == 0) {
-                        entry.model.close();
+                        closeModel(entry);
                     }
                 } else {
                     entry.idle.computeIfAbsent(context.options(), o -> new ArrayDeque<>()).push(context);
@@ -75,16 +85,39 @@ public final class ModelPool implements AutoCloseable {
     private record Key(Path path, ModelOptions options) {}
 
     private final Cache<Key, Entry> cache;
+    private final long deviceBudgetBytes;
+    private final BiFunction<GgufFile, ModelOptions, MemoryFootprint> footprints;
+    /** GPU bytes of models not yet closed (evicted ones with leases out included); guarded by itself. */
+    private final long[] deviceUsed = new long[1];
     private volatile boolean closed;
 
-    /** A pool that keeps loaded models while their files total at most {@code memoryBudgetBytes}. */
+    /** A pool that keeps loaded models while their files total at most {@code memoryBudgetBytes}, all on the host. */
     public ModelPool(long memoryBudgetBytes) {
-        if (memoryBudgetBytes < 1) {
-            throw new IllegalArgumentException("memoryBudgetBytes must be >= 1, was " + memoryBudgetBytes);
+        this(memoryBudgetBytes, Long.MAX_VALUE);
+    }
+
+    /**
+     * A pool whose models keep at most {@code hostBudgetBytes} of weights in host memory and
+     * {@code deviceBudgetBytes} in GPU memory.
+     */
+    public ModelPool(long hostBudgetBytes, long deviceBudgetBytes) {
+        this(hostBudgetBytes, deviceBudgetBytes, ModelPool::footprintHere);
+    }
+
+    /** With the rule that says where a model's weights go: tests stand in for a GPU with it. */
+    ModelPool(long hostBudgetBytes, long deviceBudgetBytes, BiFunction<GgufFile, ModelOptions, MemoryFootprint> footprints) {
+        if (hostBudgetBytes < 1) {
+            throw new IllegalArgumentException("memoryBudgetBytes must be >= 1, was " + hostBudgetBytes);
         }
+        if (deviceBudgetBytes < 0) {
+            throw new IllegalArgumentException("deviceMemoryBudgetBytes must be >= 0, was " + deviceBudgetBytes);
+        }
+        this.deviceBudgetBytes = deviceBudgetBytes;
+        this.footprints = footprints;
         this.cache = Caffeine.newBuilder()
-                .maximumWeight(memoryBudgetBytes)
-                .weigher((Key k, Entry e) -> (int) Math.min(Integer.MAX_VALUE, Math.max(1, e.model.path().toFile().length())))
+                // weighed in KiB: an int weight in bytes would cap every model at 2 GiB
+                .maximumWeight(Math.max(1, hostBudgetBytes >> 10))
+                .weigher((Key k, Entry e) -> (int) Math.min(Integer.MAX_VALUE, Math.max(1, e.footprint.hostBytes() >> 10)))
                 .removalListener((Key k, Entry e, RemovalCause cause) -> {
                     if (e != null) {
                         retire(e);
@@ -92,6 +125,13 @@ public final class ModelPool implements AutoCloseable {
                 })
                 .executor(Runnable::run) // close on the evicting thread: native memory is freed promptly
                 .build();
+    }
+
+    /** Where the weights go on this machine: offloaded layers only when a GPU device exists. */
+    static MemoryFootprint footprintHere(GgufFile gguf, ModelOptions options) {
+        boolean gpu = options.gpuLayers() != 0
+                && LlamaBackend.devices().stream().anyMatch(d -> d.kind().isGpu());
+        return MemoryFootprint.of(gguf, options.gpuLayers(), gpu);
     }
 
     /**
@@ -107,7 +147,10 @@ public final class ModelPool implements AutoCloseable {
         Objects.requireNonNull(contextOptions, "contextOptions");
         Key key = new Key(path.toAbsolutePath().normalize(), options);
         while (true) {
-            Entry e = cache.get(key, k -> new Entry(LlamaModel.load(k.path(), k.options())));
+            Entry e = cache.getIfPresent(key);
+            if (e == null) {
+                e = load(key);
+            }
             synchronized (e) {
                 if (e.evicted) {
                     continue; // lost a race with eviction: load again
@@ -128,13 +171,63 @@ public final class ModelPool implements AutoCloseable {
         }
     }
 
-    private static void retire(Entry e) {
+    /** Loads a model into the cache, first making room for its GPU bytes. */
+    private Entry load(Key key) {
+        MemoryFootprint fp = footprints.apply(GgufFile.read(key.path()), key.options());
+        if (fp.deviceBytes() == 0) {
+            return cache.get(key, k -> new Entry(LlamaModel.load(k.path(), k.options()), fp));
+        }
+        if (fp.deviceBytes() > deviceBudgetBytes) {
+            throw new IllegalArgumentException(key.path().getFileName() + " needs " + fp.deviceBytes() + " bytes of GPU"
+                    + " memory with gpuLayers " + key.options().gpuLayers() + ", more than the GPU budget of "
+                    + deviceBudgetBytes + "; offload fewer layers or raise deviceMemoryBudgetBytes");
+        }
+        synchronized (deviceUsed) { // one GPU load at a time, so two cannot both take the last free bytes
+            Entry present = cache.getIfPresent(key);
+            if (present != null) {
+                return present;
+            }
+            while (deviceUsed[0] + fp.deviceBytes() > deviceBudgetBytes) {
+                Key coldest = cache.policy().eviction().orElseThrow().coldest(Integer.MAX_VALUE).entrySet().stream()
+                        .filter(en -> en.getValue().footprint.deviceBytes() > 0 && !en.getValue().evicted)
+                        .map(Map.Entry::getKey).filter(k -> !k.equals(key)).findFirst().orElse(null);
+                if (coldest == null) {
+                    // the rest is held by evicted models that requests in flight still use, as with host
+                    // memory: they free it when those requests end
+                    break;
+                }
+                cache.invalidate(coldest); // closes it now, or when its last lease returns
+                cache.cleanUp();
+            }
+            Entry e = cache.get(key, k -> new Entry(LlamaModel.load(k.path(), k.options()), fp));
+            deviceUsed[0] += fp.deviceBytes();
+            return e;
+        }
+    }
+
+    private void closeModel(Entry e) {
+        e.model.close();
+        if (e.footprint.deviceBytes() > 0) {
+            synchronized (deviceUsed) {
+                deviceUsed[0] -= e.footprint.deviceBytes();
+            }
+        }
+    }
+
+    /** GPU bytes held by models not yet closed. */
+    public long deviceBytesInUse() {
+        synchronized (deviceUsed) {
+            return deviceUsed[0];
+        }
+    }
+
+    private void retire(Entry e) {
         synchronized (e) {
             e.evicted = true;
             e.idle.values().forEach(contexts -> contexts.forEach(LlamaContext::close));
             e.idle.clear();
             if (e.leases == 0) {
-                e.model.close();
+                closeModel(e);
             }
         }
     }
@@ -149,6 +242,12 @@ public final class ModelPool implements AutoCloseable {
     public boolean isLoaded(Path path) {
         Path p = path.toAbsolutePath().normalize();
         return cache.asMap().keySet().stream().anyMatch(k -> k.path().equals(p));
+    }
+
+    /** Whether a file's model is loaded now with these options. */
+    public boolean isLoadedWith(Path path, ModelOptions options) {
+        cache.cleanUp();
+        return cache.getIfPresent(new Key(path.toAbsolutePath().normalize(), options)) != null;
     }
 
     /** Evicts everything; models with leases out close when those are returned. Idempotent. */

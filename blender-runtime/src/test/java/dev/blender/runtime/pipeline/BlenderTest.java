@@ -246,4 +246,26 @@ class BlenderTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BlenderConfig.load(badKey)).getMessage()
                 .contains("threds"));
     }
+
+    /**
+     * Members sampling at once (where the library decodes contexts in parallel exactly, v0.5.0) give
+     * the very candidates, in the same order, as members sampling one after another.
+     */
+    @Test
+    void membersSampledInParallelGiveTheSameCandidatesAsOneAfterAnother() {
+        List<BlendResult> results = new ArrayList<>();
+        for (boolean parallel : new boolean[] {false, true}) {
+            try (Blender blender = arithBlender().parallelMembers(parallel).candidatesPerModel(3)
+                    .modelOptions(ModelOptions.defaults()).build()) {
+                results.add(blender.blend(BlendRequest.of("58+27=").withSeed(11)));
+            }
+        }
+        List<String> sequential = results.get(0).candidates().stream()
+                .map(c -> c.model() + ":" + java.util.Arrays.toString(c.candidate().tokens())).toList();
+        List<String> parallel = results.get(1).candidates().stream()
+                .map(c -> c.model() + ":" + java.util.Arrays.toString(c.candidate().tokens())).toList();
+        assertEquals(6, sequential.size());
+        assertEquals(sequential, parallel);
+        assertEquals(results.get(0).answer(), results.get(1).answer());
+    }
 }

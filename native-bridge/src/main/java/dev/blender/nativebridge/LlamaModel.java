@@ -104,6 +104,11 @@ public final class LlamaModel implements AutoCloseable {
                 + " set BLENDER_LLAMA_LIBRARY, or -Dblender.llama.library, to the folder it prints";
     }
 
+    /** For tests of the warning: the next fallback warns again. */
+    static void forgetGpuFallbackWarning() {
+        GPU_FALLBACK_WARNED.set(false);
+    }
+
     /** Whether layers can be offloaded; warns once when they were asked for and cannot be. */
     private static boolean hasGpu() {
         boolean gpu = LlamaBackend.devices().stream().anyMatch(d -> d.kind().isGpu());

@@ -2,6 +2,7 @@ package dev.blender.jmh;
 
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.generation.Candidate;
@@ -30,13 +31,17 @@ import java.util.Locale;
  * 4864, 151,936-token vocabulary, Q8_0; random weights: speed does not depend on their values), cached
  * under the blender cache folder, and shared/models/stories260K.gguf when present. Run:
  * {@code java --enable-native-access=ALL-UNNAMED --add-modules=jdk.incubator.vector -cp jmh/target/benchmarks.jar
- * dev.blender.jmh.BatchedSamplingHarness [--tokens T] [--repeats R] [--threads N] [--model FILE]...}
+ * dev.blender.jmh.BatchedSamplingHarness [--tokens T] [--repeats R] [--threads N] [--candidates 1,4]
+ * [--model FILE]...}; with {@code BLENDER_LLAMA_LIBRARY} set, on that llama.cpp.
  */
 public final class BatchedSamplingHarness {
     public static void main(String[] args) throws IOException {
         int tokens = 32;
         int repeats = 3;
         int threads = 0;
+        int[] counts = {1, 2, 4, 8};
+        int gpuLayers = 0;
+        GgmlType quant = GgmlType.Q8_0;
         List<Path> models = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -44,49 +49,55 @@ public final class BatchedSamplingHarness {
                 case "--repeats" -> repeats = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--model" -> models.add(Path.of(args[++i]));
+                case "--gpu-layers" -> gpuLayers = Integer.parseInt(args[++i]);
+                case "--quant" -> quant = GgmlType.valueOf(args[++i].toUpperCase(java.util.Locale.ROOT));
+                case "--candidates" -> counts = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + " (use --tokens T, --repeats R, --threads N, --model FILE)");
+                        + " (use --tokens T, --repeats R, --threads N, --candidates 1,2,4,8, --gpu-layers N, --quant Q8_0|Q4_0,"
+                        + " --model FILE)");
             }
         }
         if (models.isEmpty()) {
-            models.add(qwenShaped());
+            models.add(qwenShaped(quant));
             SharedData.resolve("models/stories260K.gguf").ifPresent(models::add);
         }
         for (Path p : models) {
-            run(p, tokens, repeats, threads);
+            run(p, tokens, repeats, threads, counts, gpuLayers);
         }
     }
 
-    static Path qwenShaped() throws IOException {
-        Path dir = Path.of(System.getProperty("user.home"), ".cache", "blender", "models");
-        Path file = dir.resolve("synthetic-qwen2-0.5b-shape-q8_0.gguf");
+    static Path qwenShaped(GgmlType quant) throws IOException {
+        Path dir = dev.blender.nativebridge.CacheDir.root().resolve("models");
+        Path file = dir.resolve("synthetic-qwen2-0.5b-shape-" + quant.name().toLowerCase(java.util.Locale.ROOT) + ".gguf");
         if (!Files.exists(file)) {
             Files.createDirectories(dir);
             System.err.println("writing " + file + " (once)...");
             SyntheticLlama.builder().name("synthetic qwen2-0.5b shape").vocabSize(151_936).layers(24)
                     .embeddingLength(896).heads(14).kvHeads(2).feedForwardLength(4864).contextLength(4096)
-                    .tensorType(GgmlType.Q8_0).weightSeed(1).build().writeTo(file);
+                    .tensorType(quant).weightSeed(1).build().writeTo(file);
         }
         return file;
     }
 
-    static void run(Path path, int tokens, int repeats, int threads) {
-        try (LlamaModel model = LlamaModel.load(path, ModelOptions.defaults().withThreads(threads))) {
+    static void run(Path path, int tokens, int repeats, int threads, int[] counts, int gpuLayers) {
+        try (LlamaModel model = LlamaModel.load(path, ModelOptions.defaults().withThreads(threads).withGpuLayers(gpuLayers))) {
             int[] prompt = model.vocab().tokenize("Once upon a time, in a small town by the sea, there lived a"
                     + " girl who loved to read stories about faraway lands and brave");
-            System.out.printf(Locale.ROOT, "%n%s: %s, %,d parameters, prompt %d tokens, %d tokens per candidate%n",
-                    path.getFileName(), model.description(), model.parameterCount(), prompt.length, tokens);
+            System.out.printf(Locale.ROOT, "%n%s: %s, %,d parameters, prompt %d tokens, %d tokens per candidate,"
+                    + " llama.cpp %s, gpuLayers %d%n", path.getFileName(), model.description(), model.parameterCount(),
+                    prompt.length, tokens, LlamaBackend.version(), gpuLayers);
             System.out.printf("%3s %18s %18s %9s %16s%n", "N", "batched ms/token", "sequential ms/tok",
                     "speed-up", "batched tok/s");
-            ContextOptions opts = ContextOptions.defaults().withContextSize(prompt.length + 8 * (tokens + 1) + 64)
-                    .withMaxSequences(8).withBatchSize(512);
+            int most = Arrays.stream(counts).max().orElse(8);
+            ContextOptions opts = ContextOptions.defaults().withContextSize(prompt.length + most * (tokens + 1) + 64)
+                    .withMaxSequences(Math.max(2, most)).withBatchSize(512);
             try (LlamaContext ctx = model.newContext(opts)) {
                 // SamplerOptions.defaults() at temperature 1 keeps candidates apart; EOG is ignored by
                 // counting the tokens actually generated
                 GenerationRequest base = GenerationRequest.of(prompt).withMaxTokens(tokens)
                         .withSampler(SamplerOptions.defaults().withTemperature(1f)).withSeed(7);
                 Generator.generate(ctx, base.withCandidates(2)); // warm-up
-                for (int n : new int[] {1, 2, 4, 8}) {
+                for (int n : counts) {
                     double[] batched = new double[repeats];
                     double[] sequential = new double[repeats];
                     for (int r = 0; r < repeats; r++) {

@@ -3,6 +3,7 @@ package dev.blender.nativebridge;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.VarHandle;
+import java.util.List;
 
 /**
  * The llama.cpp C ABIs the bridge supports, exactly: struct layouts change even between recent builds,
@@ -21,7 +22,8 @@ public enum LlamaAbi {
      * {@code de.kherud:llama:4.2.0}: the zero-setup default, CPU only. Identified by its exported
      * {@code LLAMA_BUILD_NUMBER}.
      */
-    B4916("b4916", Layouts.MODEL_PARAMS_B4916, Layouts.CONTEXT_PARAMS_B4916, true) {
+    B4916("b4916", Layouts.MODEL_PARAMS_B4916, Layouts.CONTEXT_PARAMS_B4916, true,
+            List.of(BackendDevice.Kind.CPU, BackendDevice.Kind.GPU, BackendDevice.Kind.ACCELERATOR)) {
         @Override
         void writeModelParams(MemorySegment p, ModelOptions o) {
             // b4916 treats a negative count as none; a count above the layer count offloads all of them
@@ -43,15 +45,6 @@ public enum LlamaAbi {
             return "llama_kv_self_" + operation;
         }
 
-        @Override
-        BackendDevice.Kind deviceKind(int code) {
-            return switch (code) {
-                case 0 -> BackendDevice.Kind.CPU;
-                case 1 -> BackendDevice.Kind.GPU;
-                case 2 -> BackendDevice.Kind.ACCELERATOR;
-                default -> BackendDevice.Kind.UNKNOWN;
-            };
-        }
     },
 
     /**
@@ -59,7 +52,9 @@ public enum LlamaAbi {
      * CUDA, Vulkan and arm64 siblings): current architectures (Qwen3 and later), GPU backends as
      * plugins. Identified by {@code llama_get_memory} and {@code llama_version()} = {@code 0.5.0*}.
      */
-    V0_5_0("v0.5.0", Layouts.MODEL_PARAMS_V0_5_0, Layouts.CONTEXT_PARAMS_V0_5_0, false) {
+    V0_5_0("v0.5.0", Layouts.MODEL_PARAMS_V0_5_0, Layouts.CONTEXT_PARAMS_V0_5_0, false,
+            List.of(BackendDevice.Kind.CPU, BackendDevice.Kind.GPU, BackendDevice.Kind.INTEGRATED_GPU,
+                    BackendDevice.Kind.ACCELERATOR, BackendDevice.Kind.META)) {
         private static final int LOAD_MODE_NONE = 0;
         private static final int LOAD_MODE_MMAP = 1;
         private static final int LOAD_MODE_MLOCK = 2;
@@ -93,17 +88,6 @@ public enum LlamaAbi {
             return "llama_memory_" + operation;
         }
 
-        @Override
-        BackendDevice.Kind deviceKind(int code) {
-            return switch (code) {
-                case 0 -> BackendDevice.Kind.CPU;
-                case 1 -> BackendDevice.Kind.GPU;
-                case 2 -> BackendDevice.Kind.INTEGRATED_GPU;
-                case 3 -> BackendDevice.Kind.ACCELERATOR;
-                case 4 -> BackendDevice.Kind.META;
-                default -> BackendDevice.Kind.UNKNOWN;
-            };
-        }
     };
 
     /** What "all layers" becomes where the library has no "-1 = all". */
@@ -113,12 +97,16 @@ public enum LlamaAbi {
     private final StructLayout modelParams;
     private final StructLayout contextParams;
     private final boolean serialisesDecodes;
+    /** {@code enum ggml_backend_dev_type} in order: v0.5.0 inserted IGPU before ACCEL. */
+    private final List<BackendDevice.Kind> deviceKinds;
 
-    LlamaAbi(String version, StructLayout modelParams, StructLayout contextParams, boolean serialisesDecodes) {
+    LlamaAbi(String version, StructLayout modelParams, StructLayout contextParams, boolean serialisesDecodes,
+             List<BackendDevice.Kind> deviceKinds) {
         this.version = version;
         this.modelParams = modelParams;
         this.contextParams = contextParams;
         this.serialisesDecodes = serialisesDecodes;
+        this.deviceKinds = deviceKinds;
     }
 
     /**
@@ -157,8 +145,10 @@ public enum LlamaAbi {
     /** The C name of a KV-cache operation ({@code seq_rm}, {@code seq_cp}, ...) in this ABI. */
     abstract String kvFunction(String operation);
 
-    /** What {@code enum ggml_backend_dev_type} means in this ABI (v0.5.0 inserted IGPU before ACCEL). */
-    abstract BackendDevice.Kind deviceKind(int code);
+    /** What a {@code enum ggml_backend_dev_type} value means in this ABI. */
+    BackendDevice.Kind deviceKind(int code) {
+        return code >= 0 && code < deviceKinds.size() ? deviceKinds.get(code) : BackendDevice.Kind.UNKNOWN;
+    }
 
     void writeCommonContextParams(MemorySegment p, ContextOptions o, int threads, int batchThreads) {
         set(contextParams, "n_ctx", p, o.contextSize());

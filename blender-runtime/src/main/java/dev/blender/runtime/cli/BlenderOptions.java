@@ -52,6 +52,10 @@ final class BlenderOptions {
     @Option(names = "--context", description = "KV cells per sequence")
     Integer context;
 
+    @Option(names = "--sequential-members", description = "generators sample one after another even where llama.cpp"
+            + " decodes them exactly in parallel (v0.5.0); for measuring what parallel sampling saves")
+    boolean sequentialMembers;
+
 
     @Option(names = "--generator-prompt", paramLabel = "FORMAT",
             description = "how a prompt is put to the generators, with {prompt} (default: {prompt}; for the arith"
@@ -113,6 +117,9 @@ final class BlenderOptions {
         }
         if (context != null) {
             b.contextSize(context);
+        }
+        if (sequentialMembers) {
+            b.parallelMembers(false);
         }
         return b.buildConfig();
     }

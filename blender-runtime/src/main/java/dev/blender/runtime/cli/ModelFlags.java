@@ -14,7 +14,8 @@ final class ModelFlags {
     @Option(names = "--threads", defaultValue = "0", description = "threads per model (0 = automatic)")
     int threads;
 
-    @Option(names = "--gpu-layers", defaultValue = "0", description = "layers to offload to a GPU")
+    @Option(names = "--gpu-layers", defaultValue = "0",
+            description = "layers to offload to a GPU (-1 = all; needs `blender natives install cuda` or vulkan; without a GPU the CPU runs them, with one warning)")
     int gpuLayers;
 
     ModelOptions modelOptions() {

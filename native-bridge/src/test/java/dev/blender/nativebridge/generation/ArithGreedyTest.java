@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +29,9 @@ class ArithGreedyTest {
         "answerer-c;      179 135 9 93 142 79 81 131 83 152 1"})
     void greedyAnswersMatchTheReadme(String model, String answers) {
         List<String> expected = List.of(answers.trim().split(" "));
-        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/" + model + ".gguf"));
+        // -Dblender.test.gpuLayers=-1 runs the same check with every layer offloaded (bin/gpu-check)
+        ModelOptions options = ModelOptions.defaults().withGpuLayers(Integer.getInteger("blender.test.gpuLayers", 0));
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/" + model + ".gguf"), options);
                 LlamaContext ctx = m.newContext(ContextOptions.defaults().withContextSize(64).withThreads(1))) {
             List<String> got = new ArrayList<>();
             for (String q : QUESTIONS) {

@@ -18,6 +18,7 @@ public final class BlenderCli {
     /** Runs the CLI and returns its exit code (for tests and embedding). */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new BlenderCli());
+        cli.registerConverter(dev.blender.runtime.pipeline.Strategy.class, dev.blender.runtime.pipeline.Strategy::parse);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // a user error (bad file, bad option value) is a message, not a stack trace
             if (e instanceof IllegalArgumentException || e instanceof IllegalStateException

@@ -296,7 +296,7 @@ final class ChatCommand implements Callable<Integer> {
         }
         Strategy s;
         try {
-            s = Strategy.valueOf(name.toUpperCase(Locale.ROOT).replace('-', '_'));
+            s = Strategy.parse(name);
         } catch (IllegalArgumentException e) {
             out.println("unknown strategy " + name + "; choose from " + strategies());
             return;

@@ -1,45 +1,132 @@
 package dev.blender.runtime.pipeline;
 
+import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.generation.Cancellation;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * One request. Immutable; start from {@link #of(String)}.
+ * One request. Immutable; start from {@link #of(String)} (one user message) or
+ * {@link #ofMessages(List)} (a conversation), then change what you need.
  *
- * @param prompt       the user's text (formatted with each model's chat template when it has one)
+ * @param messages     the conversation, oldest first, ending with the user's message. Generators with a chat
+ *                     template see all of it through their template; generators without one see the last
+ *                     user message put into the blender's {@code generatorPrompt}. The judge and the fuser
+ *                     see the last user message as the instruction.
  * @param strategy     how to answer; null = the blender's default
  * @param seed         sampling seed
  * @param timeBudget   soft limit: a stage that would start after it is skipped (ranking falls back to a
  *                     majority vote, fusion to the top candidate); null = none
  * @param cancellation set from another thread to stop; the blend then throws
  *                     {@link java.util.concurrent.CancellationException}
+ * @param maxTokens    token budget of each candidate and of the answer; null = the blender's
+ * @param temperature  sampling temperature of the candidates (0 = greedy); null = the blender's
+ * @param topP         nucleus sampling of the candidates, in (0, 1]; null = the blender's
+ * @param stop         strings that end a candidate and the answer; null = the blender's
+ * @param candidatesPerModel candidates each generator samples; null = the blender's
+ * @param topK         candidates the fuser reads; null = the blender's
  */
-public record BlendRequest(String prompt, Strategy strategy, long seed, Duration timeBudget, Cancellation cancellation) {
+public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long seed, Duration timeBudget,
+                           Cancellation cancellation, Integer maxTokens, Float temperature, Float topP,
+                           List<String> stop, Integer candidatesPerModel, Integer topK) {
     public BlendRequest {
-        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(messages, "messages");
+        messages = List.copyOf(messages);
+        if (messages.isEmpty()) {
+            throw new IllegalArgumentException("a request needs at least one message");
+        }
+        if (!messages.getLast().role().equals("user")) {
+            throw new IllegalArgumentException("the last message must be the user's, was " + messages.getLast().role());
+        }
         if (timeBudget != null && (timeBudget.isNegative() || timeBudget.isZero())) {
             throw new IllegalArgumentException("timeBudget must be positive, was " + timeBudget);
         }
+        if (maxTokens != null && maxTokens < 1) {
+            throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
+        }
+        if (temperature != null && !(temperature >= 0 && temperature <= 100)) {
+            throw new IllegalArgumentException("temperature must be in [0, 100], was " + temperature);
+        }
+        if (topP != null && !(topP > 0 && topP <= 1)) {
+            throw new IllegalArgumentException("topP must be in (0, 1], was " + topP);
+        }
+        if (candidatesPerModel != null && candidatesPerModel < 1) {
+            throw new IllegalArgumentException("candidatesPerModel must be >= 1, was " + candidatesPerModel);
+        }
+        if (topK != null && topK < 1) {
+            throw new IllegalArgumentException("topK must be >= 1, was " + topK);
+        }
+        if (stop != null) {
+            stop = List.copyOf(stop);
+            if (stop.stream().anyMatch(String::isEmpty)) {
+                throw new IllegalArgumentException("stop strings must not be empty");
+            }
+        }
     }
 
+    /** One user message. */
     public static BlendRequest of(String prompt) {
-        return new BlendRequest(prompt, null, 1, null, null);
+        return ofMessages(List.of(ChatMessage.user(Objects.requireNonNull(prompt, "prompt"))));
+    }
+
+    /** A conversation ending with the user's message. */
+    public static BlendRequest ofMessages(List<ChatMessage> messages) {
+        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null);
+    }
+
+    /** The last user message: the instruction the judge and the fuser see. */
+    public String prompt() {
+        return messages.getLast().content();
     }
 
     public BlendRequest withStrategy(Strategy s) {
-        return new BlendRequest(prompt, s, seed, timeBudget, cancellation);
+        return new BlendRequest(messages, s, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK);
     }
 
     public BlendRequest withSeed(long s) {
-        return new BlendRequest(prompt, strategy, s, timeBudget, cancellation);
+        return new BlendRequest(messages, strategy, s, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK);
     }
 
     public BlendRequest withTimeBudget(Duration d) {
-        return new BlendRequest(prompt, strategy, seed, d, cancellation);
+        return new BlendRequest(messages, strategy, seed, d, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK);
     }
 
     public BlendRequest withCancellation(Cancellation c) {
-        return new BlendRequest(prompt, strategy, seed, timeBudget, c);
+        return new BlendRequest(messages, strategy, seed, timeBudget, c, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK);
+    }
+
+    public BlendRequest withMaxTokens(Integer n) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, n, temperature, topP, stop,
+                candidatesPerModel, topK);
+    }
+
+    public BlendRequest withTemperature(Float t) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, t, topP, stop,
+                candidatesPerModel, topK);
+    }
+
+    public BlendRequest withTopP(Float p) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, p, stop,
+                candidatesPerModel, topK);
+    }
+
+    public BlendRequest withCandidatesPerModel(Integer n) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                n, topK);
+    }
+
+    public BlendRequest withTopK(Integer k) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, k);
+    }
+
+    public BlendRequest withStop(List<String> s) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, s,
+                candidatesPerModel, topK);
     }
 }

@@ -8,6 +8,7 @@ import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.FinishReason;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
@@ -110,8 +111,8 @@ public final class Blender implements AutoCloseable {
         return switch (strategy) {
             case SINGLE -> run.single();
             case SELF_BLEND -> run.sampleRankFuse(Strategy.SELF_BLEND, List.of(config.generators().get(0)),
-                    config.candidatesPerModel() * config.generators().size());
-            case FULL_BLEND -> run.sampleRankFuse(Strategy.FULL_BLEND, config.generators(), config.candidatesPerModel());
+                    run.candidatesPerModel() * config.generators().size());
+            case FULL_BLEND -> run.sampleRankFuse(Strategy.FULL_BLEND, config.generators(), run.candidatesPerModel());
             case TOKEN_COMBINE -> run.combine();
             case CASCADE -> run.cascade();
         };
@@ -191,6 +192,67 @@ public final class Blender implements AutoCloseable {
         final TokenListener answerTokens;
         final long start = System.nanoTime();
         double firstToken = -1;
+        final List<BlendResult.StageUsage> usage = new ArrayList<>();
+
+        void count(String stage, long prompt, long generated) {
+            synchronized (usage) {
+                for (int i = 0; i < usage.size(); i++) {
+                    BlendResult.StageUsage u = usage.get(i);
+                    if (u.stage().equals(stage)) {
+                        usage.set(i, new BlendResult.StageUsage(stage, u.promptTokens() + prompt,
+                                u.generatedTokens() + generated));
+                        return;
+                    }
+                }
+                usage.add(new BlendResult.StageUsage(stage, prompt, generated));
+            }
+        }
+
+        BlendResult.Usage usage() {
+            synchronized (usage) {
+                return new BlendResult.Usage(usage);
+            }
+        }
+
+        int maxTokens() {
+            return request.maxTokens() != null ? request.maxTokens() : config.maxTokens();
+        }
+
+        int candidatesPerModel() {
+            return request.candidatesPerModel() != null ? request.candidatesPerModel() : config.candidatesPerModel();
+        }
+
+        int topK() {
+            return request.topK() != null ? request.topK() : config.topK();
+        }
+
+        int fusedMaxTokens() {
+            return request.maxTokens() != null ? request.maxTokens() : config.fusedMaxTokens();
+        }
+
+        List<String> stop() {
+            return request.stop() != null ? request.stop() : config.stop();
+        }
+
+        /** The request's temperature and top-p, where it sets them, over a configured sampler. */
+        SamplerOptions sampler(SamplerOptions configured) {
+            SamplerOptions s = configured;
+            if (request.temperature() != null) {
+                s = s.withTemperature(request.temperature());
+            }
+            if (request.topP() != null) {
+                s = s.withTopP(request.topP());
+            }
+            return s;
+        }
+
+        /** The conversation as a generator reads it (see {@link BlendRequest#messages()}). */
+        int[] generatorPrompt(dev.blender.nativebridge.LlamaModel model) {
+            List<dev.blender.nativebridge.ChatMessage> messages = new ArrayList<>(request.messages());
+            messages.set(messages.size() - 1, dev.blender.nativebridge.ChatMessage.user(
+                    config.generatorText(request.prompt())));
+            return Generator.prompt(model, messages, true);
+        }
 
         Run(BlendRequest request, TokenListener answerTokens) {
             this.request = request;
@@ -226,7 +288,7 @@ public final class Blender implements AutoCloseable {
 
         GenerationRequest generation(int[] prompt, int n, SamplerOptions sampler, int maxTokens) {
             return GenerationRequest.of(prompt).withCandidates(n).withMaxTokens(maxTokens).withSampler(sampler)
-                    .withSeed(request.seed()).withStop(config.stop()).withCancellation(request.cancellation());
+                    .withSeed(request.seed()).withStop(stop()).withCancellation(request.cancellation());
         }
 
         Candidate checkedCandidate(Candidate c) {
@@ -240,12 +302,13 @@ public final class Blender implements AutoCloseable {
         BlendResult single() {
             Path model = config.generators().get(0);
             try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
-                int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
+                int[] prompt = generatorPrompt(lease.model());
                 Candidate c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1,
-                        config.answerSampler(), config.maxTokens()), answerListener()).get(0));
+                        sampler(config.answerSampler()), maxTokens()), answerListener()).get(0));
+                count("answer", prompt.length, c.tokenCount());
                 double total = elapsed();
                 return new BlendResult(Strategy.SINGLE, c.text().strip(), List.of(), null, List.of(), null, false,
-                        new BlendResult.Timings(total, 0, 0, firstToken, total));
+                        new BlendResult.Timings(total, 0, 0, firstToken, total), usage(), c.finishReason());
             }
         }
 
@@ -253,9 +316,10 @@ public final class Blender implements AutoCloseable {
             Path model = config.generators().get(0);
             Candidate c;
             try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
-                int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
+                int[] prompt = generatorPrompt(lease.model());
                 c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1, SamplerOptions.greedy(),
-                        config.maxTokens())).get(0));
+                        maxTokens())).get(0));
+                count("answer", prompt.length, c.tokenCount());
             }
             double least = 0;
             for (float f : c.logProbs()) {
@@ -265,11 +329,11 @@ public final class Blender implements AutoCloseable {
                 answerListener().onToken(0, -1, c.text());
                 double total = elapsed();
                 return new BlendResult(Strategy.CASCADE, c.text().strip(), List.of(), null, List.of(), null, false,
-                        new BlendResult.Timings(total, 0, 0, firstToken, total));
+                        new BlendResult.Timings(total, 0, 0, firstToken, total), usage(), c.finishReason());
             }
-            BlendResult full = sampleRankFuse(Strategy.FULL_BLEND, config.generators(), config.candidatesPerModel());
+            BlendResult full = sampleRankFuse(Strategy.FULL_BLEND, config.generators(), candidatesPerModel());
             return new BlendResult(Strategy.CASCADE, full.answer(), full.candidates(), full.ranking(),
-                    full.rankedTexts(), full.fused(), true, full.timings());
+                    full.rankedTexts(), full.fused(), true, full.timings(), usage(), full.finishReason());
         }
 
         BlendResult combine() {
@@ -284,12 +348,16 @@ public final class Blender implements AutoCloseable {
                 CombineOptions options = config.combine() != null ? config.combine()
                         : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
                 MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
-                Candidate c = checkedCandidate(mix.generate(MixRequest.of(config.generatorText(request.prompt())).withMaxTokens(config.maxTokens())
-                        .withSampler(config.answerSampler()).withStop(config.stop()).withSeed(request.seed())
+                String text = config.generatorText(request.prompt());
+                Candidate c = checkedCandidate(mix.generate(MixRequest.of(text).withMaxTokens(maxTokens())
+                        .withSampler(sampler(config.answerSampler())).withStop(stop()).withSeed(request.seed())
                         .withCancellation(request.cancellation()), answerListener()));
+                for (LlamaContext ctx : contexts) {
+                    count("mixing", ctx.model().vocab().tokenize(text).length, c.tokenCount());
+                }
                 double total = elapsed();
                 return new BlendResult(Strategy.TOKEN_COMBINE, c.text().strip(), List.of(), null, List.of(), null, false,
-                        new BlendResult.Timings(total, 0, 0, firstToken, total));
+                        new BlendResult.Timings(total, 0, 0, firstToken, total), usage(), c.finishReason());
             } finally {
                 leases.forEach(ModelPool.Lease::close);
             }
@@ -309,12 +377,15 @@ public final class Blender implements AutoCloseable {
             }
             List<BlendResult.Sampled> out = new ArrayList<>();
             try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
-                int[] prompt = Generator.prompt(lease.model(), config.generatorText(request.prompt()), true);
+                int[] prompt = generatorPrompt(lease.model());
+                long generated = 0;
                 for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
-                        config.candidateSampler(), config.maxTokens()))) {
+                        sampler(config.candidateSampler()), maxTokens()))) {
                     checkedCandidate(c);
                     out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                    generated += c.tokenCount();
                 }
+                count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
             }
             return out;
         }
@@ -361,11 +432,14 @@ public final class Blender implements AutoCloseable {
                 Path rankerModel = config.judge() != null ? config.judge() : config.reranker();
                 try (ModelPool.Lease lease = pool.lease(rankerModel, config.modelOptionsFor(rankerModel),
                         rankerContext(rankerModel))) {
-                    PairRanker ranker = config.judge() != null
-                            ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled)
-                            : new RerankerScorer(lease.context()).asPairRanker();
+                    LmJudge judge = config.judge() != null
+                            ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled) : null;
+                    PairRanker ranker = judge != null ? judge : new RerankerScorer(lease.context()).asPairRanker();
                     ranking = Rankings.rank(new CachingPairRanker(ranker, pairCache), request.prompt(), texts,
-                            config.aggregation(), Math.min(config.topK(), texts.size()), request.seed());
+                            config.aggregation(), Math.min(topK(), texts.size()), request.seed());
+                    if (judge != null) {
+                        count("ranking", judge.tokensDecoded(), 0);
+                    }
                 }
                 order = ranking.order().stream().map(texts::get).toList();
             } else {
@@ -383,17 +457,23 @@ public final class Blender implements AutoCloseable {
                 try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
                         fuserContext())) {
                     GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
-                    fused = checkedCandidate(fuser.fuse(request.prompt(), order.subList(0, Math.min(config.topK(),
-                            order.size())), new FuseOptions(config.fusedMaxTokens(), config.answerSampler(), config.stop(),
-                            request.seed(), request.cancellation()), answerListener()));
+                    List<String> top = order.subList(0, Math.min(topK(), order.size()));
+                    fused = checkedCandidate(fuser.fuse(request.prompt(), top, new FuseOptions(fusedMaxTokens(),
+                            config.answerSampler(), stop(), request.seed(), request.cancellation()), answerListener()));
+                    count("fusion", fuser.promptTokens(request.prompt(), top), fused.tokenCount());
                     answer = fused.text().strip();
                 }
             } else {
                 answerListener().onToken(0, -1, answer);
             }
             double total = elapsed();
+            String chosen = answer;
+            FinishReason reason = fused != null ? fused.finishReason() : sampled.stream()
+                    .filter(c -> c.candidate().text().strip().equals(chosen)).map(c -> c.candidate().finishReason())
+                    .findFirst().orElse(FinishReason.END_OF_GENERATION);
             return new BlendResult(strategy, answer, sampled, ranking, ranking == null ? List.of() : texts, fused, false,
-                    new BlendResult.Timings(sampling, ranked - sampling, total - ranked, firstToken, total));
+                    new BlendResult.Timings(sampling, ranked - sampling, total - ranked, firstToken, total), usage(),
+                    reason);
         }
 
     }

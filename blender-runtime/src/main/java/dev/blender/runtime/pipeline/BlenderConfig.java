@@ -251,7 +251,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             }
         }
         if (root.has("strategy")) {
-            b.strategy(Strategy.valueOf(root.get("strategy").asText().toUpperCase(Locale.ROOT)));
+            b.strategy(Strategy.parse(root.get("strategy").asText()));
         }
         if (root.has("aggregation")) {
             b.aggregation(Aggregation.valueOf(root.get("aggregation").asText().toUpperCase(Locale.ROOT)));

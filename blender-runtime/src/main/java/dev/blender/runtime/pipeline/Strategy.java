@@ -11,5 +11,28 @@ public enum Strategy {
     /** The generators' next-token distributions mixed at every step (no judge, no fuser). */
     TOKEN_COMBINE,
     /** The first generator greedily; escalate to FULL_BLEND when its least confident token is unlikely. */
-    CASCADE
+    CASCADE;
+
+    /** The name users write: {@code full-blend}. */
+    public String id() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    /**
+     * Reads a strategy name in any of its spellings: {@code full-blend}, {@code FULL_BLEND},
+     * {@code full_blend}, {@code Full-Blend}.
+     *
+     * @throws IllegalArgumentException an unknown name; the message lists the known ones
+     */
+    public static Strategy parse(String name) {
+        java.util.Objects.requireNonNull(name, "name");
+        String n = name.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+        for (Strategy s : values()) {
+            if (s.name().equals(n)) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("unknown strategy '" + name + "'; one of "
+                + java.util.Arrays.stream(values()).map(Strategy::id).toList());
+    }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
@@ -267,5 +268,62 @@ class BlenderTest {
         assertEquals(6, sequential.size());
         assertEquals(sequential, parallel);
         assertEquals(results.get(0).answer(), results.get(1).answer());
+    }
+
+    @Test
+    void usageCountsEveryStagesTokens() {
+        try (Blender blender = arithBlender().build()) {
+            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3));
+            var stages = r.usage().stages();
+            assertEquals(List.of("sampling", "ranking", "fusion"), stages.stream().map(BlendResult.StageUsage::stage).toList());
+            long sampled = r.candidates().stream().mapToLong(c -> c.candidate().tokenCount()).sum();
+            assertEquals(sampled, stages.get(0).generatedTokens());
+            // "Q: 37+48= A:" once per generator (shared by its candidates), BOS included
+            assertTrue(stages.get(0).promptTokens() >= 2 * "Q: 37+48= A:".length(), stages.toString());
+            assertTrue(stages.get(1).promptTokens() > 0, "the judge decoded its pairs: " + stages);
+            assertEquals(r.fused().tokenCount(), stages.get(2).generatedTokens());
+            assertEquals(stages.stream().mapToLong(BlendResult.StageUsage::totalTokens).sum(), r.usage().totalTokens());
+            BlendResult single = blender.blend(BlendRequest.of("37+48=").withStrategy(Strategy.SINGLE));
+            assertEquals("answer", single.usage().stages().get(0).stage());
+            assertEquals(single.usage().generatedTokens(), single.answer().length() + 1, "a space, then each digit");
+        }
+    }
+
+    @Test
+    void aRequestsOwnSettingsOverrideTheBlenders() {
+        try (Blender blender = arithBlender().build()) {
+            // the arith answerers have no chat template: earlier turns are not theirs to read
+            BlendRequest chat = BlendRequest.ofMessages(List.of(ChatMessage.system("be brief"),
+                    ChatMessage.user("1+1="), ChatMessage.assistant("2"), ChatMessage.user("17+62=")));
+            assertEquals("80", blender.blend(chat.withStrategy(Strategy.SINGLE)).answer(), "README: answerer-a");
+            BlendResult two = blender.blend(BlendRequest.of("85+95=").withStrategy(Strategy.SINGLE).withMaxTokens(2));
+            assertEquals("1", two.answer(), "two tokens of \" 181\"");
+            assertEquals(2, two.usage().generatedTokens());
+            assertEquals("1", blender.blend(BlendRequest.of("85+95=").withStrategy(Strategy.SINGLE)
+                    .withStop(List.of("8"))).answer(), "181 stopped before the 8");
+            BlendResult greedy = blender.blend(BlendRequest.of("85+95=").withStrategy(Strategy.FULL_BLEND)
+                    .withTemperature(0f).withSeed(5));
+            var byModel = greedy.candidates().stream().collect(java.util.stream.Collectors.groupingBy(
+                    BlendResult.Sampled::model, java.util.stream.Collectors.mapping(c -> c.candidate().text(),
+                            java.util.stream.Collectors.toSet())));
+            assertEquals(2, byModel.size());
+            byModel.forEach((m, texts) -> assertEquals(1, texts.size(), "temperature 0: " + m + " wrote " + texts));
+        }
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.ofMessages(List.of()));
+        assertThrows(IllegalArgumentException.class,
+                () -> BlendRequest.ofMessages(List.of(ChatMessage.user("a"), ChatMessage.assistant("b"))));
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withMaxTokens(0));
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withTopP(0f));
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withTemperature(-1f));
+    }
+
+    @Test
+    void strategyNamesAreReadInEverySpelling() {
+        for (String name : List.of("full-blend", "FULL_BLEND", "full_blend", " Full-Blend ")) {
+            assertEquals(Strategy.FULL_BLEND, Strategy.parse(name), name);
+        }
+        assertEquals("token-combine", Strategy.TOKEN_COMBINE.id());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Strategy.parse("fullblend"));
+        assertTrue(e.getMessage().contains("fullblend") && e.getMessage().contains("self-blend"), e.getMessage());
     }
 }

@@ -30,12 +30,23 @@ public final class Generator {
      * {@code useChatTemplate} is set, else the text as it is; BOS added as the model wants.
      */
     public static int[] prompt(LlamaModel model, String userText, boolean useChatTemplate) {
+        return prompt(model, List.of(ChatMessage.user(userText)), useChatTemplate);
+    }
+
+    /**
+     * A conversation as the model reads it: through its chat template (with the assistant's prefix)
+     * when it has one and {@code useChatTemplate}; otherwise the last message's text alone, since a
+     * model without a template has no way to tell turns apart.
+     */
+    public static int[] prompt(LlamaModel model, List<ChatMessage> messages, boolean useChatTemplate) {
         Vocab vocab = model.vocab();
-        if (useChatTemplate && model.chatTemplate().isPresent()) {
-            String formatted = vocab.applyChatTemplate(List.of(ChatMessage.user(userText)), true);
-            return vocab.tokenize(formatted, true, true);
+        if (messages.isEmpty()) {
+            throw new IllegalArgumentException("no messages to prompt with");
         }
-        return vocab.tokenize(userText, true, false);
+        if (useChatTemplate && model.chatTemplate().isPresent()) {
+            return vocab.tokenize(vocab.applyChatTemplate(messages, true), true, true);
+        }
+        return vocab.tokenize(messages.getLast().content(), true, false);
     }
 
     /** Generates without streaming. */

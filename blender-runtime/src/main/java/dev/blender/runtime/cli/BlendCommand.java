@@ -81,8 +81,13 @@ final class BlendCommand implements Callable<Integer> {
             description = "prompt format for problems (default: \"${DEFAULT-VALUE}\")")
     String format;
 
-    @Option(names = "--max-tokens", defaultValue = "8", description = "tokens per answer (default: ${DEFAULT-VALUE}; 128 with --prompt)")
-    int maxTokens;
+    @Option(names = "--max-tokens", description = "tokens per answer (default: 8 for the arith problems, 128 with --prompt)")
+    Integer maxTokens;
+
+    /** Unset, the budget suits the job: an arith answer is a few tokens, a story is not. */
+    private int maxTokens(boolean freePrompt) {
+        return maxTokens != null ? maxTokens : freePrompt ? 128 : 8;
+    }
 
     @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature;
@@ -139,7 +144,7 @@ final class BlendCommand implements Callable<Integer> {
     }
 
     private int streamOne(MixedGenerator mix, SamplerOptions sampler) {
-        MixRequest req = MixRequest.of(prompt).withMaxTokens(maxTokens == 8 ? 128 : maxTokens).withSampler(sampler)
+        MixRequest req = MixRequest.of(prompt).withMaxTokens(maxTokens(true)).withSampler(sampler)
                 .withSeed(seed).withPerplexityWeights(pack).withGate(gate);
         PrintStream out = System.out;
         Candidate c = mix.generate(req, (cand, token, text) -> {
@@ -173,7 +178,7 @@ final class BlendCommand implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 int[] prompt = loaded.get(m).vocab().tokenize(text);
                 promptTokens += prompt.length;
-                Candidate c = Generator.generate(contexts.get(m), GenerationRequest.of(prompt).withMaxTokens(maxTokens)
+                Candidate c = Generator.generate(contexts.get(m), GenerationRequest.of(prompt).withMaxTokens(maxTokens(false))
                         .withSampler(sampler).withSeed(seed)).get(0);
                 memberMillis[m] += (System.nanoTime() - t0) / 1e6;
                 // tokens decoded, prompt included, as blender eval counts them
@@ -181,7 +186,7 @@ final class BlendCommand implements Callable<Integer> {
                 memberCorrect[m] += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
             }
             long t0 = System.nanoTime();
-            Candidate c = mix.generate(MixRequest.of(text).withMaxTokens(maxTokens).withSampler(sampler).withSeed(seed)
+            Candidate c = mix.generate(MixRequest.of(text).withMaxTokens(maxTokens(false)).withSampler(sampler).withSeed(seed)
                     .withPerplexityWeights(pack).withGate(gate));
             blendMillis += (System.nanoTime() - t0) / 1e6;
             blendTokens += promptTokens + (long) c.tokenCount() * k;

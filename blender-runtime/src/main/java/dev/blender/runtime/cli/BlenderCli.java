@@ -20,10 +20,9 @@ public final class BlenderCli {
         CommandLine cli = new CommandLine(new BlenderCli());
         cli.registerConverter(dev.blender.runtime.pipeline.Strategy.class, dev.blender.runtime.pipeline.Strategy::parse);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            // a user error (bad file, bad option value) is a message, not a stack trace
-            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof dev.blender.nativebridge.LlamaException
-                    || e instanceof dev.blender.nativebridge.gguf.GgufFormatException
+            // a user error (bad file, bad option value, unusable library) is a message, not a stack trace;
+            // an IllegalStateException (use after close) is a bug in blender and keeps its trace
+            if (e instanceof IllegalArgumentException || e instanceof dev.blender.nativebridge.LlamaException
                     || e instanceof java.io.UncheckedIOException) {
                 Progress.endOpenLine(System.err);
                 cmd.getErr().println("blender: " + e.getMessage());

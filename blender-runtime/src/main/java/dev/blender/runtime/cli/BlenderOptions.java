@@ -68,12 +68,20 @@ final class BlenderOptions {
     }
 
     BlenderConfig config() {
+        BlenderConfig.Builder b;
         if (config != null) {
-            return BlenderConfig.load(config);
+            if (!models.models.isEmpty() || judge != null || reranker != null || fuser != null) {
+                throw new IllegalArgumentException("give the models either in --config " + config.getFileName()
+                        + " or with -m/--judge/--reranker/--fuser, not both");
+            }
+            // the file's settings, then whatever the command line says on top of them
+            b = BlenderConfig.loadBuilder(config);
+        } else {
+            b = Blender.builder().modelOptions(models.modelOptions());
         }
-        BlenderConfig.Builder b = Blender.builder()
-                .modelOptions(models.modelOptions());
-        if (models.models.isEmpty()) {
+        if (config != null) {
+            // models come from the file
+        } else if (models.models.isEmpty()) {
             Path dir = SharedData.resolve("models/arith").orElseThrow(() -> new IllegalArgumentException(
                     "no models given: pass -m MODEL.gguf (repeatable), --config FILE.json, or put the shared folder"
                             + " beside the checkout for the arith defaults"));

@@ -278,7 +278,7 @@ public final class VocabAlignment {
                 }
             }
             if (found < 0) {
-                throw new IllegalStateException("member " + k + " cannot spell '" + text(u)
+                throw new IllegalArgumentException("member " + k + " cannot spell '" + text(u)
                         + "': its vocabulary lacks the byte 0x" + Integer.toHexString(text.charAt(i)));
             }
             out.add(found);

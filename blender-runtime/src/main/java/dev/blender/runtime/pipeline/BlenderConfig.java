@@ -185,6 +185,21 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
      * @throws IllegalArgumentException the file is unreadable, has an unknown key or role, or a bad value
      */
     public static BlenderConfig load(Path file) {
+        Builder b = loadBuilder(file);
+        try {
+            return b.buildConfig();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("configuration " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A builder holding a file's settings (see {@link #load}), to change before building: how command-line
+     * options override a configuration file.
+     *
+     * @throws IllegalArgumentException the file is unreadable, has an unknown key or role, or a bad value
+     */
+    public static Builder loadBuilder(Path file) {
         JsonNode root;
         try {
             root = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(Files.readString(file));
@@ -206,7 +221,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             "deviceMemoryBudgetMiB", "parallelMembers",
             "cascadeConfidence", "stop", "generatorPrompt");
 
-    static BlenderConfig fromJson(JsonNode root, Path base) {
+    static Builder fromJson(JsonNode root, Path base) {
         root.fieldNames().forEachRemaining(k -> {
             if (!KEYS.contains(k)) {
                 throw new IllegalArgumentException("unknown key '" + k + "' (known: " + String.join(", ", KEYS) + ")");
@@ -298,7 +313,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             root.get("stop").forEach(s -> stop.add(s.asText()));
             b.stop(stop);
         }
-        return b.buildConfig();
+        return b;
     }
 
     private static <T> T unknownTemplate(String role, String name) {

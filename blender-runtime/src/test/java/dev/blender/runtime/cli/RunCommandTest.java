@@ -64,6 +64,27 @@ class RunCommandTest {
     }
 
     @Test
+    void commandLineOptionsOverrideTheConfigurationFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        assumeArith();
+        java.nio.file.Path models = TestModels.sharedFile("models/arith");
+        java.nio.file.Path cfg = java.nio.file.Files.writeString(dir.resolve("blend.json"), """
+                {"models": [{"path": "%s/answerer-a.gguf", "role": "generator"},
+                            {"path": "%s/answerer-b.gguf", "role": "generator"}],
+                 "strategy": "token-combine", "maxTokens": 8, "contextSize": 64, "generatorPrompt": "Q: {prompt} A:"}
+                """.formatted(models, models));
+        assertEquals("79", run("", "run", "--config", cfg.toString(), "17+62=").out().strip(), "the file's TOKEN_COMBINE");
+        Run single = run("", "run", "--config", cfg.toString(), "--strategy", "single", "17+62=");
+        assertEquals(0, single.code(), single.err());
+        assertEquals("80", single.out().strip(), "--strategy wins over the file: answerer-a alone");
+        assertEquals("", run("", "run", "--config", cfg.toString(), "--max-tokens", "1", "--strategy", "single",
+                "17+62=").out().strip(), "--max-tokens 1 wins: only the leading space");
+        Run both = run("", "run", "--config", cfg.toString(), "-m", models.resolve("answerer-a.gguf").toString(), "1+1=");
+        assertEquals(2, both.code());
+        assertTrue(both.err().contains("either in --config"), both.err());
+    }
+
+    @Test
     void jsonHasEveryField() throws Exception {
         assumeArith();
         Run r = run("", "run", "--json", "--seed", "3", "17+62=");

@@ -7,7 +7,7 @@ import java.util.Objects;
  * A file is not a GGUF model that llama.cpp could load safely. The message names the file and says
  * what is wrong; {@link #problem()} classifies it for code.
  */
-public final class GgufFormatException extends RuntimeException {
+public final class GgufFormatException extends dev.blender.nativebridge.LlamaException {
     private static final long serialVersionUID = 1L;
 
     /** What is wrong with the file. */

@@ -73,8 +73,6 @@ class RerankerScorerTest {
                 assertTrue(e.getMessage().contains("architecture llama"), e.getMessage());
             }
         }
-        // still running: nothing reached llama.cpp's rank pooling, which would have aborted the JVM
-        assertTrue(Runtime.getRuntime().availableProcessors() > 0);
     }
 
     @Test

@@ -247,8 +247,11 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
                 }
             });
             if (m.has("threads") || m.has("gpuLayers")) {
-                b.modelOptions(p, ModelOptions.defaults().withThreads(m.path("threads").asInt(0))
-                        .withGpuLayers(m.path("gpuLayers").asInt(0)));
+                // what the entry leaves out it inherits from the top level (a model that sets only its
+                // threads still gets the file's gpuLayers)
+                b.modelOptions(p, ModelOptions.defaults()
+                        .withThreads(m.path("threads").asInt(root.path("threads").asInt(0)))
+                        .withGpuLayers(m.path("gpuLayers").asInt(root.path("gpuLayers").asInt(0))));
             }
             if (m.has("contextSize")) {
                 b.contextSize(p, m.get("contextSize").asInt());

@@ -250,13 +250,15 @@ class BlenderTest {
         Path file = Files.writeString(dir.resolve("per-model.json"), """
                 {"models": [{"path": "%1$s/answerer-a.gguf", "role": "generator", "threads": 1, "contextSize": 48},
                             {"path": "%1$s/answerer-b.gguf", "role": "generator"}],
-                 "contextSize": 64, "threads": 2, "maxTokens": 8, "generatorPrompt": "Q: {prompt} A:"}
+                 "contextSize": 64, "threads": 2, "gpuLayers": -1, "maxTokens": 8, "generatorPrompt": "Q: {prompt} A:"}
                 """.formatted(models));
         BlenderConfig config = BlenderConfig.load(file);
         Path a = models.resolve("answerer-a.gguf");
         Path b = models.resolve("answerer-b.gguf");
         assertEquals(1, config.modelOptionsFor(a).threads());
+        assertEquals(-1, config.modelOptionsFor(a).gpuLayers(), "what an entry leaves out comes from the top level");
         assertEquals(2, config.modelOptionsFor(b).threads());
+        assertEquals(-1, config.modelOptionsFor(b).gpuLayers());
         assertEquals(48, config.contextSizeFor(a));
         assertEquals(64, config.contextSizeFor(b));
         try (Blender blender = Blender.create(config)) {

@@ -26,7 +26,8 @@ import picocli.CommandLine.Option;
 /** {@code blender perplexity}: bits per byte of a text under each model and under their combinations. */
 @Command(name = "perplexity", mixinStandardHelpOptions = true,
         description = {"Bits per UTF-8 byte of a text under each model alone and under linear and log-linear",
-            "combinations (equal weights), so models with different vocabularies compare.",
+            "combinations, with equal weights and with adaptive weights (online Bayesian, fixed share;",
+            "learnt across the pieces in order), so models with different vocabularies compare.",
             "Defaults: shared/models/stories260K.gguf + aidreams260K.gguf (aligned by token text) on",
             "shared/data/tinystories/tinystories_val_dev.txt."})
 final class PerplexityCommand implements Callable<Integer> {
@@ -44,6 +45,19 @@ final class PerplexityCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE}; pieces must fit every model's context)")
     int chunk;
 
+    @Option(names = "--skip-bytes", defaultValue = "0",
+            description = "start after this many bytes of the text (whole paragraphs), e.g. to choose settings on"
+                    + " text the reported figures do not use (default: ${DEFAULT-VALUE})")
+    int skipBytes;
+
+    @Option(names = "--switch-rate", defaultValue = "0.01",
+            description = "fixed-share rate of the adaptive rows (default: ${DEFAULT-VALUE})")
+    float switchRate;
+
+    @Option(names = "--json", paramLabel = "OUT.json",
+            description = "also write {\"rows\": [{\"method\", \"bits_per_byte\"}]}")
+    Path json;
+
     @Override
     public Integer call() throws IOException {
         List<Path> paths = models.isEmpty() ? List.of(
@@ -52,7 +66,7 @@ final class PerplexityCommand implements Callable<Integer> {
                 : models;
         Path file = text != null ? text : SharedData.resolve("data/tinystories/tinystories_val_dev.txt")
                 .orElseThrow(() -> missing("data/tinystories/tinystories_val_dev.txt"));
-        List<String> pieces = pieces(Files.readString(file, StandardCharsets.UTF_8), chunk, maxBytes);
+        List<String> pieces = pieces(skip(Files.readString(file, StandardCharsets.UTF_8), skipBytes), chunk, maxBytes);
         List<LlamaModel> loaded = new ArrayList<>();
         try {
             List<LlamaContext> contexts = new ArrayList<>();
@@ -63,7 +77,7 @@ final class PerplexityCommand implements Callable<Integer> {
                         .withBatchSize(512)));
             }
             Map<String, Score> results = new LinkedHashMap<>();
-            Progress progress = new Progress(System.err, pieces.size() * (paths.size() + 2));
+            Progress progress = new Progress(System.err, pieces.size() * (paths.size() + 4));
             int done = 0;
             for (int k = 0; k < paths.size(); k++) {
                 Score s = Score.ZERO;
@@ -71,27 +85,44 @@ final class PerplexityCommand implements Callable<Integer> {
                     s = s.plus(TextScorer.single(contexts.get(k), piece));
                     progress.step(++done, paths.get(k).getFileName().toString());
                 }
-                results.put(paths.get(k).getFileName().toString(), s);
+                results.put("member:" + paths.get(k).getFileName().toString().replaceFirst("\\.gguf$", ""), s);
             }
             if (paths.size() > 1) {
-                for (CombineMethod method : new CombineMethod[] {CombineMethod.LINEAR, CombineMethod.LOG_LINEAR}) {
-                    TextScorer scorer = new TextScorer(contexts, CombineOptions.equal(method, paths.size()),
-                            VocabAlignment.Policy.ALIGN_BY_TEXT);
-                    Score s = Score.ZERO;
-                    for (String piece : pieces) {
-                        s = s.plus(scorer.score(piece));
-                        progress.step(++done, method.name());
+                for (boolean adapt : new boolean[] {false, true}) {
+                    for (CombineMethod method : new CombineMethod[] {CombineMethod.LINEAR, CombineMethod.LOG_LINEAR}) {
+                        CombineOptions o = CombineOptions.equal(method, paths.size());
+                        String name = "token:" + method.name().toLowerCase(Locale.ROOT).replace('_', '-')
+                                + (adapt ? "-adaptive" : "");
+                        TextScorer scorer = new TextScorer(contexts, adapt ? o.adaptive(switchRate) : o,
+                                VocabAlignment.Policy.ALIGN_BY_TEXT);
+                        Score s = Score.ZERO;
+                        for (String piece : pieces) {
+                            s = s.plus(scorer.score(piece));
+                            progress.step(++done, name);
+                        }
+                        results.put(name, s);
+                        if (adapt) {
+                            System.err.printf(Locale.ROOT, "%n%s: weights at the end %s%n", name,
+                                    java.util.Arrays.toString(scorer.weights()));
+                        }
                     }
-                    results.put("token:" + method.name().toLowerCase(Locale.ROOT).replace('_', '-'), s);
                 }
             }
             progress.done();
             System.out.printf("%d pieces, %d bytes of %s%n", pieces.size(),
                     results.values().iterator().next().bytes(), file);
-            System.out.printf("%-28s %14s %10s%n", "model", "bits per byte", "tokens");
+            System.out.printf("%-32s %14s %10s%n", "method", "bits per byte", "tokens");
             for (Map.Entry<String, Score> e : results.entrySet()) {
-                System.out.printf(Locale.ROOT, "%-28s %14.4f %10d%n", e.getKey(), e.getValue().bitsPerByte(),
+                System.out.printf(Locale.ROOT, "%-32s %14.4f %10d%n", e.getKey(), e.getValue().bitsPerByte(),
                         e.getValue().tokens());
+            }
+            if (json != null) {
+                var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+                var root = mapper.createObjectNode();
+                var rows = root.putArray("rows");
+                results.forEach((method, score) -> rows.addObject().put("method", method)
+                        .put("bits_per_byte", score.bitsPerByte()).put("tokens", score.tokens()).put("bytes", score.bytes()));
+                mapper.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), root);
             }
         } catch (UncheckedIOException e) {
             throw e;
@@ -103,6 +134,21 @@ final class PerplexityCommand implements Callable<Integer> {
 
     private static IllegalArgumentException missing(String what) {
         return new IllegalArgumentException("shared/" + what + " was not found; pass --model and --text");
+    }
+
+    /** The text after the first {@code bytes} bytes, cut at a paragraph boundary. */
+    static String skip(String all, int bytes) {
+        if (bytes <= 0) {
+            return all;
+        }
+        int used = 0;
+        int at = 0;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n\\s*\\n").matcher(all);
+        while (used < bytes && m.find()) {
+            used += bytes(all.substring(at, m.end()));
+            at = m.end();
+        }
+        return all.substring(at);
     }
 
     /** Splits on blank lines, then at sentence ends into pieces of at most {@code max} bytes. */

@@ -10,13 +10,34 @@ import java.util.Objects;
  * @param weights per-member weights for LINEAR and LOG_LINEAR (normalised to sum 1); unused otherwise
  * @param lambda  strength of the positive-minus-negative term for NEGATIVE_EVIDENCE
  * @param alpha   plausibility threshold of NEGATIVE_EVIDENCE, relative to the core's top probability
+ * @param adaptive LINEAR and LOG_LINEAR only: the weights are a prior that learns online, each member
+ *                 weighted by its prior times its probability of the tokens so far (Bayes), with
+ *                 {@code switchRate} of the weight flowing back to the prior at every token (fixed share),
+ *                 so a member that fell behind can recover when the text changes
+ * @param switchRate the fixed-share rate of adaptive weights, in [0, 1)
  */
-public record CombineOptions(CombineMethod method, float[] weights, float lambda, float alpha) {
+public record CombineOptions(CombineMethod method, float[] weights, float lambda, float alpha, boolean adaptive,
+                             float switchRate) {
+
+    /** Fixed weights; the rate an adaptive combination uses unless told otherwise. */
+    public static final float DEFAULT_SWITCH_RATE = 0.01f;
+
+    /** Fixed weights. */
+    public CombineOptions(CombineMethod method, float[] weights, float lambda, float alpha) {
+        this(method, weights, lambda, alpha, false, DEFAULT_SWITCH_RATE);
+    }
 
     public CombineOptions {
         Objects.requireNonNull(method, "method");
         Objects.requireNonNull(weights, "weights");
         weights = weights.clone();
+        if (!(switchRate >= 0 && switchRate < 1)) {
+            throw new IllegalArgumentException("switchRate must be in [0, 1), was " + switchRate);
+        }
+        if (adaptive && method == CombineMethod.NEGATIVE_EVIDENCE) {
+            throw new IllegalArgumentException("adaptive weights are for linear and log-linear mixing, not negative"
+                    + " evidence, whose members play fixed roles");
+        }
         if (method == CombineMethod.NEGATIVE_EVIDENCE) {
             if (!(lambda >= 0) || Float.isInfinite(lambda)) {
                 throw new IllegalArgumentException("lambda must be a finite value >= 0, was " + lambda);
@@ -85,7 +106,12 @@ public record CombineOptions(CombineMethod method, float[] weights, float lambda
 
     /** Same method and parameters, new weights (for per-request weights such as PackLLM's). */
     public CombineOptions withWeights(float... w) {
-        return new CombineOptions(method, w, lambda, alpha);
+        return new CombineOptions(method, w, lambda, alpha, adaptive, switchRate);
+    }
+
+    /** The same combination with these weights as the prior of online Bayesian weights (fixed share). */
+    public CombineOptions adaptive(float rate) {
+        return new CombineOptions(method, weights, lambda, alpha, true, rate);
     }
 
     /**
@@ -106,17 +132,18 @@ public record CombineOptions(CombineMethod method, float[] weights, float lambda
     public String toString() {
         return method == CombineMethod.NEGATIVE_EVIDENCE
                 ? "negative-evidence(members=" + weights.length + ", lambda=" + lambda + ", alpha=" + alpha + ")"
-                : method.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(weights);
+                : method.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(weights)
+                        + (adaptive ? "(adaptive, switch rate " + switchRate + ")" : "");
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof CombineOptions c && c.method == method && Arrays.equals(c.weights, weights)
-                && c.lambda == lambda && c.alpha == alpha;
+                && c.lambda == lambda && c.alpha == alpha && c.adaptive == adaptive && c.switchRate == switchRate;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(method, Arrays.hashCode(weights), lambda, alpha);
+        return Objects.hash(method, Arrays.hashCode(weights), lambda, alpha, adaptive, switchRate);
     }
 }

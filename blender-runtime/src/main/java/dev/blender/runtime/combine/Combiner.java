@@ -22,6 +22,13 @@ public interface Combiner {
 
     CombineOptions options();
 
+    /**
+     * LINEAR and LOG_LINEAR: the member weights of the following {@link #combine} calls (normalised),
+     * in place of the options' own; how adaptive weights ({@link CombineOptions#adaptive}) take effect
+     * without a new combiner (and its scratch buffers) per token.
+     */
+    void reweight(float[] weights);
+
     /** The SIMD implementation (Vector API). */
     static Combiner vectorized(CombineOptions options) {
         return new VectorCombiner(options);

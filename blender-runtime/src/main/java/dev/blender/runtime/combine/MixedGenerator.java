@@ -84,14 +84,23 @@ public final class MixedGenerator {
         long start = System.nanoTime();
         int k = members.size();
         double[] nll = new double[k];
+        AdaptiveWeights adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
         try (Batch batch = Batch.create(batchCapacity())) {
             for (int m = 0; m < k; m++) {
                 nll[m] = decodePrompt(m, members.get(m).model().vocab().tokenize(request.prompt()), batch,
-                        request.perplexityTemperature() > 0);
+                        request.perplexityTemperature() > 0 || adaptive != null);
             }
             Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
                     && options.method() != CombineMethod.NEGATIVE_EVIDENCE
                     ? options.withWeights(perplexityWeights(nll, request.perplexityTemperature())) : options);
+            if (adaptive != null) {
+                // the prompt is the first evidence: each member's weight times its probability of it
+                double[] promptLogProbs = new double[k];
+                for (int m = 0; m < k; m++) {
+                    promptLogProbs[m] = -nll[m];
+                }
+                adaptive.observe(promptLogProbs);
+            }
             Combiner solo = null;
             if (request.gate() > 0) {
                 float[] firstOnly = new float[k];
@@ -112,9 +121,15 @@ public final class MixedGenerator {
                     reason = FinishReason.CANCELLED;
                     break;
                 }
+                if (adaptive != null) {
+                    combiner.reweight(adaptive.current());
+                }
                 combine(combiner, solo, request.gate());
                 System.arraycopy(out, 0, scores, 0, n);
                 int u = sampler.sample(scores, n, history, generated);
+                if (adaptive != null) {
+                    adaptive.observe(memberLogProbs(u));
+                }
                 if (isEndOfGeneration(u)) {
                     reason = FinishReason.END_OF_GENERATION;
                     break;
@@ -228,6 +243,16 @@ public final class MixedGenerator {
             alignment.gather(m, rows[m], gathered[m], proxyMissing);
         }
         chosen.combine(gathered, n, out);
+    }
+
+    /** Each member's log-probability of combined token u at the current step. */
+    private double[] memberLogProbs(int u) {
+        double[] lp = new double[members.size()];
+        for (int m = 0; m < members.size(); m++) {
+            lp[m] = alignment.isIdentity() ? AdaptiveWeights.logProbability(rows[m], n, u)
+                    : AdaptiveWeights.logProbability(MemorySegment.ofArray(gathered[m]), n, u);
+        }
+        return lp;
     }
 
     private boolean isEndOfGeneration(int u) {

@@ -28,6 +28,11 @@ final class ScalarCombiner implements Combiner {
     }
 
     @Override
+    public void reweight(float[] weights) {
+        AdaptiveWeights.normaliseInto(options, weights, w);
+    }
+
+    @Override
     public void combine(MemorySegment[] logits, int n, float[] out) {
         int k = checkInputs(logits, n, out, options);
         if (options.method() == CombineMethod.LINEAR) {

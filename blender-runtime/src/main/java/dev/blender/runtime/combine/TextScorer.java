@@ -18,8 +18,9 @@ import java.util.Objects;
  * each of the first member's tokens from where its own spelling of the text so far ends. Reported per
  * UTF-8 byte, scores of models with different vocabularies compare.
  *
- * <p>Each text is scored independently from BOS; it must fit the members' contexts and batches. Not
- * thread-safe.
+ * <p>Each text is scored independently from BOS; it must fit the members' contexts and batches.
+ * Adaptive weights ({@link CombineOptions#adaptive}) learn online across texts, as over one stream
+ * read in pieces; {@link #resetWeights()} starts again from the prior. Not thread-safe.
  */
 public final class TextScorer {
     /** Nats over a text's tokens, the tokens scored, and its UTF-8 bytes. */
@@ -41,6 +42,7 @@ public final class TextScorer {
     private final float[][] gathered;
     private final MemorySegment[] rows;
     private final float[] out;
+    private final AdaptiveWeights adaptive;
 
     public TextScorer(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
         this.members = List.copyOf(Objects.requireNonNull(members, "members"));
@@ -57,6 +59,19 @@ public final class TextScorer {
         this.gathered = alignment.isIdentity() ? null : new float[members.size()][alignment.size()];
         this.rows = new MemorySegment[members.size()];
         this.out = new float[alignment.size()];
+        this.adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
+    }
+
+    /** Adaptive weights back to their prior. */
+    public void resetWeights() {
+        if (adaptive != null) {
+            adaptive.reset();
+        }
+    }
+
+    /** The member weights now: the options' own, or what adaptive weights have learnt. */
+    public float[] weights() {
+        return adaptive != null ? adaptive.current().clone() : combiner.options().weights();
     }
 
     /** The text under member {@code k} alone, with its own tokenisation. */
@@ -104,6 +119,9 @@ public final class TextScorer {
             for (int m = 0; m < k; m++) {
                 rows[m] = members.get(m).logits(predictRow[m][i]);
             }
+            if (adaptive != null) {
+                combiner.reweight(adaptive.current());
+            }
             if (alignment.isIdentity()) {
                 combiner.combine(rows, alignment.size(), out);
             } else {
@@ -114,6 +132,14 @@ public final class TextScorer {
                 combiner.combine(gathered, alignment.size(), out);
             }
             nats -= out[target[i]];
+            if (adaptive != null) {
+                double[] lp = new double[k];
+                for (int m = 0; m < k; m++) {
+                    lp[m] = AdaptiveWeights.logProbability(alignment.isIdentity() ? rows[m]
+                            : MemorySegment.ofArray(gathered[m]), alignment.size(), target[i]);
+                }
+                adaptive.observe(lp);
+            }
         }
         return new Score(nats, n - 1, text.getBytes(StandardCharsets.UTF_8).length);
     }

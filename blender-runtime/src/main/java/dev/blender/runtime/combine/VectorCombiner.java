@@ -53,6 +53,11 @@ final class VectorCombiner implements Combiner {
     }
 
     @Override
+    public void reweight(float[] weights) {
+        AdaptiveWeights.normaliseInto(options, weights, w);
+    }
+
+    @Override
     public void combine(MemorySegment[] logits, int n, float[] out) {
         int k = ScalarCombiner.checkInputs(logits, n, out, options);
         if (linear) {

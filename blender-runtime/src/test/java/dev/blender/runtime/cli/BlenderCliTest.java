@@ -68,6 +68,24 @@ class BlenderCliTest {
     }
 
     @Test
+    void perplexityWritesARowPerMemberAndMethod(@TempDir Path dir) throws Exception {
+        TestModels.stories();
+        TestModels.aidreams();
+        Path text = TestModels.sharedFile("data/tinystories/tinystories_val_dev.txt");
+        Path out = dir.resolve("ppl.json");
+        Run r = run("perplexity", "--text", text.toString(), "--max-bytes", "3000", "--json", out.toString());
+        assertEquals(0, r.code, r.err);
+        JsonNode rows = new ObjectMapper().readTree(out.toFile()).get("rows");
+        java.util.Map<String, Double> bpb = new java.util.HashMap<>();
+        rows.forEach(row -> bpb.put(row.get("method").asText(), row.get("bits_per_byte").asDouble()));
+        assertEquals(java.util.Set.of("member:stories260K", "member:aidreams260K", "token:linear", "token:log-linear",
+                "token:linear-adaptive", "token:log-linear-adaptive"), bpb.keySet());
+        assertTrue(bpb.get("token:linear-adaptive") < bpb.get("token:linear"), bpb.toString());
+        assertTrue(bpb.get("token:log-linear-adaptive") < bpb.get("token:log-linear"), bpb.toString());
+        assertTrue(r.out.contains("member:stories260K"), r.out);
+    }
+
+    @Test
     void maxTokensIsHonouredAsGiven() {
         Path s = TestModels.stories();
         Run eight = run("blend", "-m", s.toString(), "-m", s.toString(), "--prompt", "Once upon a time", "--max-tokens", "8");

@@ -181,6 +181,21 @@ public final class Blender implements AutoCloseable {
         pool.close();
     }
 
+    /**
+     * The model blends rank with, the judge or else the reranker, with a context for it from the pool:
+     * for scoring texts outside a blend on the models and memory budget the blends use. Return it with
+     * {@link ModelPool.Lease#close()}.
+     *
+     * @throws IllegalStateException neither a judge nor a reranker is configured
+     */
+    public ModelPool.Lease leaseRanker() {
+        Path model = config.judge() != null ? config.judge() : config.reranker();
+        if (model == null) {
+            throw new IllegalStateException("this blender has no judge or reranker to rank with");
+        }
+        return pool.lease(model, config.modelOptionsFor(model), rankerContext(model));
+    }
+
     /** The model pool (for statistics). */
     public ModelPool pool() {
         return pool;
@@ -429,9 +444,7 @@ public final class Blender implements AutoCloseable {
             Ranking ranking = null;
             List<String> order;
             if (texts.size() > 1 && (config.judge() != null || config.reranker() != null) && !overBudget()) {
-                Path rankerModel = config.judge() != null ? config.judge() : config.reranker();
-                try (ModelPool.Lease lease = pool.lease(rankerModel, config.modelOptionsFor(rankerModel),
-                        rankerContext(rankerModel))) {
+                try (ModelPool.Lease lease = leaseRanker()) {
                     LmJudge judge = config.judge() != null
                             ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled) : null;
                     PairRanker ranker = judge != null ? judge : new RerankerScorer(lease.context()).asPairRanker();

@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  * <p>The vocabulary is WordPiece as llama.cpp stores it: a word-initial piece carries the U+2581
  * prefix (the converter's replacement for the absence of {@code ##}), a continuation piece has none.
  */
-final class TinyBertReranker {
+public final class TinyBertReranker {
     static final int PAD = 0;
     static final int UNK = 1;
     static final int CLS = 2;
@@ -41,7 +41,7 @@ final class TinyBertReranker {
     private final boolean withClassifierOutput;
     private final boolean withEos;
 
-    TinyBertReranker(long seed) {
+    public TinyBertReranker(long seed) {
         this(seed, 32, 2, 2, 64, 128, true, true);
     }
 
@@ -70,7 +70,7 @@ final class TinyBertReranker {
         return t;
     }
 
-    void writeTo(Path path) throws IOException {
+    public void writeTo(Path path) throws IOException {
         List<String> tokens = tokens();
         int vocab = tokens.size();
         int[] types = new int[vocab];

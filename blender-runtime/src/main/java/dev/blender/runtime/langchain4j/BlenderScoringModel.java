@@ -1,0 +1,119 @@
+package dev.blender.runtime.langchain4j;
+
+import dev.blender.pairranker.Aggregation;
+import dev.blender.pairranker.Rankings;
+import dev.blender.pairranker.judge.LmJudge;
+import dev.blender.pairranker.reranker.RerankerScorer;
+import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.ModelPool;
+import dev.langchain4j.data.segment.TextSegment;
+import dev.langchain4j.model.output.Response;
+import dev.langchain4j.model.output.TokenUsage;
+import dev.langchain4j.model.scoring.ScoringModel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The model a {@link Blender} ranks candidates with, its judge or its reranker, as a LangChain4j
+ * {@link ScoringModel}: for a {@code ReRankingContentAggregator} that orders retrieved segments by how
+ * well they answer the query. Higher is better in both cases, but the scales differ:
+ *
+ * <ul>
+ *   <li><b>Judge</b> (pairwise): a segment's score is relative to the other segments of the same call:
+ *       the probability, in (0, 1), that the judge prefers it to another of them, from its mean log-odds
+ *       over the others with both orders of each pair averaged (so the judge's position bias cancels),
+ *       that is {@code sigmoid(maxLogits / 2)} of {@link Rankings} MaxLogits. It orders segments as a
+ *       blend's ranking does. 0.5 is an even match with the rest; a {@code minScore} of 0.5 keeps what
+ *       beats the average. A segment alone scores 0.5 (nothing to compare it with), and equal texts
+ *       are judged once. n distinct segments cost n(n-1) judge prompts.</li>
+ *   <li><b>Reranker</b> (pointwise): the model's relevance logit for each segment, independent of the
+ *       others.</li>
+ * </ul>
+ *
+ * <p>Token usage: input tokens are what went through the model (judge prompts and rationales, or
+ * reranker sequences). Models and memory are the blender's (its pool); the blender stays the caller's to
+ * close. Thread-safe: each call leases its own context.
+ */
+public final class BlenderScoringModel implements ScoringModel {
+    private final Blender blender;
+
+    private BlenderScoringModel(Blender blender) {
+        this.blender = blender;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    public Response<List<Double>> scoreAll(List<TextSegment> segments, String query) {
+        Objects.requireNonNull(segments, "segments");
+        Objects.requireNonNull(query, "query");
+        List<String> texts = new ArrayList<>(segments.size());
+        for (TextSegment s : segments) {
+            texts.add(Objects.requireNonNull(s, "segment").text());
+        }
+        return blender.config().judge() != null ? judged(query, texts) : reranked(query, texts);
+    }
+
+    private Response<List<Double>> judged(String query, List<String> texts) {
+        List<String> distinct = texts.stream().distinct().toList(); // TextSegment refuses blank text
+        double[] logits = new double[distinct.size()];
+        long tokens = 0;
+        if (distinct.size() > 1) {
+            try (ModelPool.Lease lease = blender.leaseRanker()) {
+                LmJudge judge = new LmJudge(lease.context(), blender.config().judgeTemplate());
+                logits = Rankings.rank(judge, query, distinct, Aggregation.MAX_LOGITS).scores();
+                tokens = judge.tokensDecoded();
+            }
+        }
+        List<Double> scores = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            scores.add(sigmoid(logits[distinct.indexOf(t)] / 2));
+        }
+        return Response.from(scores, new TokenUsage(ChatBlend.count(tokens), 0));
+    }
+
+    private Response<List<Double>> reranked(String query, List<String> texts) {
+        try (ModelPool.Lease lease = blender.leaseRanker()) {
+            RerankerScorer reranker = new RerankerScorer(lease.context());
+            double[] s = reranker.score(query, texts);
+            long tokens = 0;
+            List<Double> scores = new ArrayList<>(s.length);
+            for (int i = 0; i < s.length; i++) {
+                scores.add(s[i]);
+                tokens += reranker.tokens(query, texts.get(i)).length;
+            }
+            return Response.from(scores, new TokenUsage(ChatBlend.count(tokens), 0));
+        }
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+
+    public static final class Builder {
+        private Blender blender;
+
+        private Builder() {}
+
+        /** The blender whose judge or reranker scores (required). */
+        public Builder blender(Blender blender) {
+            this.blender = blender;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException no blender, or one with neither a judge nor a reranker */
+        public BlenderScoringModel build() {
+            if (blender == null) {
+                throw new IllegalArgumentException("blender is required");
+            }
+            if (blender.config().judge() == null && blender.config().reranker() == null) {
+                throw new IllegalArgumentException("the blender has no judge or reranker to score with; configure"
+                        + " one with Blender.builder().judge(...) or .reranker(...)");
+            }
+            return new BlenderScoringModel(blender);
+        }
+    }
+}

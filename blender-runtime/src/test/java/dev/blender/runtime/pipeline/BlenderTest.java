@@ -318,6 +318,30 @@ class BlenderTest {
     }
 
     @Test
+    void aRequestCanNameTheGeneratorThatAnswersAlone() {
+        String bAlone;
+        try (Blender b = Blender.builder().generator(arith("answerer-b")).contextSize(64).maxTokens(8)
+                .generatorPrompt("Q: {prompt} A:").modelOptions(ModelOptions.defaults().withThreads(1)).build()) {
+            bAlone = b.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE)).answer();
+        }
+        try (Blender blender = arithBlender().build()) {
+            BlendRequest single = BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE);
+            assertEquals(bAlone, blender.blend(single.withGenerator(arith("answerer-b"))).answer());
+            assertEquals("80", blender.blend(single.withGenerator(arith("answerer-a"))).answer(), "README: answerer-a");
+            BlendResult self = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SELF_BLEND)
+                    .withGenerator(arith("answerer-b")));
+            assertTrue(self.candidates().stream().allMatch(s -> s.model().equals("answerer-b.gguf")), self.toString());
+            IllegalArgumentException notOurs = assertThrows(IllegalArgumentException.class,
+                    () -> blender.blend(single.withGenerator(arith("judge"))));
+            assertTrue(notOurs.getMessage().contains("judge.gguf"), notOurs.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> blender.blend(single.withStrategy(Strategy.FULL_BLEND)
+                    .withGenerator(arith("answerer-b"))));
+            assertEquals(0, blender.pool().leasesOut(), "every lease returned");
+            assertTrue(blender.pool().idleContexts() >= 1, "contexts are kept for the next request");
+        }
+    }
+
+    @Test
     void strategyNamesAreReadInEverySpelling() {
         for (String name : List.of("full-blend", "FULL_BLEND", "full_blend", " Full-Blend ")) {
             assertEquals(Strategy.FULL_BLEND, Strategy.parse(name), name);

@@ -308,6 +308,11 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
                 w == null ? 0 : w.getActiveCount(), w == null ? 0 : w.getQueue().size());
     }
 
+    /** Open client connections (for tests: 0 some moments after close). */
+    int connections() {
+        return connections.size();
+    }
+
     /** Blocks until {@link #close()} has finished (for a command that serves until it is stopped). */
     public void awaitClosed() throws InterruptedException {
         closedLatch.await();

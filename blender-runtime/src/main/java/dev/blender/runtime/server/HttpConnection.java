@@ -14,7 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * One client connection, on its own virtual thread: reads HTTP/1.x requests one after another
+ * One client connection, on its own thread: reads HTTP/1.x requests one after another
  * (keep-alive), hands each to the server, and while its response is being produced keeps reading the
  * socket. That read is how a client that leaves is noticed at once, streamed or not: it returns
  * end-of-stream (or fails) when the client closes, and the request is cancelled before its next

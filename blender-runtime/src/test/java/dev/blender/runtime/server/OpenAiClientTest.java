@@ -57,9 +57,6 @@ class OpenAiClientTest {
         }
         ServerLifecycleTest.await("the connections to end", () -> server.connections() == 0);
         blender.close();
-        Set<Thread> after = ConcurrentClientsTest.platformThreads();
-        after.removeAll(before);
-        after.removeIf(t -> !t.isAlive());
-        assertEquals(Set.of(), after, "threads started and not ended");
+        assertEquals(Set.of(), ConcurrentClientsTest.leftOver(before), "threads started and not ended");
     }
 }

@@ -16,6 +16,7 @@ import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * A {@code /v1/chat/completions} or {@code /v1/completions} body read into a blend request. Standard
@@ -282,19 +283,28 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
         return v == null || v.isNull() ? null : v;
     }
 
+    /**
+     * A field of one JSON type, or null when absent; another type is a 400 naming {@code param} (the
+     * field's path, e.g. {@code blender.top_k}) and what it must be.
+     */
+    private static <T> T typed(JsonNode o, String field, String param, Predicate<JsonNode> ok, String mustBe,
+                               Function<JsonNode, T> value) {
+        JsonNode v = present(o, field);
+        if (v == null) {
+            return null;
+        }
+        if (!ok.test(v)) {
+            throw ApiException.badRequest(param, "'" + param + "' must be " + mustBe);
+        }
+        return value.apply(v);
+    }
+
     private static String text(JsonNode o, String field) {
         return text(o, field, field);
     }
 
     private static String text(JsonNode o, String field, String param) {
-        JsonNode v = present(o, field);
-        if (v == null) {
-            return null;
-        }
-        if (!v.isTextual()) {
-            throw ApiException.badRequest(param, "'" + param + "' must be a string");
-        }
-        return v.asText();
+        return typed(o, field, param, JsonNode::isTextual, "a string", JsonNode::asText);
     }
 
     private static boolean bool(JsonNode o, String field) {
@@ -302,14 +312,7 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
     }
 
     private static boolean bool(JsonNode o, String field, String param) {
-        JsonNode v = present(o, field);
-        if (v == null) {
-            return false;
-        }
-        if (!v.isBoolean()) {
-            throw ApiException.badRequest(param, "'" + param + "' must be true or false");
-        }
-        return v.asBoolean();
+        return Boolean.TRUE.equals(typed(o, field, param, JsonNode::isBoolean, "true or false", JsonNode::asBoolean));
     }
 
     private static Integer integer(JsonNode o, String field) {
@@ -317,35 +320,15 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
     }
 
     private static Integer integer(JsonNode o, String field, String param) {
-        JsonNode v = present(o, field);
-        if (v == null) {
-            return null;
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-            throw ApiException.badRequest(param, "'" + param + "' must be an integer");
-        }
-        return v.asInt();
+        return typed(o, field, param, v -> v.isIntegralNumber() && v.canConvertToInt(), "an integer", JsonNode::asInt);
     }
 
     private static Long longValue(JsonNode o, String field) {
-        JsonNode v = present(o, field);
-        if (v == null) {
-            return null;
-        }
-        if (!v.isIntegralNumber() || !v.canConvertToLong()) {
-            throw ApiException.badRequest(field, "'" + field + "' must be an integer");
-        }
-        return v.asLong();
+        return typed(o, field, field, v -> v.isIntegralNumber() && v.canConvertToLong(), "an integer",
+                JsonNode::asLong);
     }
 
     private static Float number(JsonNode o, String field) {
-        JsonNode v = present(o, field);
-        if (v == null) {
-            return null;
-        }
-        if (!v.isNumber()) {
-            throw ApiException.badRequest(field, "'" + field + "' must be a number");
-        }
-        return (float) v.asDouble();
+        return typed(o, field, field, JsonNode::isNumber, "a number", v -> (float) v.asDouble());
     }
 }

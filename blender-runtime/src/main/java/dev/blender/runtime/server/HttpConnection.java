@@ -22,7 +22,8 @@ import java.util.Map;
  * connection while a handler runs, so a client that leaves during a non-streamed blend went unseen.
  *
  * <p>Bytes that arrive instead are the next (pipelined) request: they stay buffered until the current
- * response is complete.
+ * response is complete. A client that half-closes its side after the request counts as gone, as it
+ * does for llama.cpp's server and uvicorn: the two cannot be told apart from the server's side.
  */
 final class HttpConnection implements Runnable {
     private static final int MAX_LINE = 8192;

@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.blender.genfuser.FuserTemplate;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.gguf.GgufFormatException;
-import dev.blender.pairranker.judge.JudgeTemplate;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,14 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 class BlenderTest {
     static Path arith(String name) {
-        return TestModels.sharedFile("models/arith/" + name + ".gguf");
+        return ArithBlenders.arith(name);
     }
 
     static BlenderConfig.Builder arithBlender() {
-        return Blender.builder().generator(arith("answerer-a")).generator(arith("answerer-b"))
-                .judge(arith("judge"), JudgeTemplate.arith()).fuser(arith("fuser"), FuserTemplate.arith())
-                .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:")
-                .modelOptions(ModelOptions.defaults().withThreads(1));
+        return ArithBlenders.full();
     }
 
     @Test

@@ -26,14 +26,16 @@ import org.junit.jupiter.api.Test;
 
 /** The OpenAI API over the arith blend: every endpoint, the stream's format and every error. */
 class BlenderServerTest {
+    static ServerTestSupport.ArithServer arith;
     static Blender blender;
     static BlenderServer server;
     static HttpClient http;
 
     @BeforeAll
     static void start() throws Exception {
-        blender = ServerTestSupport.arithBlender().build();
-        server = ServerTestSupport.start(BlenderServer.builder(blender));
+        arith = ServerTestSupport.ArithServer.start();
+        blender = arith.blender();
+        server = arith.server();
         http = ServerTestSupport.client();
     }
 
@@ -42,11 +44,8 @@ class BlenderServerTest {
         if (http != null) {
             http.close();
         }
-        if (server != null) {
-            server.close();
-        }
-        if (blender != null) {
-            blender.close();
+        if (arith != null) {
+            arith.close();
         }
     }
 

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
-import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Strategy;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,23 +30,16 @@ class ReadmeServerExamplesTest {
     static final String SECTION = "## Serving over HTTP (OpenAI-compatible)";
     static final String README_URL = "http://127.0.0.1:8080";
 
-    static Blender blender;
-    static BlenderServer server;
+    static ServerTestSupport.ArithServer arith;
 
     @BeforeAll
     static void start() throws Exception {
-        blender = ServerTestSupport.arithBlender().build();
-        server = ServerTestSupport.start(BlenderServer.builder(blender));
+        arith = ServerTestSupport.ArithServer.start();
     }
 
     @AfterAll
     static void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (blender != null) {
-            blender.close();
-        }
+        arith.close();
     }
 
     /** The fenced blocks of the section in {@code language}, in order. */
@@ -70,7 +62,7 @@ class ReadmeServerExamplesTest {
         String block = blocks(language).stream().filter(b -> b.contains(text)).findFirst()
                 .orElseThrow(() -> new AssertionError("no " + language + " block with " + text + " in " + SECTION));
         assertTrue(block.contains(README_URL), block);
-        return block.replace(README_URL, ServerTestSupport.root(server));
+        return block.replace(README_URL, ServerTestSupport.root(arith.server()));
     }
 
     @Test
@@ -92,7 +84,7 @@ class ReadmeServerExamplesTest {
         }
         assertEquals(0, p.exitValue(), out);
         JsonNode reply = ServerTestSupport.readJson(out);
-        BlendResult local = blender.blend(BlendRequest.of("37+48=").withSeed(3).withStrategy(Strategy.FULL_BLEND)
+        BlendResult local = arith.blender().blend(BlendRequest.of("37+48=").withSeed(3).withStrategy(Strategy.FULL_BLEND)
                 .withCandidatesPerModel(4).withTopK(3));
         assertEquals(local.answer(), reply.get("choices").get(0).get("message").get("content").asText());
         assertEquals(8, reply.get("blender").get("candidates").size(), "2 generators x 4 candidates");
@@ -107,6 +99,6 @@ class ReadmeServerExamplesTest {
         NodeClient.Result r = NodeClient.run(script, Map.of());
         assertEquals(0, r.code(), r.out() + r.err());
         assertEquals(says.group(1) + "\n", r.out());
-        assertEquals(blender.blend(BlendRequest.of("37+48=").withSeed(3)).answer(), says.group(1));
+        assertEquals(arith.blender().blend(BlendRequest.of("37+48=").withSeed(3)).answer(), says.group(1));
     }
 }

@@ -2,12 +2,11 @@ package dev.blender.runtime.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.blender.genfuser.FuserTemplate;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.gguf.SyntheticLlama;
-import dev.blender.pairranker.judge.JudgeTemplate;
+import dev.blender.runtime.pipeline.ArithBlenders;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.Strategy;
@@ -29,15 +28,12 @@ final class ServerTestSupport {
     private ServerTestSupport() {}
 
     static Path arith(String name) {
-        return TestModels.sharedFile("models/arith/" + name + ".gguf");
+        return ArithBlenders.arith(name);
     }
 
-    /** The arith family as {@code blender run} uses it with no model options. */
+    /** The arith family as {@code blender serve} uses it with no model options. */
     static BlenderConfig.Builder arithBlender() {
-        return Blender.builder().generator(arith("answerer-a")).generator(arith("answerer-b"))
-                .judge(arith("judge"), JudgeTemplate.arith()).fuser(arith("fuser"), FuserTemplate.arith())
-                .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:")
-                .modelOptions(ModelOptions.defaults().withThreads(1));
+        return ArithBlenders.full();
     }
 
     /**
@@ -49,6 +45,25 @@ final class ServerTestSupport {
                 .contextLength(8192).build());
         return Blender.builder().generator(model).strategy(Strategy.SINGLE).contextSize(8192).maxTokens(8000)
                 .answerSampler(SamplerOptions.greedy()).modelOptions(ModelOptions.defaults().withThreads(1)).build();
+    }
+
+    /** The arith blend served on a free port: what a test class starts before its tests and closes after. */
+    record ArithServer(Blender blender, BlenderServer server) implements AutoCloseable {
+        static ArithServer start() throws InterruptedException {
+            Blender b = arithBlender().build();
+            try {
+                return new ArithServer(b, ServerTestSupport.start(BlenderServer.builder(b)));
+            } catch (RuntimeException | Error e) {
+                b.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            server.close();
+            blender.close();
+        }
     }
 
     /** A started server on a free loopback port, ready. */

@@ -556,8 +556,16 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
         synchronized (inFlight) {
             inFlight.add(ex);
         }
+        Runnable task = () -> answer(ex, request);
+        ex.whenGone(() -> {
+            if (workers.remove(task)) { // still waiting: its place in the queue is free at once
+                cancelled.incrementAndGet();
+                finished(ex);
+                ex.done();
+            }
+        });
         try {
-            workers.execute(() -> answer(ex, request));
+            workers.execute(task);
             return true;
         } catch (RejectedExecutionException e) {
             finished(ex);

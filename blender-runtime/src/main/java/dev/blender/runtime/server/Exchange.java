@@ -24,6 +24,7 @@ final class Exchange {
     private final Cancellation cancellation = new Cancellation();
     private final CountDownLatch done = new CountDownLatch(1);
     private volatile boolean gone;
+    private volatile Runnable whenGone;
     private boolean started;
     private boolean chunked;
     private boolean close;
@@ -47,6 +48,16 @@ final class Exchange {
     void clientGone() {
         gone = true;
         cancellation.cancel();
+        Runnable r = whenGone;
+        whenGone = null;
+        if (r != null) {
+            r.run();
+        }
+    }
+
+    /** Also runs {@code r} when the client leaves (once). */
+    void whenGone(Runnable r) {
+        whenGone = r;
     }
 
     boolean isGone() {

@@ -131,9 +131,15 @@ class ServerLifecycleTest {
             assertEquals("rate_limit_error", e.get("type").asText());
             assertEquals("queue_full", e.get("code").asText());
             assertEquals(1, server.stats().rejected());
-            waiting.close(); // a client that leaves while queued: its blend never starts decoding
+            waiting.close(); // a client that leaves while queued frees its place at once
+            await("the queue to empty", () -> server.stats().queued() == 0 && server.stats().cancelled() == 1);
+            assertEquals(1, server.stats().running(), "the first still runs");
+            Socket next = send(server, longRequest(8000, false));
+            await("the next to wait in the freed place", () -> server.stats().queued() == 1);
+            assertEquals(1, server.stats().rejected());
+            next.close();
             running.close();
-            await("both cancelled", () -> server.stats().cancelled() == 2);
+            await("all cancelled", () -> server.stats().cancelled() == 3);
             assertEquals(200, post(http, server, "/chat/completions", longRequest(10, false)).status());
         }
     }

@@ -44,7 +44,7 @@ record ServedModels(String blendId, List<Member> members) {
     private static void add(List<Member> members, String blendId, Path p, String role) {
         String name = p.getFileName().toString();
         boolean taken = name.equals(blendId) || members.stream().anyMatch(m -> m.id().equals(name));
-        members.add(new Member(taken ? name + "#" + (members.size() + 1) : name, p, role));
+        members.add(new Member(taken ? name + "@" + (members.size() + 1) : name, p, role));
     }
 
     /** The member with this id; null for the blend's id. */

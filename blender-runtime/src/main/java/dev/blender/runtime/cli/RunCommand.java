@@ -1,13 +1,13 @@
 package dev.blender.runtime.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Strategy;
+import dev.blender.runtime.server.BlendResultJson;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -91,37 +91,7 @@ final class RunCommand implements Callable<Integer> {
         ObjectNode root = mapper.createObjectNode();
         root.put("strategy", r.strategy().name());
         root.put("answer", r.answer());
-        ArrayNode candidates = root.putArray("candidates");
-        for (BlendResult.Sampled s : r.candidates()) {
-            candidates.addObject().put("model", s.model()).put("text", s.candidate().text().strip());
-        }
-        if (r.ranking() != null) {
-            ArrayNode ranking = root.putArray("ranking");
-            double[] scores = r.ranking().scores();
-            for (int i : r.ranking().order()) {
-                ranking.addObject().put("text", r.rankedTexts().get(i)).put("score", scores[i]);
-            }
-            root.put("aggregation", r.ranking().aggregation().name());
-        }
-        if (r.fused() != null) {
-            root.put("fused", r.fused().text().strip());
-        } else {
-            root.putNull("fused");
-        }
-        if (r.strategy() == Strategy.CASCADE) {
-            root.put("escalated", r.escalated());
-        }
-        BlendResult.Timings t = r.timings();
-        ObjectNode timings = root.putObject("timings");
-        timings.put("sampling_ms", t.samplingMillis());
-        timings.put("ranking_ms", t.rankingMillis());
-        timings.put("fusion_ms", t.fusionMillis());
-        if (t.firstTokenMillis() >= 0) {
-            timings.put("first_token_ms", t.firstTokenMillis());
-        } else {
-            timings.putNull("first_token_ms");
-        }
-        timings.put("total_ms", t.totalMillis());
+        BlendResultJson.putDetails(root, r, true);
         try {
             return mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root);
         } catch (IOException e) {

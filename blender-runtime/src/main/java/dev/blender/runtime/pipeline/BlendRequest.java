@@ -2,6 +2,7 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.generation.Cancellation;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -26,10 +27,12 @@ import java.util.Objects;
  * @param stop         strings that end a candidate and the answer; null = the blender's
  * @param candidatesPerModel candidates each generator samples; null = the blender's
  * @param topK         candidates the fuser reads; null = the blender's
+ * @param generator    the generator that answers alone (SINGLE), samples alone (SELF_BLEND) or answers first
+ *                     (CASCADE): one of the blender's generators; null = the first configured
  */
 public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long seed, Duration timeBudget,
                            Cancellation cancellation, Integer maxTokens, Float temperature, Float topP,
-                           List<String> stop, Integer candidatesPerModel, Integer topK) {
+                           List<String> stop, Integer candidatesPerModel, Integer topK, Path generator) {
     public BlendRequest {
         Objects.requireNonNull(messages, "messages");
         messages = List.copyOf(messages);
@@ -72,7 +75,7 @@ public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long s
 
     /** A conversation ending with the user's message. */
     public static BlendRequest ofMessages(List<ChatMessage> messages) {
-        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null);
+        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null, null);
     }
 
     /** The last user message: the instruction the judge and the fuser see. */
@@ -82,51 +85,56 @@ public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long s
 
     public BlendRequest withStrategy(Strategy s) {
         return new BlendRequest(messages, s, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withSeed(long s) {
         return new BlendRequest(messages, strategy, s, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withTimeBudget(Duration d) {
         return new BlendRequest(messages, strategy, seed, d, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withCancellation(Cancellation c) {
         return new BlendRequest(messages, strategy, seed, timeBudget, c, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withMaxTokens(Integer n) {
         return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, n, temperature, topP, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withTemperature(Float t) {
         return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, t, topP, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withTopP(Float p) {
         return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, p, stop,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
     }
 
     public BlendRequest withCandidatesPerModel(Integer n) {
         return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                n, topK);
+                n, topK, generator);
     }
 
     public BlendRequest withTopK(Integer k) {
         return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, k);
+                candidatesPerModel, k, generator);
     }
 
     public BlendRequest withStop(List<String> s) {
         return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, s,
-                candidatesPerModel, topK);
+                candidatesPerModel, topK, generator);
+    }
+
+    public BlendRequest withGenerator(Path g) {
+        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, g);
     }
 }

@@ -108,14 +108,29 @@ public final class Blender implements AutoCloseable {
         Run run = new Run(request, answerTokens);
         Strategy strategy = request.strategy() != null ? request.strategy() : config.strategy();
         config.checkSupports(strategy);
+        checkGenerator(request, strategy);
         return switch (strategy) {
             case SINGLE -> run.single();
-            case SELF_BLEND -> run.sampleRankFuse(Strategy.SELF_BLEND, List.of(config.generators().get(0)),
+            case SELF_BLEND -> run.sampleRankFuse(Strategy.SELF_BLEND, List.of(run.first()),
                     run.candidatesPerModel() * config.generators().size());
             case FULL_BLEND -> run.sampleRankFuse(Strategy.FULL_BLEND, config.generators(), run.candidatesPerModel());
             case TOKEN_COMBINE -> run.combine();
             case CASCADE -> run.cascade();
         };
+    }
+
+    /** A request's own generator must be one of ours, for a strategy that answers with one model first. */
+    private void checkGenerator(BlendRequest request, Strategy strategy) {
+        if (request.generator() == null) {
+            return;
+        }
+        if (strategy != Strategy.SINGLE && strategy != Strategy.SELF_BLEND && strategy != Strategy.CASCADE) {
+            throw new IllegalArgumentException("generator applies to SINGLE, SELF_BLEND and CASCADE, not " + strategy);
+        }
+        if (!config.generators().contains(request.generator())) {
+            throw new IllegalArgumentException("generator " + request.generator() + " is not one of this blender's "
+                    + config.generators());
+        }
     }
 
     /** Answers on a virtual thread; cancelling the future cancels the request at its next step. */
@@ -229,6 +244,11 @@ public final class Blender implements AutoCloseable {
             }
         }
 
+        /** The generator that answers alone or first. */
+        Path first() {
+            return request.generator() != null ? request.generator() : config.generators().get(0);
+        }
+
         int maxTokens() {
             return request.maxTokens() != null ? request.maxTokens() : config.maxTokens();
         }
@@ -315,7 +335,7 @@ public final class Blender implements AutoCloseable {
         }
 
         BlendResult single() {
-            Path model = config.generators().get(0);
+            Path model = first();
             try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
                 int[] prompt = generatorPrompt(lease.model());
                 Candidate c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1,
@@ -328,7 +348,7 @@ public final class Blender implements AutoCloseable {
         }
 
         BlendResult cascade() {
-            Path model = config.generators().get(0);
+            Path model = first();
             Candidate c;
             try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
                 int[] prompt = generatorPrompt(lease.model());

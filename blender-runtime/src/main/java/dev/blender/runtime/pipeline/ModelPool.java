@@ -238,6 +238,28 @@ public final class ModelPool implements AutoCloseable {
         return cache.estimatedSize();
     }
 
+    /** Leases not yet returned, over the loaded models: 0 whenever no request runs, else a request leaked one. */
+    public int leasesOut() {
+        int n = 0;
+        for (Entry e : cache.asMap().values()) {
+            synchronized (e) {
+                n += e.leases;
+            }
+        }
+        return n;
+    }
+
+    /** Contexts kept for reuse, over the loaded models: at most one per lease that was out at the same time. */
+    public int idleContexts() {
+        int n = 0;
+        for (Entry e : cache.asMap().values()) {
+            synchronized (e) {
+                n += e.idle.values().stream().mapToInt(Deque::size).sum();
+            }
+        }
+        return n;
+    }
+
     /** Whether a file's model is loaded now (for tests and stats). */
     public boolean isLoaded(Path path) {
         Path p = path.toAbsolutePath().normalize();

@@ -7,12 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.blender.nativebridge.TestModels;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +32,8 @@ class CliProcessTest {
     record Result(int code, String out, String err) {}
 
     /** Runs {@code BlenderCli} in a new JVM with {@code stdin} written to it and then closed. */
-    private Result cli(String stdin, List<String> jvmOptions, String... args) throws Exception {
+    /** The java command line that runs {@code BlenderCli} with these arguments. */
+    private static List<String> command(List<String> jvmOptions, String... args) {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.add("--enable-native-access=ALL-UNNAMED");
@@ -37,6 +44,11 @@ class CliProcessTest {
         command.add(System.getProperty("java.class.path"));
         command.add(BlenderCli.class.getName());
         command.addAll(List.of(args));
+        return command;
+    }
+
+    private Result cli(String stdin, List<String> jvmOptions, String... args) throws Exception {
+        List<String> command = command(jvmOptions, args);
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
         // files, not pipes: a full pipe nobody reads would hang the child
@@ -63,7 +75,7 @@ class CliProcessTest {
     void helpListsTheSubcommands() throws Exception {
         Result r = cli("", "--help");
         assertEquals(0, r.code(), r.err());
-        for (String sub : new String[] {"run", "chat", "blend", "eval", "bench", "inspect"}) {
+        for (String sub : new String[] {"run", "chat", "serve", "blend", "eval", "bench", "inspect"}) {
             assertTrue(r.out().contains("  " + sub + " "), sub + " in\n" + r.out());
         }
     }
@@ -90,6 +102,45 @@ class CliProcessTest {
         assertFalse(r.err().contains("\tat "), r.err());
         Path history = home.resolve(".cache/blender/chat_history");
         assertTrue(Files.readString(history).contains("/strategy TOKEN_COMBINE"), "history in " + history);
+    }
+
+    /** The README's {@code ./blender serve} line (on a free port) until SIGTERM, as a service manager stops it. */
+    @Test
+    void serveAsTheReadmeStartsItAnswersUntilStopped() throws Exception {
+        TestModels.sharedFile("models/arith/answerer-a.gguf");
+        String line = Files.readAllLines(Path.of("../README.md")).stream().map(String::strip)
+                .filter(l -> l.startsWith("./blender serve ")).findFirst().orElseThrow();
+        List<String> args = new ArrayList<>(List.of(line.substring("./blender ".length()).split(" +")));
+        args.set(args.indexOf("--port") + 1, "0");
+        Path out = dir.resolve("serve-out.txt");
+        Path err = dir.resolve("serve-err.txt");
+        Process p = new ProcessBuilder(command(List.of(), args.toArray(String[]::new))).redirectOutput(out.toFile())
+                .redirectError(err.toFile()).start();
+        try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
+            while (!Files.readString(out).contains("blender: ready\n")) {
+                assertTrue(p.isAlive() && System.nanoTime() < end, "not ready: " + Files.readString(out)
+                        + Files.readString(err));
+                Thread.sleep(20);
+            }
+            Matcher url = Pattern.compile("serving (http://\\S+)/v1 ").matcher(Files.readString(out));
+            assertTrue(url.find(), Files.readString(out));
+            HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(url.group(1) + "/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, health.statusCode(), health.body());
+            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(url.group(1)
+                    + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"answerer-a.gguf\","
+                    + " \"messages\": [{\"role\": \"user\", \"content\": \"17+62=\"}]}")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertTrue(answer.body().contains("\"content\":\"80\""), "README: answerer-a alone answers 80: "
+                    + answer.body());
+            p.destroy(); // SIGTERM: the shutdown hook closes the server, then the models
+            assertTrue(p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
+            assertEquals(128 + 15, p.exitValue(), "the JVM's status after SIGTERM");
+            assertFalse(Files.readString(err).contains("\tat "), Files.readString(err));
+        } finally {
+            p.destroyForcibly();
+        }
     }
 
     @Test

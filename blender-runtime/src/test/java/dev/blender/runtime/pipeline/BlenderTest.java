@@ -6,14 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.blender.genfuser.FuserTemplate;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.gguf.GgufFormatException;
-import dev.blender.pairranker.judge.JudgeTemplate;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,14 +28,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 class BlenderTest {
     static Path arith(String name) {
-        return TestModels.sharedFile("models/arith/" + name + ".gguf");
+        return ArithBlenders.arith(name);
     }
 
     static BlenderConfig.Builder arithBlender() {
-        return Blender.builder().generator(arith("answerer-a")).generator(arith("answerer-b"))
-                .judge(arith("judge"), JudgeTemplate.arith()).fuser(arith("fuser"), FuserTemplate.arith())
-                .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:")
-                .modelOptions(ModelOptions.defaults().withThreads(1));
+        return ArithBlenders.full();
     }
 
     @Test
@@ -346,6 +341,30 @@ class BlenderTest {
         assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withMaxTokens(0));
         assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withTopP(0f));
         assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withTemperature(-1f));
+    }
+
+    @Test
+    void aRequestCanNameTheGeneratorThatAnswersAlone() {
+        String bAlone;
+        try (Blender b = Blender.builder().generator(arith("answerer-b")).contextSize(64).maxTokens(8)
+                .generatorPrompt("Q: {prompt} A:").modelOptions(ModelOptions.defaults().withThreads(1)).build()) {
+            bAlone = b.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE)).answer();
+        }
+        try (Blender blender = arithBlender().build()) {
+            BlendRequest single = BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE);
+            assertEquals(bAlone, blender.blend(single.withGenerator(arith("answerer-b"))).answer());
+            assertEquals("80", blender.blend(single.withGenerator(arith("answerer-a"))).answer(), "README: answerer-a");
+            BlendResult self = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SELF_BLEND)
+                    .withGenerator(arith("answerer-b")));
+            assertTrue(self.candidates().stream().allMatch(s -> s.model().equals("answerer-b.gguf")), self.toString());
+            IllegalArgumentException notOurs = assertThrows(IllegalArgumentException.class,
+                    () -> blender.blend(single.withGenerator(arith("judge"))));
+            assertTrue(notOurs.getMessage().contains("judge.gguf"), notOurs.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> blender.blend(single.withStrategy(Strategy.FULL_BLEND)
+                    .withGenerator(arith("answerer-b"))));
+            assertEquals(0, blender.pool().leasesOut(), "every lease returned");
+            assertTrue(blender.pool().idleContexts() >= 1, "contexts are kept for the next request");
+        }
     }
 
     @Test

@@ -1,0 +1,135 @@
+package dev.blender.runtime.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.runtime.pipeline.BlendResult;
+import dev.blender.runtime.pipeline.BlenderConfig;
+
+/** The JSON bodies of OpenAI's completion objects, chunks, model list and usage, for a blend. */
+final class Responses {
+    private final ObjectMapper mapper;
+
+    Responses(ObjectMapper mapper) {
+        this.mapper = mapper;
+    }
+
+    /** A whole {@code chat.completion} or {@code text_completion}. */
+    ObjectNode completion(CompletionRequest req, String id, long created, BlendResult r) {
+        ObjectNode root = head(req, id, created, req.kind().object);
+        ObjectNode choice = root.putArray("choices").addObject();
+        choice.put("index", 0);
+        if (req.kind() == CompletionRequest.Kind.CHAT) {
+            choice.putObject("message").put("role", "assistant").put("content", r.answer()).putNull("refusal");
+        } else {
+            choice.put("text", r.answer());
+        }
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason(r.finishReason()));
+        root.set("usage", usage(r.usage()));
+        root.set("blender", blender(req, r));
+        return root;
+    }
+
+    /** A streamed chunk with one choice, whose {@code delta} (chat) or {@code text} the caller fills. */
+    ObjectNode chunk(CompletionRequest req, String id, long created, String finishReason) {
+        ObjectNode root = head(req, id, created, req.kind() == CompletionRequest.Kind.CHAT
+                ? "chat.completion.chunk" : "text_completion");
+        ObjectNode choice = root.putArray("choices").addObject();
+        choice.put("index", 0);
+        if (req.kind() == CompletionRequest.Kind.CHAT) {
+            choice.putObject("delta");
+        } else {
+            choice.put("text", "");
+        }
+        choice.putNull("logprobs");
+        choice.put("finish_reason", finishReason);
+        return root;
+    }
+
+    /** The chunk {@code stream_options.include_usage} asks for: no choices, the whole request's usage. */
+    ObjectNode usageChunk(CompletionRequest req, String id, long created, BlendResult r) {
+        ObjectNode root = head(req, id, created, req.kind() == CompletionRequest.Kind.CHAT
+                ? "chat.completion.chunk" : "text_completion");
+        root.putArray("choices");
+        root.set("usage", usage(r.usage()));
+        return root;
+    }
+
+    private ObjectNode head(CompletionRequest req, String id, long created, String object) {
+        ObjectNode root = mapper.createObjectNode();
+        root.put("id", id);
+        root.put("object", object);
+        root.put("created", created);
+        root.put("model", req.model());
+        return root;
+    }
+
+    /** Every token every stage decoded, then the same per stage under {@code blender}. */
+    ObjectNode usage(BlendResult.Usage u) {
+        ObjectNode usage = mapper.createObjectNode();
+        usage.put("prompt_tokens", u.promptTokens());
+        usage.put("completion_tokens", u.generatedTokens());
+        usage.put("total_tokens", u.totalTokens());
+        ObjectNode stages = usage.putObject("blender");
+        for (BlendResult.StageUsage s : u.stages()) {
+            stages.putObject(s.stage()).put("prompt_tokens", s.promptTokens())
+                    .put("completion_tokens", s.generatedTokens()).put("total_tokens", s.totalTokens());
+        }
+        return usage;
+    }
+
+    /** The {@code blender} extension of a response: strategy, seed, timings; the stages when asked for. */
+    ObjectNode blender(CompletionRequest req, BlendResult r) {
+        ObjectNode b = mapper.createObjectNode();
+        b.put("strategy", r.strategy().id());
+        b.put("seed", req.seed());
+        return BlendResultJson.putDetails(b, r, req.returnCandidates());
+    }
+
+    /** {@code GET /v1/models}: the blend first, then each member with its role. */
+    ObjectNode models(ServedModels models, BlenderConfig config, long created) {
+        ObjectNode root = mapper.createObjectNode();
+        root.put("object", "list");
+        ArrayNode data = root.putArray("data");
+        data.add(blendModel(models, config, created));
+        for (ServedModels.Member m : models.members()) {
+            data.add(member(m, created));
+        }
+        return root;
+    }
+
+    ObjectNode blendModel(ServedModels models, BlenderConfig config, long created) {
+        ObjectNode blend = model(models.blendId(), created);
+        ObjectNode ext = blend.putObject("blender");
+        ext.put("role", "blend");
+        ext.put("strategy", config.strategy().id());
+        ArrayNode members = ext.putArray("members");
+        models.members().forEach(m -> members.add(m.id()));
+        return blend;
+    }
+
+    ObjectNode member(ServedModels.Member m, long created) {
+        ObjectNode node = model(m.id(), created);
+        node.putObject("blender").put("role", m.role()).put("answers", m.answers());
+        return node;
+    }
+
+    private ObjectNode model(String id, long created) {
+        ObjectNode m = mapper.createObjectNode();
+        m.put("id", id);
+        m.put("object", "model");
+        m.put("created", created);
+        m.put("owned_by", "blender");
+        return m;
+    }
+
+    /** OpenAI's two reasons: a natural end (end of generation or a stop string), or a budget reached. */
+    static String finishReason(FinishReason reason) {
+        return switch (reason) {
+            case LENGTH, CONTEXT_FULL -> "length";
+            case END_OF_GENERATION, STOP, CANCELLED -> "stop";
+        };
+    }
+}

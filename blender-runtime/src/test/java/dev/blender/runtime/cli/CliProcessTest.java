@@ -186,4 +186,16 @@ class CliProcessTest {
         assertTrue(run.err().lines().anyMatch(l -> l.startsWith("blender: ") && l.contains("no libllama")), run.err());
         assertFalse(run.err().contains("Exception"), run.err());
     }
+
+    @Test
+    void evalPrintsNothingOnStderrButItsProgress() throws Exception {
+        TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Result r = cli("", "eval", "--limit", "1");
+        assertEquals(0, r.code(), r.err());
+        // the embedding row loads ONNX Runtime, which logs through SLF4J: no "no provider" warnings
+        String rest = r.err().replace("WARNING: Using incubator modules: jdk.incubator.vector", "")
+                .replaceAll("\\[[# ]*\\][^\\n]*", "").strip();
+        assertEquals("", rest, "stderr holds only the progress bar");
+        assertTrue(r.out().contains("member:answerer-a"), r.out());
+    }
 }

@@ -2,13 +2,19 @@ package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.nativebridge.ChatMessage;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * One per-token combined generation. Immutable; start from {@link #of(String)}.
+ * One per-token combined generation. Immutable; start from {@link #of(String)} (text as it is) or
+ * {@link #ofMessages(List)} (a conversation each member formats with its own chat template).
  *
- * @param prompt                the prompt text (each member tokenises it itself)
+ * @param prompt                the prompt text (each member tokenises it itself); with messages, the last one's
+ * @param messages              a conversation ending with the user's turn, or null for the bare prompt text:
+ *                              each member reads it through its own chat template (with the assistant's
+ *                              prefix), as {@code Generator.prompt} formats it; a member without a template
+ *                              reads the last message
  * @param maxTokens             most tokens to generate
  * @param sampler               how to pick from the combined distribution (the same options as single-model sampling)
  * @param stop                  strings that end the output (excluded from it)
@@ -22,11 +28,18 @@ import java.util.Objects;
  *                              has at least this probability, its own distribution is used alone; otherwise the
  *                              combination (0 = always combine)
  */
-public record MixRequest(String prompt, int maxTokens, SamplerOptions sampler, List<String> stop, long seed,
-                         float perplexityTemperature, Cancellation cancellation, float gate) {
+public record MixRequest(String prompt, List<ChatMessage> messages, int maxTokens, SamplerOptions sampler,
+                         List<String> stop, long seed, float perplexityTemperature, Cancellation cancellation,
+                         float gate) {
 
     public MixRequest {
         Objects.requireNonNull(prompt, "prompt");
+        if (messages != null) {
+            messages = List.copyOf(messages);
+            if (messages.isEmpty() || !messages.getLast().content().equals(prompt)) {
+                throw new IllegalArgumentException("messages must end with the prompt's message");
+            }
+        }
         Objects.requireNonNull(sampler, "sampler");
         stop = List.copyOf(stop);
         if (maxTokens < 1) {
@@ -43,35 +56,44 @@ public record MixRequest(String prompt, int maxTokens, SamplerOptions sampler, L
 
     /** Greedy, up to 128 tokens, the combination's own weights. */
     public static MixRequest of(String prompt) {
-        return new MixRequest(prompt, 128, SamplerOptions.greedy(), List.of(), 0, 0f, null, 0f);
+        return new MixRequest(prompt, null, 128, SamplerOptions.greedy(), List.of(), 0, 0f, null, 0f);
+    }
+
+    /** A conversation, formatted by each member's chat template; otherwise as {@link #of(String)}. */
+    public static MixRequest ofMessages(List<ChatMessage> messages) {
+        if (messages.isEmpty()) {
+            throw new IllegalArgumentException("no messages");
+        }
+        return new MixRequest(messages.getLast().content(), messages, 128, SamplerOptions.greedy(), List.of(), 0, 0f,
+                null, 0f);
     }
 
     public MixRequest withMaxTokens(int n) {
-        return new MixRequest(prompt, n, sampler, stop, seed, perplexityTemperature, cancellation, gate);
+        return new MixRequest(prompt, messages, n, sampler, stop, seed, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withSampler(SamplerOptions s) {
-        return new MixRequest(prompt, maxTokens, s, stop, seed, perplexityTemperature, cancellation, gate);
+        return new MixRequest(prompt, messages, maxTokens, s, stop, seed, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withStop(List<String> s) {
-        return new MixRequest(prompt, maxTokens, sampler, s, seed, perplexityTemperature, cancellation, gate);
+        return new MixRequest(prompt, messages, maxTokens, sampler, s, seed, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withSeed(long s) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, s, perplexityTemperature, cancellation, gate);
+        return new MixRequest(prompt, messages, maxTokens, sampler, stop, s, perplexityTemperature, cancellation, gate);
     }
 
     public MixRequest withPerplexityWeights(float temperature) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, seed, temperature, cancellation, gate);
+        return new MixRequest(prompt, messages, maxTokens, sampler, stop, seed, temperature, cancellation, gate);
     }
 
     /** Confidence-gated mixing: trust the first member alone where its top token has probability >= p. */
     public MixRequest withGate(float p) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, seed, perplexityTemperature, cancellation, p);
+        return new MixRequest(prompt, messages, maxTokens, sampler, stop, seed, perplexityTemperature, cancellation, p);
     }
 
     public MixRequest withCancellation(Cancellation c) {
-        return new MixRequest(prompt, maxTokens, sampler, stop, seed, perplexityTemperature, c, gate);
+        return new MixRequest(prompt, messages, maxTokens, sampler, stop, seed, perplexityTemperature, c, gate);
     }
 }

@@ -2,9 +2,11 @@ package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.Sampler;
 import dev.blender.nativebridge.generation.StreamingText;
 import dev.blender.nativebridge.generation.TokenListener;
@@ -37,6 +39,8 @@ public final class MixedGenerator {
     private final float[] scores;
     private final int[] lastRow;
     private final int[] position;
+    /** Each member's total NLL of the prompt's scored window, from the last {@link #decodePrompt}. */
+    private final double[] promptNll;
 
     public MixedGenerator(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
         Objects.requireNonNull(members, "members");
@@ -59,6 +63,7 @@ public final class MixedGenerator {
         this.scores = new float[n];
         this.lastRow = new int[members.size()];
         this.position = new int[members.size()];
+        this.promptNll = new double[members.size()];
     }
 
     public VocabAlignment alignment() {
@@ -87,17 +92,20 @@ public final class MixedGenerator {
         AdaptiveWeights adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
         try (Batch batch = Batch.create(batchCapacity())) {
             for (int m = 0; m < k; m++) {
-                nll[m] = decodePrompt(m, members.get(m).model().vocab().tokenize(request.prompt()), batch,
-                        request.perplexityTemperature() > 0 || adaptive != null);
+                LlamaModel model = members.get(m).model();
+                int[] prompt = request.messages() == null ? model.vocab().tokenize(request.prompt())
+                        : Generator.prompt(model, request.messages(), true);
+                nll[m] = decodePrompt(m, prompt, batch, request.perplexityTemperature() > 0 || adaptive != null);
             }
             Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
                     && options.method() != CombineMethod.NEGATIVE_EVIDENCE
                     ? options.withWeights(perplexityWeights(nll, request.perplexityTemperature())) : options);
             if (adaptive != null) {
-                // the prompt is the first evidence: each member's weight times its probability of it
+                // the prompt (its last PERPLEXITY_WINDOW tokens) is the first evidence: each member's weight
+                // times its probability of that text
                 double[] promptLogProbs = new double[k];
                 for (int m = 0; m < k; m++) {
-                    promptLogProbs[m] = -nll[m];
+                    promptLogProbs[m] = -promptNll[m];
                 }
                 adaptive.observe(promptLogProbs);
             }
@@ -165,7 +173,10 @@ public final class MixedGenerator {
         return cap;
     }
 
-    /** Decodes member m's prompt into its sequence 0; returns its mean NLL over the scored window (0 if not scoring). */
+    /**
+     * Decodes member m's prompt into its sequence 0; returns its mean NLL over the scored window (0 if not
+     * scoring) and leaves the window's total in {@link #promptNll}.
+     */
     private double decodePrompt(int m, int[] tokens, Batch batch, boolean score) {
         LlamaContext ctx = members.get(m);
         if (tokens.length + 1 > ctx.contextSize()) {
@@ -194,6 +205,7 @@ public final class MixedGenerator {
             }
         }
         position[m] = tokens.length;
+        promptNll[m] = nll;
         return scored == 0 ? 0 : nll / scored;
     }
 

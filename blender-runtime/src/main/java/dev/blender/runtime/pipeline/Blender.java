@@ -281,12 +281,17 @@ public final class Blender implements AutoCloseable {
             return s;
         }
 
-        /** The conversation as a generator reads it (see {@link BlendRequest#messages()}). */
-        int[] generatorPrompt(dev.blender.nativebridge.LlamaModel model) {
+        /** The conversation with the last user message put into the blender's generatorPrompt. */
+        List<dev.blender.nativebridge.ChatMessage> generatorMessages() {
             List<dev.blender.nativebridge.ChatMessage> messages = new ArrayList<>(request.messages());
             messages.set(messages.size() - 1, dev.blender.nativebridge.ChatMessage.user(
                     config.generatorText(request.prompt())));
-            return Generator.prompt(model, messages, true);
+            return messages;
+        }
+
+        /** The conversation as a generator reads it (see {@link BlendRequest#messages()}). */
+        int[] generatorPrompt(dev.blender.nativebridge.LlamaModel model) {
+            return Generator.prompt(model, generatorMessages(), true);
         }
 
         Run(BlendRequest request, TokenListener answerTokens) {
@@ -383,12 +388,12 @@ public final class Blender implements AutoCloseable {
                 CombineOptions options = config.combine() != null ? config.combine()
                         : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
                 MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
-                String text = config.generatorText(request.prompt());
-                Candidate c = checkedCandidate(mix.generate(MixRequest.of(text).withMaxTokens(maxTokens())
-                        .withSampler(sampler(config.answerSampler())).withStop(stop()).withSeed(request.seed())
+                Candidate c = checkedCandidate(mix.generate(MixRequest.ofMessages(generatorMessages())
+                        .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
+                        .withSeed(request.seed())
                         .withCancellation(request.cancellation()), answerListener()));
                 for (LlamaContext ctx : contexts) {
-                    count("mixing", ctx.model().vocab().tokenize(text).length, c.tokenCount());
+                    count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
                 }
                 double total = elapsed();
                 return new BlendResult(Strategy.TOKEN_COMBINE, c.text().strip(), List.of(), null, List.of(), null, false,

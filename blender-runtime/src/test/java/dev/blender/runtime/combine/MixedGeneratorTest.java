@@ -146,6 +146,34 @@ class MixedGeneratorTest {
         }
     }
 
+    /**
+     * A conversation reaches every member through its own chat template, exactly as single-model
+     * generation formats it: mixing a templated model with weight 1 against another with weight 0
+     * generates what the first generates alone from {@code Generator.prompt(model, messages, true)}.
+     */
+    @Test
+    void aConversationIsFormattedByEachMembersChatTemplate() {
+        String chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
+                + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+        Path templated = TestModels.generated("mix-chat", dev.blender.nativebridge.gguf.SyntheticLlama.builder()
+                .chatTemplate(chatml).build());
+        List<dev.blender.nativebridge.ChatMessage> chat = List.of(dev.blender.nativebridge.ChatMessage.system("be kind"),
+                dev.blender.nativebridge.ChatMessage.user("hello there"));
+        try (LlamaModel a = LlamaModel.load(templated); LlamaModel b = LlamaModel.load(TestModels.tiny(2, 0));
+             LlamaContext ca = a.newContext(ctx(256)); LlamaContext cb = b.newContext(ctx(256))) {
+            Candidate alone = Generator.generate(ca, GenerationRequest.of(Generator.prompt(a, chat, true))
+                    .withMaxTokens(12)).get(0);
+            Candidate mixed = new MixedGenerator(List.of(ca, cb), CombineOptions.logLinear(1, 0),
+                    VocabAlignment.Policy.REQUIRE_SHARED).generate(MixRequest.ofMessages(chat).withMaxTokens(12));
+            assertArrayEquals(alone.tokens(), mixed.tokens());
+            Candidate bare = new MixedGenerator(List.of(ca, cb), CombineOptions.logLinear(1, 0),
+                    VocabAlignment.Policy.REQUIRE_SHARED).generate(MixRequest.of("hello there").withMaxTokens(12));
+            assertTrue(!java.util.Arrays.equals(bare.tokens(), mixed.tokens()) || bare.tokenCount() == 0,
+                    "the template changes what the model reads");
+        }
+        assertThrows(IllegalArgumentException.class, () -> MixRequest.ofMessages(List.of()));
+    }
+
     /** Distinct things a vocabulary's tokens stand for: decoded bytes, or the text of a control token. */
     static int distinctKeys(dev.blender.nativebridge.Vocab v) {
         java.util.Set<String> keys = new java.util.HashSet<>();

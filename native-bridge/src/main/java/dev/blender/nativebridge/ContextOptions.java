@@ -4,7 +4,8 @@ package dev.blender.nativebridge;
  * How to create a {@link LlamaContext}. Immutable; start from {@link #defaults()}:
  * {@code ContextOptions.defaults().withContextSize(2048).withMaxSequences(8)}.
  *
- * <p>At llama.cpp b4916 all sequences of a context share one KV cache of {@code contextSize} cells: a
+ * <p>All sequences of a context share one KV cache of {@code contextSize} cells (b4916's only kind;
+ * at v0.5.0 the bridge asks for the unified cache, so the meaning is the same): a
  * context that runs N sequences of L tokens needs {@code contextSize >= N * L} (prefix cells shared by
  * {@link LlamaContext#copySequence} count once).
  *

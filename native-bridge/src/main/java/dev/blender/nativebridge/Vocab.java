@@ -281,7 +281,8 @@ public final class Vocab {
     /**
      * Formats a conversation with an explicit template: a Jinja template string that llama.cpp
      * recognises, or a built-in name such as {@code "chatml"}, {@code "llama3"}, {@code "gemma"}.
-     * llama.cpp b4916 matches templates against its built-in list; it does not execute Jinja.
+     * llama.cpp (b4916 and v0.5.0 alike) matches templates against its built-in list; it does not execute
+     * Jinja.
      */
     public static String applyChatTemplate(String template, List<ChatMessage> messages, boolean addAssistantPrefix) {
         Objects.requireNonNull(template, "template");
@@ -303,7 +304,7 @@ public final class Vocab {
             int n = (int) LlamaCpp.chat_apply_template.invokeExact(tmpl, chat, (long) messages.size(),
                     addAssistantPrefix, buf, capacity);
             if (n < 0) {
-                throw new LlamaException("llama.cpp b4916 does not support this chat template: "
+                throw new LlamaException("llama.cpp " + LlamaBackend.version() + " does not support this chat template: "
                         + abbreviate(template) + " (use a built-in name such as chatml, llama3, gemma, zephyr)");
             }
             if (n > capacity) {

@@ -143,10 +143,8 @@ class LlamaModelTest {
 
     @Test
     void chatTemplates() {
-        String chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
-                + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-        Path p = TestModels.generated("chat", dev.blender.nativebridge.gguf.SyntheticLlama.builder()
-                .chatTemplate(chatml).build());
+        String chatml = TestModels.CHATML;
+        Path p = TestModels.withChatTemplate();
         try (LlamaModel model = LlamaModel.load(p)) {
             assertEquals(chatml, model.chatTemplate().orElseThrow());
             String s = model.vocab().applyChatTemplate(List.of(ChatMessage.system("Be brief."), ChatMessage.user("2+2?")),

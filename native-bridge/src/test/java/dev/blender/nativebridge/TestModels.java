@@ -61,6 +61,16 @@ public final class TestModels {
         return tiny(1, 0);
     }
 
+    /** ChatML as a Jinja template, which llama.cpp recognises by its {@code <|im_start|>}. */
+    public static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'"
+            + " + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
+            + "{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /** The default generated llama with a {@link #CHATML} chat template in its metadata. */
+    public static Path withChatTemplate() {
+        return generated("chatml", SyntheticLlama.builder().chatTemplate(CHATML).build());
+    }
+
     public static synchronized Path generated(String name, SyntheticLlama spec) {
         return GENERATED.computeIfAbsent(name, n -> {
             try {

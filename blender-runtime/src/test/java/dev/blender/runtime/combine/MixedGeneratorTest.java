@@ -153,10 +153,7 @@ class MixedGeneratorTest {
      */
     @Test
     void aConversationIsFormattedByEachMembersChatTemplate() {
-        String chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
-                + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-        Path templated = TestModels.generated("mix-chat", dev.blender.nativebridge.gguf.SyntheticLlama.builder()
-                .chatTemplate(chatml).build());
+        Path templated = TestModels.withChatTemplate();
         List<dev.blender.nativebridge.ChatMessage> chat = List.of(dev.blender.nativebridge.ChatMessage.system("be kind"),
                 dev.blender.nativebridge.ChatMessage.user("hello there"));
         try (LlamaModel a = LlamaModel.load(templated); LlamaModel b = LlamaModel.load(TestModels.tiny(2, 0));

@@ -265,10 +265,7 @@ class GeneratorTest {
 
     @Test
     void chatTemplateFormatsThePromptWhenTheModelHasOne() {
-        String chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
-                + " + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-        java.nio.file.Path p = TestModels.generated("chat-gen", dev.blender.nativebridge.gguf.SyntheticLlama.builder()
-                .chatTemplate(chatml).build());
+        java.nio.file.Path p = TestModels.withChatTemplate();
         try (LlamaModel m = LlamaModel.load(p)) {
             String formatted = m.vocab().detokenize(Generator.prompt(m, "hi", true), true, true);
             assertTrue(formatted.contains("<|im_start|>user\nhi<|im_end|>"), formatted);

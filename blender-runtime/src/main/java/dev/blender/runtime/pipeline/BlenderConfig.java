@@ -46,20 +46,16 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         if (generators.isEmpty()) {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
-        for (Path p : generators) {
-            GgufFile.read(p);
-        }
-        if (judge != null) {
-            GgufFile.read(judge);
+        // every file is read and validated once, here; the checks below use what was read
+        Map<Path, GgufFile> files = new HashMap<>();
+        for (Path p : allModels(generators, judge, reranker, fuser)) {
+            files.computeIfAbsent(p, GgufFile::read);
         }
         if (reranker != null) {
-            RerankerScorer.checkSupported(GgufFile.read(reranker));
+            RerankerScorer.checkSupported(files.get(reranker));
             if (judge != null) {
                 throw new IllegalArgumentException("configure a judge or a reranker, not both: both rank candidates");
             }
-        }
-        if (fuser != null) {
-            GgufFile.read(fuser);
         }
         positive("contextSize", contextSize);
         positive("candidatesPerModel", candidatesPerModel);
@@ -75,7 +71,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         }
         for (Path p : allModels(generators, judge, reranker, fuser)) {
             ModelOptions o = perModelOptions.getOrDefault(p, modelOptions);
-            MemoryFootprint fp = ModelPool.footprintHere(GgufFile.read(p), o);
+            MemoryFootprint fp = ModelPool.footprintHere(files.get(p), o);
             if (fp.hostBytes() > memoryBudgetBytes) {
                 throw new IllegalArgumentException("memoryBudgetBytes " + memoryBudgetBytes + " is smaller than the "
                         + fp.hostBytes() + " bytes " + p.getFileName() + " keeps in host memory: it could never stay"

@@ -21,4 +21,9 @@ public interface PairRanker {
      * per pair, in order.
      */
     double[] compare(String instruction, List<String> candidates, List<OrderedPair> pairs);
+
+    /** Tokens this ranker has put through a model so far: its cost (0 for a ranker that decodes none). */
+    default long tokensDecoded() {
+        return 0;
+    }
 }

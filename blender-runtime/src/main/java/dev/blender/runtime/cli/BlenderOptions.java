@@ -5,7 +5,8 @@ import dev.blender.pairranker.judge.JudgeTemplate;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
-import dev.blender.runtime.pipeline.Strategy;
+import dev.blender.runtime.pipeline.BlenderConfigJson;
+import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -40,8 +41,10 @@ final class BlenderOptions {
             description = "llm-blender, aggregator or arith (default: ${DEFAULT-VALUE})")
     String fuserTemplate;
 
-    @Option(names = "--strategy", description = "SINGLE, SELF_BLEND, FULL_BLEND, TOKEN_COMBINE or CASCADE")
-    Strategy strategy;
+    @Option(names = "--strategy", paramLabel = "NAME|JSON|FILE.json", description = {
+        "single, self-blend, full-blend, token-combine, cascade, an eval row's name (fuse:mix3, ...),",
+        "member:<generator>, or a composition of stages in JSON (inline or a file)"})
+    String strategy;
 
     @Option(names = "--candidates", description = "candidates per generator")
     Integer candidates;
@@ -75,7 +78,7 @@ final class BlenderOptions {
                         + " or with -m/--judge/--reranker/--fuser, not both");
             }
             // the file's settings, then whatever the command line says on top of them
-            b = BlenderConfig.loadBuilder(config);
+            b = BlenderConfigJson.loadBuilder(config);
         } else {
             b = Blender.builder().modelOptions(models.modelOptions());
         }
@@ -112,7 +115,11 @@ final class BlenderOptions {
             }
         }
         if (strategy != null) {
-            b.strategy(strategy);
+            try {
+                b.composition(CompositionJson.parse(strategy));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--strategy: " + e.getMessage(), e);
+            }
         }
         if (generatorPrompt != null) {
             b.generatorPrompt(generatorPrompt);

@@ -2,12 +2,12 @@ package dev.blender.runtime.cli;
 
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.generation.Candidate;
-import dev.blender.pairranker.Ranking;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
-import dev.blender.runtime.pipeline.Strategy;
+import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.FilterInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -17,7 +17,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -58,7 +57,7 @@ final class ChatCommand implements Callable<Integer> {
             description = "history file (default: ~/.cache/blender/chat_history)")
     Path history;
 
-    private Strategy strategy;
+    private Composition strategy;
     private BlendResult last;
     private int requests;
     private double totalMillis;
@@ -67,7 +66,7 @@ final class ChatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         try (Blender b = blender.open(System.err); Terminal terminal = terminal()) {
-            strategy = b.config().strategy();
+            strategy = b.config().composition();
             LineReader reader = reader(terminal);
             PrintWriter out = terminal.writer();
             // Ctrl-C while a blend runs stops that blend, not the session
@@ -77,7 +76,7 @@ final class ChatCommand implements Callable<Integer> {
                     c.cancel();
                 }
             });
-            out.println("blender chat: " + describe(b.config()) + "; strategy " + strategy
+            out.println("blender chat: " + describe(b.config()) + "; strategy " + strategy.name()
                     + ". /help for commands, /quit or Ctrl-D to leave.");
             out.flush();
             while (true) {
@@ -206,7 +205,7 @@ final class ChatCommand implements Callable<Integer> {
         running = cancel;
         RunCommand.AnswerStream stream = new RunCommand.AnswerStream(out);
         try {
-            BlendResult r = b.blend(BlendRequest.of(prompt).withStrategy(strategy).withSeed(seed)
+            BlendResult r = b.blend(BlendRequest.of(prompt).withComposition(strategy).withSeed(seed)
                     .withCancellation(cancel), stream);
             out.println();
             last = r;
@@ -230,10 +229,8 @@ final class ChatCommand implements Callable<Integer> {
             return;
         }
         if (last.candidates().isEmpty()) {
-            out.println(last.strategy() + " samples no candidates: "
-                    + (last.strategy() == Strategy.TOKEN_COMBINE ? "the models' next-token distributions were mixed"
-                            + " at every step" : "the first generator answered directly")
-                    + "; answer: " + last.answer());
+            out.println(last.strategy() + " samples no candidates: the models' next-token distributions were"
+                    + " mixed at every step; answer: " + last.answer());
             return;
         }
         out.println("candidates (" + last.candidates().size() + "):");
@@ -247,33 +244,14 @@ final class ChatCommand implements Callable<Integer> {
                         c.meanLogProb(), c.tokenCount());
             }
         }
-        Ranking ranking = last.ranking();
-        if (ranking != null) {
-            double[] scores = ranking.scores();
-            out.printf(Locale.ROOT, "ranking (judge, %s, %d comparisons; score = %s):%n", ranking.aggregation(),
-                    ranking.comparisons(), scoreMeaning(ranking));
-            for (int pos = 0; pos < ranking.order().size(); pos++) {
-                int i = ranking.order().get(pos);
-                out.printf(Locale.ROOT, "  %d. %-16s score %8.3f%s%n", pos + 1, quote(last.rankedTexts().get(i)),
-                        scores[i], pos < ranking.rankedCount() ? "" : "  (unranked)");
-            }
-        } else {
-            Map<String, Long> votes = last.candidates().stream().collect(Collectors.groupingBy(
-                    s -> s.candidate().text().strip(), LinkedHashMap::new, Collectors.counting()));
-            out.println("ranking: majority vote (no judge ran): " + votes.entrySet().stream()
-                    .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
-                    .map(v -> quote(v.getKey()) + " x" + v.getValue()).collect(Collectors.joining(", ")));
+        out.println("candidates in the blend's order (" + last.orderedBy() + "):");
+        for (int pos = 0; pos < last.ranked().size(); pos++) {
+            BlendResult.Ranked x = last.ranked().get(pos);
+            out.printf(Locale.ROOT, "  %d. %-16s x%d%s%n", pos + 1, quote(x.text()), x.votes(),
+                    x.score() == null ? "" : String.format(Locale.ROOT, "  score %8.3f", x.score()));
         }
         out.println(last.fused() != null ? "fused answer: " + last.fused().text().strip()
-                : "answer (top candidate, no fusion): " + last.answer());
-    }
-
-    private static String scoreMeaning(Ranking r) {
-        return switch (r.aggregation()) {
-            case MAX_LOGITS -> "mean judge log-odds over both orders";
-            case MAX_WINS -> "pairwise wins";
-            case BUBBLE -> "bubble passes survived";
-        };
+                : "answer (no fusion): " + last.answer());
     }
 
     private void stats(PrintWriter out) {
@@ -291,26 +269,26 @@ final class ChatCommand implements Callable<Integer> {
 
     private void switchStrategy(String name, BlenderConfig config, PrintWriter out) {
         if (name.isEmpty()) {
-            out.println("strategy " + strategy + " (choose from " + strategies() + ")");
+            out.println("strategy " + strategy + " (choose from " + strategies() + ", or a composition in JSON)");
             return;
         }
-        Strategy s;
+        Composition s;
         try {
-            s = Strategy.parse(name);
+            s = CompositionJson.parse(name);
         } catch (IllegalArgumentException e) {
-            out.println("unknown strategy " + name + "; choose from " + strategies());
+            out.println(e.getMessage());
             return;
         }
         if (!config.supports(s)) {
-            out.println("strategy " + s + " needs at least two generator models; still " + strategy);
+            out.println("strategy " + s.name() + " needs generators this blender lacks; still " + strategy.name());
             return;
         }
         strategy = s;
-        out.println("strategy " + s);
+        out.println("strategy " + s.name());
     }
 
     private static String strategies() {
-        return Arrays.stream(Strategy.values()).map(Enum::name).collect(Collectors.joining(", "));
+        return String.join(", ", Composition.names());
     }
 
     private static String describe(BlenderConfig c) {

@@ -6,7 +6,6 @@ import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
-import dev.blender.runtime.pipeline.Strategy;
 import dev.blender.runtime.server.BlendResultJson;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -44,7 +43,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() {
         String prompt = prompt();
         try (Blender b = blender.open(System.err)) {
-            BlendRequest request = BlendRequest.of(prompt).withSeed(seed).withStrategy(blender.strategy);
+            BlendRequest request = BlendRequest.of(prompt).withSeed(seed);
             if (json) {
                 BlendResult r = b.blend(request);
                 System.out.println(toJson(r));
@@ -80,7 +79,7 @@ final class RunCommand implements Callable<Integer> {
     static String summary(BlendResult r) {
         BlendResult.Timings t = r.timings();
         return String.format(Locale.ROOT, "[%s%s, %d candidates, %.1f ms total, first token %s]", r.strategy(),
-                r.strategy() == Strategy.CASCADE ? (r.escalated() ? " escalated" : " confident") : "",
+                r.escalated() ? " escalated" : "",
                 r.candidates().size(), t.totalMillis(),
                 t.firstTokenMillis() < 0 ? "-" : String.format(Locale.ROOT, "%.1f ms", t.firstTokenMillis()));
     }
@@ -89,7 +88,7 @@ final class RunCommand implements Callable<Integer> {
     static String toJson(BlendResult r) {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
-        root.put("strategy", r.strategy().name());
+        root.put("strategy", r.strategy());
         root.put("answer", r.answer());
         BlendResultJson.putDetails(root, r, true);
         try {

@@ -1,134 +1,123 @@
 package dev.blender.runtime.eval;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.blender.genfuser.FuserTemplate;
-import dev.blender.pairranker.judge.JudgeTemplate;
+import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.pipeline.BlenderConfigJson;
+import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
- * What {@code blender eval} runs: the member models, an optional judge and fuser with their prompt
- * templates, how a problem becomes a prompt, and how answers are checked. A JSON file (see
- * {@code arith.recipe.json} in this package for the built-in one); model paths are relative to the
- * recipe's folder unless absolute.
+ * What {@code blender eval} runs: a blender configuration in the {@code --config} schema
+ * ({@link BlenderConfigJson}) with an {@code eval} section saying how answers are checked and which
+ * compositions to compare. The problem's question is the user's prompt; {@code generatorPrompt} puts it
+ * to the generators, and the judge and fuser read it as the instruction:
+ * <pre>{@code
+ * {"models": [{"path": "a.gguf", "role": "generator"}, ...], "generatorPrompt": "Q: {prompt} A:",
+ *  "maxTokens": 8, "contextSize": 64,
+ *  "eval": {"name": "mine", "checker": "exact", "compositions": ["member:a", "full-blend", {"name": ..., "stages": [...]}]}}
+ * }</pre>
+ * Without {@code compositions}, every built-in composition the configuration can run is compared, with a
+ * {@code member:} row for each generator first.
  *
  * @param name         shown in the output
- * @param members      the answering models (at least one; per-token mixing needs two)
- * @param judge        pairwise judge for the rank:* and fuse:top3 rows, or null
- * @param fuser        fuser for the fuse:* rows, or null
- * @param answerPrompt a member's prompt, with {@code {question}}
- * @param instruction  what the judge and fuser see as the instruction, with {@code {question}}
- * @param maxTokens    most tokens of an answer
- * @param contextSize  context per member sequence (0 = the model's own)
+ * @param config       the blender every row runs on
  * @param checker      exact, gsm8k or nq-open ({@link AnswerChecker#named})
+ * @param compositions the rows
  */
-public record Recipe(String name, List<Member> members, JudgeSpec judge, FuserSpec fuser, String answerPrompt,
-                     String instruction, int maxTokens, int contextSize, String checker) {
-
-    /** A member model. */
-    public record Member(String name, String path) {
-        public Member {
-            Objects.requireNonNull(name, "member name");
-            Objects.requireNonNull(path, "member path");
-        }
-    }
-
-    /** The judge's model and {@link JudgeTemplate}. */
-    public record JudgeSpec(String path, String prompt, String rationaleStop, List<String> verdicts,
-                            int maxRationaleTokens) {
-        public JudgeTemplate template() {
-            if (verdicts == null || verdicts.size() != 2) {
-                throw new IllegalArgumentException("judge.verdicts must list two continuations, e.g. [\" A\", \" B\"]");
-            }
-            return new JudgeTemplate(prompt, rationaleStop, verdicts.get(0), verdicts.get(1), maxRationaleTokens);
-        }
-    }
-
-    /** The fuser's model and {@link FuserTemplate}. */
-    public record FuserSpec(String path, String prompt, String candidateFormat, String separator, int candidates,
-                            int maxCandidateTokens) {
-        public FuserTemplate template() {
-            return new FuserTemplate(prompt, candidateFormat, separator == null ? " " : separator, candidates,
-                    maxCandidateTokens, false);
-        }
-    }
+public record Recipe(String name, BlenderConfig.Builder config, String checker, List<Composition> compositions) {
+    private static final Set<String> EVAL_KEYS = Set.of("name", "checker", "compositions");
 
     public Recipe {
-        if (members == null || members.isEmpty()) {
-            throw new IllegalArgumentException("a recipe needs at least one member model");
-        }
-        members = List.copyOf(members);
-        if (answerPrompt == null || !answerPrompt.contains("{question}")) {
-            throw new IllegalArgumentException("answerPrompt must contain {question}, was " + answerPrompt);
-        }
-        instruction = instruction == null ? "{question}" : instruction;
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(config, "config");
         checker = checker == null ? "exact" : checker;
         AnswerChecker.named(checker);
-        if (maxTokens < 1) {
-            throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
-        }
-        if (contextSize < 0) {
-            throw new IllegalArgumentException("contextSize must be >= 0, was " + contextSize);
-        }
-        if (judge != null) {
-            judge.template();
-        }
-        if (fuser != null) {
-            fuser.template();
-        }
+        compositions = compositions == null ? null : List.copyOf(compositions);
     }
 
-    /** The built-in recipe of that name (only "arith"). */
-    public static Recipe builtIn(String name) {
+    /** The built-in recipe of that name (only "arith"), its model paths relative to {@code modelDir}. */
+    public static Recipe builtIn(String name, Path modelDir) {
         if (!name.equals("arith")) {
             throw new IllegalArgumentException("no built-in recipe '" + name + "' (built in: arith; or pass a .json file)");
         }
         try (InputStream in = Recipe.class.getResourceAsStream("arith.recipe.json")) {
-            return mapper().readValue(in, Recipe.class);
+            return fromJson(new ObjectMapper().readTree(in), modelDir, name);
         } catch (IOException e) {
             throw new IllegalStateException("the built-in arith recipe cannot be read", e);
         }
     }
 
-    /** A recipe file; errors name the file and what is wrong. */
-    public static Recipe load(Path file) {
+    /**
+     * A recipe file; model paths are relative to {@code modelDir}, or to the file's folder when null.
+     * Errors name the file and what is wrong.
+     */
+    public static Recipe load(Path file, Path modelDir) {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("recipe file " + file + " does not exist");
         }
+        String fileName = file.getFileName().toString().replaceFirst("\\.json$", "");
         try {
-            return mapper().readValue(file.toFile(), Recipe.class);
-        } catch (IOException e) {
-            Throwable cause = e.getCause() instanceof IllegalArgumentException iae ? iae : e;
-            String why = cause instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage()
-                    : cause.getMessage();
-            throw new IllegalArgumentException("recipe " + file + ": " + why);
+            return fromJson(BlenderConfigJson.tree(file), modelDir != null ? modelDir : file.toAbsolutePath().getParent(),
+                    fileName);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("recipe " + file + ": " + e.getMessage(), e);
         }
     }
 
-    private static ObjectMapper mapper() {
-        return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    static Recipe fromJson(JsonNode root, Path base, String defaultName) {
+        BlenderConfig.Builder config = BlenderConfigJson.fromJson(root, base);
+        JsonNode eval = root.path("eval");
+        eval.fieldNames().forEachRemaining(k -> {
+            if (!EVAL_KEYS.contains(k)) {
+                throw new IllegalArgumentException("unknown key '" + k + "' in eval (known: "
+                        + String.join(", ", EVAL_KEYS.stream().sorted().toList()) + ")");
+            }
+        });
+        List<Composition> compositions = null;
+        if (eval.has("compositions")) {
+            compositions = new ArrayList<>();
+            int i = 0;
+            for (JsonNode c : eval.get("compositions")) {
+                compositions.add(CompositionJson.read(c, "composition-" + ++i));
+            }
+        }
+        return new Recipe(eval.path("name").asText(defaultName), config, eval.path("checker").asText(null),
+                compositions);
     }
 
     public AnswerChecker answerChecker() {
         return AnswerChecker.named(checker);
     }
 
-    public String prompt(Problem p) {
-        return answerPrompt.replace("{question}", p.question());
-    }
-
-    public String instructionFor(Problem p) {
-        return instruction.replace("{question}", p.question());
-    }
-
-    /** A model path of this recipe, resolved against {@code base}. */
-    public static Path resolve(Path base, String path) {
-        Path p = Path.of(path);
-        return p.isAbsolute() ? p : base.resolve(p);
+    /**
+     * The rows for a configuration: the recipe's own, else a {@code member:} row per generator and every
+     * built-in composition it can run (the strategies whose stages only reorder what eval rows already
+     * cover are left out: self-blend, full-blend and cascade repeat fuse and rank rows at other settings).
+     */
+    public List<Composition> compositionsFor(BlenderConfig built) {
+        if (compositions != null) {
+            return compositions;
+        }
+        List<Composition> out = new ArrayList<>();
+        built.generators().forEach(g -> out.add(Composition.named("member:" + BlenderConfig.shortName(g))));
+        for (String n : Composition.names()) {
+            Composition c = Composition.named(n);
+            if (Set.of("single", "self-blend", "full-blend", "token-combine", "cascade").contains(n)
+                    || !built.supports(c) || c.needsRanker() && built.judge() == null && built.reranker() == null
+                    || c.needsFuser() && built.fuser() == null) {
+                continue;
+            }
+            out.add(c);
+        }
+        return out;
     }
 }

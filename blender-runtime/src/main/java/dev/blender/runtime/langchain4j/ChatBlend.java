@@ -5,7 +5,7 @@ import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
-import dev.blender.runtime.pipeline.Strategy;
+import dev.blender.runtime.pipeline.Composition;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.Content;
 import dev.langchain4j.data.message.SystemMessage;
@@ -48,7 +48,7 @@ final class ChatBlend {
                 .withMaxTokens(b.maxOutputTokens).withStop(b.stopSequences).withCandidatesPerModel(b.candidates)
                 .withTopK(b.topK);
         this.defaults = BlenderChatRequestParameters.builder()
-                .modelName((b.strategy != null ? b.strategy : config.strategy()).id())
+                .modelName(b.strategy != null ? b.strategy.id() : config.composition().name())
                 .temperature(b.temperature).topP(b.topP).maxOutputTokens(b.maxOutputTokens)
                 .stopSequences(checked.stop() != null ? checked.stop() : config.stop())
                 .candidates(b.candidates != null ? b.candidates : config.candidatesPerModel())
@@ -80,7 +80,7 @@ final class ChatBlend {
         BlenderChatRequestParameters p = defaults.overrideWith(given);
         refuseUnsupported(p);
         BlendRequest r = BlendRequest.ofMessages(messages(chatRequest.messages()))
-                .withStrategy(strategy(p.modelName()))
+                .withComposition(strategy(p.modelName()))
                 .withTemperature(toFloat(p.temperature())).withTopP(toFloat(p.topP()))
                 .withMaxTokens(p.maxOutputTokens())
                 .withStop(p.stopSequences().isEmpty() ? null : p.stopSequences())
@@ -88,15 +88,15 @@ final class ChatBlend {
         return p.seed() != null ? r.withSeed(p.seed()) : r;
     }
 
-    private static Strategy strategy(String modelName) {
+    private static Composition strategy(String modelName) {
         if (modelName == null) {
             return null;
         }
         try {
-            return Strategy.parse(modelName);
+            return Composition.named(modelName);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("modelName '" + modelName + "' is not a blend strategy; one of "
-                    + java.util.Arrays.stream(Strategy.values()).map(Strategy::id).toList(), e);
+                    + Composition.names(), e);
         }
     }
 
@@ -162,7 +162,7 @@ final class ChatBlend {
      */
     static ChatResponse response(BlendResult r) {
         return ChatResponse.builder().aiMessage(AiMessage.from(r.answer()))
-                .metadata(BlenderChatResponseMetadata.builder().blendResult(r).modelName(r.strategy().id())
+                .metadata(BlenderChatResponseMetadata.builder().blendResult(r).modelName(r.strategy())
                         .tokenUsage(new TokenUsage(count(r.usage().promptTokens()), count(r.usage().generatedTokens())))
                         .finishReason(finishReason(r.finishReason())).build())
                 .build();

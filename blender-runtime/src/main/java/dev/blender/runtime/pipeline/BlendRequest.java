@@ -15,7 +15,7 @@ import java.util.Objects;
  *                     template see all of it through their template; generators without one see the last
  *                     user message put into the blender's {@code generatorPrompt}. The judge and the fuser
  *                     see the last user message as the instruction.
- * @param strategy     how to answer; null = the blender's default
+ * @param composition  how to answer (a {@link Strategy}'s or your own); null = the blender's default
  * @param seed         sampling seed
  * @param timeBudget   soft limit: a stage that would start after it is skipped (ranking falls back to a
  *                     majority vote, fusion to the top candidate); null = none
@@ -29,10 +29,13 @@ import java.util.Objects;
  * @param topK         candidates the fuser reads; null = the blender's
  * @param generator    the generator that answers alone (SINGLE), samples alone (SELF_BLEND) or answers first
  *                     (CASCADE): one of the blender's generators; null = the first configured
+ * @param sharedWork   samples and verdicts shared with other requests on the same question (see
+ *                     {@link SharedWork}); null = none
  */
-public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long seed, Duration timeBudget,
+public record BlendRequest(List<ChatMessage> messages, Composition composition, long seed, Duration timeBudget,
                            Cancellation cancellation, Integer maxTokens, Float temperature, Float topP,
-                           List<String> stop, Integer candidatesPerModel, Integer topK, Path generator) {
+                           List<String> stop, Integer candidatesPerModel, Integer topK, Path generator,
+                           SharedWork sharedWork) {
     public BlendRequest {
         Objects.requireNonNull(messages, "messages");
         messages = List.copyOf(messages);
@@ -75,7 +78,7 @@ public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long s
 
     /** A conversation ending with the user's message. */
     public static BlendRequest ofMessages(List<ChatMessage> messages) {
-        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null, null);
+        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null, null, null);
     }
 
     /** The last user message: the instruction the judge and the fuser see. */
@@ -83,58 +86,68 @@ public record BlendRequest(List<ChatMessage> messages, Strategy strategy, long s
         return messages.getLast().content();
     }
 
+    /** A built-in strategy (null = the blender's default). */
     public BlendRequest withStrategy(Strategy s) {
-        return new BlendRequest(messages, s, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator);
+        return withComposition(s == null ? null : s.composition());
+    }
+
+    public BlendRequest withComposition(Composition c) {
+        return new BlendRequest(messages, c, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withSeed(long s) {
-        return new BlendRequest(messages, strategy, s, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, s, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withTimeBudget(Duration d) {
-        return new BlendRequest(messages, strategy, seed, d, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, seed, d, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withCancellation(Cancellation c) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, c, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, c, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withMaxTokens(Integer n) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, n, temperature, topP, stop,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, n, temperature, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withTemperature(Float t) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, t, topP, stop,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, t, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withTopP(Float p) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, p, stop,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, p, stop,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withCandidatesPerModel(Integer n) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                n, topK, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                n, topK, generator, sharedWork);
     }
 
     public BlendRequest withTopK(Integer k) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, k, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, k, generator, sharedWork);
     }
 
     public BlendRequest withStop(List<String> s) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, s,
-                candidatesPerModel, topK, generator);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, s,
+                candidatesPerModel, topK, generator, sharedWork);
     }
 
     public BlendRequest withGenerator(Path g) {
-        return new BlendRequest(messages, strategy, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, g);
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, g, sharedWork);
+    }
+
+    public BlendRequest withSharedWork(SharedWork w) {
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, generator, w);
     }
 }

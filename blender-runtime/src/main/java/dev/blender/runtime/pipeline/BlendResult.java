@@ -2,28 +2,42 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.FinishReason;
-import dev.blender.pairranker.Ranking;
 import java.util.List;
 
 /**
- * Everything a blend produced: the answer, the candidates it came from (which model wrote each), the
- * ranking with its scores, the fused answer, and what each stage took.
+ * Everything a blend produced: the answer, the candidates it came from (which model wrote each), their
+ * distinct texts in the blend's final order with votes and scores, the fused answer, and what each
+ * stage took.
  *
- * @param strategy   the strategy that ran (CASCADE reports whether it escalated in {@code escalated})
+ * @param strategy   the name of the composition that ran ({@code full-blend}, {@code fuse:mix3}, yours)
  * @param answer     the final text
- * @param candidates sampled candidates; empty for SINGLE and TOKEN_COMBINE
- * @param ranking    the judge's ranking of the distinct candidate texts ({@code rankedTexts}), or null
- * @param rankedTexts the distinct candidate texts the ranking's indices refer to
- * @param fused      the fuser's output, or null when there was no fusion
- * @param escalated  CASCADE only: true when the first model was not confident enough
+ * @param candidates sampled candidates, in sampling order; empty when no stage sampled
+ * @param ranked     the distinct candidate texts, best first, as the last vote or rank left them
+ * @param orderedBy  what ordered {@code ranked}: {@code sampling} (first appearance), {@code votes}, or the
+ *                   judge's or reranker's aggregation ({@code max-logits}, {@code bubble}, {@code max-wins})
+ * @param fused      the fuser's last output, or null when nothing was fused
+ * @param escalated  true when a gate let the blend past it (a cascade that was not confident)
  * @param timings    per-stage wall times
  * @param usage      tokens each stage put through a model
  * @param finishReason why the answer ended: its end-of-generation token, a stop string, the token budget
  *                   ({@link FinishReason#LENGTH}) or a full context
  */
-public record BlendResult(Strategy strategy, String answer, List<Sampled> candidates, Ranking ranking,
-                          List<String> rankedTexts, Candidate fused, boolean escalated, Timings timings, Usage usage,
+public record BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
+                          String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
                           FinishReason finishReason) {
+
+    /**
+     * One distinct candidate text.
+     *
+     * @param models the generators (file names) that wrote it, in sampling order, repeats kept
+     * @param votes  how many candidates had this text
+     * @param score  the ranker's aggregated score where a rank stage ordered it, else null
+     */
+    public record Ranked(String text, List<String> models, int votes, Double score) {
+        public Ranked {
+            models = List.copyOf(models);
+        }
+    }
 
     /** A candidate and the model (file name) that wrote it. */
     public record Sampled(String model, Candidate candidate) {}
@@ -37,9 +51,9 @@ public record BlendResult(Strategy strategy, String answer, List<Sampled> candid
 
     /**
      * What one stage decoded: {@code promptTokens} read (prompts, and for the judge everything it put
-     * through its model) and {@code generatedTokens} sampled. Stages: {@code sampling}, {@code ranking},
-     * {@code fusion}, {@code answer} (SINGLE, CASCADE's first try), {@code mixing} (TOKEN_COMBINE, every
-     * member counted). Pairs the judge had already compared (the shared pair cache) cost nothing.
+     * through its model) and {@code generatedTokens} sampled. Stages: {@code sampling}, {@code ranking}
+     * (rank and verify), {@code fusion} (fuse and refine), {@code mixing} (every member counted). Pairs the
+     * judge had already compared (the blender's pair cache) cost nothing, except under {@link SharedWork}.
      */
     public record StageUsage(String stage, long promptTokens, long generatedTokens) {
         public long totalTokens() {
@@ -68,6 +82,6 @@ public record BlendResult(Strategy strategy, String answer, List<Sampled> candid
 
     public BlendResult {
         candidates = List.copyOf(candidates);
-        rankedTexts = List.copyOf(rankedTexts);
+        ranked = List.copyOf(ranked);
     }
 }

@@ -25,7 +25,14 @@ import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.combine.MixRequest;
 import dev.blender.runtime.combine.MixedGenerator;
 import dev.blender.runtime.combine.VocabAlignment;
+import dev.blender.nativebridge.ChatMessage;
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.pairranker.Aggregation;
+import dev.blender.pairranker.embedding.EmbeddingConsensusScorer;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -62,6 +69,8 @@ public final class Blender implements AutoCloseable {
         return t;
     });
     private final CachingPairRanker.PairCache pairCache;
+    /** The sentence encoder of consensus ranking, made on first use. */
+    private EmbeddingConsensusScorer embeddings;
 
     private Blender(BlenderConfig config) {
         this.config = config;
@@ -97,35 +106,30 @@ public final class Blender implements AutoCloseable {
     }
 
     /**
-     * Answers a request, streaming the final answer's tokens (the fused answer's, or the single model's
-     * or the combination's) to {@code answerTokens} as they are produced.
+     * Answers a request, streaming the final answer's tokens to {@code answerTokens}: as they are decoded
+     * when the composition's last stage writes the answer (a fusion, a mix, one model's answer), else as
+     * one piece once the blend is done (a later stage could still change it).
      *
      * @throws CancellationException the request's cancellation was set
+     * @throws IllegalArgumentException the composition needs a model this blender lacks
      */
     public BlendResult blend(BlendRequest request, TokenListener answerTokens) {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(answerTokens, "answerTokens");
-        Run run = new Run(request, answerTokens);
-        Strategy strategy = request.strategy() != null ? request.strategy() : config.strategy();
-        config.checkSupports(strategy);
-        checkGenerator(request, strategy);
-        return switch (strategy) {
-            case SINGLE -> run.single();
-            case SELF_BLEND -> run.sampleRankFuse(Strategy.SELF_BLEND, List.of(run.first()),
-                    run.candidatesPerModel() * config.generators().size());
-            case FULL_BLEND -> run.sampleRankFuse(Strategy.FULL_BLEND, config.generators(), run.candidatesPerModel());
-            case TOKEN_COMBINE -> run.combine();
-            case CASCADE -> run.cascade();
-        };
+        Composition composition = request.composition() != null ? request.composition() : config.composition();
+        config.checkSupports(composition);
+        checkGenerator(request, composition);
+        return new Run(request, answerTokens).run(composition);
     }
 
-    /** A request's own generator must be one of ours, for a strategy that answers with one model first. */
-    private void checkGenerator(BlendRequest request, Strategy strategy) {
+    /** A request's own generator must be one of ours, for a composition that samples the "first" one. */
+    private void checkGenerator(BlendRequest request, Composition composition) {
         if (request.generator() == null) {
             return;
         }
-        if (strategy != Strategy.SINGLE && strategy != Strategy.SELF_BLEND && strategy != Strategy.CASCADE) {
-            throw new IllegalArgumentException("generator applies to SINGLE, SELF_BLEND and CASCADE, not " + strategy);
+        if (!composition.samplesFirst()) {
+            throw new IllegalArgumentException("generator applies to compositions that sample the first generator"
+                    + " (single, self-blend, cascade), not " + composition.name());
         }
         if (!config.generators().contains(request.generator())) {
             throw new IllegalArgumentException("generator " + request.generator() + " is not one of this blender's "
@@ -194,6 +198,11 @@ public final class Blender implements AutoCloseable {
         async.shutdown();
         members.shutdown();
         pool.close();
+        synchronized (pairCache) {
+            if (embeddings != null) {
+                embeddings.close();
+            }
+        }
     }
 
     /**
@@ -211,18 +220,416 @@ public final class Blender implements AutoCloseable {
         return pool.lease(model, config.modelOptionsFor(model), rankerContext(model));
     }
 
+    private EmbeddingConsensusScorer embeddings() {
+        synchronized (pairCache) {
+            if (embeddings == null) {
+                embeddings = new EmbeddingConsensusScorer();
+            }
+            return embeddings;
+        }
+    }
+
     /** The model pool (for statistics). */
     public ModelPool pool() {
         return pool;
     }
 
-    /** The state of one request. */
+    /** The state of one request: the pool, the order, the answer, and what the stages cost. */
     private final class Run {
         final BlendRequest request;
         final TokenListener answerTokens;
         final long start = System.nanoTime();
         double firstToken = -1;
         final List<BlendResult.StageUsage> usage = new ArrayList<>();
+        /** Wall time of work taken from a {@link SharedWork}: charged as if done here. */
+        double reusedMillis;
+        double samplingMillis;
+        double rankingMillis;
+        double fusionMillis;
+
+        final List<BlendResult.Sampled> sampled = new ArrayList<>();
+        List<String> order = List.of();
+        Map<String, Double> scores = Map.of();
+        String orderedBy = "sampling";
+        /** The answer a stage wrote and its candidate, or null while the top of the order stands for it. */
+        String answer;
+        Candidate answerCandidate;
+        Candidate fused;
+        boolean escalated;
+        boolean streamed;
+
+        Run(BlendRequest request, TokenListener answerTokens) {
+            this.request = request;
+            this.answerTokens = answerTokens;
+        }
+
+        BlendResult run(Composition composition) {
+            List<Stage> stages = composition.stages();
+            Stage streaming = stages.getLast();
+            for (Stage stage : stages) {
+                checkCancelled();
+                boolean stream = stage == streaming;
+                double before = elapsed();
+                switch (stage) {
+                    case Stage.Sample x -> sample(x, stream);
+                    case Stage.Vote x -> vote();
+                    case Stage.Rank x -> rank(x);
+                    case Stage.Mix x -> mix(x, stream);
+                    case Stage.Fuse x -> fuse(x.topK(), x.inputs(), stream);
+                    case Stage.Verify x -> verify();
+                    case Stage.Refine x -> refine(x);
+                    case Stage.Gate x -> {
+                        if (confident(x)) {
+                            return result(composition);
+                        }
+                        escalated = true;
+                    }
+                }
+                double took = elapsed() - before;
+                switch (stage) {
+                    case Stage.Sample x -> samplingMillis += took;
+                    case Stage.Mix x -> samplingMillis += took;
+                    case Stage.Vote x -> rankingMillis += took;
+                    case Stage.Rank x -> rankingMillis += took;
+                    case Stage.Verify x -> rankingMillis += took;
+                    case Stage.Fuse x -> fusionMillis += took;
+                    case Stage.Refine x -> fusionMillis += took;
+                    case Stage.Gate x -> { }
+                }
+            }
+            return result(composition);
+        }
+
+        BlendResult result(Composition composition) {
+            String text = answer();
+            if (!streamed) {
+                answerListener().onToken(0, -1, text);
+            }
+            double total = elapsed();
+            Candidate by = answerCandidate();
+            FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
+            return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
+                    new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
+                    reason);
+        }
+
+        /** The answer a stage wrote, else the top of the order ("" when every candidate was blank). */
+        String answer() {
+            return answer != null ? answer : order.isEmpty() ? "" : order.get(0);
+        }
+
+        List<BlendResult.Ranked> ranked() {
+            Map<String, List<String>> models = new LinkedHashMap<>();
+            for (BlendResult.Sampled s : sampled) {
+                models.computeIfAbsent(s.candidate().text().strip(), t -> new ArrayList<>()).add(s.model());
+            }
+            List<BlendResult.Ranked> out = new ArrayList<>();
+            for (String t : order) {
+                List<String> by = models.getOrDefault(t, List.of());
+                out.add(new BlendResult.Ranked(t, by, by.size(), scores.get(t)));
+            }
+            return out;
+        }
+
+        // ---- stages ----
+
+        void sample(Stage.Sample x, boolean stream) {
+            List<Path> models = x.models().isEmpty() ? config.generators()
+                    : x.models().stream().map(this::generatorNamed).toList();
+            int perModel = x.perModel() != null ? x.perModel() : candidatesPerModel();
+            if (x.matchPool()) {
+                perModel = Math.max(1, perModel * config.generators().size() / models.size());
+            }
+            SamplerOptions sampler = sampler(x.sampler() == Stage.Sampler.ANSWER ? config.answerSampler()
+                    : config.candidateSampler());
+            if (x.temperature() != null) {
+                sampler = sampler.withTemperature(x.temperature());
+            }
+            // the answer streams as it is decoded only when one candidate in all is the answer
+            boolean streams = stream && models.size() == 1 && perModel == 1;
+            int n = perModel;
+            SamplerOptions chosen = sampler;
+            List<BlendResult.Sampled> out = new ArrayList<>();
+            if (sampleInParallel(models)) {
+                int threads = Math.max(1, ContextOptions.automaticThreads() / models.size());
+                List<CompletableFuture<List<BlendResult.Sampled>>> futures = new ArrayList<>();
+                for (Path p : models) {
+                    futures.add(CompletableFuture.supplyAsync(() -> sample(p, n, chosen, threads, TokenListener.NONE),
+                            members));
+                }
+                for (CompletableFuture<List<BlendResult.Sampled>> f : futures) {
+                    out.addAll(join(f)); // in generator order, as sequential sampling gives them
+                }
+            } else {
+                for (Path p : models) {
+                    out.addAll(sample(p, n, chosen, 0, streams ? answerListener() : TokenListener.NONE));
+                }
+            }
+            streamed = streams;
+            sampled.addAll(out);
+            List<String> fresh = new ArrayList<>(order);
+            for (BlendResult.Sampled s : out) {
+                String t = s.candidate().text().strip();
+                if (!t.isBlank() && !fresh.contains(t)) {
+                    fresh.add(t);
+                }
+            }
+            setOrder(fresh, "sampling", Map.of());
+        }
+
+        /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
+        List<BlendResult.Sampled> sample(Path p, int perModel, SamplerOptions sampler, int threads, TokenListener tokens) {
+            checkCancelled();
+            ContextOptions options = generatorContext(p, perModel);
+            if (threads > 0 && options.threads() == 0) {
+                options = options.withThreads(threads);
+            }
+            List<BlendResult.Sampled> out = new ArrayList<>();
+            try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
+                int[] prompt = generatorPrompt(lease.model());
+                GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens());
+                SharedWork.Samples samples;
+                if (request.sharedWork() != null) {
+                    samples = request.sharedWork().samples(p, prompt, perModel, sampler, request.seed(), maxTokens(),
+                            stop(), () -> timedSample(lease.context(), generation, tokens));
+                    reuse(samples.millis());
+                } else {
+                    samples = timedSample(lease.context(), generation, tokens);
+                }
+                long generated = 0;
+                for (Candidate c : samples.candidates()) {
+                    checkedCandidate(c);
+                    out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                    generated += c.tokenCount();
+                }
+                count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
+            }
+            return out;
+        }
+
+        SharedWork.Samples timedSample(LlamaContext ctx, GenerationRequest generation, TokenListener tokens) {
+            long t0 = System.nanoTime();
+            List<Candidate> cs = Generator.generate(ctx, generation, tokens);
+            return new SharedWork.Samples(cs, (System.nanoTime() - t0) / 1e6);
+        }
+
+        /** Work a shared store did before: its wall time counts as this request's (see {@link SharedWork}). */
+        void reuse(double originalMillis) {
+            synchronized (this) {
+                reusedMillis += originalMillis;
+            }
+        }
+
+        Path generatorNamed(String name) {
+            if (name.equalsIgnoreCase("first")) {
+                return first();
+            }
+            return config.generatorNamed(name);
+        }
+
+        void setOrder(List<String> texts, String by, Map<String, Double> byScore) {
+            order = List.copyOf(texts);
+            orderedBy = by;
+            scores = byScore;
+        }
+
+        /** What wrote the answer: the stage's output, else the first candidate with the top text. */
+        Candidate answerCandidate() {
+            return answer != null ? answerCandidate : order.isEmpty() ? null : candidateOf(order.get(0));
+        }
+
+        /** The first sampled candidate with this text (for its finish reason and token probabilities). */
+        Candidate candidateOf(String text) {
+            return sampled.stream().map(BlendResult.Sampled::candidate).filter(c -> c.text().strip().equals(text))
+                    .findFirst().orElse(null);
+        }
+
+        void vote() {
+            setOrder(Votes.byFrequency(sampled.stream().map(c -> c.candidate().text()).toList()), "votes", Map.of());
+        }
+
+        void rank(Stage.Rank x) {
+            List<String> texts = order;
+            if (texts.size() < 2) {
+                return; // nothing to choose between
+            }
+            if (overBudget()) {
+                vote();
+                return;
+            }
+            if (x.by() == Stage.Ranker.CONSENSUS) {
+                consensus();
+                return;
+            }
+            if (config.judge() == null && config.reranker() == null) {
+                vote();
+                return;
+            }
+            Aggregation aggregation = x.aggregation() != null ? x.aggregation() : config.aggregation();
+            int k = Math.min(x.topK() != null ? x.topK() : topK(), texts.size());
+            Ranking ranking = withRanker(ranker -> Rankings.rank(ranker, request.prompt(), texts, aggregation, k,
+                    request.seed()));
+            Map<String, Double> byScore = new HashMap<>();
+            double[] s = ranking.scores();
+            for (int i = 0; i < texts.size(); i++) {
+                byScore.put(texts.get(i), s[i]);
+            }
+            setOrder(ranking.order().stream().map(texts::get).toList(),
+                    aggregation.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), byScore);
+        }
+
+        /** Orders the texts by how much every candidate (repeats included) agrees with each. */
+        void consensus() {
+            List<String> all = sampled.stream().map(s -> s.candidate().text().strip()).toList();
+            double[] s = embeddings().score(request.prompt(), all);
+            Map<String, Double> byScore = new HashMap<>();
+            for (int i = 0; i < all.size(); i++) {
+                byScore.putIfAbsent(all.get(i), s[i]);
+            }
+            List<String> texts = new ArrayList<>(order);
+            texts.sort((a, b) -> Double.compare(byScore.get(b), byScore.get(a)));
+            setOrder(texts, "consensus", byScore);
+        }
+
+        /** Runs the judge (or reranker) through the pair cache, counting what it decoded. */
+        <T> T withRanker(java.util.function.Function<PairRanker, T> use) {
+            try (ModelPool.Lease lease = leaseRanker()) {
+                PairRanker ranker = config.judge() != null
+                        ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled)
+                        : new RerankerScorer(lease.context()).asPairRanker();
+                SharedWork shared = request.sharedWork();
+                CachingPairRanker caching = new CachingPairRanker(ranker, shared != null ? shared.pairs() : pairCache);
+                long before = ranker.tokensDecoded();
+                T out = use.apply(caching);
+                if (shared != null) {
+                    // every pair at what it cost when first judged, as if this request had judged it
+                    count("ranking", Math.round(caching.chargedTokens()), 0);
+                    reuse(caching.chargedMillis());
+                } else if (config.judge() != null) {
+                    count("ranking", ranker.tokensDecoded() - before, 0);
+                }
+                return out;
+            }
+        }
+
+        void mix(Stage.Mix x, boolean stream) {
+            if (answer != null && overBudget()) {
+                return;
+            }
+            List<ModelPool.Lease> leases = new ArrayList<>();
+            try {
+                List<LlamaContext> contexts = new ArrayList<>();
+                for (Path p : config.generators()) {
+                    ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), generatorContext(p, 1));
+                    leases.add(l);
+                    contexts.add(l.context());
+                }
+                CombineOptions options = x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
+                        : config.combine() != null ? config.combine()
+                        : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
+                MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
+                MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
+                        .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
+                        .withSeed(request.seed()).withCancellation(request.cancellation());
+                if (x.pack() != null) {
+                    mixRequest = mixRequest.withPerplexityWeights(x.pack());
+                }
+                if (x.solo() != null) {
+                    mixRequest = mixRequest.withGate(x.solo());
+                }
+                Candidate c = checkedCandidate(mix.generate(mixRequest, stream ? answerListener() : TokenListener.NONE));
+                streamed = stream;
+                for (LlamaContext ctx : contexts) {
+                    count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
+                }
+                answer = c.text().strip();
+                answerCandidate = c;
+            } finally {
+                leases.forEach(ModelPool.Lease::close);
+            }
+        }
+
+        /** The fuser's inputs: the top k of the order, or the answer first and then the top of the order. */
+        List<String> fuseInputs(Integer topK, Stage.FuseInputs inputs) {
+            int k = topK != null ? topK : topK();
+            List<String> chosen = new ArrayList<>();
+            if (inputs == Stage.FuseInputs.ANSWER_FIRST) {
+                chosen.add(answer());
+            }
+            for (String t : order) {
+                if (chosen.size() < k && !chosen.contains(t)) {
+                    chosen.add(t);
+                }
+            }
+            return chosen.isEmpty() ? List.of("") : chosen; // every candidate was blank
+        }
+
+        void fuse(Integer topK, Stage.FuseInputs inputs, boolean stream) {
+            if (config.fuser() == null || (overBudget() && (answer != null || !order.isEmpty()))) {
+                return;
+            }
+            List<String> top = fuseInputs(topK, inputs);
+            try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
+                    fuserContext())) {
+                GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
+                fused = checkedCandidate(fuser.fuse(request.prompt(), top, new FuseOptions(fusedMaxTokens(),
+                        config.answerSampler(), stop(), request.seed(), request.cancellation()),
+                        stream ? answerListener() : TokenListener.NONE));
+                streamed = stream;
+                count("fusion", fuser.promptTokens(request.prompt(), top), fused.tokenCount());
+                answer = fused.text().strip();
+                answerCandidate = fused;
+            }
+        }
+
+        void verify() {
+            String top = order.isEmpty() ? null : order.get(0);
+            String current = answer();
+            if (top == null || top.equals(current) || current.isBlank() || overBudget()
+                    || config.judge() == null && config.reranker() == null) {
+                return;
+            }
+            List<String> two = List.of(current, top);
+            Ranking r = withRanker(ranker -> Rankings.rank(ranker, request.prompt(), two, Aggregation.MAX_LOGITS, 1,
+                    request.seed()));
+            if (r.best() == 1) {
+                answer = top;
+                answerCandidate = candidateOf(top);
+            }
+        }
+
+        void refine(Stage.Refine x) {
+            for (int round = 0; round < x.rounds(); round++) {
+                String before = answer();
+                fuse(x.topK(), Stage.FuseInputs.ANSWER_FIRST, false);
+                if (answer().equals(before)) {
+                    return; // a fixed point: another round would write it again
+                }
+            }
+        }
+
+        boolean confident(Stage.Gate x) {
+            double threshold = x.threshold() != null ? x.threshold() : config.cascadeConfidence();
+            return switch (x.rule()) {
+                case TOKEN_PROBABILITY -> {
+                    double least = 0;
+                    Candidate by = answerCandidate();
+                    if (by != null) {
+                        for (float f : by.logProbs()) {
+                            least = Math.min(least, f);
+                        }
+                    }
+                    yield Math.exp(least) >= threshold;
+                }
+                case AGREEMENT -> {
+                    String a = answer();
+                    long agree = sampled.stream().filter(s -> s.candidate().text().strip().equals(a)).count();
+                    yield !sampled.isEmpty() && (double) agree / sampled.size() >= threshold;
+                }
+            };
+        }
+
+        // ---- request settings over the blender's ----
 
         void count(String stage, long prompt, long generated) {
             synchronized (usage) {
@@ -282,21 +689,15 @@ public final class Blender implements AutoCloseable {
         }
 
         /** The conversation with the last user message put into the blender's generatorPrompt. */
-        List<dev.blender.nativebridge.ChatMessage> generatorMessages() {
-            List<dev.blender.nativebridge.ChatMessage> messages = new ArrayList<>(request.messages());
-            messages.set(messages.size() - 1, dev.blender.nativebridge.ChatMessage.user(
-                    config.generatorText(request.prompt())));
+        List<ChatMessage> generatorMessages() {
+            List<ChatMessage> messages = new ArrayList<>(request.messages());
+            messages.set(messages.size() - 1, ChatMessage.user(config.generatorText(request.prompt())));
             return messages;
         }
 
         /** The conversation as a generator reads it (see {@link BlendRequest#messages()}). */
-        int[] generatorPrompt(dev.blender.nativebridge.LlamaModel model) {
+        int[] generatorPrompt(LlamaModel model) {
             return Generator.prompt(model, generatorMessages(), true);
-        }
-
-        Run(BlendRequest request, TokenListener answerTokens) {
-            this.request = request;
-            this.answerTokens = answerTokens;
         }
 
         TokenListener answerListener() {
@@ -308,8 +709,11 @@ public final class Blender implements AutoCloseable {
             };
         }
 
+        /** Milliseconds since the request started, work reused from a {@link SharedWork} included. */
         double elapsed() {
-            return (System.nanoTime() - start) / 1e6;
+            synchronized (this) {
+                return (System.nanoTime() - start) / 1e6 + reusedMillis;
+            }
         }
 
         boolean isCancelled() {
@@ -333,101 +737,15 @@ public final class Blender implements AutoCloseable {
 
         Candidate checkedCandidate(Candidate c) {
             checkCancelled();
-            if (c.finishReason() == dev.blender.nativebridge.generation.FinishReason.CANCELLED) {
+            if (c.finishReason() == FinishReason.CANCELLED) {
                 throw new CancellationException("blend cancelled");
             }
             return c;
         }
 
-        BlendResult single() {
-            Path model = first();
-            try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
-                int[] prompt = generatorPrompt(lease.model());
-                Candidate c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1,
-                        sampler(config.answerSampler()), maxTokens()), answerListener()).get(0));
-                count("answer", prompt.length, c.tokenCount());
-                double total = elapsed();
-                return new BlendResult(Strategy.SINGLE, c.text().strip(), List.of(), null, List.of(), null, false,
-                        new BlendResult.Timings(total, 0, 0, firstToken, total), usage(), c.finishReason());
-            }
-        }
-
-        BlendResult cascade() {
-            Path model = first();
-            Candidate c;
-            try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), generatorContext(model, 1))) {
-                int[] prompt = generatorPrompt(lease.model());
-                c = checkedCandidate(Generator.generate(lease.context(), generation(prompt, 1, SamplerOptions.greedy(),
-                        maxTokens())).get(0));
-                count("answer", prompt.length, c.tokenCount());
-            }
-            double least = 0;
-            for (float f : c.logProbs()) {
-                least = Math.min(least, f);
-            }
-            if (Math.exp(least) >= config.cascadeConfidence() || !config.supports(Strategy.FULL_BLEND)) {
-                answerListener().onToken(0, -1, c.text());
-                double total = elapsed();
-                return new BlendResult(Strategy.CASCADE, c.text().strip(), List.of(), null, List.of(), null, false,
-                        new BlendResult.Timings(total, 0, 0, firstToken, total), usage(), c.finishReason());
-            }
-            BlendResult full = sampleRankFuse(Strategy.FULL_BLEND, config.generators(), candidatesPerModel());
-            return new BlendResult(Strategy.CASCADE, full.answer(), full.candidates(), full.ranking(),
-                    full.rankedTexts(), full.fused(), true, full.timings(), usage(), full.finishReason());
-        }
-
-        BlendResult combine() {
-            List<ModelPool.Lease> leases = new ArrayList<>();
-            try {
-                List<LlamaContext> contexts = new ArrayList<>();
-                for (Path p : config.generators()) {
-                    ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), generatorContext(p, 1));
-                    leases.add(l);
-                    contexts.add(l.context());
-                }
-                CombineOptions options = config.combine() != null ? config.combine()
-                        : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
-                MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
-                Candidate c = checkedCandidate(mix.generate(MixRequest.ofMessages(generatorMessages())
-                        .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
-                        .withSeed(request.seed())
-                        .withCancellation(request.cancellation()), answerListener()));
-                for (LlamaContext ctx : contexts) {
-                    count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
-                }
-                double total = elapsed();
-                return new BlendResult(Strategy.TOKEN_COMBINE, c.text().strip(), List.of(), null, List.of(), null, false,
-                        new BlendResult.Timings(total, 0, 0, firstToken, total), usage(), c.finishReason());
-            } finally {
-                leases.forEach(ModelPool.Lease::close);
-            }
-        }
-
         /** Where decodes of different contexts are exact in parallel (v0.5.0), members sample at once. */
         boolean sampleInParallel(List<Path> generators) {
             return config.parallelMembers() && generators.size() > 1 && !LlamaContext.decodesSerialised();
-        }
-
-        /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
-        List<BlendResult.Sampled> sample(Path p, int perModel, int threads) {
-            checkCancelled();
-            ContextOptions options = generatorContext(p, perModel);
-            if (threads > 0 && options.threads() == 0) {
-                options = options.withThreads(threads);
-            }
-            List<BlendResult.Sampled> out = new ArrayList<>();
-            try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
-                int[] prompt = generatorPrompt(lease.model());
-                long generated = 0;
-                for (Candidate c : Generator.generate(lease.context(), generation(prompt, perModel,
-                        sampler(config.candidateSampler()), maxTokens()))) {
-                    checkedCandidate(c);
-                    out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
-                    generated += c.tokenCount();
-                }
-                count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
-            }
-            return out;
         }
 
         private static <T> T join(CompletableFuture<T> f) {
@@ -443,77 +761,6 @@ public final class Blender implements AutoCloseable {
                 throw e;
             }
         }
-
-        BlendResult sampleRankFuse(Strategy strategy, List<Path> generators, int perModel) {
-            // 1. sample
-            List<BlendResult.Sampled> sampled = new ArrayList<>();
-            if (sampleInParallel(generators)) {
-                int threads = Math.max(1, ContextOptions.automaticThreads() / generators.size());
-                List<CompletableFuture<List<BlendResult.Sampled>>> futures = new ArrayList<>();
-                for (Path p : generators) {
-                    futures.add(CompletableFuture.supplyAsync(() -> sample(p, perModel, threads), members));
-                }
-                for (CompletableFuture<List<BlendResult.Sampled>> f : futures) {
-                    sampled.addAll(join(f)); // in generator order, as sequential sampling gives them
-                }
-            } else {
-                for (Path p : generators) {
-                    sampled.addAll(sample(p, perModel, 0));
-                }
-            }
-            double sampling = elapsed();
-            List<String> texts = sampled.stream().map(s -> s.candidate().text().strip()).filter(t -> !t.isBlank())
-                    .distinct().toList();
-            // 2. rank (or a majority vote when there is no judge or no time)
-            checkCancelled();
-            Ranking ranking = null;
-            List<String> order;
-            if (texts.size() > 1 && (config.judge() != null || config.reranker() != null) && !overBudget()) {
-                try (ModelPool.Lease lease = leaseRanker()) {
-                    LmJudge judge = config.judge() != null
-                            ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled) : null;
-                    PairRanker ranker = judge != null ? judge : new RerankerScorer(lease.context()).asPairRanker();
-                    ranking = Rankings.rank(new CachingPairRanker(ranker, pairCache), request.prompt(), texts,
-                            config.aggregation(), Math.min(topK(), texts.size()), request.seed());
-                    if (judge != null) {
-                        count("ranking", judge.tokensDecoded(), 0);
-                    }
-                }
-                order = ranking.order().stream().map(texts::get).toList();
-            } else {
-                order = Votes.byFrequency(sampled.stream().map(c -> c.candidate().text()).toList());
-            }
-            if (order.isEmpty()) {
-                order = List.of(""); // every candidate was empty
-            }
-            double ranked = elapsed();
-            // 3. fuse the top k (or answer with the top one)
-            checkCancelled();
-            Candidate fused = null;
-            String answer = order.get(0);
-            if (config.fuser() != null && !overBudget()) {
-                try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
-                        fuserContext())) {
-                    GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
-                    List<String> top = order.subList(0, Math.min(topK(), order.size()));
-                    fused = checkedCandidate(fuser.fuse(request.prompt(), top, new FuseOptions(fusedMaxTokens(),
-                            config.answerSampler(), stop(), request.seed(), request.cancellation()), answerListener()));
-                    count("fusion", fuser.promptTokens(request.prompt(), top), fused.tokenCount());
-                    answer = fused.text().strip();
-                }
-            } else {
-                answerListener().onToken(0, -1, answer);
-            }
-            double total = elapsed();
-            String chosen = answer;
-            FinishReason reason = fused != null ? fused.finishReason() : sampled.stream()
-                    .filter(c -> c.candidate().text().strip().equals(chosen)).map(c -> c.candidate().finishReason())
-                    .findFirst().orElse(FinishReason.END_OF_GENERATION);
-            return new BlendResult(strategy, answer, sampled, ranking, ranking == null ? List.of() : texts, fused, false,
-                    new BlendResult.Timings(sampling, ranked - sampling, total - ranked, firstToken, total), usage(),
-                    reason);
-        }
-
     }
 
     ContextOptions generatorContext(Path model, int sequences) {

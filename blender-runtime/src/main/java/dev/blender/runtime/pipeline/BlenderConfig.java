@@ -28,16 +28,63 @@ import java.util.Objects;
  * with {@link Blender#builder()} or read it from a JSON file with {@link #load(Path)} so that the CLI and
  * embedding applications share one file.
  */
-public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate judgeTemplate, Path reranker, Path fuser,
-                            FuserTemplate fuserTemplate, ModelOptions modelOptions, int contextSize,
-                            int candidatesPerModel, Aggregation aggregation, int topK, SamplerOptions candidateSampler,
-                            SamplerOptions answerSampler, int maxTokens, int fusedMaxTokens, CombineOptions combine,
-                            Strategy strategy, double cascadeConfidence, long memoryBudgetBytes,
-                            long deviceMemoryBudgetBytes, boolean parallelMembers, long pairCacheSize,
-                            List<String> stop, String generatorPrompt, Map<Path, ModelOptions> perModelOptions,
-                            Map<Path, Integer> perModelContextSize) {
+public final class BlenderConfig {
+    private final List<Path> generators;
+    private final Path judge;
+    private final JudgeTemplate judgeTemplate;
+    private final Path reranker;
+    private final Path fuser;
+    private final FuserTemplate fuserTemplate;
+    private final ModelOptions modelOptions;
+    private final int contextSize;
+    private final int candidatesPerModel;
+    private final Aggregation aggregation;
+    private final int topK;
+    private final SamplerOptions candidateSampler;
+    private final SamplerOptions answerSampler;
+    private final int maxTokens;
+    private final int fusedMaxTokens;
+    private final CombineOptions combine;
+    private final Composition composition;
+    private final double cascadeConfidence;
+    private final long memoryBudgetBytes;
+    private final long deviceMemoryBudgetBytes;
+    private final boolean parallelMembers;
+    private final long pairCacheSize;
+    private final List<String> stop;
+    private final String generatorPrompt;
+    private final Map<Path, ModelOptions> perModelOptions;
+    private final Map<Path, Integer> perModelContextSize;
 
-    public BlenderConfig {
+    private BlenderConfig(Builder b) {
+        List<Path> generators = b.generators;
+        Path judge = b.judge;
+        JudgeTemplate judgeTemplate = b.judgeTemplate;
+        Path reranker = b.reranker;
+        Path fuser = b.fuser;
+        FuserTemplate fuserTemplate = b.fuserTemplate;
+        ModelOptions modelOptions = b.modelOptions;
+        int contextSize = b.contextSize;
+        int candidatesPerModel = b.candidatesPerModel;
+        Aggregation aggregation = b.aggregation;
+        int topK = b.topK;
+        SamplerOptions candidateSampler = b.candidateSampler;
+        SamplerOptions answerSampler = b.answerSampler;
+        int maxTokens = b.maxTokens;
+        int fusedMaxTokens = b.fusedMaxTokens;
+        CombineOptions combine = b.combine;
+        double cascadeConfidence = b.cascadeConfidence;
+        long memoryBudgetBytes = b.memoryBudgetBytes;
+        long deviceMemoryBudgetBytes = b.deviceMemoryBudgetBytes;
+        boolean parallelMembers = b.parallelMembers;
+        long pairCacheSize = b.pairCacheSize;
+        List<String> stop = b.stop;
+        String generatorPrompt = b.generatorPrompt;
+        Map<Path, ModelOptions> perModelOptions = b.perModelOptions;
+        Map<Path, Integer> perModelContextSize = b.perModelContextSize;
+        Composition composition = b.composition != null ? b.composition
+                : b.judge != null || b.reranker != null || b.fuser != null ? Strategy.FULL_BLEND.composition()
+                : b.generators.size() >= 2 ? Strategy.TOKEN_COMBINE.composition() : Strategy.SINGLE.composition();
         generators = List.copyOf(generators);
         stop = List.copyOf(stop);
         perModelOptions = Map.copyOf(perModelOptions);
@@ -100,16 +147,146 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         Objects.requireNonNull(aggregation, "aggregation");
         Objects.requireNonNull(candidateSampler, "candidateSampler");
         Objects.requireNonNull(answerSampler, "answerSampler");
-        Objects.requireNonNull(strategy, "strategy");
         if (judge != null) {
             Objects.requireNonNull(judgeTemplate, "judgeTemplate");
         }
         if (fuser != null) {
             Objects.requireNonNull(fuserTemplate, "fuserTemplate");
         }
-        if (!supports(generators.size(), strategy)) {
-            throw new IllegalArgumentException(unsupported(strategy));
+        String why = unsupported(composition, generators);
+        if (why != null) {
+            throw new IllegalArgumentException(why);
         }
+        this.generators = generators;
+        this.judge = judge;
+        this.judgeTemplate = judgeTemplate;
+        this.reranker = reranker;
+        this.fuser = fuser;
+        this.fuserTemplate = fuserTemplate;
+        this.modelOptions = modelOptions;
+        this.contextSize = contextSize;
+        this.candidatesPerModel = candidatesPerModel;
+        this.aggregation = aggregation;
+        this.topK = topK;
+        this.candidateSampler = candidateSampler;
+        this.answerSampler = answerSampler;
+        this.maxTokens = maxTokens;
+        this.fusedMaxTokens = fusedMaxTokens;
+        this.combine = combine;
+        this.composition = composition;
+        this.cascadeConfidence = cascadeConfidence;
+        this.memoryBudgetBytes = memoryBudgetBytes;
+        this.deviceMemoryBudgetBytes = deviceMemoryBudgetBytes;
+        this.parallelMembers = parallelMembers;
+        this.pairCacheSize = pairCacheSize;
+        this.stop = stop;
+        this.generatorPrompt = generatorPrompt;
+        this.perModelOptions = perModelOptions;
+        this.perModelContextSize = perModelContextSize;
+    }
+
+    public List<Path> generators() {
+        return generators;
+    }
+
+    public Path judge() {
+        return judge;
+    }
+
+    public JudgeTemplate judgeTemplate() {
+        return judgeTemplate;
+    }
+
+    public Path reranker() {
+        return reranker;
+    }
+
+    public Path fuser() {
+        return fuser;
+    }
+
+    public FuserTemplate fuserTemplate() {
+        return fuserTemplate;
+    }
+
+    public ModelOptions modelOptions() {
+        return modelOptions;
+    }
+
+    public int contextSize() {
+        return contextSize;
+    }
+
+    public int candidatesPerModel() {
+        return candidatesPerModel;
+    }
+
+    public Aggregation aggregation() {
+        return aggregation;
+    }
+
+    public int topK() {
+        return topK;
+    }
+
+    public SamplerOptions candidateSampler() {
+        return candidateSampler;
+    }
+
+    public SamplerOptions answerSampler() {
+        return answerSampler;
+    }
+
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    public int fusedMaxTokens() {
+        return fusedMaxTokens;
+    }
+
+    public CombineOptions combine() {
+        return combine;
+    }
+
+    public Composition composition() {
+        return composition;
+    }
+
+    public double cascadeConfidence() {
+        return cascadeConfidence;
+    }
+
+    public long memoryBudgetBytes() {
+        return memoryBudgetBytes;
+    }
+
+    public long deviceMemoryBudgetBytes() {
+        return deviceMemoryBudgetBytes;
+    }
+
+    public boolean parallelMembers() {
+        return parallelMembers;
+    }
+
+    public long pairCacheSize() {
+        return pairCacheSize;
+    }
+
+    public List<String> stop() {
+        return stop;
+    }
+
+    public String generatorPrompt() {
+        return generatorPrompt;
+    }
+
+    public Map<Path, ModelOptions> perModelOptions() {
+        return perModelOptions;
+    }
+
+    public Map<Path, Integer> perModelContextSize() {
+        return perModelContextSize;
     }
 
     private static List<Path> allModels(List<Path> generators, Path judge, Path reranker, Path fuser) {
@@ -128,8 +305,52 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         }
     }
 
-    private static boolean supports(int generators, Strategy strategy) {
-        return strategy != Strategy.TOKEN_COMBINE || generators >= 2;
+    /** Why these generators cannot run a composition, or null when they can. */
+    private static String unsupported(Composition composition, List<Path> generators) {
+        if (composition.usesMix() && generators.size() < 2) {
+            return "strategy " + composition.name() + " mixes models token by token and needs at least two generator"
+                    + " models";
+        }
+        for (Stage s : composition.stages()) {
+            if (s instanceof Stage.Sample x) {
+                for (String m : x.models()) {
+                    if (!m.equalsIgnoreCase("first") && named(m, generators) == null) {
+                        return "strategy " + composition.name() + " samples '" + m + "', which is not one of the generators "
+                                + generators.stream().map(BlenderConfig::shortName).toList();
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    /** A generator's name in compositions: its file name without {@code .gguf}. */
+    public static String shortName(Path generator) {
+        String n = generator.getFileName().toString();
+        return n.endsWith(".gguf") ? n.substring(0, n.length() - ".gguf".length()) : n;
+    }
+
+    private static Path named(String name, List<Path> generators) {
+        for (Path g : generators) {
+            if (g.getFileName().toString().equals(name) || shortName(g).equals(name)) {
+                return g;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The generator a composition names (its file name, with or without {@code .gguf}).
+     *
+     * @throws IllegalArgumentException no generator has that name
+     */
+    public Path generatorNamed(String name) {
+        Path p = named(name, generators);
+        if (p == null) {
+            throw new IllegalArgumentException("no generator named '" + name + "'; generators: "
+                    + generators.stream().map(BlenderConfig::shortName).toList());
+        }
+        return p;
     }
 
     /**
@@ -152,171 +373,28 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
 
     /** Whether this configuration can run a strategy. */
     public boolean supports(Strategy strategy) {
-        return supports(generators.size(), strategy);
+        return supports(strategy.composition());
     }
 
-    void checkSupports(Strategy strategy) {
-        if (!supports(strategy)) {
-            throw new IllegalArgumentException(unsupported(strategy));
+    /** Whether this configuration has the generators a composition names or needs. */
+    public boolean supports(Composition composition) {
+        return unsupported(composition, generators) == null;
+    }
+
+    void checkSupports(Composition composition) {
+        String why = unsupported(composition, generators);
+        if (why != null) {
+            throw new IllegalArgumentException(why);
         }
     }
 
-    private static String unsupported(Strategy strategy) {
-        return "strategy " + strategy + " needs at least two generator models";
-    }
-
     /**
-     * Reads a JSON configuration. Models are listed with a role (generator, judge, reranker, fuser) and
-     * optionally their own threads, gpuLayers and contextSize; paths are relative to the file's folder:
-     * <pre>{@code
-     * {"models": [{"path": "a.gguf", "role": "generator"}, {"path": "b.gguf", "role": "generator"},
-     *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
-     *             {"path": "fuser.gguf", "role": "fuser", "template": "arith"}],
-     *  "strategy": "FULL_BLEND", "candidatesPerModel": 4, "topK": 3, "maxTokens": 64, "contextSize": 512,
-     *  "threads": 0, "gpuLayers": 0, "temperature": 0.8, "aggregation": "MAX_LOGITS", "memoryBudgetMiB": 8192,
- *  "generatorPrompt": "{prompt}"}
-     * }</pre>
-     * Judge templates: arith, ab; fuser templates: arith, llm-blender, aggregator.
+     * Reads a JSON configuration file (the format: {@link BlenderConfigJson}).
      *
      * @throws IllegalArgumentException the file is unreadable, has an unknown key or role, or a bad value
      */
     public static BlenderConfig load(Path file) {
-        Builder b = loadBuilder(file);
-        try {
-            return b.buildConfig();
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("configuration " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * A builder holding a file's settings (see {@link #load}), to change before building: how command-line
-     * options override a configuration file.
-     *
-     * @throws IllegalArgumentException the file is unreadable, has an unknown key or role, or a bad value
-     */
-    public static Builder loadBuilder(Path file) {
-        JsonNode root;
-        try {
-            root = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(Files.readString(file));
-        } catch (IOException e) {
-            throw new IllegalArgumentException("configuration " + file + " cannot be read: " + e.getMessage());
-        }
-        try {
-            return fromJson(root, file.toAbsolutePath().getParent());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("configuration " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static final List<String> MODEL_KEYS = List.of("path", "role", "template", "threads", "gpuLayers",
-            "contextSize");
-
-    private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
-            "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "aggregation", "memoryBudgetMiB",
-            "deviceMemoryBudgetMiB", "parallelMembers",
-            "cascadeConfidence", "stop", "generatorPrompt");
-
-    static Builder fromJson(JsonNode root, Path base) {
-        root.fieldNames().forEachRemaining(k -> {
-            if (!KEYS.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' (known: " + String.join(", ", KEYS) + ")");
-            }
-        });
-        Builder b = new Builder();
-        JsonNode models = root.path("models");
-        if (!models.isArray() || models.isEmpty()) {
-            throw new IllegalArgumentException("'models' must list at least one {path, role}");
-        }
-        for (JsonNode m : models) {
-            String path = m.path("path").asText(null);
-            String role = m.path("role").asText("generator");
-            if (path == null) {
-                throw new IllegalArgumentException("a model entry lacks 'path': " + m);
-            }
-            Path p = base.resolve(path);
-            String template = m.path("template").asText(null);
-            m.fieldNames().forEachRemaining(k -> {
-                if (!MODEL_KEYS.contains(k)) {
-                    throw new IllegalArgumentException("unknown key '" + k + "' in the entry of " + path + " (known: "
-                            + String.join(", ", MODEL_KEYS) + ")");
-                }
-            });
-            if (m.has("threads") || m.has("gpuLayers")) {
-                // what the entry leaves out it inherits from the top level (a model that sets only its
-                // threads still gets the file's gpuLayers)
-                b.modelOptions(p, ModelOptions.defaults()
-                        .withThreads(m.path("threads").asInt(root.path("threads").asInt(0)))
-                        .withGpuLayers(m.path("gpuLayers").asInt(root.path("gpuLayers").asInt(0))));
-            }
-            if (m.has("contextSize")) {
-                b.contextSize(p, m.get("contextSize").asInt());
-            }
-            switch (role.toLowerCase(Locale.ROOT)) {
-                case "generator" -> b.generator(p);
-                case "judge" -> b.judge(p, template == null || template.equals("ab") ? JudgeTemplate.abAnswer()
-                        : template.equals("arith") ? JudgeTemplate.arith() : unknownTemplate("judge", template));
-                case "reranker" -> b.reranker(p);
-                case "fuser" -> b.fuser(p, template == null || template.equals("llm-blender") ? FuserTemplate.llmBlender()
-                        : template.equals("arith") ? FuserTemplate.arith()
-                        : template.equals("aggregator") ? FuserTemplate.aggregator() : unknownTemplate("fuser", template));
-                default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
-                        + " (roles: generator, judge, reranker, fuser)");
-            }
-        }
-        if (root.has("strategy")) {
-            b.strategy(Strategy.parse(root.get("strategy").asText()));
-        }
-        if (root.has("aggregation")) {
-            b.aggregation(Aggregation.valueOf(root.get("aggregation").asText().toUpperCase(Locale.ROOT)));
-        }
-        if (root.has("candidatesPerModel")) {
-            b.candidatesPerModel(root.get("candidatesPerModel").asInt());
-        }
-        if (root.has("topK")) {
-            b.topK(root.get("topK").asInt());
-        }
-        if (root.has("maxTokens")) {
-            b.maxTokens(root.get("maxTokens").asInt());
-        }
-        if (root.has("fusedMaxTokens")) {
-            b.fusedMaxTokens(root.get("fusedMaxTokens").asInt());
-        }
-        if (root.has("contextSize")) {
-            b.contextSize(root.get("contextSize").asInt());
-        }
-        if (root.has("threads") || root.has("gpuLayers")) {
-            b.modelOptions(ModelOptions.defaults().withThreads(root.path("threads").asInt(0))
-                    .withGpuLayers(root.path("gpuLayers").asInt(0)));
-        }
-        if (root.has("temperature")) {
-            b.candidateSampler(SamplerOptions.defaults().withTemperature((float) root.get("temperature").asDouble()));
-        }
-        if (root.has("deviceMemoryBudgetMiB")) {
-            b.deviceMemoryBudgetBytes(root.get("deviceMemoryBudgetMiB").asLong() << 20);
-        }
-        if (root.has("parallelMembers")) {
-            b.parallelMembers(root.get("parallelMembers").asBoolean());
-        }
-        if (root.has("memoryBudgetMiB")) {
-            b.memoryBudgetBytes(root.get("memoryBudgetMiB").asLong() << 20);
-        }
-        if (root.has("cascadeConfidence")) {
-            b.cascadeConfidence(root.get("cascadeConfidence").asDouble());
-        }
-        if (root.has("generatorPrompt")) {
-            b.generatorPrompt(root.get("generatorPrompt").asText());
-        }
-        if (root.has("stop")) {
-            List<String> stop = new ArrayList<>();
-            root.get("stop").forEach(s -> stop.add(s.asText()));
-            b.stop(stop);
-        }
-        return b;
-    }
-
-    private static <T> T unknownTemplate(String role, String name) {
-        throw new IllegalArgumentException("unknown " + role + " template '" + name + "'");
+        return BlenderConfigJson.load(file);
     }
 
     /** A Caffeine-style builder: set what you need, {@link #build()} validates everything. */
@@ -339,7 +417,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
         private int maxTokens = 256;
         private int fusedMaxTokens = 256;
         private CombineOptions combine;
-        private Strategy strategy;
+        private Composition composition;
         private double cascadeConfidence = 0.5;
         private long memoryBudgetBytes = 8L << 30;
         private long deviceMemoryBudgetBytes;
@@ -447,9 +525,14 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
             return this;
         }
 
-        /** The default strategy; default FULL_BLEND with a judge or fuser, else TOKEN_COMBINE or SINGLE. */
+        /** The default strategy; default FULL_BLEND with a judge, reranker or fuser, else TOKEN_COMBINE or SINGLE. */
         public Builder strategy(Strategy s) {
-            this.strategy = s;
+            return composition(Objects.requireNonNull(s, "strategy").composition());
+        }
+
+        /** The default composition (a strategy's stages or your own); default as for {@link #strategy}. */
+        public Builder composition(Composition c) {
+            this.composition = Objects.requireNonNull(c, "composition");
             return this;
         }
 
@@ -505,15 +588,7 @@ public record BlenderConfig(List<Path> generators, Path judge, JudgeTemplate jud
 
         /** Validates and returns the configuration. */
         public BlenderConfig buildConfig() {
-            Strategy s = strategy != null ? strategy
-                    : judge != null || reranker != null || fuser != null ? Strategy.FULL_BLEND
-                    : generators.size() >= 2 ? Strategy.TOKEN_COMBINE : Strategy.SINGLE;
-            return new BlenderConfig(generators, judge, judgeTemplate, reranker, fuser, fuserTemplate, modelOptions,
-                    contextSize,
-                    candidatesPerModel, aggregation, topK, candidateSampler, answerSampler, maxTokens, fusedMaxTokens,
-                    combine, s, cascadeConfidence, memoryBudgetBytes, deviceMemoryBudgetBytes, parallelMembers,
-                    pairCacheSize, stop, generatorPrompt,
-                    perModelOptions, perModelContextSize);
+            return new BlenderConfig(this);
         }
 
         /** Validates the configuration and creates the blender. */

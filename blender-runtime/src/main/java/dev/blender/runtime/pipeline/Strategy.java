@@ -13,9 +13,14 @@ public enum Strategy {
     /** The first generator greedily; escalate to FULL_BLEND when its least confident token is unlikely. */
     CASCADE;
 
+    /** The stages this strategy runs ({@link Composition#named} of its {@link #id()}). */
+    public Composition composition() {
+        return Composition.named(id());
+    }
+
     /** The name users write: {@code full-blend}. */
     public String id() {
-        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        return Composition.normalise(name());
     }
 
     /**
@@ -26,9 +31,9 @@ public enum Strategy {
      */
     public static Strategy parse(String name) {
         java.util.Objects.requireNonNull(name, "name");
-        String n = name.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+        String n = Composition.normalise(name);
         for (Strategy s : values()) {
-            if (s.name().equals(n)) {
+            if (s.id().equals(n)) {
                 return s;
             }
         }

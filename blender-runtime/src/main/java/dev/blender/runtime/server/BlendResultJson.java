@@ -3,7 +3,6 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.pipeline.BlendResult;
-import dev.blender.runtime.pipeline.Strategy;
 
 /**
  * What a blend did, as JSON: the same fields in {@code blender run --json} and in the server's
@@ -23,13 +22,15 @@ public final class BlendResultJson {
             for (BlendResult.Sampled s : r.candidates()) {
                 candidates.addObject().put("model", s.model()).put("text", s.candidate().text().strip());
             }
-            if (r.ranking() != null) {
+            if (!r.ranked().isEmpty()) {
                 ArrayNode ranking = into.putArray("ranking");
-                double[] scores = r.ranking().scores();
-                for (int i : r.ranking().order()) {
-                    ranking.addObject().put("text", r.rankedTexts().get(i)).put("score", scores[i]);
+                for (BlendResult.Ranked x : r.ranked()) {
+                    ObjectNode o = ranking.addObject().put("text", x.text()).put("votes", x.votes());
+                    if (x.score() != null) {
+                        o.put("score", x.score());
+                    }
                 }
-                into.put("aggregation", r.ranking().aggregation().name());
+                into.put("ordered_by", r.orderedBy());
             }
             if (r.fused() != null) {
                 into.put("fused", r.fused().text().strip());
@@ -37,9 +38,7 @@ public final class BlendResultJson {
                 into.putNull("fused");
             }
         }
-        if (r.strategy() == Strategy.CASCADE) {
-            into.put("escalated", r.escalated());
-        }
+        into.put("escalated", r.escalated());
         BlendResult.Timings t = r.timings();
         ObjectNode timings = into.putObject("timings");
         timings.put("sampling_ms", t.samplingMillis());

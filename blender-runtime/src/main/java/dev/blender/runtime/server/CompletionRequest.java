@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlenderConfig;
-import dev.blender.runtime.pipeline.Strategy;
+import dev.blender.runtime.pipeline.Composition;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -130,7 +130,7 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
 
         boolean returnCandidates = false;
         JsonNode ext = present(root, "blender");
-        Strategy strategy = null;
+        Composition strategy = null;
         if (ext != null) {
             if (!ext.isObject()) {
                 throw ApiException.badRequest("blender", "'blender' must be an object");
@@ -145,7 +145,7 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
             String name = text(ext, "strategy", "blender.strategy");
             if (name != null) {
                 try {
-                    strategy = Strategy.parse(name);
+                    strategy = Composition.named(name);
                 } catch (IllegalArgumentException e) {
                     throw ApiException.badRequest("blender.strategy", e.getMessage());
                 }
@@ -156,28 +156,29 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
             returnCandidates = bool(ext, "return_candidates", "blender.return_candidates");
         }
         if (member != null) {
-            Strategy alone = strategy != null ? strategy : Strategy.SINGLE;
-            if (alone != Strategy.SINGLE && alone != Strategy.SELF_BLEND && alone != Strategy.CASCADE) {
+            Composition alone = strategy != null ? strategy : Composition.named("single");
+            if (!alone.samplesFirst()) {
                 throw ApiException.badRequest("blender.strategy", "model '" + model + "' is one generator: it answers"
-                        + " with strategy single, self-blend or cascade, not " + alone.id() + "; ask '"
-                        + models.blendId() + "' for " + alone.id());
+                        + " with strategy single, self-blend or cascade, not " + alone.name() + "; ask '"
+                        + models.blendId() + "' for " + alone.name());
             }
             strategy = alone;
             request = request.withGenerator(member.path());
         }
         if (strategy != null) {
             if (!config.supports(strategy)) {
-                throw ApiException.badRequest("blender.strategy", "strategy " + strategy.id()
-                        + " needs at least two generator models; this blend has " + config.generators().size());
+                throw ApiException.badRequest("blender.strategy", "strategy " + strategy.name()
+                        + " needs generators this blend lacks; it has " + config.generators().stream()
+                        .map(BlenderConfig::shortName).toList());
             }
-            request = request.withStrategy(strategy);
+            request = request.withComposition(strategy);
         }
         return new CompletionRequest(kind, model, request, s, stream, includeUsage, returnCandidates);
     }
 
     /** The strategy that will run. */
-    Strategy strategy(BlenderConfig config) {
-        return blend.strategy() != null ? blend.strategy() : config.strategy();
+    Composition strategy(BlenderConfig config) {
+        return blend.composition() != null ? blend.composition() : config.composition();
     }
 
     /** The request with one value set, when the client gave it; a value out of range is a 400 naming it. */

@@ -83,7 +83,7 @@ final class Responses {
     /** The {@code blender} extension of a response: strategy, seed, timings; the stages when asked for. */
     ObjectNode blender(CompletionRequest req, BlendResult r) {
         ObjectNode b = mapper.createObjectNode();
-        b.put("strategy", r.strategy().id());
+        b.put("strategy", r.strategy());
         b.put("seed", req.seed());
         return BlendResultJson.putDetails(b, r, req.returnCandidates());
     }
@@ -104,7 +104,7 @@ final class Responses {
         ObjectNode blend = model(models.blendId(), created);
         ObjectNode ext = blend.putObject("blender");
         ext.put("role", "blend");
-        ext.put("strategy", config.strategy().id());
+        ext.put("strategy", config.composition().name());
         ArrayNode members = ext.putArray("members");
         models.members().forEach(m -> members.add(m.id()));
         return blend;

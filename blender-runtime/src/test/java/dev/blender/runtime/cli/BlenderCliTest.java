@@ -152,12 +152,13 @@ class BlenderCliTest {
             assertTrue(m.get("tokens_per_problem").asDouble() > 0);
             acc.put(m.get("method").asText(), a);
         }
-        assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "random", "majority", "self-moa",
-                "oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "rank:embedding", "fuse:top3", "fuse:frequent3", "token:linear",
-                "token:loglinear", "token:pack", "token:gated", "fuse:mix3", "cascade"), acc.keySet());
-        for (String picker : new String[] {"random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins",
+        assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "pool:random", "majority", "self-moa",
+                "pool:oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "rank:embedding", "fuse:top3",
+                "fuse:frequent3", "token:linear", "token:loglinear", "token:pack", "token:gated", "fuse:mix3",
+                "cascade:mix3"), acc.keySet());
+        for (String picker : new String[] {"pool:random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins",
             "rank:embedding"}) {
-            assertTrue(acc.get(picker) <= acc.get("oracle"), picker + " picks from the pool, so it cannot beat the oracle");
+            assertTrue(acc.get(picker) <= acc.get("pool:oracle"), picker + " picks from the pool, so it cannot beat the oracle");
         }
         // the README's greedy answers: answerer-a gets the 3rd and 4th of the first four right
         assertEquals(0.5, acc.get("member:answerer-a"), 1e-9);
@@ -168,14 +169,14 @@ class BlenderCliTest {
         Path models = TestModels.sharedFile("models/arith");
         Path problems = TestModels.sharedFile("data/arith/dev.jsonl");
         Path recipe = Files.writeString(dir.resolve("mine.json"), """
-                {"name": "two answerers",
-                 "members": [{"name": "strong", "path": "%s"}, {"name": "c", "path": "%s"}],
-                 "answerPrompt": "Q: {question} A:", "maxTokens": 8, "contextSize": 64, "checker": "exact"}
+                {"models": [{"path": "%s"}, {"path": "%s"}],
+                 "generatorPrompt": "Q: {prompt} A:", "maxTokens": 8, "contextSize": 64,
+                 "eval": {"name": "two answerers", "checker": "exact"}}
                 """.formatted(models.resolve("answerer-strong.gguf"), models.resolve("answerer-c.gguf")));
         Run r = run("eval", "--recipe", recipe.toString(), "--problems", problems.toString(), "--limit", "3", "--json",
                 dir.resolve("out.json").toString());
         assertEquals(0, r.code, r.err);
-        assertTrue(r.out.contains("member:strong") && r.out.contains("token:loglinear"), r.out);
+        assertTrue(r.out.contains("member:answerer-strong") && r.out.contains("token:loglinear"), r.out);
         assertTrue(!r.out.contains("rank:maxlogits") && !r.out.contains("fuse:"), "no judge, no fuser: " + r.out);
         JsonNode root = new ObjectMapper().readTree(Files.readString(dir.resolve("out.json")));
         assertEquals(1.0, root.get("methods").get(0).get("accuracy").asDouble(), 1e-9, "answerer-strong: 3 of 3");

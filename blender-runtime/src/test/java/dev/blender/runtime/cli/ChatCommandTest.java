@@ -31,10 +31,10 @@ class ChatCommandTest {
                 """, "chat", "--history", history.toString());
         assertEquals(0, r.code(), r.err());
         String out = r.out();
-        assertTrue(out.contains("blend> strategy TOKEN_COMBINE\n"), out);
+        assertTrue(out.contains("blend> strategy token-combine\n"), out);
         assertTrue(out.contains("blend> 79\n"), "README: log-linear mix answers 79\n" + out);
-        assertTrue(out.contains("TOKEN_COMBINE samples no candidates"), out);
-        assertTrue(out.contains("last (TOKEN_COMBINE): sampling"), out);
+        assertTrue(out.contains("token-combine samples no candidates"), out);
+        assertTrue(out.contains("last (token-combine): sampling"), out);
         assertTrue(out.contains("blend> 80\n"), "README: answerer-a alone answers 80\n" + out);
         assertTrue(out.contains("session: 2 requests, mean total"), out);
         assertEquals(8, out.split("blend> ", -1).length - 1, "one prompt per line, none after /quit: " + out);
@@ -49,12 +49,12 @@ class ChatCommandTest {
         Run r = run("17+62=\n/candidates\n/stats\n", "chat", "--history", dir.resolve("h").toString());
         assertEquals(0, r.code(), r.err());
         String out = r.out();
-        assertTrue(out.contains("strategy FULL_BLEND"), out);
+        assertTrue(out.contains("strategy full-blend"), out);
         assertTrue(out.contains("candidates (8):") && out.contains("  answerer-a.gguf:")
                 && out.contains("  answerer-b.gguf:") && out.contains("mean logprob"), out);
-        assertTrue(out.contains("ranking (judge, MAX_LOGITS") && out.contains("  1. \"") && out.contains("score"), out);
+        assertTrue(out.contains("candidates in the blend's order (max-logits):") && out.contains("  1. \"") && out.contains("score"), out);
         assertTrue(out.contains("fused answer: "), out);
-        assertTrue(out.contains("last (FULL_BLEND): sampling") && out.contains("ranking")
+        assertTrue(out.contains("last (full-blend): sampling") && out.contains("ranking")
                 && out.contains("fusion") && out.contains("first token"), out);
         assertTrue(out.contains("session: 1 requests"), out);
     }
@@ -69,8 +69,8 @@ class ChatCommandTest {
         String out = r.out();
         assertTrue(out.contains("blend> nothing answered yet"), out);
         assertTrue(out.contains("unknown command /frobnicate; try /help"), out);
-        assertTrue(out.contains("strategy FULL_BLEND (choose from SINGLE, SELF_BLEND"), out);
-        assertTrue(out.contains("unknown strategy BEST; choose from"), out);
+        assertTrue(out.contains("strategy full-blend: sample > rank > fuse (choose from single, self-blend"), out);
+        assertTrue(out.contains("unknown strategy 'BEST'; one of"), out);
         assertTrue(out.contains("/candidates") && out.contains("/stats") && out.contains("/quit"), out);
         assertTrue(out.contains("blend> 79\n"), "the chat still works without a history file\n" + out);
         assertTrue(r.err().contains("no chat history"), r.err());

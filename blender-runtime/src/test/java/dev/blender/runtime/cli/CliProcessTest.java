@@ -86,7 +86,7 @@ class CliProcessTest {
         Result r = cli("", "run", "--strategy", "TOKEN_COMBINE", "17+62=");
         assertEquals(0, r.code(), r.err());
         assertEquals("79", r.out().strip(), "README: log-linear mix answers 79");
-        assertTrue(r.err().contains("[TOKEN_COMBINE"), r.err());
+        assertTrue(r.err().contains("[token-combine"), r.err());
     }
 
     @Test
@@ -97,7 +97,7 @@ class CliProcessTest {
                 List.of("-Duser.home=" + home), "chat");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("blend> 80\n") && r.out().contains("blend> 79\n"), r.out());
-        assertTrue(r.out().contains("last (SINGLE): sampling") && r.out().contains("session: 1 requests"), r.out());
+        assertTrue(r.out().contains("last (single): sampling") && r.out().contains("session: 1 requests"), r.out());
         assertFalse(r.out().contains("\u001b"), "no escape codes when stdin is a pipe: " + r.out());
         assertFalse(r.err().contains("\tat "), r.err());
         Path history = home.resolve(".cache/blender/chat_history");

@@ -9,6 +9,8 @@ import dev.blender.nativebridge.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.pipeline.Composition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,23 +55,36 @@ class AnswerCheckerTest {
     }
 
     @Test
-    void recipesLoadValidateAndNameTheirProblems(@TempDir Path dir) throws Exception {
-        Recipe arith = Recipe.builtIn("arith");
-        assertEquals(2, arith.members().size());
-        assertEquals("Q: 85+95= A:", arith.prompt(new Problem("85+95=", "180")));
-        assertEquals(" X", arith.judge().template().verdictFirst());
-        Path bad = Files.writeString(dir.resolve("bad.json"), "{\"members\": [], \"answerPrompt\": \"{question}\"}");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.load(bad));
-        assertTrue(e.getMessage().contains("bad.json") && e.getMessage().contains("at least one member"), e.getMessage());
-        Path typo = Files.writeString(dir.resolve("typo.json"),
-                "{\"members\": [{\"name\": \"a\", \"path\": \"a.gguf\"}], \"answerPrompt\": \"Q: {question}\", \"maxTokens\": 8,"
-                        + " \"judgee\": {}}");
-        e = assertThrows(IllegalArgumentException.class, () -> Recipe.load(typo));
-        assertTrue(e.getMessage().contains("judgee"), e.getMessage());
-        Path noQuestion = Files.writeString(dir.resolve("nq.json"),
-                "{\"members\": [{\"name\": \"a\", \"path\": \"a.gguf\"}], \"answerPrompt\": \"Q:\", \"maxTokens\": 8}");
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> Recipe.load(noQuestion)).getMessage()
-                .contains("{question}"));
-        assertThrows(IllegalArgumentException.class, () -> Recipe.builtIn("gsm8k"));
+    void recipesAreConfigurationsWithAnEvalSection(@TempDir Path dir) throws Exception {
+        Path models = TestModels.sharedFile("models/arith");
+        Recipe arith = Recipe.builtIn("arith", models);
+        BlenderConfig config = arith.config().buildConfig();
+        assertEquals(2, config.generators().size());
+        assertEquals("Q: 85+95= A:", config.generatorText("85+95="));
+        assertEquals(" X", config.judgeTemplate().verdictFirst());
+        List<String> rows = arith.compositionsFor(config).stream().map(Composition::name).toList();
+        assertEquals(List.of("member:answerer-a", "member:answerer-b"), rows.subList(0, 2));
+        assertTrue(rows.containsAll(List.of("majority", "rank:maxlogits", "fuse:top3", "fuse:mix3", "token:loglinear")),
+                rows.toString());
+        assertThrows(IllegalArgumentException.class, () -> Recipe.builtIn("gsm8k", models));
+
+        Path typo = Files.writeString(dir.resolve("typo.json"), """
+                {"models": [{"path": "%s"}], "eval": {"checker": "exact", "compositons": ["majority"]}}
+                """.formatted(models.resolve("answerer-a.gguf")));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.load(typo, null));
+        assertTrue(e.getMessage().contains("typo.json") && e.getMessage().contains("compositons"), e.getMessage());
+        Path badChecker = Files.writeString(dir.resolve("checker.json"), """
+                {"models": [{"path": "%s"}], "eval": {"checker": "fuzzy"}}
+                """.formatted(models.resolve("answerer-a.gguf")));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Recipe.load(badChecker, null)).getMessage()
+                .contains("fuzzy"));
+        Path own = Files.writeString(dir.resolve("own.json"), """
+                {"models": [{"path": "answerer-a.gguf"}, {"path": "answerer-b.gguf"}],
+                 "eval": {"compositions": ["member:answerer-b", ["sample", "vote"]]}}
+                """);
+        Recipe mine = Recipe.load(own, models);
+        assertEquals("own", mine.name(), "named after its file");
+        assertEquals(List.of("member:answerer-b", "composition-2"),
+                mine.compositionsFor(mine.config().buildConfig()).stream().map(Composition::name).toList());
     }
 }

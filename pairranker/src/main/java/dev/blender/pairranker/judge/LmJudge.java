@@ -273,6 +273,7 @@ public final class LmJudge implements PairRanker {
     }
 
     /** Tokens this judge has put through the model so far (prompts, rationales, verdict prefixes): its cost. */
+    @Override
     public long tokensDecoded() {
         return tokensDecoded;
     }

@@ -1,0 +1,117 @@
+package dev.blender.runtime.eval;
+
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.runtime.pipeline.BlendRequest;
+import dev.blender.runtime.pipeline.BlendResult;
+import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.SharedWork;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.SplittableRandom;
+
+/**
+ * Compositions compared on the same problems through {@link Blender}, the library users get: each row is
+ * a composition that {@code blender run --strategy} runs too. The compositions of one problem share one
+ * {@link SharedWork}, so they read the same sampled candidates and judge verdicts, and each is charged
+ * what that work cost (rows compare as if each ran alone).
+ *
+ * <p>Two rows describe the shared pool instead of choosing from it: {@code pool:oracle} (any candidate of
+ * the pool composition right: the ceiling of every picker) and {@code pool:random} (one candidate drawn at
+ * random). Not thread-safe; one evaluation runs on the calling thread.
+ */
+public final class Evaluation {
+    private final Blender blender;
+    private final List<Composition> compositions;
+    private final AnswerChecker checker;
+    private final Composition pool;
+
+    /**
+     * @param pool whose candidates the pool rows describe (e.g. {@code majority}: every generator's
+     *             candidates); null = no pool rows
+     */
+    public Evaluation(Blender blender, List<Composition> compositions, AnswerChecker checker, Composition pool) {
+        this.blender = Objects.requireNonNull(blender, "blender");
+        this.compositions = List.copyOf(compositions);
+        this.checker = Objects.requireNonNull(checker, "checker");
+        this.pool = pool;
+        if (this.compositions.isEmpty()) {
+            throw new IllegalArgumentException("nothing to evaluate: no compositions");
+        }
+    }
+
+    /** One row's tally. */
+    public record Row(String method, int correct, int problems, long tokens, double millis) {
+        public Accuracy accuracy() {
+            return new Accuracy(correct, problems);
+        }
+
+        public double tokensPerProblem() {
+            return problems == 0 ? 0 : (double) tokens / problems;
+        }
+
+        public double millisPerProblem() {
+            return problems == 0 ? 0 : millis / problems;
+        }
+
+        Row plus(boolean right, long t, double ms) {
+            return new Row(method, correct + (right ? 1 : 0), problems + 1, tokens + t, millis + ms);
+        }
+    }
+
+    /** Told after every problem, with the rows so far. */
+    @FunctionalInterface
+    public interface Listener {
+        void problemDone(int done, int total, List<Row> rows);
+    }
+
+    /**
+     * Runs every composition on every problem. The request seed of problem {@code i} is derived from
+     * {@code seed} and {@code i}, so that a row's answers do not depend on which other rows run.
+     */
+    public List<Row> run(List<Problem> problems, long seed, Listener listener) {
+        Map<String, Row> rows = new LinkedHashMap<>();
+        for (Composition c : compositions) {
+            rows.put(c.name(), new Row(c.name(), 0, 0, 0, 0));
+        }
+        if (pool != null) {
+            rows.put("pool:random", new Row("pool:random", 0, 0, 0, 0));
+            rows.put("pool:oracle", new Row("pool:oracle", 0, 0, 0, 0));
+        }
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < problems.size(); i++) {
+            Problem p = problems.get(i);
+            SharedWork work = new SharedWork();
+            BlendRequest request = BlendRequest.of(p.question()).withSeed(seedOf(seed, i)).withSharedWork(work);
+            for (Composition c : compositions) {
+                BlendResult r = blender.blend(request.withComposition(c));
+                rows.compute(c.name(), (k, row) -> row.plus(right(r.answer(), p), r.usage().totalTokens(),
+                        r.timings().totalMillis()));
+            }
+            if (pool != null) {
+                BlendResult r = blender.blend(request.withComposition(pool));
+                List<Candidate> candidates = r.candidates().stream().map(BlendResult.Sampled::candidate).toList();
+                long tokens = r.usage().totalTokens();
+                double ms = r.timings().totalMillis();
+                boolean any = candidates.stream().anyMatch(c -> right(c.text(), p));
+                boolean drawn = !candidates.isEmpty() && right(candidates.get(random.nextInt(candidates.size())).text(), p);
+                rows.compute("pool:random", (k, row) -> row.plus(drawn, tokens, ms));
+                rows.compute("pool:oracle", (k, row) -> row.plus(any, tokens, ms));
+            }
+            listener.problemDone(i + 1, problems.size(), new ArrayList<>(rows.values()));
+        }
+        return new ArrayList<>(rows.values());
+    }
+
+    /** The request seed of the {@code i}-th problem: {@code blender run --seed} with it answers as the row did. */
+    public static long seedOf(long seed, int i) {
+        return seed * 1_000_003L + i;
+    }
+
+    private boolean right(String output, Problem p) {
+        return checker.correct(checker.extract(output), p.answers());
+    }
+}

@@ -1,0 +1,257 @@
+package dev.blender.runtime.pipeline;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.pairranker.Aggregation;
+import dev.blender.pairranker.judge.JudgeTemplate;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The JSON form of a {@link BlenderConfig}: one schema for {@code --config} files and eval recipes (a
+ * recipe is a configuration with an {@code eval} section, which this class leaves to the recipe).
+ * Models are listed with a role (generator, judge, reranker, fuser) and optionally their own threads,
+ * gpuLayers and contextSize (what an entry leaves out it inherits from the top level); paths are
+ * relative to the file's folder:
+ * <pre>{@code
+ * {"models": [{"path": "a.gguf", "role": "generator"}, {"path": "b.gguf", "role": "generator"},
+ *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
+ *             {"path": "fuser.gguf", "role": "fuser", "template": "arith"}],
+ *  "strategy": "full-blend", "candidatesPerModel": 4, "topK": 3, "maxTokens": 64, "contextSize": 512,
+ *  "threads": 0, "gpuLayers": 0, "temperature": 0.8, "aggregation": "max-logits", "memoryBudgetMiB": 8192,
+ *  "generatorPrompt": "{prompt}"}
+ * }</pre>
+ * {@code strategy} is a name or a composition ({@link CompositionJson}). Judge templates: {@code arith},
+ * {@code ab}, or {@code {"prompt", "rationaleStop", "verdicts": [first, second], "maxRationaleTokens"}};
+ * fuser templates: {@code arith}, {@code llm-blender}, {@code aggregator}, or {@code {"prompt",
+ * "candidateFormat", "separator", "candidates", "maxCandidateTokens"}}. {@code candidateSampler} takes
+ * {@code {"temperature", "topK", "topP", "minP"}} (llama.cpp's defaults for what it leaves out).
+ */
+public final class BlenderConfigJson {
+    private BlenderConfigJson() {}
+
+    private static final List<String> MODEL_KEYS = List.of("path", "role", "template", "threads", "gpuLayers",
+            "contextSize");
+
+    private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
+            "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
+            "memoryBudgetMiB", "deviceMemoryBudgetMiB", "parallelMembers", "cascadeConfidence", "stop",
+            "generatorPrompt", "eval");
+
+    /**
+     * Reads a configuration file.
+     *
+     * @throws IllegalArgumentException the file is unreadable, has an unknown key or role, or a bad value
+     */
+    public static BlenderConfig load(Path file) {
+        BlenderConfig.Builder b = loadBuilder(file);
+        try {
+            return b.buildConfig();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("configuration " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A builder holding a file's settings, to change before building: how command-line options override
+     * a configuration file.
+     *
+     * @throws IllegalArgumentException the file is unreadable, has an unknown key or role, or a bad value
+     */
+    public static BlenderConfig.Builder loadBuilder(Path file) {
+        try {
+            return fromJson(tree(file), file.toAbsolutePath().getParent());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("configuration " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A file's JSON; the message names the file. */
+    public static JsonNode tree(Path file) {
+        try {
+            return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(Files.readString(file));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("configuration " + file + " cannot be read: " + e.getMessage());
+        }
+    }
+
+    /** A builder from a parsed configuration; model paths resolve against {@code base}. */
+    public static BlenderConfig.Builder fromJson(JsonNode root, Path base) {
+        if (!root.isObject()) {
+            throw new IllegalArgumentException("a configuration is a JSON object, was " + root);
+        }
+        root.fieldNames().forEachRemaining(k -> {
+            if (!KEYS.contains(k)) {
+                throw new IllegalArgumentException("unknown key '" + k + "' (known: " + String.join(", ", KEYS) + ")");
+            }
+        });
+        BlenderConfig.Builder b = new BlenderConfig.Builder();
+        JsonNode models = root.path("models");
+        if (!models.isArray() || models.isEmpty()) {
+            throw new IllegalArgumentException("'models' must list at least one {path, role}");
+        }
+        for (JsonNode m : models) {
+            model(b, m, root, base);
+        }
+        if (root.has("strategy")) {
+            b.composition(CompositionJson.read(root.get("strategy"), "custom"));
+        }
+        if (root.has("aggregation")) {
+            b.aggregation(CompositionJson.constant(Aggregation.class, root.get("aggregation").asText(), "aggregation"));
+        }
+        if (root.has("candidatesPerModel")) {
+            b.candidatesPerModel(root.get("candidatesPerModel").asInt());
+        }
+        if (root.has("topK")) {
+            b.topK(root.get("topK").asInt());
+        }
+        if (root.has("maxTokens")) {
+            b.maxTokens(root.get("maxTokens").asInt());
+        }
+        if (root.has("fusedMaxTokens")) {
+            b.fusedMaxTokens(root.get("fusedMaxTokens").asInt());
+        }
+        if (root.has("contextSize")) {
+            b.contextSize(root.get("contextSize").asInt());
+        }
+        if (root.has("threads") || root.has("gpuLayers")) {
+            b.modelOptions(ModelOptions.defaults().withThreads(root.path("threads").asInt(0))
+                    .withGpuLayers(root.path("gpuLayers").asInt(0)));
+        }
+        if (root.has("temperature") && root.has("candidateSampler")) {
+            throw new IllegalArgumentException("set the temperature in candidateSampler or at the top level, not both");
+        }
+        if (root.has("temperature")) {
+            b.candidateSampler(SamplerOptions.defaults().withTemperature((float) root.get("temperature").asDouble()));
+        }
+        if (root.has("candidateSampler")) {
+            b.candidateSampler(sampler(root.get("candidateSampler")));
+        }
+        if (root.has("deviceMemoryBudgetMiB")) {
+            b.deviceMemoryBudgetBytes(root.get("deviceMemoryBudgetMiB").asLong() << 20);
+        }
+        if (root.has("parallelMembers")) {
+            b.parallelMembers(root.get("parallelMembers").asBoolean());
+        }
+        if (root.has("memoryBudgetMiB")) {
+            b.memoryBudgetBytes(root.get("memoryBudgetMiB").asLong() << 20);
+        }
+        if (root.has("cascadeConfidence")) {
+            b.cascadeConfidence(root.get("cascadeConfidence").asDouble());
+        }
+        if (root.has("generatorPrompt")) {
+            b.generatorPrompt(root.get("generatorPrompt").asText());
+        }
+        if (root.has("stop")) {
+            List<String> stop = new ArrayList<>();
+            root.get("stop").forEach(s -> stop.add(s.asText()));
+            b.stop(stop);
+        }
+        return b;
+    }
+
+    private static void model(BlenderConfig.Builder b, JsonNode m, JsonNode root, Path base) {
+        String path = m.path("path").asText(null);
+        String role = m.path("role").asText("generator");
+        if (path == null) {
+            throw new IllegalArgumentException("a model entry lacks 'path': " + m);
+        }
+        Path p = base.resolve(path);
+        m.fieldNames().forEachRemaining(k -> {
+            if (!MODEL_KEYS.contains(k)) {
+                throw new IllegalArgumentException("unknown key '" + k + "' in the entry of " + path + " (known: "
+                        + String.join(", ", MODEL_KEYS) + ")");
+            }
+        });
+        if (m.has("threads") || m.has("gpuLayers")) {
+            // what the entry leaves out it inherits from the top level (a model that sets only its
+            // threads still gets the file's gpuLayers)
+            b.modelOptions(p, ModelOptions.defaults()
+                    .withThreads(m.path("threads").asInt(root.path("threads").asInt(0)))
+                    .withGpuLayers(m.path("gpuLayers").asInt(root.path("gpuLayers").asInt(0))));
+        }
+        if (m.has("contextSize")) {
+            b.contextSize(p, m.get("contextSize").asInt());
+        }
+        JsonNode template = m.get("template");
+        switch (role.toLowerCase(Locale.ROOT)) {
+            case "generator" -> b.generator(p);
+            case "judge" -> b.judge(p, judgeTemplate(template));
+            case "reranker" -> b.reranker(p);
+            case "fuser" -> b.fuser(p, fuserTemplate(template));
+            default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
+                    + " (roles: generator, judge, reranker, fuser)");
+        }
+    }
+
+    private static JudgeTemplate judgeTemplate(JsonNode t) {
+        if (t == null || t.isTextual() && t.asText().equals("ab")) {
+            return JudgeTemplate.abAnswer();
+        }
+        if (t.isTextual() && t.asText().equals("arith")) {
+            return JudgeTemplate.arith();
+        }
+        if (t.isObject()) {
+            JsonNode verdicts = t.path("verdicts");
+            if (!verdicts.isArray() || verdicts.size() != 2) {
+                throw new IllegalArgumentException("judge template: verdicts must list two continuations, e.g."
+                        + " [\" A\", \" B\"]");
+            }
+            return new JudgeTemplate(t.path("prompt").asText(null), t.path("rationaleStop").asText(null),
+                    verdicts.get(0).asText(), verdicts.get(1).asText(), t.path("maxRationaleTokens").asInt(0));
+        }
+        throw new IllegalArgumentException("unknown judge template " + t + " (arith, ab, or an object with prompt,"
+                + " rationaleStop, verdicts, maxRationaleTokens)");
+    }
+
+    private static FuserTemplate fuserTemplate(JsonNode t) {
+        if (t == null || t.isTextual() && t.asText().equals("llm-blender")) {
+            return FuserTemplate.llmBlender();
+        }
+        if (t.isTextual() && t.asText().equals("arith")) {
+            return FuserTemplate.arith();
+        }
+        if (t.isTextual() && t.asText().equals("aggregator")) {
+            return FuserTemplate.aggregator();
+        }
+        if (t.isObject()) {
+            return new FuserTemplate(t.path("prompt").asText(null), t.path("candidateFormat").asText(null),
+                    t.path("separator").asText(" "), t.path("candidates").asInt(3), t.path("maxCandidateTokens").asInt(64),
+                    false);
+        }
+        throw new IllegalArgumentException("unknown fuser template " + t + " (arith, llm-blender, aggregator, or an"
+                + " object with prompt, candidateFormat, separator, candidates, maxCandidateTokens)");
+    }
+
+    private static SamplerOptions sampler(JsonNode s) {
+        SamplerOptions o = SamplerOptions.defaults();
+        List<String> keys = List.of("temperature", "topK", "topP", "minP");
+        s.fieldNames().forEachRemaining(k -> {
+            if (!keys.contains(k)) {
+                throw new IllegalArgumentException("unknown key '" + k + "' in candidateSampler (known: "
+                        + String.join(", ", keys) + ")");
+            }
+        });
+        if (s.has("temperature")) {
+            o = o.withTemperature((float) s.get("temperature").asDouble());
+        }
+        if (s.has("topK")) {
+            o = o.withTopK(s.get("topK").asInt());
+        }
+        if (s.has("topP")) {
+            o = o.withTopP((float) s.get("topP").asDouble());
+        }
+        if (s.has("minP")) {
+            o = o.withMinP((float) s.get("minP").asDouble());
+        }
+        return o;
+    }
+}

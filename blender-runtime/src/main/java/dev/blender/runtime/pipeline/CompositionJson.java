@@ -1,0 +1,290 @@
+package dev.blender.runtime.pipeline;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.pairranker.Aggregation;
+import dev.blender.runtime.combine.CombineMethod;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Compositions in JSON, for configuration files, eval recipes and {@code --strategy}. A composition
+ * is a built-in name ({@code "full-blend"}), an array of stages, or {@code {"name": ..., "stages": [...]}}.
+ * A stage is its name alone ({@code "vote"}) or an object with {@code "stage"} and its settings:
+ * <pre>{@code
+ * {"name": "verified", "stages": [
+ *   {"stage": "sample", "models": ["a", "b"], "perModel": 4, "sampler": "candidates", "temperature": 0.8},
+ *   {"stage": "rank", "aggregation": "max-logits", "topK": 3, "by": "judge"},
+ *   {"stage": "fuse", "topK": 3, "inputs": "top"},
+ *   "verify",
+ *   {"stage": "gate", "rule": "agreement", "threshold": 0.75},
+ *   {"stage": "refine", "rounds": 1},
+ *   {"stage": "mix", "method": "log-linear", "pack": 1.0, "solo": 0.5}]}
+ * }</pre>
+ * Keys and values as in {@link Stage}; enum values in any case, with {@code -} or {@code _}.
+ */
+public final class CompositionJson {
+    private CompositionJson() {}
+
+    /**
+     * What a user typed after {@code --strategy}: a built-in name, inline JSON, or a {@code .json} file.
+     *
+     * @throws IllegalArgumentException what is wrong, naming the stage and key
+     */
+    public static Composition parse(String text) {
+        String t = text.strip();
+        if (t.startsWith("{") || t.startsWith("[")) {
+            return read(tree(t, "the composition"), "custom");
+        }
+        if (t.endsWith(".json")) {
+            Path file = Path.of(t);
+            try {
+                return read(tree(Files.readString(file), file.toString()), fileName(file));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("composition file " + file + " cannot be read: " + e.getMessage());
+            }
+        }
+        return Composition.named(t);
+    }
+
+    private static String fileName(Path file) {
+        String n = file.getFileName().toString();
+        return n.substring(0, n.length() - ".json".length());
+    }
+
+    private static JsonNode tree(String json, String what) {
+        try {
+            return new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(what + " is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /** A composition from a JSON value; {@code defaultName} names an unnamed array. */
+    public static Composition read(JsonNode node, String defaultName) {
+        if (node.isTextual()) {
+            return Composition.named(node.asText());
+        }
+        String name = defaultName;
+        JsonNode stages = node;
+        if (node.isObject()) {
+            keys(node, "the composition", Set.of("name", "stages"));
+            name = node.path("name").asText(defaultName);
+            stages = node.path("stages");
+        }
+        if (!stages.isArray()) {
+            throw new IllegalArgumentException("a composition is a name, an array of stages, or {\"name\", \"stages\"}:"
+                    + " got " + node);
+        }
+        List<Stage> out = new ArrayList<>();
+        for (JsonNode s : stages) {
+            out.add(stage(s));
+        }
+        return new Composition(name, out);
+    }
+
+    private static Stage stage(JsonNode s) {
+        if (s.isTextual()) {
+            ObjectNode o = JsonNodeFactory.instance.objectNode();
+            o.put("stage", s.asText());
+            s = o;
+        }
+        if (!s.isObject() || !s.path("stage").isTextual()) {
+            throw new IllegalArgumentException("a stage is a name or an object with \"stage\": got " + s);
+        }
+        String id = Composition.normalise(s.get("stage").asText());
+        return switch (id) {
+            case "sample" -> {
+                keys(s, id, Set.of("models", "perModel", "matchPool", "sampler", "temperature"));
+                List<String> models = new ArrayList<>();
+                s.path("models").forEach(m -> models.add(m.asText()));
+                yield new Stage.Sample(models, integer(s, "perModel"), s.path("matchPool").asBoolean(false),
+                        s.has("sampler") ? constant(Stage.Sampler.class, s.get("sampler").asText(), "sample: sampler")
+                                : Stage.Sampler.CANDIDATES, decimal(s, "temperature"));
+            }
+            case "vote" -> {
+                keys(s, id, Set.of());
+                yield new Stage.Vote();
+            }
+            case "rank" -> {
+                keys(s, id, Set.of("aggregation", "topK", "by"));
+                yield new Stage.Rank(s.has("aggregation") ? constant(Aggregation.class, s.get("aggregation").asText(),
+                        "rank: aggregation") : null, integer(s, "topK"), s.has("by") ? constant(Stage.Ranker.class,
+                        s.get("by").asText(), "rank: by") : Stage.Ranker.JUDGE);
+            }
+            case "mix" -> {
+                keys(s, id, Set.of("method", "pack", "solo"));
+                yield new Stage.Mix(s.has("method") ? constant(CombineMethod.class, s.get("method").asText(),
+                        "mix: method") : null, decimal(s, "pack"), decimal(s, "solo"));
+            }
+            case "fuse" -> {
+                keys(s, id, Set.of("topK", "inputs"));
+                yield new Stage.Fuse(integer(s, "topK"), s.has("inputs") ? constant(Stage.FuseInputs.class,
+                        s.get("inputs").asText(), "fuse: inputs") : Stage.FuseInputs.TOP);
+            }
+            case "verify" -> {
+                keys(s, id, Set.of());
+                yield new Stage.Verify();
+            }
+            case "refine" -> {
+                keys(s, id, Set.of("rounds", "topK"));
+                yield new Stage.Refine(s.path("rounds").asInt(1), integer(s, "topK"));
+            }
+            case "gate" -> {
+                keys(s, id, Set.of("rule", "threshold"));
+                yield new Stage.Gate(s.has("rule") ? constant(Stage.GateRule.class, s.get("rule").asText(), "gate: rule")
+                        : Stage.GateRule.TOKEN_PROBABILITY, s.has("threshold") ? s.get("threshold").asDouble() : null);
+            }
+            default -> throw new IllegalArgumentException("unknown stage '" + s.get("stage").asText()
+                    + "' (stages: sample, vote, rank, mix, fuse, verify, refine, gate)");
+        };
+    }
+
+    private static void keys(JsonNode s, String stage, Set<String> allowed) {
+        s.fieldNames().forEachRemaining(k -> {
+            if (!k.equals("stage") && !allowed.contains(k)) {
+                throw new IllegalArgumentException("unknown key '" + k + "' in " + stage + " (known: "
+                        + String.join(", ", allowed.stream().sorted().toList()) + ")");
+            }
+        });
+    }
+
+    private static Integer integer(JsonNode s, String key) {
+        if (!s.has(key)) {
+            return null;
+        }
+        if (!s.get(key).canConvertToInt() || !s.get(key).isIntegralNumber()) {
+            throw new IllegalArgumentException(key + " must be a whole number, was " + s.get(key));
+        }
+        return s.get(key).asInt();
+    }
+
+    private static Float decimal(JsonNode s, String key) {
+        if (!s.has(key)) {
+            return null;
+        }
+        if (!s.get(key).isNumber()) {
+            throw new IllegalArgumentException(key + " must be a number, was " + s.get(key));
+        }
+        return (float) s.get(key).asDouble();
+    }
+
+    /** An enum constant from any spelling: {@code max-logits}, {@code MAX_LOGITS}, {@code maxlogits}. */
+    static <E extends Enum<E>> E constant(Class<E> type, String text, String what) {
+        String want = squash(text);
+        for (E e : type.getEnumConstants()) {
+            if (squash(e.name()).equals(want)) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException(what + " '" + text + "' is not one of " + Arrays.stream(type.getEnumConstants())
+                .map(CompositionJson::spelling).toList());
+    }
+
+    private static String squash(String s) {
+        return s.strip().toLowerCase(Locale.ROOT).replace("_", "").replace("-", "");
+    }
+
+    private static String spelling(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** The composition as JSON (what {@link #read} reads back). */
+    public static ObjectNode write(Composition c) {
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        root.put("name", c.name());
+        ArrayNode stages = root.putArray("stages");
+        c.stages().forEach(s -> stages.add(write(s)));
+        return root;
+    }
+
+    /** One stage as JSON. */
+    public static ObjectNode write(Stage s) {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        o.put("stage", s.id());
+        switch (s) {
+            case Stage.Sample x -> {
+                if (!x.models().isEmpty()) {
+                    x.models().forEach(o.putArray("models")::add);
+                }
+                putIf(o, "perModel", x.perModel());
+                if (x.matchPool()) {
+                    o.put("matchPool", true);
+                }
+                if (x.sampler() != Stage.Sampler.CANDIDATES) {
+                    o.put("sampler", spelling(x.sampler()));
+                }
+                if (x.temperature() != null) {
+                    o.put("temperature", x.temperature());
+                }
+            }
+            case Stage.Vote x -> { }
+            case Stage.Rank x -> {
+                if (x.aggregation() != null) {
+                    o.put("aggregation", spelling(x.aggregation()));
+                }
+                putIf(o, "topK", x.topK());
+                if (x.by() != Stage.Ranker.JUDGE) {
+                    o.put("by", spelling(x.by()));
+                }
+            }
+            case Stage.Mix x -> {
+                if (x.method() != null) {
+                    o.put("method", spelling(x.method()));
+                }
+                if (x.pack() != null) {
+                    o.put("pack", x.pack());
+                }
+                if (x.solo() != null) {
+                    o.put("solo", x.solo());
+                }
+            }
+            case Stage.Fuse x -> {
+                putIf(o, "topK", x.topK());
+                if (x.inputs() != Stage.FuseInputs.TOP) {
+                    o.put("inputs", spelling(x.inputs()));
+                }
+            }
+            case Stage.Verify x -> { }
+            case Stage.Refine x -> {
+                o.put("rounds", x.rounds());
+                putIf(o, "topK", x.topK());
+            }
+            case Stage.Gate x -> {
+                o.put("rule", spelling(x.rule()));
+                if (x.threshold() != null) {
+                    o.put("threshold", x.threshold());
+                }
+            }
+        }
+        return o;
+    }
+
+    private static void putIf(ObjectNode o, String key, Integer value) {
+        if (value != null) {
+            o.put(key, value);
+        }
+    }
+
+    /** One stage on one line: {@code rank(aggregation max-logits, topK 3)}. */
+    static String describe(Stage s) {
+        List<String> parts = new ArrayList<>();
+        write(s).fields().forEachRemaining(e -> {
+            if (!e.getKey().equals("stage")) {
+                parts.add(e.getKey() + " " + (e.getValue().isTextual() ? e.getValue().asText() : e.getValue().toString()));
+            }
+        });
+        return parts.isEmpty() ? s.id() : s.id() + "(" + String.join(", ", parts) + ")";
+    }
+}

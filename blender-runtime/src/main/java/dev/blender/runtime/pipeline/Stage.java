@@ -1,0 +1,236 @@
+package dev.blender.runtime.pipeline;
+
+import dev.blender.pairranker.Aggregation;
+import dev.blender.runtime.combine.CombineMethod;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One step of a {@link Composition}. A blend keeps a pool of sampled candidates, an order of their
+ * distinct texts (best first) and an answer; each stage reads and changes them:
+ *
+ * <ul>
+ *   <li>{@link Sample} adds candidates (the order: first appearance);</li>
+ *   <li>{@link Vote} orders the distinct texts by how many candidates wrote each;</li>
+ *   <li>{@link Rank} orders them by the judge's (or reranker's) pairwise scores;</li>
+ *   <li>{@link Mix} writes an answer by mixing the generators token by token;</li>
+ *   <li>{@link Fuse} writes an answer from the top of the order (and the current answer);</li>
+ *   <li>{@link Verify} lets the judge choose between the answer and the top of the order;</li>
+ *   <li>{@link Refine} fuses again with the answer among the inputs, until it stops changing;</li>
+ *   <li>{@link Gate} ends the blend when a stated confidence rule holds (a cascade escalates past it).</li>
+ * </ul>
+ *
+ * The answer is the last one a stage wrote ({@code mix}, {@code fuse}, {@code verify}, {@code refine});
+ * until one does, it is the top of the order. Settings left null take the request's value, else the
+ * blender's.
+ */
+public sealed interface Stage {
+
+    /** The stage's name as compositions write it ({@code sample}, {@code rank}, ...). */
+    String id();
+
+    /** How a {@link Sample} stage decodes. */
+    enum Sampler {
+        /** The blender's candidate sampler (temperature 0.8 by default): diverse candidates. */
+        CANDIDATES,
+        /** The blender's answer sampler (greedy by default): a model's own best answer. */
+        ANSWER
+    }
+
+    /**
+     * Candidates from generators.
+     *
+     * @param models      generator names (file names with or without {@code .gguf}; {@code first} = the
+     *                    request's generator, else the first configured); empty = every generator
+     * @param perModel    candidates each named model samples; null = the request's or blender's
+     *                    {@code candidatesPerModel}
+     * @param matchPool   the named models together sample as many candidates as every generator would with
+     *                    {@code perModel} each (Self-MoA: one model's samples against the mixed pool, at equal cost)
+     * @param sampler     which of the blender's samplers; the request's temperature and top-p apply to either
+     * @param temperature replaces the sampler's temperature (e.g. a hotter second round for diversity); null = keep
+     */
+    record Sample(List<String> models, Integer perModel, boolean matchPool, Sampler sampler, Float temperature)
+            implements Stage {
+        public Sample {
+            models = List.copyOf(Objects.requireNonNull(models, "models"));
+            Objects.requireNonNull(sampler, "sample: sampler");
+            if (perModel != null && perModel < 1) {
+                throw new IllegalArgumentException("sample: perModel must be >= 1, was " + perModel);
+            }
+            if (temperature != null && !(temperature >= 0 && temperature <= 100)) {
+                throw new IllegalArgumentException("sample: temperature must be in [0, 100], was " + temperature);
+            }
+        }
+
+        /** Every generator, the configured number each, the candidate sampler. */
+        public static Sample all() {
+            return new Sample(List.of(), null, false, Sampler.CANDIDATES, null);
+        }
+
+        /** One model's answer, decoded as answers are (greedy by default). */
+        public static Sample answer(String model) {
+            return new Sample(List.of(model), 1, false, Sampler.ANSWER, null);
+        }
+
+        @Override
+        public String id() {
+            return "sample";
+        }
+    }
+
+    /** Orders the distinct candidate texts by their count, most frequent first (ties: first seen first). */
+    record Vote() implements Stage {
+        @Override
+        public String id() {
+            return "vote";
+        }
+    }
+
+    /** What a {@link Rank} stage ranks with. */
+    enum Ranker {
+        /** The blender's judge (pairwise) or reranker; without either, a vote orders the candidates. */
+        JUDGE,
+        /**
+         * Agreement between the candidates' sentence embeddings (all-MiniLM-L6-v2, in-process), minimum
+         * Bayes risk style: no ranking model needed; a repeated answer supports itself.
+         */
+        CONSENSUS
+    }
+
+    /**
+     * Orders the distinct candidate texts with the judge or the reranker, or by consensus. Over the time
+     * budget, a vote orders them instead.
+     *
+     * @param aggregation how pair scores become an order; null = the blender's (unused by consensus)
+     * @param topK        how many places must be exact (bubble stops after them); null = the request's or
+     *                    blender's {@code topK}
+     * @param by          the ranker
+     */
+    record Rank(Aggregation aggregation, Integer topK, Ranker by) implements Stage {
+        public Rank {
+            Objects.requireNonNull(by, "rank: by");
+            if (topK != null && topK < 1) {
+                throw new IllegalArgumentException("rank: topK must be >= 1, was " + topK);
+            }
+        }
+
+        @Override
+        public String id() {
+            return "rank";
+        }
+    }
+
+    /**
+     * Per-token mixing of every generator (greedy unless the answer sampler says otherwise); its text
+     * becomes the answer.
+     *
+     * @param method the combination; null = the blender's ({@code combine}, else log-linear, equal weights)
+     * @param pack   weights from each member's perplexity of the prompt at this temperature (PackLLM); null = off
+     * @param solo   the first generator alone at the steps where its top token is at least this likely
+     *               (mixing only where it is unsure); null = always mix
+     */
+    record Mix(CombineMethod method, Float pack, Float solo) implements Stage {
+        public Mix {
+            if (pack != null && !(pack > 0)) {
+                throw new IllegalArgumentException("mix: pack temperature must be > 0, was " + pack);
+            }
+            if (solo != null && !(solo > 0 && solo <= 1)) {
+                throw new IllegalArgumentException("mix: solo must be in (0, 1], was " + solo);
+            }
+        }
+
+        @Override
+        public String id() {
+            return "mix";
+        }
+    }
+
+    /** What the fuser reads. */
+    enum FuseInputs {
+        /** The top k of the order. */
+        TOP,
+        /** The current answer, then the top of the order without it: k in all. */
+        ANSWER_FIRST
+    }
+
+    /**
+     * The fuser writes the answer from k candidate texts; with fewer distinct ones, the first repeats
+     * (fusers are trained on a fixed count). Over the time budget it is skipped.
+     *
+     * @param topK   candidates read; null = the request's or blender's {@code topK}
+     * @param inputs which texts
+     */
+    record Fuse(Integer topK, FuseInputs inputs) implements Stage {
+        public Fuse {
+            if (topK != null && topK < 1) {
+                throw new IllegalArgumentException("fuse: topK must be >= 1, was " + topK);
+            }
+            Objects.requireNonNull(inputs, "fuse: inputs");
+        }
+
+        @Override
+        public String id() {
+            return "fuse";
+        }
+    }
+
+    /**
+     * The judge compares the answer with the top of the order (both orders, position bias cancelled) and
+     * keeps the one it prefers: a fuser can break a correct top candidate. Nothing happens when they are
+     * the same text.
+     */
+    record Verify() implements Stage {
+        @Override
+        public String id() {
+            return "verify";
+        }
+    }
+
+    /**
+     * Up to {@code rounds} more fusions, each reading the previous answer first and then the top of the
+     * order (a Mixture-of-Agents layer over one fuser); stops early once an answer repeats.
+     */
+    record Refine(int rounds, Integer topK) implements Stage {
+        public Refine {
+            if (rounds < 1) {
+                throw new IllegalArgumentException("refine: rounds must be >= 1, was " + rounds);
+            }
+            if (topK != null && topK < 1) {
+                throw new IllegalArgumentException("refine: topK must be >= 1, was " + topK);
+            }
+        }
+
+        @Override
+        public String id() {
+            return "refine";
+        }
+    }
+
+    /** What a {@link Gate} measures. */
+    enum GateRule {
+        /** The answer's least likely token, as its model generated it (1 for an answer nobody generated). */
+        TOKEN_PROBABILITY,
+        /** The share of sampled candidates whose text is the answer. */
+        AGREEMENT
+    }
+
+    /**
+     * Ends the blend with the current answer when {@code rule} measures at least {@code threshold};
+     * otherwise the blend escalates to the stages after it.
+     *
+     * @param threshold null = the blender's {@code cascadeConfidence}
+     */
+    record Gate(GateRule rule, Double threshold) implements Stage {
+        public Gate {
+            Objects.requireNonNull(rule, "gate: rule");
+            if (threshold != null && !(threshold >= 0 && threshold <= 1)) {
+                throw new IllegalArgumentException("gate: threshold must be in [0, 1], was " + threshold);
+            }
+        }
+
+        @Override
+        public String id() {
+            return "gate";
+        }
+    }
+}

@@ -1,6 +1,5 @@
 package dev.blender.runtime.combine;
 
-import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.Vocab;
@@ -8,6 +7,7 @@ import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.FinishReason;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.Sampler;
+import dev.blender.nativebridge.generation.SequenceDecoder;
 import dev.blender.nativebridge.generation.StreamingText;
 import dev.blender.nativebridge.generation.TokenListener;
 import java.lang.foreign.MemorySegment;
@@ -37,8 +37,8 @@ public final class MixedGenerator {
     private final float[] out;
     /** The sampler may change its input (repetition penalty): it gets a copy of out. */
     private final float[] scores;
-    private final int[] lastRow;
-    private final int[] position;
+    /** Each member's decoder of its sequence 0, open during a {@link #generate} call. */
+    private final SequenceDecoder[] decoders;
     /** Each member's total NLL of the prompt's scored window, from the last {@link #decodePrompt}. */
     private final double[] promptNll;
 
@@ -61,8 +61,7 @@ public final class MixedGenerator {
         this.gathered = alignment.isIdentity() ? null : new float[members.size()][n];
         this.out = new float[n];
         this.scores = new float[n];
-        this.lastRow = new int[members.size()];
-        this.position = new int[members.size()];
+        this.decoders = new SequenceDecoder[members.size()];
         this.promptNll = new double[members.size()];
     }
 
@@ -90,12 +89,12 @@ public final class MixedGenerator {
         int k = members.size();
         double[] nll = new double[k];
         AdaptiveWeights adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
-        try (Batch batch = Batch.create(batchCapacity())) {
+        try {
             for (int m = 0; m < k; m++) {
                 LlamaModel model = members.get(m).model();
                 int[] prompt = request.messages() == null ? model.vocab().tokenize(request.prompt())
                         : Generator.prompt(model, request.messages(), true);
-                nll[m] = decodePrompt(m, prompt, batch, request.perplexityTemperature() > 0 || adaptive != null);
+                nll[m] = decodePrompt(m, prompt, request.perplexityTemperature() > 0 || adaptive != null);
             }
             Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
                     && options.method() != CombineMethod.NEGATIVE_EVIDENCE
@@ -150,7 +149,7 @@ public final class MixedGenerator {
                     reason = FinishReason.STOP;
                 } else if (generated == request.maxTokens()) {
                     reason = FinishReason.LENGTH;
-                } else if (!feed(u, batch)) {
+                } else if (!feed(u)) {
                     reason = FinishReason.CONTEXT_FULL;
                 }
             }
@@ -162,49 +161,38 @@ public final class MixedGenerator {
                     Arrays.copyOf(logProbs, generated), reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
             listener.onFinish(c);
             return c;
+        } finally {
+            for (int m = 0; m < k; m++) {
+                if (decoders[m] != null) {
+                    decoders[m].close();
+                    decoders[m] = null;
+                }
+            }
         }
-    }
-
-    private int batchCapacity() {
-        int cap = 1;
-        for (LlamaContext c : members) {
-            cap = Math.max(cap, c.batchSize());
-        }
-        return cap;
     }
 
     /**
      * Decodes member m's prompt into its sequence 0; returns its mean NLL over the scored window (0 if not
      * scoring) and leaves the window's total in {@link #promptNll}.
      */
-    private double decodePrompt(int m, int[] tokens, Batch batch, boolean score) {
+    private double decodePrompt(int m, int[] tokens, boolean score) {
         LlamaContext ctx = members.get(m);
         if (tokens.length + 1 > ctx.contextSize()) {
             throw new IllegalArgumentException("the prompt is " + tokens.length + " tokens for "
                     + ctx.model().path().getFileName() + ", whose context holds " + ctx.contextSize());
         }
-        ctx.clearKvCache();
+        SequenceDecoder decoder = new SequenceDecoder(ctx);
+        decoders[m] = decoder;
         int firstScored = score ? Math.max(0, tokens.length - 1 - PERPLEXITY_WINDOW) : tokens.length - 1;
+        decoder.append(0, tokens, firstScored);
         double nll = 0;
         int scored = 0;
-        for (int from = 0; from < tokens.length; from += ctx.batchSize()) {
-            int to = Math.min(tokens.length, from + ctx.batchSize());
-            batch.clear();
-            for (int i = from; i < to; i++) {
-                int row = batch.add(tokens[i], i, 0, i >= firstScored);
-                if (i == tokens.length - 1) {
-                    lastRow[m] = row;
-                }
-            }
-            ctx.decode(batch);
-            if (score) {
-                for (int i = Math.max(from, firstScored); i < to && i + 1 < tokens.length; i++) {
-                    nll -= TextScorer.logSoftmaxAt(ctx.logits(i - from), ctx.vocabSize(), tokens[i + 1]);
-                    scored++;
-                }
+        if (score) {
+            for (int i = firstScored; i + 1 < tokens.length; i++) {
+                nll -= TextScorer.logSoftmaxAt(decoder.logits(0, i), ctx.vocabSize(), tokens[i + 1]);
+                scored++;
             }
         }
-        position[m] = tokens.length;
         promptNll[m] = nll;
         return scored == 0 ? 0 : nll / scored;
     }
@@ -234,7 +222,7 @@ public final class MixedGenerator {
      */
     private void combine(Combiner combiner, Combiner solo, float gate) {
         for (int m = 0; m < members.size(); m++) {
-            rows[m] = members.get(m).logits(lastRow[m]);
+            rows[m] = decoders[m].logits(0);
         }
         Combiner chosen = combiner;
         if (solo != null) {
@@ -288,18 +276,13 @@ public final class MixedGenerator {
     }
 
     /** Feeds combined token u to every member; false when a member's context is full. */
-    private boolean feed(int u, Batch batch) {
+    private boolean feed(int u) {
         for (int m = 0; m < members.size(); m++) {
-            LlamaContext ctx = members.get(m);
             int[] ids = alignment.feed(m, u);
-            if (position[m] + ids.length >= ctx.contextSize() || ids.length > batch.capacity()) {
+            if (decoders[m].position(0) + ids.length >= members.get(m).contextSize()) {
                 return false;
             }
-            batch.clear();
-            for (int i = 0; i < ids.length; i++) {
-                lastRow[m] = batch.add(ids[i], position[m]++, 0, i == ids.length - 1);
-            }
-            ctx.decode(batch);
+            decoders[m].append(0, ids, ids.length - 1);
         }
         return true;
     }

@@ -2,9 +2,9 @@ package dev.blender.runtime.combine;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
-import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.SequenceDecoder;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -77,11 +77,10 @@ public final class TextScorer {
     /** The text under member {@code k} alone, with its own tokenisation. */
     public static Score single(LlamaContext ctx, String text) {
         int[] tokens = ctx.model().vocab().tokenize(text);
-        try (Batch batch = Batch.create(tokens.length)) {
-            decodeAll(ctx, tokens, batch);
+        try (SequenceDecoder decoder = decodeAll(ctx, tokens)) {
             double nats = 0;
             for (int i = 1; i < tokens.length; i++) {
-                nats -= logSoftmaxAt(ctx.logits(i - 1), ctx.vocabSize(), tokens[i]);
+                nats -= logSoftmaxAt(decoder.logits(0, i - 1), ctx.vocabSize(), tokens[i]);
             }
             return new Score(nats, tokens.length - 1, text.getBytes(StandardCharsets.UTF_8).length);
         }
@@ -96,6 +95,21 @@ public final class TextScorer {
             target[i] = alignment.unionId(0, first[i]);
         }
         int k = members.size();
+        SequenceDecoder[] decoders = new SequenceDecoder[k];
+        try {
+            return score(text, first, target, decoders);
+        } finally {
+            for (SequenceDecoder d : decoders) {
+                if (d != null) {
+                    d.close();
+                }
+            }
+        }
+    }
+
+    private Score score(String text, int[] first, int[] target, SequenceDecoder[] decoders) {
+        int n = first.length;
+        int k = members.size();
         int[][] predictRow = new int[k][n];
         for (int m = 0; m < k; m++) {
             // member m reads BOS, then each target token spelt its way; the row after token i predicts i + 1
@@ -109,15 +123,12 @@ public final class TextScorer {
                     }
                 }
             }
-            int[] ids = seq.stream().mapToInt(Integer::intValue).toArray();
-            try (Batch batch = Batch.create(ids.length)) {
-                decodeAll(members.get(m), ids, batch);
-            }
+            decoders[m] = decodeAll(members.get(m), seq.stream().mapToInt(Integer::intValue).toArray());
         }
         double nats = 0;
         for (int i = 1; i < n; i++) {
             for (int m = 0; m < k; m++) {
-                rows[m] = members.get(m).logits(predictRow[m][i]);
+                rows[m] = decoders[m].logits(0, predictRow[m][i]);
             }
             if (adaptive != null) {
                 combiner.reweight(adaptive.current());
@@ -151,18 +162,21 @@ public final class TextScorer {
     }
 
     /** Decodes tokens into sequence 0 of a cleared context with logits for every position. */
-    private static void decodeAll(LlamaContext ctx, int[] tokens, Batch batch) {
+    private static SequenceDecoder decodeAll(LlamaContext ctx, int[] tokens) {
+        // one batch: logits of every position of a longer text would all have to be copied out
         if (tokens.length > ctx.batchSize() || tokens.length > ctx.contextSize()) {
             throw new IllegalArgumentException("a text of " + tokens.length + " tokens does not fit "
                     + ctx.model().path().getFileName() + "'s context (" + ctx.contextSize() + " cells, batch "
                     + ctx.batchSize() + "); score shorter pieces");
         }
-        ctx.clearKvCache();
-        batch.clear();
-        for (int i = 0; i < tokens.length; i++) {
-            batch.add(tokens[i], i, 0, true);
+        SequenceDecoder decoder = new SequenceDecoder(ctx);
+        try {
+            decoder.append(0, tokens, 0);
+        } catch (RuntimeException e) {
+            decoder.close();
+            throw e;
         }
-        ctx.decode(batch);
+        return decoder;
     }
 
     static float logSoftmaxAt(MemorySegment row, int n, int token) {

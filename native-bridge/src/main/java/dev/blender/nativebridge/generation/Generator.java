@@ -1,15 +1,17 @@
 package dev.blender.nativebridge.generation;
 
-import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaModel;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Samples N candidates for one prompt from one context, batched: the prompt is decoded once into
@@ -75,36 +77,27 @@ public final class Generator {
         Cancellation cancel = request.cancellation();
 
         long start = System.nanoTime();
-        ctx.clearKvCache();
-        int batchCapacity = Math.max(n, Math.min(promptLength, ctx.batchSize()));
-        try (Batch batch = Batch.create(batchCapacity)) {
-            // prompt, in chunks of the context's batch size; logits only for its last token
-            int lastRow = -1;
-            for (int from = 0; from < promptLength; from += ctx.batchSize()) {
-                if (cancel != null && cancel.isCancelled()) {
-                    return cancelledBeforeStart(n, listener);
-                }
-                int to = Math.min(promptLength, from + ctx.batchSize());
-                batch.clear();
-                for (int i = from; i < to; i++) {
-                    lastRow = batch.add(request.promptToken(i), i, 0, i == promptLength - 1);
-                }
-                ctx.decode(batch);
+        BooleanSupplier cancelled = cancel == null ? () -> false : cancel::isCancelled;
+        try (SequenceDecoder decoder = new SequenceDecoder(ctx, cancelled)) {
+            try {
+                decoder.prefill(0, request.prompt());
+            } catch (CancellationException e) {
+                return cancelledBeforeStart(n, listener);
+            }
+            for (int c = 1; c < n; c++) {
+                decoder.fork(0, c);
             }
             double promptMillis = (System.nanoTime() - start) / 1e6;
             long genStart = System.nanoTime();
 
             Seq[] seqs = new Seq[n];
             float[] scratch = new float[vocabSize];
-            int[] rows = new int[n];
             for (int c = 0; c < n; c++) {
                 seqs[c] = new Seq(c, request, promptLength);
-                rows[c] = lastRow;
             }
-            boolean shared = false;
             int live = n;
             while (live > 0) {
-                // sample one token for every live candidate from its row of the last decode
+                // sample one token for every live candidate from its logits of the last decode
                 for (Seq s : seqs) {
                     if (!s.live) {
                         continue;
@@ -113,26 +106,20 @@ public final class Generator {
                         s.finish(FinishReason.CANCELLED, genStart);
                         continue;
                     }
-                    ctx.copyLogits(rows[s.index], scratch);
+                    MemorySegment logits = decoder.logits(s.index);
+                    MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, scratch, 0, vocabSize);
                     double lse = Sampler.logSumExp(scratch, vocabSize);
                     int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength);
                     if (vocab.isEndOfGeneration(token)) {
                         s.finish(FinishReason.END_OF_GENERATION, genStart);
                         continue;
                     }
-                    float raw = ctx.logits(rows[s.index]).getAtIndex(ValueLayout.JAVA_FLOAT, token);
+                    float raw = logits.getAtIndex(ValueLayout.JAVA_FLOAT, token);
                     if (s.accept(token, (float) (raw - lse), vocab.piece(token, false), listener)) {
                         s.finish(FinishReason.STOP, genStart);
                     } else if (s.generated == request.maxTokens()) {
                         s.finish(FinishReason.LENGTH, genStart);
                     }
-                }
-                if (!shared) {
-                    // every candidate has drawn its first token from the prompt's logits; now fork the prompt
-                    for (int c = 1; c < n; c++) {
-                        ctx.copySequence(0, c);
-                    }
-                    shared = true;
                 }
                 live = 0;
                 for (Seq s : seqs) {
@@ -141,14 +128,14 @@ public final class Generator {
                     } else if (!s.released) {
                         s.released = true;
                         // cells the prompt shares with live candidates stay: they still carry their ids
-                        ctx.removeSequence(s.index);
+                        decoder.end(s.index);
                         s.finishTo(listener, promptMillis);
                     }
                 }
                 if (live == 0) {
                     break;
                 }
-                if (ctx.usedCells() + live > ctx.contextSize()) {
+                if (decoder.freeCells() < live) {
                     for (Seq s : seqs) {
                         if (s.live) {
                             s.finish(FinishReason.CONTEXT_FULL, genStart);
@@ -158,13 +145,25 @@ public final class Generator {
                     }
                     break;
                 }
-                batch.clear();
+                int[] stepping = new int[live];
+                int[] tokens = new int[live];
+                int i = 0;
                 for (Seq s : seqs) {
                     if (s.live) {
-                        rows[s.index] = batch.add(s.lastToken, promptLength + s.generated - 1, s.index, true);
+                        stepping[i] = s.index;
+                        tokens[i++] = s.lastToken;
                     }
                 }
-                ctx.decode(batch);
+                try {
+                    decoder.step(stepping, tokens);
+                } catch (CancellationException e) {
+                    // the tokens sampled this round are kept; the candidates end as the next round would end them
+                    for (Seq s : seqs) {
+                        if (s.live) {
+                            s.finish(FinishReason.CANCELLED, genStart);
+                        }
+                    }
+                }
             }
             List<Candidate> out = new ArrayList<>(n);
             for (Seq s : seqs) {

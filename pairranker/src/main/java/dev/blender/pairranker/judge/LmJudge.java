@@ -1,14 +1,15 @@
 package dev.blender.pairranker.judge;
 
-import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.Sampler;
+import dev.blender.nativebridge.generation.SequenceDecoder;
+import dev.blender.nativebridge.generation.SequenceDecoder.LogitsFor;
+import dev.blender.nativebridge.generation.StreamingText;
 import dev.blender.pairranker.OrderedPair;
 import dev.blender.pairranker.PairRanker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -147,87 +148,86 @@ public final class LmJudge implements PairRanker {
             shared = Math.min(shared, commonPrefix(prompts[from], prompts[i]));
         }
         shared = Math.min(shared, minLength(prompts, from, to) - 1); // every sequence keeps one token of its own
-        ctx.clearKvCache();
-        int capacity = Math.max(n, ctx.batchSize());
-        try (Batch batch = Batch.create(capacity)) {
-            for (int start = 0; start < shared; start += ctx.batchSize()) {
-                batch.clear();
-                for (int i = start; i < Math.min(shared, start + ctx.batchSize()); i++) {
-                    batch.add(prompts[from][i], i, 0, false);
-                }
-                decode(batch);
-            }
-            for (int s = 1; s < n && shared > 0; s++) {
-                ctx.copySequence(0, s);
-            }
-            int[] row = new int[n];
-            int[] pos = new int[n];
-            // each pair's own tokens but its last, in as many decodes as the batch needs ...
-            int[] next = new int[n];
-            Arrays.fill(next, shared);
-            boolean pending = true;
-            while (pending) {
-                batch.clear();
-                for (int s = 0; s < n; s++) {
-                    int[] p = prompts[from + s];
-                    while (next[s] < p.length - 1 && batch.size() < batch.capacity()) {
-                        batch.add(p[next[s]], next[s], s, false);
-                        next[s]++;
-                    }
-                }
-                pending = false;
-                for (int s = 0; s < n; s++) {
-                    pending |= next[s] < prompts[from + s].length - 1;
-                }
-                if (batch.size() > 0) {
-                    decode(batch);
-                }
-            }
-            // ... then every last token in one decode, so all their logits are current together
-            batch.clear();
-            for (int s = 0; s < n; s++) {
-                int[] p = prompts[from + s];
-                row[s] = batch.add(p[p.length - 1], p.length - 1, s, true);
-                pos[s] = p.length;
-            }
-            decode(batch);
-            if (template.rationaleStop() != null) {
-                rationale(batch, n, row, pos);
-            }
-            if (verdictPrefix.length > 0) {
-                batch.clear();
-                for (int s = 0; s < n; s++) {
-                    for (int k = 0; k < verdictPrefix.length; k++) {
-                        int r = batch.add(verdictPrefix[k], pos[s]++, s, k == verdictPrefix.length - 1);
-                        row[s] = r;
-                    }
-                }
-                decode(batch);
-            }
-            for (int s = 0; s < n; s++) {
-                MemorySegment logits = ctx.logits(row[s]);
-                out[from + s] = logits.getAtIndex(ValueLayout.JAVA_FLOAT, firstVerdictToken)
-                        - logits.getAtIndex(ValueLayout.JAVA_FLOAT, secondVerdictToken);
+        try (SequenceDecoder decoder = new SequenceDecoder(ctx, this::checkCancelled)) {
+            try {
+                score(decoder, prompts, from, n, shared, out);
+            } finally {
+                tokensDecoded += decoder.tokensDecoded();
             }
         }
     }
 
-    /** Greedy rationale for every sequence until its text ends with the stop (forced after the budget). */
-    private void rationale(Batch batch, int n, int[] row, int[] pos) {
+    private boolean checkCancelled() {
+        if (cancelled.getAsBoolean()) {
+            throw new CancellationException("ranking cancelled");
+        }
+        return false;
+    }
+
+    private void score(SequenceDecoder decoder, int[][] prompts, int from, int n, int shared, double[] out) {
+        int[] seqs = new int[n];
+        for (int s = 0; s < n; s++) {
+            seqs[s] = s;
+        }
+        if (shared > 0) {
+            decoder.append(0, Arrays.copyOf(prompts[from], shared), shared);
+            for (int s = 1; s < n; s++) {
+                decoder.fork(0, s);
+            }
+        }
+        // each pair's own tokens but its last, then every last token in one decode, so that all their
+        // logits are current together
+        int[][] own = new int[n][];
+        int[] last = new int[n];
+        for (int s = 0; s < n; s++) {
+            int[] p = prompts[from + s];
+            own[s] = Arrays.copyOfRange(p, shared, p.length - 1);
+            last[s] = p[p.length - 1];
+        }
+        decoder.append(seqs, own, LogitsFor.NONE);
+        decoder.step(seqs, last);
+        double[] early = null;
+        if (template.rationaleStop() != null) {
+            early = rationale(decoder, n);
+        }
+        if (verdictPrefix.length > 0) {
+            int[][] prefix = new int[n][];
+            Arrays.fill(prefix, verdictPrefix);
+            decoder.append(seqs, prefix, LogitsFor.LAST);
+        }
+        for (int s = 0; s < n; s++) {
+            out[from + s] = early != null && verdictPrefix.length == 0 ? early[s] : verdict(decoder, s);
+        }
+    }
+
+    private double verdict(SequenceDecoder decoder, int seq) {
+        MemorySegment logits = decoder.logits(seq);
+        return logits.getAtIndex(ValueLayout.JAVA_FLOAT, firstVerdictToken)
+                - logits.getAtIndex(ValueLayout.JAVA_FLOAT, secondVerdictToken);
+    }
+
+    /**
+     * Greedy rationale for every sequence until its text ends with the stop (forced after the budget).
+     * Returns each sequence's verdict score as its rationale ended: with no verdict prefix decoded after
+     * the rationale, a sequence that ended before the others has no current logits later.
+     */
+    private double[] rationale(SequenceDecoder decoder, int n) {
         String stop = template.rationaleStop();
-        StringBuilder[] text = new StringBuilder[n];
+        // bytes, not pieces, become text: a character split over several tokens must survive for the stop
+        StreamingText[] text = new StreamingText[n];
         boolean[] done = new boolean[n];
         int[] forced = new int[n]; // next stop token to force, once the budget is spent
         int[] steps = new int[n];
+        double[] verdicts = new double[n];
         for (int s = 0; s < n; s++) {
-            text[s] = new StringBuilder();
+            text[s] = new StreamingText(List.of());
         }
         float[] scratch = new float[ctx.vocabSize()];
         int live = n;
         while (live > 0) {
-            batch.clear();
-            int[] fed = new int[n];
-            Arrays.fill(fed, -1);
+            int[] seqs = new int[live];
+            int[] fed = new int[live];
+            int k = 0;
             for (int s = 0; s < n; s++) {
                 if (done[s]) {
                     continue;
@@ -236,7 +236,7 @@ public final class LmJudge implements PairRanker {
                 if (steps[s] >= template.maxRationaleTokens()) {
                     token = stopTokens[forced[s]++];
                 } else {
-                    ctx.copyLogits(row[s], scratch);
+                    decoder.copyLogits(s, scratch);
                     token = Sampler.argmax(scratch, scratch.length);
                     if (vocab.isEndOfGeneration(token)) {
                         steps[s] = template.maxRationaleTokens(); // it wants to stop: give it the stop text
@@ -244,32 +244,24 @@ public final class LmJudge implements PairRanker {
                     }
                 }
                 steps[s]++;
-                text[s].append(new String(vocab.piece(token, false), StandardCharsets.UTF_8));
-                fed[s] = token;
+                text[s].append(vocab.piece(token, false));
+                seqs[k] = s;
+                fed[k++] = token;
             }
-            for (int s = 0; s < n; s++) {
-                if (fed[s] >= 0) {
-                    row[s] = batch.add(fed[s], pos[s]++, s, true);
-                }
-            }
-            decode(batch);
+            decoder.step(seqs, fed);
             live = 0;
             for (int s = 0; s < n; s++) {
-                if (!done[s] && (text[s].toString().stripTrailing().endsWith(stop) || forced[s] == stopTokens.length
+                if (!done[s] && (text[s].text().stripTrailing().endsWith(stop) || forced[s] == stopTokens.length
                         && forced[s] > 0)) {
                     done[s] = true;
+                    if (verdictPrefix.length == 0) {
+                        verdicts[s] = verdict(decoder, s);
+                    }
                 }
                 live += done[s] ? 0 : 1;
             }
         }
-    }
-
-    private void decode(Batch batch) {
-        if (cancelled.getAsBoolean()) {
-            throw new CancellationException("ranking cancelled");
-        }
-        tokensDecoded += batch.size();
-        ctx.decode(batch);
+        return verdicts;
     }
 
     /** Tokens this judge has put through the model so far (prompts, rationales, verdict prefixes): its cost. */

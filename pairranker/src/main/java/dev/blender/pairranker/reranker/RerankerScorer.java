@@ -1,13 +1,15 @@
 package dev.blender.pairranker.reranker;
 
-import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.PoolingType;
 import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.SequenceDecoder;
+import dev.blender.nativebridge.generation.SequenceDecoder.LogitsFor;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.pairranker.CandidateScorer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.OptionalLong;
@@ -205,25 +207,24 @@ public final class RerankerScorer implements CandidateScorer {
                         + ctx.model().trainingContextLength() + "); shorten it or use a larger context");
             }
         }
-        try (Batch batch = Batch.create(roundTokens)) {
+        try (SequenceDecoder decoder = new SequenceDecoder(ctx)) {
             int next = 0;
             while (next < n) {
                 int first = next;
                 int tokens = 0;
-                batch.clear();
                 while (next < n && next - first < ctx.maxSequences() && tokens + seqs[next].length <= roundTokens) {
-                    int seq = next - first;
-                    for (int p = 0; p < seqs[next].length; p++) {
-                        batch.add(seqs[next][p], p, seq, true);
-                    }
                     tokens += seqs[next].length;
                     next++;
                 }
+                int[] ids = new int[next - first];
+                for (int i = 0; i < ids.length; i++) {
+                    ids[i] = i;
+                }
                 // BERT keeps no cache at b4916, but a model that did would see earlier rounds' cells
-                ctx.clearKvCache();
-                ctx.decode(batch);
+                decoder.reset();
+                decoder.append(ids, Arrays.copyOfRange(seqs, first, next), LogitsFor.ALL);
                 for (int i = first; i < next; i++) {
-                    scores[i] = ctx.sequenceEmbedding(i - first)[0];
+                    scores[i] = decoder.sequenceEmbedding(i - first)[0];
                 }
             }
         }

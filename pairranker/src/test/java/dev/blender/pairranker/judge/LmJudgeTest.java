@@ -13,8 +13,17 @@ import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.OrderedPair;
 import dev.blender.pairranker.Ranking;
 import dev.blender.pairranker.Rankings;
+import dev.blender.nativebridge.gguf.GgmlType;
+import dev.blender.nativebridge.gguf.GgufWriter;
+import dev.blender.nativebridge.gguf.SyntheticLlama;
+import dev.blender.nativebridge.gguf.TensorInfo;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class LmJudgeTest {
     static ContextOptions judgeContext(int sequences) {
@@ -116,6 +125,75 @@ class LmJudgeTest {
             assertEquals(4, decodes[0], "stopped at the first check after the cancel");
             double[] s = new LmJudge(ctx, JudgeTemplate.arith()).compare("85+95=", List.of("180", "171"), pairs);
             assertTrue(s[0] > 0 && s[1] < 0, "the same context still judges right");
+        }
+    }
+
+    /**
+     * A generated llama whose greedy next token depends only on the current token: attention and
+     * feed-forward outputs are zero, so each position's state is its token's embedding, a one-hot
+     * direction, and the unembedding maps directions to next tokens. Tokens in {@code next} get their
+     * own direction; every other token is followed by {@code otherwise}.
+     */
+    static Path bigramLlama(Path file, Map<Integer, Integer> next, int otherwise) throws IOException {
+        SyntheticLlama spec = SyntheticLlama.builder().layers(1).build();
+        GgufWriter source = spec.writer();
+        GgufWriter w = new GgufWriter();
+        source.metadata().forEach(w::put);
+        int emb = spec.embeddingLength();
+        List<Integer> own = List.copyOf(next.keySet());
+        for (TensorInfo t : source.tensors()) {
+            String name = t.name();
+            GgufWriter.TensorSource fill;
+            if (name.equals("token_embd.weight")) {
+                fill = (row, out) -> {
+                    Arrays.fill(out, 0f);
+                    out[own.contains((int) row) ? own.indexOf((int) row) : emb - 1] = 1f;
+                };
+            } else if (name.equals("output.weight")) {
+                fill = (row, out) -> {
+                    Arrays.fill(out, 0f);
+                    for (int k = 0; k < own.size(); k++) {
+                        if (next.get(own.get(k)) == row) {
+                            out[k] = 10f;
+                        }
+                    }
+                    if (row == otherwise) {
+                        out[emb - 1] = 10f;
+                    }
+                };
+            } else if (name.endsWith("norm.weight")) {
+                fill = (row, out) -> Arrays.fill(out, 1f);
+            } else {
+                fill = (row, out) -> Arrays.fill(out, 0f); // the writer reuses its row buffer
+            }
+            w.tensor(name, GgmlType.F32, t.dims(), fill);
+        }
+        w.write(file);
+        return file;
+    }
+
+    @Test
+    void aRationaleReachesAStopWhoseCharacterSpansSeveralTokens(@TempDir Path dir) throws IOException {
+        // "é" is two byte tokens in the generated vocabulary; the model writes exactly them after any token
+        int first = 3 + 0xC3;
+        int second = 3 + 0xA9;
+        Path file = bigramLlama(dir.resolve("bigram.gguf"), Map.of(first, second, second, first), first);
+        try (LlamaModel m = LlamaModel.load(file); LlamaContext ctx = m.newContext(judgeContext(2))) {
+            assertEquals("é", m.vocab().detokenize(new int[] {first, second}, false, false), "the vocabulary's bytes");
+            List<OrderedPair> pairs = List.of(new OrderedPair(0, 1), new OrderedPair(1, 0));
+            long[] cost = new long[2];
+            double[][] scores = new double[2][];
+            int[] budgets = {2, 12};
+            for (int b = 0; b < 2; b++) {
+                LmJudge judge = new LmJudge(ctx, new JudgeTemplate("Q: {instruction} X: {first} Y: {second} R:",
+                        "é", " X", " Y", budgets[b]));
+                scores[b] = judge.compare("2+2=", List.of("4", "5"), pairs);
+                cost[b] = judge.tokensDecoded();
+            }
+            // split into pieces the rationale never reads as "é", runs to its budget and gets the stop forced
+            assertEquals(cost[0], cost[1], "the rationale stops at its stop text, whatever the budget");
+            assertEquals(scores[0][0], scores[1][0], 1e-6);
+            assertEquals(scores[0][1], scores[1][1], 1e-6);
         }
     }
 }

@@ -1,0 +1,434 @@
+package dev.blender.nativebridge.generation;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import dev.blender.nativebridge.Batch;
+import dev.blender.nativebridge.DecodeException;
+import dev.blender.nativebridge.LlamaContext;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Several sequences of one {@link LlamaContext}, decoded together: the one decode loop that candidate
+ * generation, mixing, judging and scoring share.
+ *
+ * <p>A sequence is a sequence id of the context ({@code 0 .. maxSequences()-1}) with the tokens put
+ * into it so far. {@link #prefill} puts a prompt into an empty sequence; {@link #fork} gives another
+ * sequence the same tokens by copying KV cells, not by decoding them again; {@link #append} and
+ * {@link #step} add tokens to any set of live sequences in one {@code llama_decode}, or in several when
+ * they exceed the context's batch size; {@link #end} frees a sequence's cells. The decoder keeps each
+ * sequence's next position, so callers never compute one.
+ *
+ * <p>Logits: an append asks for the logits of some of its tokens (none, the last, all, or from an
+ * index on), and {@link #logits(int)} / {@link #logits(int, int)} read them in place until the next
+ * decode of this decoder. A view held past that throws {@link IllegalStateException}, and asking for
+ * logits a later decode has replaced throws too, naming why: llama.cpp keeps only the last decode's
+ * logits, so a sequence left out of a step has none. A forked sequence reads its source's logits.
+ *
+ * <p>Capacity: an append that needs more KV cells than are free fails before anything is decoded,
+ * with a {@link DecodeException} whose {@link DecodeException#isKvCacheFull()} is true; check
+ * {@link #freeCells()} first to end a generation cleanly instead.
+ *
+ * <p>Cancellation: the supplier given at construction is asked before every native decode; when it
+ * answers true the append throws {@link CancellationException}. After any exception from an append,
+ * {@link #reset()} before decoding again: tokens of earlier batches may already be in the cache.
+ *
+ * <p>The decoder empties the context's KV cache when created and assumes it alone uses the context
+ * until closed. Not thread-safe: it drives one context, like the context's own thread rules. Close it
+ * (idempotent) to free its batch; closing does not close the context.
+ */
+public final class SequenceDecoder implements AutoCloseable {
+    /** Which of a sequence's appended tokens get logits. */
+    public enum LogitsFor {
+        NONE, LAST, ALL
+    }
+
+    private final LlamaContext ctx;
+    private final BooleanSupplier cancelled;
+    private final Batch batch;
+    private final int vocabSize;
+    private final boolean[] live;
+    private final int[] next;
+    /** The append whose outputs each sequence's logits come from; -1 none. */
+    private final long[] outCall;
+    /** Position of a sequence's first token with logits in that append. */
+    private final int[] outFrom;
+    private final int[] outCount;
+    /** Per output token: its row in the context's last decode (>= 0), or {@code -1 - i} for pinned copy i. */
+    private final int[][] outSlot;
+    /** Copies of logits from earlier batches of a split append, which the later batches overwrote natively. */
+    private final List<MemorySegment> pinned = new ArrayList<>();
+    private Arena pinArena;
+    private long call;
+    private long tokensDecoded;
+    // scratch for the order rows go into batches, reused so a decode loop allocates little
+    private int[] rowSeq = new int[16];
+    private int[] rowIndex = new int[16];
+    private boolean closed;
+
+    /** A decoder that is never cancelled. */
+    public SequenceDecoder(LlamaContext ctx) {
+        this(ctx, () -> false);
+    }
+
+    /** A decoder that asks {@code cancelled} before every decode (see the class comment). */
+    public SequenceDecoder(LlamaContext ctx, BooleanSupplier cancelled) {
+        this.ctx = Objects.requireNonNull(ctx, "ctx");
+        this.cancelled = Objects.requireNonNull(cancelled, "cancelled");
+        int seqs = ctx.maxSequences();
+        this.vocabSize = ctx.vocabSize();
+        this.live = new boolean[seqs];
+        this.next = new int[seqs];
+        this.outCall = new long[seqs];
+        this.outFrom = new int[seqs];
+        this.outCount = new int[seqs];
+        this.outSlot = new int[seqs][];
+        Arrays.fill(outCall, -1);
+        ctx.clearKvCache();
+        this.batch = Batch.create(ctx.batchSize());
+    }
+
+    public LlamaContext context() {
+        return ctx;
+    }
+
+    /** Ends every sequence and empties the KV cache. */
+    public void reset() {
+        checkOpen();
+        unpin();
+        ctx.clearKvCache();
+        Arrays.fill(live, false);
+        Arrays.fill(next, 0);
+        Arrays.fill(outCall, -1);
+    }
+
+    /** Whether a sequence holds tokens. */
+    public boolean isLive(int seq) {
+        checkSeq(seq);
+        return live[seq];
+    }
+
+    /** How many tokens a sequence holds: the position its next token gets. */
+    public int position(int seq) {
+        checkSeq(seq);
+        return next[seq];
+    }
+
+    /** KV cells no sequence uses (a cell shared by forked sequences counts once). */
+    public int freeCells() {
+        checkOpen();
+        return ctx.contextSize() - ctx.usedCells();
+    }
+
+    /** Tokens put through the model by this decoder (forks cost none). */
+    public long tokensDecoded() {
+        return tokensDecoded;
+    }
+
+    /** Decodes a prompt into an empty sequence, with logits for its last token. */
+    public void prefill(int seq, int[] prompt) {
+        checkSeq(seq);
+        if (live[seq]) {
+            throw new IllegalArgumentException("sequence " + seq + " already holds " + next[seq]
+                    + " tokens; prefill starts an empty sequence (end it first, or append)");
+        }
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("an empty prompt gives no logits to continue from");
+        }
+        append(seq, prompt, prompt.length - 1);
+    }
+
+    /**
+     * Appends tokens to one sequence, with logits for {@code tokens[firstOutput..]}
+     * ({@code firstOutput == tokens.length}: none).
+     */
+    public void append(int seq, int[] tokens, int firstOutput) {
+        decode(new int[] {seq}, new int[][] {tokens}, new int[] {firstOutput});
+    }
+
+    /** Appends {@code tokens[i]} to sequence {@code seqs[i]} for every i, in as few decodes as the batch allows. */
+    public void append(int[] seqs, int[][] tokens, LogitsFor logits) {
+        Objects.requireNonNull(logits, "logits");
+        int[] first = new int[seqs.length];
+        for (int i = 0; i < seqs.length; i++) {
+            first[i] = switch (logits) {
+                case NONE -> tokens[i].length;
+                case LAST -> Math.max(0, tokens[i].length - 1);
+                case ALL -> 0;
+            };
+        }
+        decode(seqs, tokens, first);
+    }
+
+    /** Appends one token to each of {@code seqs}, with logits: one generation step of them all. */
+    public void step(int[] seqs, int[] tokens) {
+        if (seqs.length != tokens.length) {
+            throw new IllegalArgumentException(seqs.length + " sequences but " + tokens.length + " tokens");
+        }
+        int[][] one = new int[seqs.length][];
+        int[] first = new int[seqs.length];
+        for (int i = 0; i < seqs.length; i++) {
+            one[i] = new int[] {tokens[i]};
+        }
+        decode(seqs, one, first);
+    }
+
+    /**
+     * Makes empty sequence {@code dst} hold what {@code src} holds, sharing its KV cells; {@code dst}
+     * reads {@code src}'s current logits until its own next decode.
+     */
+    public void fork(int src, int dst) {
+        checkOpen();
+        checkSeq(src);
+        checkSeq(dst);
+        if (!live[src]) {
+            throw new IllegalArgumentException("sequence " + src + " holds no tokens to fork");
+        }
+        if (live[dst] || src == dst) {
+            throw new IllegalArgumentException("sequence " + dst + " already holds tokens; fork into an empty one");
+        }
+        ctx.copySequence(src, dst);
+        live[dst] = true;
+        next[dst] = next[src];
+        outCall[dst] = outCall[src];
+        outFrom[dst] = outFrom[src];
+        outCount[dst] = outCount[src];
+        outSlot[dst] = outSlot[src] == null ? null : outSlot[src].clone();
+    }
+
+    /** Frees a sequence's cells (those it shares with others stay theirs); no-op for an empty one. */
+    public void end(int seq) {
+        checkOpen();
+        checkSeq(seq);
+        if (live[seq]) {
+            ctx.removeSequence(seq);
+            live[seq] = false;
+            next[seq] = 0;
+            outCall[seq] = -1;
+        }
+    }
+
+    /** The logits after a sequence's last token, in place (see the class comment for how long). */
+    public MemorySegment logits(int seq) {
+        checkSeq(seq);
+        return logits(seq, next[seq] - 1);
+    }
+
+    /** The logits after the token at {@code position} of a sequence's latest append. */
+    public MemorySegment logits(int seq, int position) {
+        checkOpen();
+        checkSeq(seq);
+        if (!live[seq]) {
+            throw new IllegalStateException("sequence " + seq + " holds no tokens, so it has no logits");
+        }
+        if (outCall[seq] < 0) {
+            throw new IllegalStateException("sequence " + seq + " has no logits: its last tokens were decoded"
+                    + " without asking for any");
+        }
+        if (outCall[seq] != call) {
+            throw new IllegalStateException("sequence " + seq + "'s logits are stale: a later decode of other"
+                    + " sequences replaced them (llama.cpp keeps only the last decode's); read them before that");
+        }
+        int k = position - outFrom[seq];
+        if (k < 0 || k >= outCount[seq]) {
+            throw new IllegalStateException("no logits for position " + position + " of sequence " + seq
+                    + ": its latest append asked for " + (outCount[seq] == 0 ? "none"
+                    : "positions " + outFrom[seq] + ".." + (outFrom[seq] + outCount[seq] - 1)));
+        }
+        int slot = outSlot[seq][k];
+        return slot >= 0 ? ctx.logits(slot) : pinned.get(-1 - slot);
+    }
+
+    /** Copies the logits after a sequence's last token into {@code dst} (length >= vocabSize). */
+    public void copyLogits(int seq, float[] dst) {
+        MemorySegment.copy(logits(seq), JAVA_FLOAT, 0, dst, 0, vocabSize);
+    }
+
+    /**
+     * The pooled embedding of a sequence of an embeddings context (for rank pooling, its score), after an
+     * append that gave that sequence outputs and was the decoder's latest.
+     */
+    public float[] sequenceEmbedding(int seq) {
+        checkOpen();
+        checkSeq(seq);
+        if (!live[seq] || outCall[seq] != call || outCount[seq] == 0) {
+            throw new IllegalStateException("sequence " + seq + " was not in the latest decode with outputs");
+        }
+        return ctx.sequenceEmbedding(seq);
+    }
+
+    private void decode(int[] seqs, int[][] tokens, int[] firstOutput) {
+        checkOpen();
+        Objects.requireNonNull(seqs, "seqs");
+        Objects.requireNonNull(tokens, "tokens");
+        if (seqs.length != tokens.length) {
+            throw new IllegalArgumentException(seqs.length + " sequences but " + tokens.length + " token lists");
+        }
+        int total = 0;
+        boolean[] seen = new boolean[live.length];
+        for (int i = 0; i < seqs.length; i++) {
+            int s = seqs[i];
+            checkSeq(s);
+            if (seen[s]) {
+                throw new IllegalArgumentException("sequence " + s + " appears twice in one append");
+            }
+            seen[s] = true;
+            if (firstOutput[i] < 0 || firstOutput[i] > tokens[i].length) {
+                throw new IllegalArgumentException("first token with logits " + firstOutput[i] + " outside 0.."
+                        + tokens[i].length + " for sequence " + s);
+            }
+            total += tokens[i].length;
+        }
+        if (total == 0) {
+            return;
+        }
+        int free = freeCells();
+        if (total > free) {
+            throw new DecodeException(1, "no KV-cache room for " + total + " more tokens: " + free + " of the"
+                    + " context's " + ctx.contextSize() + " cells are free; end finished sequences or create the"
+                    + " context with a larger contextSize");
+        }
+        int capacity = batch.capacity();
+        boolean split = total > capacity;
+        if (split && ctx.options().embeddings()) {
+            // pooling needs each sequence whole in one decode: a split one would be pooled in halves
+            throw new IllegalArgumentException(total + " tokens exceed the embeddings context's batchSize "
+                    + capacity + "; pooled sequences must go into one decode");
+        }
+        plan(seqs, tokens, firstOutput, total, split);
+        unpin();
+        call++;
+        for (int i = 0; i < seqs.length; i++) {
+            int s = seqs[i];
+            if (tokens[i].length == 0) {
+                continue;
+            }
+            live[s] = true;
+            outCall[s] = -1; // until the append succeeds
+            outFrom[s] = next[s] + firstOutput[i];
+            outCount[s] = tokens[i].length - firstOutput[i];
+            if (outSlot[s] == null || outSlot[s].length < outCount[s]) {
+                outSlot[s] = new int[Math.max(outCount[s], 1)];
+            }
+        }
+        int[] where = new int[live.length]; // sequence id -> index into seqs
+        int[] start = new int[seqs.length];
+        for (int i = 0; i < seqs.length; i++) {
+            where[seqs[i]] = i;
+            start[i] = next[seqs[i]];
+        }
+        for (int from = 0; from < total; from += capacity) {
+            int to = Math.min(total, from + capacity);
+            if (cancelled.getAsBoolean()) {
+                throw new CancellationException("decoding cancelled");
+            }
+            batch.clear();
+            for (int r = from; r < to; r++) {
+                int i = where[rowSeq[r]];
+                int k = rowIndex[r];
+                batch.add(tokens[i][k], start[i] + k, rowSeq[r], k >= firstOutput[i]);
+            }
+            tokensDecoded += batch.size();
+            ctx.decode(batch);
+            boolean last = to == total;
+            for (int r = from; r < to; r++) {
+                int i = where[rowSeq[r]];
+                int k = rowIndex[r];
+                if (k >= firstOutput[i]) {
+                    outSlot[rowSeq[r]][k - firstOutput[i]] = last ? r - from : pin(r - from);
+                }
+            }
+            for (int r = from; r < to; r++) {
+                int i = where[rowSeq[r]];
+                next[rowSeq[r]] = Math.max(next[rowSeq[r]], start[i] + rowIndex[r] + 1);
+            }
+        }
+        for (int i = 0; i < seqs.length; i++) {
+            if (tokens[i].length > 0) {
+                outCall[seqs[i]] = call;
+            }
+        }
+    }
+
+    /**
+     * The order rows go into batches. When all fit one batch: sequence by sequence, each one's tokens in
+     * order. Otherwise every token without logits first, so the ones with logits (a suffix of each
+     * sequence's tokens, which keeps each sequence in order) share the last batch as far as they fit and
+     * few logits need copying out of earlier batches.
+     */
+    private void plan(int[] seqs, int[][] tokens, int[] firstOutput, int total, boolean split) {
+        if (rowSeq.length < total) {
+            rowSeq = new int[Math.max(total, rowSeq.length * 2)];
+            rowIndex = new int[rowSeq.length];
+        }
+        int r = 0;
+        if (!split) {
+            for (int i = 0; i < seqs.length; i++) {
+                for (int k = 0; k < tokens[i].length; k++) {
+                    rowSeq[r] = seqs[i];
+                    rowIndex[r++] = k;
+                }
+            }
+            return;
+        }
+        for (int i = 0; i < seqs.length; i++) {
+            for (int k = 0; k < firstOutput[i]; k++) {
+                rowSeq[r] = seqs[i];
+                rowIndex[r++] = k;
+            }
+        }
+        for (int i = 0; i < seqs.length; i++) {
+            for (int k = firstOutput[i]; k < tokens[i].length; k++) {
+                rowSeq[r] = seqs[i];
+                rowIndex[r++] = k;
+            }
+        }
+    }
+
+    private int pin(int row) {
+        if (pinArena == null) {
+            pinArena = Arena.ofShared();
+        }
+        MemorySegment copy = pinArena.allocate(JAVA_FLOAT, vocabSize);
+        MemorySegment.copy(ctx.logits(row), 0, copy, 0, (long) vocabSize * Float.BYTES);
+        pinned.add(copy.asReadOnly());
+        return -pinned.size();
+    }
+
+    private void unpin() {
+        if (pinArena != null) {
+            pinArena.close();
+            pinArena = null;
+        }
+        pinned.clear();
+    }
+
+    private void checkSeq(int seq) {
+        if (seq < 0 || seq >= live.length) {
+            throw new IllegalArgumentException("sequence id " + seq + " outside 0.." + (live.length - 1)
+                    + " (create the context with maxSequences > " + seq + ")");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("sequence decoder is closed");
+        }
+    }
+
+    /** Frees the decoder's batch and copied logits; the context and its KV cache stay as they are. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            unpin();
+            batch.close();
+        }
+    }
+}

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.eval.Problem;
+import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
@@ -183,9 +184,10 @@ final class BenchCommand implements Callable<Integer> {
 
     private static Measured measure(Blender b, Strategy strategy, String prompt, long seed) {
         int[] tokens = new int[1];
-        BlendResult r = b.blend(BlendRequest.of(prompt).withStrategy(strategy).withSeed(seed), (c, token, text) -> {
-            if (token >= 0) {
-                tokens[0]++;
+        BlendResult r = b.blend(BlendRequest.of(prompt).withStrategy(strategy).withSeed(seed), new BlendListener() {
+            @Override
+            public void onAnswer(String text) {
+                tokens[0]++; // a streamed answer comes a token at a time
             }
         });
         return new Measured(r.timings(), tokens[0]);

@@ -2,7 +2,7 @@ package dev.blender.runtime.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
@@ -102,7 +102,7 @@ final class RunCommand implements Callable<Integer> {
      * Prints answer tokens as they arrive. Leading whitespace is dropped because SentencePiece answers
      * start with a space, which would shift the answer off the prompt line.
      */
-    static final class AnswerStream implements TokenListener {
+    static final class AnswerStream implements BlendListener {
         private final PrintWriter out;
         private boolean started;
 
@@ -111,7 +111,7 @@ final class RunCommand implements Callable<Integer> {
         }
 
         @Override
-        public void onToken(int candidate, int token, String text) {
+        public void onAnswer(String text) {
             if (!started) {
                 text = text.stripLeading();
                 started = !text.isEmpty();

@@ -1,6 +1,7 @@
 package dev.blender.runtime.langchain4j;
 
 import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
@@ -63,7 +64,12 @@ public final class BlenderStreamingChatModel implements StreamingChatModel {
         BlendResult result = null;
         Throwable failure = null;
         try {
-            result = blend.blender.blend(request, (candidate, token, piece) -> text.add(piece));
+            result = blend.blender.blend(request, new BlendListener() {
+                @Override
+                public void onAnswer(String piece) {
+                    text.add(piece);
+                }
+            });
         } catch (Throwable t) {
             failure = t;
         }

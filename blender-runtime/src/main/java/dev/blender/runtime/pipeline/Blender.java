@@ -102,24 +102,31 @@ public final class Blender implements AutoCloseable {
 
     /** Answers a request. */
     public BlendResult blend(BlendRequest request) {
-        return blend(request, TokenListener.NONE);
+        return blend(request, BlendListener.NONE);
     }
 
     /**
-     * Answers a request, streaming the final answer's tokens to {@code answerTokens}: as they are decoded
-     * when the composition's last stage writes the answer (a fusion, a mix, one model's answer), else as
-     * one piece once the blend is done (a later stage could still change it).
+     * Answers a request, telling {@code listener} what happens as it happens: the answer as it is
+     * decoded (see {@link BlendListener#onAnswer}), each stage, the candidates, their order, the end.
      *
      * @throws CancellationException the request's cancellation was set
      * @throws IllegalArgumentException the composition needs a model this blender lacks
      */
-    public BlendResult blend(BlendRequest request, TokenListener answerTokens) {
+    public BlendResult blend(BlendRequest request, BlendListener listener) {
         Objects.requireNonNull(request, "request");
-        Objects.requireNonNull(answerTokens, "answerTokens");
-        Composition composition = request.composition() != null ? request.composition() : config.composition();
-        config.checkSupports(composition);
-        checkGenerator(request, composition);
-        return new Run(request, answerTokens).run(composition);
+        Objects.requireNonNull(listener, "listener");
+        BlendResult result;
+        try {
+            Composition composition = request.composition() != null ? request.composition() : config.composition();
+            config.checkSupports(composition);
+            checkGenerator(request, composition);
+            result = new Run(request, listener).run(composition);
+        } catch (RuntimeException | Error e) {
+            listener.onError(e);
+            throw e;
+        }
+        listener.onComplete(result);
+        return result;
     }
 
     /** A request's own generator must be one of ours, for a composition that samples the "first" one. */
@@ -139,6 +146,17 @@ public final class Blender implements AutoCloseable {
 
     /** Answers on a virtual thread; cancelling the future cancels the request at its next step. */
     public CompletableFuture<BlendResult> blendAsync(BlendRequest request) {
+        return blendAsync(request, BlendListener.NONE);
+    }
+
+    /**
+     * Answers on a virtual thread and streams to {@code listener} from there (see {@link #blend(BlendRequest,
+     * BlendListener)}); cancelling the future cancels the request at its next step, and the listener then
+     * hears {@link BlendListener#onError} with a {@link CancellationException}.
+     */
+    public CompletableFuture<BlendResult> blendAsync(BlendRequest request, BlendListener listener) {
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(listener, "listener");
         Cancellation cancel = request.cancellation() != null ? request.cancellation() : new Cancellation();
         BlendRequest withCancel = request.withCancellation(cancel);
         CompletableFuture<BlendResult> future = new CompletableFuture<>() {
@@ -150,7 +168,7 @@ public final class Blender implements AutoCloseable {
         };
         async.execute(() -> {
             try {
-                future.complete(blend(withCancel));
+                future.complete(blend(withCancel, listener));
             } catch (Throwable t) {
                 future.completeExceptionally(t);
             }
@@ -237,7 +255,7 @@ public final class Blender implements AutoCloseable {
     /** The state of one request: the pool, the order, the answer, and what the stages cost. */
     private final class Run {
         final BlendRequest request;
-        final TokenListener answerTokens;
+        final BlendListener listener;
         final long start = System.nanoTime();
         double firstToken = -1;
         final List<BlendResult.StageUsage> usage = new ArrayList<>();
@@ -258,9 +276,9 @@ public final class Blender implements AutoCloseable {
         boolean escalated;
         boolean streamed;
 
-        Run(BlendRequest request, TokenListener answerTokens) {
+        Run(BlendRequest request, BlendListener listener) {
             this.request = request;
-            this.answerTokens = answerTokens;
+            this.listener = listener;
         }
 
         BlendResult run(Composition composition) {
@@ -270,6 +288,7 @@ public final class Blender implements AutoCloseable {
                 checkCancelled();
                 boolean stream = stage == streaming;
                 double before = elapsed();
+                listener.onStageStarted(stage);
                 switch (stage) {
                     case Stage.Sample x -> sample(x, stream);
                     case Stage.Vote x -> vote();
@@ -303,7 +322,7 @@ public final class Blender implements AutoCloseable {
         BlendResult result(Composition composition) {
             String text = answer();
             if (!streamed) {
-                answerListener().onToken(0, -1, text);
+                emit(text);
             }
             double total = elapsed();
             Candidate by = answerCandidate();
@@ -375,6 +394,7 @@ public final class Blender implements AutoCloseable {
                 }
             }
             setOrder(fresh, "sampling", Map.of());
+            listener.onCandidates(List.copyOf(sampled));
         }
 
         /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
@@ -390,9 +410,18 @@ public final class Blender implements AutoCloseable {
                 GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens());
                 SharedWork.Samples samples;
                 if (request.sharedWork() != null) {
+                    boolean[] decoded = {false};
                     samples = request.sharedWork().samples(p, prompt, perModel, sampler, request.seed(), maxTokens(),
-                            stop(), () -> timedSample(lease.context(), generation, tokens));
-                    reuse(samples.millis());
+                            stop(), () -> {
+                                decoded[0] = true;
+                                return timedSample(lease.context(), generation, tokens);
+                            });
+                    if (!decoded[0]) {
+                        reuse(samples.millis());
+                        if (tokens != TokenListener.NONE) {
+                            tokens.onToken(0, -1, samples.candidates().get(0).text()); // a streamed answer, all at once
+                        }
+                    }
                 } else {
                     samples = timedSample(lease.context(), generation, tokens);
                 }
@@ -431,6 +460,9 @@ public final class Blender implements AutoCloseable {
             order = List.copyOf(texts);
             orderedBy = by;
             scores = byScore;
+            if (!by.equals("sampling")) {
+                listener.onRanked(ranked(), by);
+            }
         }
 
         /** What wrote the answer: the stage's output, else the first candidate with the top text. */
@@ -700,13 +732,16 @@ public final class Blender implements AutoCloseable {
             return Generator.prompt(model, generatorMessages(), true);
         }
 
+        /** A piece of the answer to the listener; the first non-empty one times the first token. */
+        void emit(String text) {
+            if (firstToken < 0 && !text.isEmpty()) {
+                firstToken = elapsed();
+            }
+            listener.onAnswer(text);
+        }
+
         TokenListener answerListener() {
-            return (c, token, text) -> {
-                if (firstToken < 0 && !text.isEmpty()) {
-                    firstToken = elapsed();
-                }
-                answerTokens.onToken(c, token, text);
-            };
+            return (c, token, text) -> emit(text);
         }
 
         /** Milliseconds since the request started, work reused from a {@link SharedWork} included. */

@@ -3,7 +3,7 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import java.io.IOException;
@@ -582,12 +582,15 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
         long now = System.currentTimeMillis() / 1000;
         EventStream stream = request.stream() ? new EventStream(ex, request, responses, mapper, id, now) : null;
         int[] afterLeft = {0};
-        TokenListener tokens = (c, token, text) -> {
-            if (ex.isGone() && token >= 0) {
-                afterLeft[0]++;
-            }
-            if (stream != null) {
-                stream.onToken(c, token, text);
+        BlendListener tokens = new BlendListener() {
+            @Override
+            public void onAnswer(String text) {
+                if (ex.isGone()) {
+                    afterLeft[0]++;
+                }
+                if (stream != null) {
+                    stream.onAnswer(text);
+                }
             }
         };
         try {

@@ -3,7 +3,7 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendResult;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -19,7 +19,7 @@ import java.util.Map;
  * leading whitespace is dropped and trailing whitespace held back until more text follows, as the
  * non-streamed answer is stripped.
  */
-final class EventStream implements TokenListener {
+final class EventStream implements BlendListener {
     private static final Map<String, String> HEADERS = Map.of("Content-Type", "text/event-stream; charset=utf-8",
             "Cache-Control", "no-cache");
 
@@ -43,7 +43,7 @@ final class EventStream implements TokenListener {
     }
 
     @Override
-    public void onToken(int candidate, int token, String text) {
+    public void onAnswer(String text) {
         if (text.isEmpty() || exchange.isGone()) {
             return;
         }

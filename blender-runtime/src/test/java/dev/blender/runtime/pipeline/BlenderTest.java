@@ -2,7 +2,9 @@ package dev.blender.runtime.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,17 +37,66 @@ class BlenderTest {
         return ArithBlenders.full();
     }
 
+    /** Writes down what a blend reports. */
+    static class Recorder implements BlendListener {
+        final List<String> log = new ArrayList<>();
+        final StringBuilder answer = new StringBuilder();
+        volatile BlendResult result;
+        volatile Throwable error;
+        volatile Thread thread;
+
+        @Override
+        public void onAnswer(String text) {
+            log.add("answer");
+            answer.append(text);
+            thread = Thread.currentThread();
+        }
+
+        @Override
+        public void onStageStarted(Stage stage) {
+            log.add("stage " + stage.id());
+        }
+
+        @Override
+        public void onCandidates(List<BlendResult.Sampled> candidates) {
+            log.add("candidates " + candidates.size());
+        }
+
+        @Override
+        public void onRanked(List<BlendResult.Ranked> ranked, String orderedBy) {
+            log.add("ranked " + orderedBy);
+        }
+
+        @Override
+        public void onComplete(BlendResult r) {
+            log.add("complete");
+            result = r;
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            log.add("error");
+            error = t;
+        }
+    }
+
     @Test
     void fullBlendReturnsEveryStageAndStreamsTheFusedAnswer() {
         try (Blender blender = arithBlender().build()) {
-            StringBuilder streamed = new StringBuilder();
-            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3),
-                    (c, token, text) -> streamed.append(text));
+            Recorder events = new Recorder();
+            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3), events);
+            assertEquals(List.of("stage sample", "candidates 8", "stage rank", "ranked max-logits", "stage fuse"),
+                    events.log.subList(0, 5), "stages announced in order, each result as it is ready");
+            assertEquals("complete", events.log.getLast());
+            assertSame(r, events.result);
+            String streamed = events.answer.toString();
+            assertTrue(events.log.stream().filter(e -> e.equals("answer")).count() >= 2,
+                    "the fused answer streams token by token: " + events.log);
             assertEquals("full-blend", r.strategy());
             assertEquals(8, r.candidates().size(), "4 candidates from each of 2 generators");
             assertTrue(r.candidates().stream().anyMatch(s -> s.model().equals("answerer-b.gguf")));
             assertNotNull(r.fused());
-            assertEquals(r.fused().text(), streamed.toString());
+            assertEquals(r.fused().text(), streamed);
             assertEquals(r.fused().text().strip(), r.answer());
             assertEquals("85", r.answer(), "the judge and fuser see the bare question they were trained on");
             assertTrue(r.ranked().size() > 1, "seed 3 samples several answers: " + r.ranked());
@@ -114,15 +165,27 @@ class BlenderTest {
                     () -> blender.blend(BlendRequest.of("37+48=").withCancellation(before)));
             // cancelled while the fused answer streams
             Cancellation during = new Cancellation();
+            Recorder cancelling = new Recorder() {
+                @Override
+                public void onAnswer(String text) {
+                    during.cancel();
+                }
+            };
             assertThrows(CancellationException.class, () -> blender.blend(BlendRequest.of("37+48=")
-                    .withCancellation(during), (c, t, text) -> during.cancel()));
+                    .withCancellation(during), cancelling));
+            assertTrue(cancelling.error instanceof CancellationException, "the listener hears why it ended");
             Cancellation ofTheRequest = new Cancellation();
             CompletableFuture<BlendResult> f = blender.blendAsync(BlendRequest.of("37+48=").withCancellation(ofTheRequest));
             f.cancel(true);
             assertTrue(ofTheRequest.isCancelled(), "cancelling the future cancels the request it runs");
             BlendResult again = blender.blend(BlendRequest.of("37+48=").withSeed(5));
-            assertEquals(again.answer(), blender.blendAsync(BlendRequest.of("37+48=").withSeed(5))
-                    .get(30, TimeUnit.SECONDS).answer(), "async gives the synchronous answer");
+            Recorder streamed = new Recorder();
+            BlendResult async = blender.blendAsync(BlendRequest.of("37+48=").withSeed(5), streamed)
+                    .get(30, TimeUnit.SECONDS);
+            assertEquals(again.answer(), async.answer(), "async gives the synchronous answer");
+            assertEquals(async.fused().text(), streamed.answer.toString(), "and streams it");
+            assertSame(async, streamed.result);
+            assertNotEquals(Thread.currentThread(), streamed.thread, "from the blending thread");
         }
     }
 

@@ -29,7 +29,12 @@ class CompositionRunTest {
             BlendRequest request = BlendRequest.of("17+62=").withSeed(1).withSharedWork(work);
             BlendResult fused = blender.blend(request.withComposition(fuseTop3("fused")));
             StringBuilder streamed = new StringBuilder();
-            BlendResult checked = blender.blend(request.withComposition(verified), (c, t, text) -> streamed.append(text));
+            BlendResult checked = blender.blend(request.withComposition(verified), new BlendListener() {
+                @Override
+                public void onAnswer(String text) {
+                    streamed.append(text);
+                }
+            });
             // the example: the judge ranks 79 first, the fuser writes 80, verification keeps 79
             assertEquals("79", fused.ranked().get(0).text());
             assertEquals("80", fused.answer());

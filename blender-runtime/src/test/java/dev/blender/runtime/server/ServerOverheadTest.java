@@ -161,9 +161,12 @@ class ServerOverheadTest {
             double[] perToken = new double[2];
             for (int round = 0; round < 4; round++) { // round 0 warms up
                 List<Long> at = new ArrayList<>();
-                blender.blend(BlendRequest.of("Once upon a time"), (c, token, text) -> {
-                    if (!text.isEmpty()) {
-                        at.add(System.nanoTime());
+                blender.blend(BlendRequest.of("Once upon a time"), new dev.blender.runtime.pipeline.BlendListener() {
+                    @Override
+                    public void onAnswer(String text) {
+                        if (!text.isEmpty()) {
+                            at.add(System.nanoTime());
+                        }
                     }
                 });
                 List<Long> chunks = new ArrayList<>();
@@ -223,7 +226,7 @@ class ServerOverheadTest {
             for (int round = 0; round < 4; round++) { // round 0 warms up
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
-                    stream.onToken(0, i, " word");
+                    stream.onAnswer(" word");
                 }
                 if (round > 0) {
                     micros.add((System.nanoTime() - t0) / 1e3 / n);

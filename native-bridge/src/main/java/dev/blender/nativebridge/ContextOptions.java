@@ -38,6 +38,12 @@ public record ContextOptions(int contextSize, int batchSize, int microBatchSize,
         if (maxSequences < 1) {
             throw new IllegalArgumentException("maxSequences must be >= 1, was " + maxSequences);
         }
+        if (maxSequences > batchSize) {
+            // one step decodes a token of every sequence; llama.cpp v0.5.0 sizes its outputs by the batch
+            // and aborts the process (GGML_ASSERT n_outputs_max) when they outnumber it
+            throw new IllegalArgumentException("maxSequences (" + maxSequences + ") must be <= batchSize (" + batchSize
+                    + "): one step decodes a token of every sequence; raise batchSize first");
+        }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = automatic), was " + threads);
         }

@@ -10,6 +10,7 @@ import dev.blender.runtime.eval.AnswerChecker;
 import dev.blender.runtime.eval.Evaluation;
 import dev.blender.runtime.eval.Problem;
 import dev.blender.runtime.eval.Recipe;
+import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.Composition;
@@ -37,7 +38,8 @@ import picocli.CommandLine.Option;
             "\"eval\" section) evaluates your own models."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--recipe", defaultValue = "arith", paramLabel = "NAME|FILE.json",
-            description = "built-in recipe name (arith) or a recipe file (default: ${DEFAULT-VALUE})")
+            description = "built-in recipe (arith: the reference blend; arith3: a, b and c at temperature 0.2)"
+                    + " or a recipe file (default: ${DEFAULT-VALUE})")
     String recipeName;
 
     @Option(names = "--models", paramLabel = "DIR",
@@ -76,6 +78,11 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "OUT.json", description = "also write the table as JSON")
     Path json;
 
+    @Option(names = "--answers", paramLabel = "OUT.jsonl",
+            description = "also write every row's answer to every problem, one JSON line each (question, gold,"
+                    + " method, answer, right, and the ranked candidates): for error analysis")
+    Path answers;
+
     @Override
     public Integer call() throws IOException {
         if (samples != null && samples < 1) {
@@ -87,13 +94,15 @@ final class EvalCommand implements Callable<Integer> {
         boolean builtIn = !recipeName.endsWith(".json");
         Recipe recipe;
         if (builtIn) {
-            Path base = modelDir != null ? modelDir : SharedData.resolve("models/" + recipeName).orElseThrow(() ->
-                    new IllegalArgumentException("shared/models/" + recipeName + " not found; pass --models DIR"));
+            String family = Recipe.builtInFamily(recipeName);
+            Path base = modelDir != null ? modelDir : SharedData.resolve("models/" + family).orElseThrow(() ->
+                    new IllegalArgumentException("shared/models/" + family + " not found; pass --models DIR"));
             recipe = Recipe.builtIn(recipeName, base);
         } else {
             recipe = Recipe.load(Path.of(recipeName), modelDir);
         }
-        Path file = problems != null ? problems : SharedData.resolve("data/" + recipeName + "/dev.jsonl")
+        Path file = problems != null ? problems : SharedData.resolve("data/" + Recipe.builtInFamily(
+                builtIn ? recipeName : "arith") + "/dev.jsonl")
                 .filter(p -> builtIn).orElseThrow(() -> new IllegalArgumentException("pass --problems FILE.jsonl"));
         AnswerChecker checker = checkerName != null ? AnswerChecker.named(checkerName) : recipe.answerChecker();
         List<Problem> all = Problem.readJsonl(file, skip + limit);
@@ -116,14 +125,50 @@ final class EvalCommand implements Callable<Integer> {
             rows.addAll(recipe.compositionsFor(config));
         }
         Composition pool = config.generators().size() > 1 ? Composition.named("majority") : null;
-        try (Blender blender = Blender.create(config)) {
+        ObjectMapper mapper = new ObjectMapper();
+        try (Blender blender = Blender.create(config);
+             java.io.BufferedWriter out = answers != null ? Files.newBufferedWriter(answers) : null) {
             Progress progress = new Progress(System.err, list.size());
             List<Evaluation.Row> table = new Evaluation(blender, rows, checker, pool).run(list, seed,
-                    (done, total, sofar) -> progress.step(done, status(sofar, done)));
+                    new Evaluation.Listener() {
+                        @Override
+                        public void problemDone(int done, int total, List<Evaluation.Row> sofar) {
+                            progress.step(done, status(sofar, done));
+                        }
+
+                        @Override
+                        public void answered(int index, Problem p, String method, BlendResult r, boolean right) {
+                            if (out != null) {
+                                write(out, mapper, index, p, method, r, right);
+                            }
+                        }
+                    });
             progress.done();
             print(recipe, config, table, list.size(), file);
         }
         return 0;
+    }
+
+    private void write(java.io.BufferedWriter out, ObjectMapper mapper, int index, Problem p, String method,
+                       BlendResult r, boolean right) {
+        ObjectNode o = mapper.createObjectNode();
+        o.put("problem", skip + index);
+        o.put("question", p.question());
+        p.answers().forEach(o.putArray("gold")::add);
+        o.put("method", method);
+        o.put("answer", r.answer());
+        o.put("right", right);
+        ArrayNode ranked = o.putArray("ranked");
+        r.ranked().forEach(x -> ranked.addObject().put("text", x.text()).put("votes", x.votes()));
+        if (r.fused() != null) {
+            o.put("fused", r.fused().text().strip());
+        }
+        try {
+            out.write(mapper.writeValueAsString(o));
+            out.newLine();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot write " + answers + ": " + e.getMessage(), e);
+        }
     }
 
     /** The best row so far, for the progress line. */

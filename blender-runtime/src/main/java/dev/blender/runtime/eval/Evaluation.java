@@ -66,6 +66,9 @@ public final class Evaluation {
     @FunctionalInterface
     public interface Listener {
         void problemDone(int done, int total, List<Row> rows);
+
+        /** One row's answer to one problem (for error analysis); {@code index} counts from 0. */
+        default void answered(int index, Problem problem, String method, BlendResult result, boolean right) {}
     }
 
     /**
@@ -88,8 +91,9 @@ public final class Evaluation {
             BlendRequest request = BlendRequest.of(p.question()).withSeed(seedOf(seed, i)).withSharedWork(work);
             for (Composition c : compositions) {
                 BlendResult r = blender.blend(request.withComposition(c));
-                rows.compute(c.name(), (k, row) -> row.plus(right(r.answer(), p), r.usage().totalTokens(),
-                        r.timings().totalMillis()));
+                boolean right = right(r.answer(), p);
+                rows.compute(c.name(), (k, row) -> row.plus(right, r.usage().totalTokens(), r.timings().totalMillis()));
+                listener.answered(i, p, c.name(), r, right);
             }
             if (pool != null) {
                 BlendResult r = blender.blend(request.withComposition(pool));

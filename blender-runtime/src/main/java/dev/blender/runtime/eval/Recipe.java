@@ -44,15 +44,33 @@ public record Recipe(String name, BlenderConfig.Builder config, String checker, 
         compositions = compositions == null ? null : List.copyOf(compositions);
     }
 
-    /** The built-in recipe of that name (only "arith"), its model paths relative to {@code modelDir}. */
-    public static Recipe builtIn(String name, Path modelDir) {
-        if (!name.equals("arith")) {
-            throw new IllegalArgumentException("no built-in recipe '" + name + "' (built in: arith; or pass a .json file)");
+    /**
+     * The built-in recipes: {@code arith} (answerers a and b, candidates at temperature 0.8: the reference
+     * blend of shared/models/arith) and {@code arith3} (a, b and the bagged c at temperature 0.2: the
+     * blend chosen on the first half of dev to beat the reference).
+     */
+    public static final List<String> BUILT_IN = List.of("arith", "arith3");
+
+    /** The shared folder (models/NAME, data/NAME) a built-in recipe reads. */
+    public static String builtInFamily(String name) {
+        checkBuiltIn(name);
+        return "arith";
+    }
+
+    private static void checkBuiltIn(String name) {
+        if (!BUILT_IN.contains(name)) {
+            throw new IllegalArgumentException("no built-in recipe '" + name + "' (built in: " + String.join(", ", BUILT_IN)
+                    + "; or pass a .json file)");
         }
-        try (InputStream in = Recipe.class.getResourceAsStream("arith.recipe.json")) {
+    }
+
+    /** A built-in recipe ({@link #BUILT_IN}), its model paths relative to {@code modelDir}. */
+    public static Recipe builtIn(String name, Path modelDir) {
+        checkBuiltIn(name);
+        try (InputStream in = Recipe.class.getResourceAsStream(name + ".recipe.json")) {
             return fromJson(new ObjectMapper().readTree(in), modelDir, name);
         } catch (IOException e) {
-            throw new IllegalStateException("the built-in arith recipe cannot be read", e);
+            throw new IllegalStateException("the built-in recipe " + name + " cannot be read", e);
         }
     }
 

@@ -294,7 +294,7 @@ public final class Blender implements AutoCloseable {
                     case Stage.Vote x -> vote();
                     case Stage.Rank x -> rank(x);
                     case Stage.Mix x -> mix(x, stream);
-                    case Stage.Fuse x -> fuse(x.topK(), x.inputs(), stream);
+                    case Stage.Fuse x -> fuse(x.topK(), x.inputs(), x.orders(), stream);
                     case Stage.Verify x -> verify();
                     case Stage.Refine x -> refine(x);
                     case Stage.Gate x -> {
@@ -596,22 +596,73 @@ public final class Blender implements AutoCloseable {
             return chosen.isEmpty() ? List.of("") : chosen; // every candidate was blank
         }
 
-        void fuse(Integer topK, Stage.FuseInputs inputs, boolean stream) {
+        void fuse(Integer topK, Stage.FuseInputs inputs, int orders, boolean stream) {
             if (config.fuser() == null || (overBudget() && (answer != null || !order.isEmpty()))) {
                 return;
             }
             List<String> top = fuseInputs(topK, inputs);
+            List<List<String>> permutations = permutations(top, orders);
+            boolean streams = stream && permutations.size() == 1; // a vote of several is known only at the end
             try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
                     fuserContext())) {
                 GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
-                fused = checkedCandidate(fuser.fuse(request.prompt(), top, new FuseOptions(fusedMaxTokens(),
-                        config.answerSampler(), stop(), request.seed(), request.cancellation()),
-                        stream ? answerListener() : TokenListener.NONE));
-                streamed = stream;
-                count("fusion", fuser.promptTokens(request.prompt(), top), fused.tokenCount());
-                answer = fused.text().strip();
+                Map<String, Integer> votes = new LinkedHashMap<>();
+                Map<String, Candidate> first = new HashMap<>();
+                for (List<String> in : permutations) {
+                    checkCancelled();
+                    Candidate c = checkedCandidate(fuser.fuse(request.prompt(), in, new FuseOptions(fusedMaxTokens(),
+                            config.answerSampler(), stop(), request.seed(), request.cancellation()),
+                            streams ? answerListener() : TokenListener.NONE));
+                    count("fusion", fuser.promptTokens(request.prompt(), in), c.tokenCount());
+                    votes.merge(c.text().strip(), 1, Integer::sum);
+                    first.putIfAbsent(c.text().strip(), c);
+                }
+                streamed = streams;
+                String best = votes.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+                fused = first.get(best);
+                answer = best;
                 answerCandidate = fused;
             }
+        }
+
+        /** {@code count} orders of the inputs: as given first, then the next permutations in lexicographic order of positions. */
+        static List<List<String>> permutations(List<String> items, int count) {
+            List<List<String>> out = new ArrayList<>();
+            int[] idx = new int[items.size()];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = i;
+            }
+            do {
+                List<String> p = new ArrayList<>();
+                for (int i : idx) {
+                    p.add(items.get(i));
+                }
+                out.add(p);
+            } while (out.size() < count && nextPermutation(idx));
+            return out;
+        }
+
+        private static boolean nextPermutation(int[] a) {
+            int i = a.length - 2;
+            while (i >= 0 && a[i] >= a[i + 1]) {
+                i--;
+            }
+            if (i < 0) {
+                return false;
+            }
+            int j = a.length - 1;
+            while (a[j] <= a[i]) {
+                j--;
+            }
+            int t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+            for (int l = i + 1, r = a.length - 1; l < r; l++, r--) {
+                t = a[l];
+                a[l] = a[r];
+                a[r] = t;
+            }
+            return true;
         }
 
         void verify() {
@@ -633,7 +684,7 @@ public final class Blender implements AutoCloseable {
         void refine(Stage.Refine x) {
             for (int round = 0; round < x.rounds(); round++) {
                 String before = answer();
-                fuse(x.topK(), Stage.FuseInputs.ANSWER_FIRST, false);
+                fuse(x.topK(), Stage.FuseInputs.ANSWER_FIRST, 1, false);
                 if (answer().equals(before)) {
                     return; // a fixed point: another round would write it again
                 }

@@ -211,6 +211,8 @@ public record Composition(String name, List<Stage> stages) {
         name("token:gated", new Stage.Mix(CombineMethod.LOG_LINEAR, null, 0.5f));
         // the log-linear answer fused with the two most frequent samples
         name("fuse:mix3", SAMPLE, new Stage.Vote(), LOG_LINEAR, FUSE3_ANSWER_FIRST);
+        // ... and the judge then keeps the most frequent sample instead where it prefers it to the fusion
+        name("fuse:mix3-verified", SAMPLE, new Stage.Vote(), LOG_LINEAR, FUSE3_ANSWER_FIRST, new Stage.Verify());
         // keeps a confident log-linear answer (least likely token above 0.5, a priori) and fuses the rest
         name("cascade:mix3", LOG_LINEAR, new Stage.Gate(Stage.GateRule.TOKEN_PROBABILITY, 0.5), SAMPLE,
                 new Stage.Vote(), FUSE3_ANSWER_FIRST);

@@ -129,9 +129,10 @@ public final class CompositionJson {
                         "mix: method") : null, decimal(s, "pack"), decimal(s, "solo"));
             }
             case "fuse" -> {
-                keys(s, id, Set.of("topK", "inputs"));
+                keys(s, id, Set.of("topK", "inputs", "orders"));
+                Integer orders = integer(s, "orders");
                 yield new Stage.Fuse(integer(s, "topK"), s.has("inputs") ? constant(Stage.FuseInputs.class,
-                        s.get("inputs").asText(), "fuse: inputs") : Stage.FuseInputs.TOP);
+                        s.get("inputs").asText(), "fuse: inputs") : Stage.FuseInputs.TOP, orders != null ? orders : 1);
             }
             case "verify" -> {
                 keys(s, id, Set.of());
@@ -254,6 +255,9 @@ public final class CompositionJson {
                 putIf(o, "topK", x.topK());
                 if (x.inputs() != Stage.FuseInputs.TOP) {
                     o.put("inputs", spelling(x.inputs()));
+                }
+                if (x.orders() != 1) {
+                    o.put("orders", x.orders());
                 }
             }
             case Stage.Verify x -> { }

@@ -159,13 +159,25 @@ public sealed interface Stage {
      *
      * @param topK   candidates read; null = the request's or blender's {@code topK}
      * @param inputs which texts
+     * @param orders how many orders of the inputs to fuse (the given order first, then the other
+     *               permutations); above 1 the answer is the fused text written most often (ties: the
+     *               earlier order). A fuser reads its first input most closely; voting over orders takes
+     *               that bias out.
      */
-    record Fuse(Integer topK, FuseInputs inputs) implements Stage {
+    record Fuse(Integer topK, FuseInputs inputs, int orders) implements Stage {
         public Fuse {
             if (topK != null && topK < 1) {
                 throw new IllegalArgumentException("fuse: topK must be >= 1, was " + topK);
             }
             Objects.requireNonNull(inputs, "fuse: inputs");
+            if (orders < 1) {
+                throw new IllegalArgumentException("fuse: orders must be >= 1, was " + orders);
+            }
+        }
+
+        /** One fusion of the inputs in their order. */
+        public Fuse(Integer topK, FuseInputs inputs) {
+            this(topK, inputs, 1);
         }
 
         @Override

@@ -155,13 +155,31 @@ class BlenderCliTest {
         assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "pool:random", "majority", "self-moa",
                 "pool:oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "rank:embedding", "fuse:top3",
                 "fuse:frequent3", "token:linear", "token:loglinear", "token:pack", "token:gated", "fuse:mix3",
-                "cascade:mix3"), acc.keySet());
+                "fuse:mix3-verified", "cascade:mix3"), acc.keySet());
         for (String picker : new String[] {"pool:random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins",
             "rank:embedding"}) {
             assertTrue(acc.get(picker) <= acc.get("pool:oracle"), picker + " picks from the pool, so it cannot beat the oracle");
         }
         // the README's greedy answers: answerer-a gets the 3rd and 4th of the first four right
         assertEquals(0.5, acc.get("member:answerer-a"), 1e-9);
+    }
+
+    /** README's main job, on 4 problems instead of 100: the whole blend beside each member alone. */
+    @Test
+    void theReadmesMainJobRunsTheWholeBlendBesideEachMember() throws Exception {
+        TestModels.sharedFile("models/arith/answerer-c.gguf");
+        String line = Files.readAllLines(Path.of("../README.md")).stream().map(String::strip)
+                .filter(l -> l.startsWith("bin/blender eval ")).findFirst().orElseThrow();
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
+                line.substring("bin/blender ".length()).split(" +")));
+        args.set(args.indexOf("--limit") + 1, "4");
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(0, r.code, r.err);
+        for (String row : new String[] {"member:answerer-a", "member:answerer-b", "member:answerer-c", "full-blend",
+            "fuse:mix3-verified"}) {
+            assertTrue(r.out.contains("\n" + row + " "), row + " in\n" + r.out);
+        }
+        assertTrue(r.out.contains("3 x 4 candidates at temperature 0.20"), r.out);
     }
 
     @Test

@@ -51,6 +51,25 @@ public record FuserTemplate(String prompt, String candidateFormat, String separa
                 true);
     }
 
+    /** The built-in templates' names, for configuration files and flags. */
+    public static final java.util.List<String> NAMES = java.util.List.of("llm-blender", "aggregator", "arith");
+
+    /**
+     * A built-in template by name: {@code llm-blender} ({@link #llmBlender()}), {@code aggregator}
+     * ({@link #aggregator()}) or {@code arith} ({@link #arith()}).
+     *
+     * @throws IllegalArgumentException another name; the message lists these
+     */
+    public static FuserTemplate named(String name) {
+        return switch (name.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "llm-blender" -> llmBlender();
+            case "aggregator" -> aggregator();
+            case "arith" -> arith();
+            default -> throw new IllegalArgumentException("unknown fuser template '" + name + "' (built in: "
+                    + String.join(", ", NAMES) + ")");
+        };
+    }
+
     /** The arith fuser of shared/models/arith: {@code Q: 37+48= C1: 85 C2: 75 C3: 84 Fused:}. */
     public static FuserTemplate arith() {
         return new FuserTemplate("Q: {instruction} {candidates} Fused:", "C{n}: {candidate}", " ", 3, 8, false);

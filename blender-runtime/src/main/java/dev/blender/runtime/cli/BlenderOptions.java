@@ -9,7 +9,6 @@ import dev.blender.runtime.pipeline.BlenderConfigJson;
 import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.Locale;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -95,23 +94,21 @@ final class BlenderOptions {
         } else {
             models.models.forEach(b::generator);
             if (judge != null) {
-                b.judge(judge, switch (judgeTemplate.toLowerCase(Locale.ROOT)) {
-                    case "ab" -> JudgeTemplate.abAnswer();
-                    case "arith" -> JudgeTemplate.arith();
-                    default -> throw new IllegalArgumentException("--judge-template must be ab or arith, was " + judgeTemplate);
-                });
+                try {
+                    b.judge(judge, JudgeTemplate.named(judgeTemplate));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--judge-template: " + e.getMessage(), e);
+                }
             }
             if (reranker != null) {
                 b.reranker(reranker);
             }
             if (fuser != null) {
-                b.fuser(fuser, switch (fuserTemplate.toLowerCase(Locale.ROOT)) {
-                    case "llm-blender" -> FuserTemplate.llmBlender();
-                    case "aggregator" -> FuserTemplate.aggregator();
-                    case "arith" -> FuserTemplate.arith();
-                    default -> throw new IllegalArgumentException("--fuser-template must be llm-blender, aggregator or"
-                            + " arith, was " + fuserTemplate);
-                });
+                try {
+                    b.fuser(fuser, FuserTemplate.named(fuserTemplate));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--fuser-template: " + e.getMessage(), e);
+                }
             }
         }
         if (strategy != null) {

@@ -606,7 +606,7 @@ public final class Blender implements AutoCloseable {
             try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
                     fuserContext())) {
                 GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
-                Map<String, Integer> votes = new LinkedHashMap<>();
+                List<String> written = new ArrayList<>();
                 Map<String, Candidate> first = new HashMap<>();
                 for (List<String> in : permutations) {
                     checkCancelled();
@@ -614,11 +614,12 @@ public final class Blender implements AutoCloseable {
                             config.answerSampler(), stop(), request.seed(), request.cancellation()),
                             streams ? answerListener() : TokenListener.NONE));
                     count("fusion", fuser.promptTokens(request.prompt(), in), c.tokenCount());
-                    votes.merge(c.text().strip(), 1, Integer::sum);
+                    written.add(c.text());
                     first.putIfAbsent(c.text().strip(), c);
                 }
                 streamed = streams;
-                String best = votes.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+                List<String> byVotes = Votes.byFrequency(written);
+                String best = byVotes.isEmpty() ? written.get(0).strip() : byVotes.get(0); // all blank: the blank stands
                 fused = first.get(best);
                 answer = best;
                 answerCandidate = fused;

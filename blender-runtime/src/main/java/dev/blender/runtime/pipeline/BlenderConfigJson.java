@@ -193,11 +193,11 @@ public final class BlenderConfigJson {
     }
 
     private static JudgeTemplate judgeTemplate(JsonNode t) {
-        if (t == null || t.isTextual() && t.asText().equals("ab")) {
+        if (t == null) {
             return JudgeTemplate.abAnswer();
         }
-        if (t.isTextual() && t.asText().equals("arith")) {
-            return JudgeTemplate.arith();
+        if (t.isTextual()) {
+            return JudgeTemplate.named(t.asText());
         }
         if (t.isObject()) {
             JsonNode verdicts = t.path("verdicts");
@@ -213,14 +213,11 @@ public final class BlenderConfigJson {
     }
 
     private static FuserTemplate fuserTemplate(JsonNode t) {
-        if (t == null || t.isTextual() && t.asText().equals("llm-blender")) {
+        if (t == null) {
             return FuserTemplate.llmBlender();
         }
-        if (t.isTextual() && t.asText().equals("arith")) {
-            return FuserTemplate.arith();
-        }
-        if (t.isTextual() && t.asText().equals("aggregator")) {
-            return FuserTemplate.aggregator();
+        if (t.isTextual()) {
+            return FuserTemplate.named(t.asText());
         }
         if (t.isObject()) {
             return new FuserTemplate(t.path("prompt").asText(null), t.path("candidateFormat").asText(null),

@@ -38,6 +38,23 @@ public record JudgeTemplate(String prompt, String rationaleStop, String verdictF
         }
     }
 
+    /** The built-in templates' names, for configuration files and flags. */
+    public static final java.util.List<String> NAMES = java.util.List.of("ab", "arith");
+
+    /**
+     * A built-in template by name: {@code ab} ({@link #abAnswer()}) or {@code arith} ({@link #arith()}).
+     *
+     * @throws IllegalArgumentException another name; the message lists these
+     */
+    public static JudgeTemplate named(String name) {
+        return switch (name.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "ab" -> abAnswer();
+            case "arith" -> arith();
+            default -> throw new IllegalArgumentException("unknown judge template '" + name + "' (built in: "
+                    + String.join(", ", NAMES) + ")");
+        };
+    }
+
     /** The arith judge of shared/models/arith: works the sum out, then "Better: X" or "Better: Y". */
     public static JudgeTemplate arith() {
         return new JudgeTemplate("Q: {instruction} X: {first} Y: {second} Result:", "Better:", " X", " Y", 12);

@@ -28,20 +28,40 @@ import java.util.Set;
  * Without {@code compositions}, every built-in composition the configuration can run is compared, with a
  * {@code member:} row for each generator first.
  *
- * @param name         shown in the output
- * @param config       the blender every row runs on
- * @param checker      exact, gsm8k or nq-open ({@link AnswerChecker#named})
- * @param compositions the rows
+ * Immutable; {@link #config()} gives a fresh builder each time, to change before building.
  */
-public record Recipe(String name, BlenderConfig.Builder config, String checker, List<Composition> compositions) {
+public final class Recipe {
     private static final Set<String> EVAL_KEYS = Set.of("name", "checker", "compositions");
 
-    public Recipe {
-        Objects.requireNonNull(name, "name");
-        Objects.requireNonNull(config, "config");
-        checker = checker == null ? "exact" : checker;
-        AnswerChecker.named(checker);
-        compositions = compositions == null ? null : List.copyOf(compositions);
+    private final String name;
+    private final JsonNode configJson;
+    private final Path base;
+    private final String checker;
+    private final List<Composition> compositions;
+
+    private Recipe(String name, JsonNode configJson, Path base, String checker, List<Composition> compositions) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.configJson = configJson.deepCopy();
+        this.base = base;
+        this.checker = checker == null ? "exact" : checker;
+        AnswerChecker.named(this.checker);
+        this.compositions = compositions == null ? null : List.copyOf(compositions);
+        BlenderConfigJson.fromJson(configJson, base); // the configuration's own errors, at load time
+    }
+
+    /** Shown in the output. */
+    public String name() {
+        return name;
+    }
+
+    /** The blender every row runs on: a new builder holding the recipe's configuration. */
+    public BlenderConfig.Builder config() {
+        return BlenderConfigJson.fromJson(configJson, base);
+    }
+
+    /** exact, gsm8k or nq-open ({@link AnswerChecker#named}). */
+    public String checker() {
+        return checker;
     }
 
     /**
@@ -92,7 +112,6 @@ public record Recipe(String name, BlenderConfig.Builder config, String checker, 
     }
 
     static Recipe fromJson(JsonNode root, Path base, String defaultName) {
-        BlenderConfig.Builder config = BlenderConfigJson.fromJson(root, base);
         JsonNode eval = root.path("eval");
         eval.fieldNames().forEachRemaining(k -> {
             if (!EVAL_KEYS.contains(k)) {
@@ -108,7 +127,7 @@ public record Recipe(String name, BlenderConfig.Builder config, String checker, 
                 compositions.add(CompositionJson.read(c, "composition-" + ++i));
             }
         }
-        return new Recipe(eval.path("name").asText(defaultName), config, eval.path("checker").asText(null),
+        return new Recipe(eval.path("name").asText(defaultName), root, base, eval.path("checker").asText(null),
                 compositions);
     }
 

@@ -283,10 +283,10 @@ public final class Blender implements AutoCloseable {
 
         BlendResult run(Composition composition) {
             List<Stage> stages = composition.stages();
-            Stage streaming = stages.getLast();
-            for (Stage stage : stages) {
+            for (int i = 0; i < stages.size(); i++) {
+                Stage stage = stages.get(i);
                 checkCancelled();
-                boolean stream = stage == streaming;
+                boolean stream = i == stages.size() - 1; // only the last stage's answer is surely the final one
                 double before = elapsed();
                 listener.onStageStarted(stage);
                 switch (stage) {

@@ -4,39 +4,38 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.SharedData;
+import dev.blender.runtime.bench.LatencyBench;
 import dev.blender.runtime.eval.Problem;
-import dev.blender.runtime.pipeline.BlendListener;
-import dev.blender.runtime.pipeline.BlendRequest;
-import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
-import dev.blender.runtime.pipeline.Strategy;
+import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.OptionalLong;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code blender bench}: the latency harness. Runs several strategies of one blender on the same
- * prompts, interleaved, and reports per-stage latency percentiles, answer-token throughput, each
- * strategy's median relative to SINGLE's, and the process's peak memory.
+ * {@code blender bench}: the latency harness's flags and tables; {@link LatencyBench} measures. Runs
+ * several compositions of one blender on the same prompts, interleaved, and reports per-stage latency
+ * percentiles, answer-token throughput, each composition's median relative to single's, and the
+ * process's peak memory.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Measures the latency of each strategy on the same prompts, interleaved per run.",
             "Defaults: the arith models, the first --limit questions of shared/data/arith/dev.jsonl as "
                 + "the bare questions, and every strategy the configuration supports.",
-            "Percentiles are nearest-rank. Answer tokens/s = answer tokens (token callbacks with a token id >= 0) "
-                + "of all requests / the sum of their (total - first-token) times.",
+            "Percentiles are nearest-rank. Answer tokens/s = answer pieces streamed (a token each where the last "
+                + "stage writes the answer, the whole answer at once otherwise) of the requests with an answer / "
+                + "the sum of their (total - first-token) times.",
             "Run r samples with seed + r, so repeated prompts draw fresh candidates instead of replaying the "
                 + "judge's pair cache (which, as in a server, lives across requests).",
             "These machines are noisy: compare the p50/SINGLE ratios, measured in the same run."})
@@ -44,8 +43,10 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     BlenderOptions blender;
 
-    @Option(names = "--strategies", split = ",", paramLabel = "S",
-            description = "strategies to compare (default: every one the configuration supports)")
+    // split by parseStrategies, not picocli, whose split would cut inline JSON at its commas
+    @Option(names = "--strategies", paramLabel = "S[,S...]", description = {
+        "what to compare, comma-separated: as --strategy takes it (a name such as full-blend or fuse:mix3,",
+        "member:<generator>, inline JSON, a .json file); default: every strategy the configuration supports"})
     List<String> strategies = new ArrayList<>();
 
     @Option(names = "--prompts", paramLabel = "FILE", description = "prompts, one per line (blank lines skipped)")
@@ -74,84 +75,99 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (runs < 1) {
-            throw new IllegalArgumentException("--runs must be >= 1, was " + runs);
-        }
-        if (warmup < 0) {
-            throw new IllegalArgumentException("--warmup must be >= 0, was " + warmup);
+        LatencyBench.Builder settings = LatencyBench.builder();
+        try {
+            settings.runs(runs).warmup(warmup).seed(seed);
+        } catch (IllegalArgumentException e) {
+            // the library names its settings as these flags are named
+            throw new IllegalArgumentException("--" + e.getMessage(), e);
         }
         if (limit < 1) {
             throw new IllegalArgumentException("--limit must be >= 1, was " + limit);
         }
-        List<Strategy> requested = parseStrategies(strategies);
-        // checked before loading models, so a typo costs no load time
+        List<Composition> requested = parseStrategies(strategies);
         var config = blender.config();
-        List<Strategy> chosen = new ArrayList<>();
-        for (Strategy s : requested.isEmpty() ? List.of(Strategy.values()) : requested) {
-            if (config.supports(s)) {
-                chosen.add(s);
-            } else if (!requested.isEmpty()) {
-                throw new IllegalArgumentException("this configuration cannot run " + s + " (it needs two generators)");
-            }
-        }
-
         List<String> texts = loadPrompts();
-
-        PrintStream err = System.err;
-        List<Samples> results = new ArrayList<>();
-        chosen.forEach(s -> results.add(new Samples(s)));
-        try (Blender b = blender.open(err)) {
-            // warm-up seeds lie past the measured ones, so no measured request replays a warm-up's judge scores
-            for (int w = 0; w < warmup; w++) {
-                for (Samples s : results) {
-                    measure(b, s.strategy, texts.get(w % texts.size()), seed + runs + w);
-                }
-            }
-            int total = runs * texts.size() * results.size();
-            Progress bar = new Progress(err, total);
-            int done = 0;
-            for (int r = 0; r < runs; r++) {
-                for (int p = 0; p < texts.size(); p++) {
-                    // rotate who goes first so no strategy always inherits the caches and clocks of another
-                    int shift = (r * texts.size() + p) % results.size();
-                    for (int i = 0; i < results.size(); i++) {
-                        Samples s = results.get((i + shift) % results.size());
-                        Measured m = measure(b, s.strategy, texts.get(p), seed + r);
-                        s.add(m);
-                        bar.step(++done, String.format(Locale.ROOT, "%s %.1f ms", s.strategy, m.timings.totalMillis()));
+        Progress[] bar = new Progress[1];
+        LatencyBench bench = settings.prompts(texts)
+                .compositions(requested.isEmpty() ? LatencyBench.supportedStrategies(config) : requested)
+                .listener(new LatencyBench.Listener() {
+                    @Override
+                    public void measuring(int total) {
+                        // started only now, so its rate leaves the warm-ups out
+                        bar[0] = new Progress(System.err, total);
                     }
-                }
-            }
-            bar.done();
-        }
 
-        OptionalLong peak = procStatusKib("VmHWM");
-        OptionalLong current = procStatusKib("VmRSS");
-        List<Summary> summaries = results.stream().map(Samples::summary).toList();
-        Double singleP50 = summaries.stream().filter(s -> s.strategy == Strategy.SINGLE).findFirst()
-                .map(s -> s.total.p50).orElse(null);
-        printTables(System.out, summaries, singleP50, texts.size(), peak, current);
+                    @Override
+                    public void measured(int done, int total, LatencyBench.Sample s) {
+                        bar[0].step(done, String.format(Locale.ROOT, "%s %.1f ms", s.composition(),
+                                s.timings().totalMillis()));
+                    }
+                }).build();
+        // checked before loading models, so a mistake costs no load time
+        bench.checkSupportedBy(config);
+
+        LatencyBench.Report report;
+        try (Blender b = blender.open(System.err)) {
+            report = bench.run(b);
+            bar[0].done();
+        }
+        printTables(System.out, report);
         if (json != null) {
-            writeJson(json, summaries, singleP50, texts.size(), peak, current);
+            writeJson(json, report);
         }
         return 0;
     }
 
-    private static List<Strategy> parseStrategies(List<String> names) {
-        List<Strategy> out = new ArrayList<>();
-        for (String n : names) {
-            String key = n.strip().toUpperCase(Locale.ROOT).replace('-', '_');
-            if (key.isEmpty()) {
-                continue;
-            }
-            Strategy s = Arrays.stream(Strategy.values()).filter(v -> v.name().equals(key)).findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("unknown strategy '" + n + "' in --strategies; valid: "
-                            + Arrays.stream(Strategy.values()).map(Enum::name).collect(Collectors.joining(", "))));
-            if (!out.contains(s)) {
-                out.add(s);
+    /** Each value may hold several, comma-separated; commas inside inline JSON do not separate. */
+    private static List<Composition> parseStrategies(List<String> values) {
+        List<Composition> out = new ArrayList<>();
+        for (String value : values) {
+            for (String text : splitTopLevel(value)) {
+                if (text.isBlank()) {
+                    continue;
+                }
+                Composition c;
+                try {
+                    c = CompositionJson.parse(text);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--strategies: " + e.getMessage(), e);
+                }
+                if (!out.contains(c)) {
+                    out.add(c);
+                }
             }
         }
         return out;
+    }
+
+    /** Splits at commas outside JSON strings, arrays and objects. */
+    static List<String> splitTopLevel(String s) {
+        List<String> parts = new ArrayList<>();
+        int depth = 0;
+        boolean quoted = false;
+        int from = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (quoted) {
+                if (c == '\\') {
+                    i++;
+                } else if (c == '"') {
+                    quoted = false;
+                }
+            } else if (c == '"') {
+                quoted = true;
+            } else if (c == '[' || c == '{') {
+                depth++;
+            } else if (c == ']' || c == '}') {
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                parts.add(s.substring(from, i));
+                from = i + 1;
+            }
+        }
+        parts.add(s.substring(from));
+        return parts;
     }
 
     private List<String> loadPrompts() {
@@ -182,135 +198,36 @@ final class BenchCommand implements Callable<Integer> {
         return Problem.readJsonl(dev, limit).stream().map(Problem::question).toList();
     }
 
-    private static Measured measure(Blender b, Strategy strategy, String prompt, long seed) {
-        int[] tokens = new int[1];
-        BlendResult r = b.blend(BlendRequest.of(prompt).withStrategy(strategy).withSeed(seed), new BlendListener() {
-            @Override
-            public void onAnswer(String text) {
-                tokens[0]++; // a streamed answer comes a token at a time
-            }
-        });
-        return new Measured(r.timings(), tokens[0]);
-    }
-
-    private record Measured(BlendResult.Timings timings, int answerTokens) {}
-
-    /**
-     * Nearest-rank percentile {@code p} in (0, 100] of samples sorted ascending: the smallest sample with
-     * at least p% of the samples at or below it (always a measured value, never an interpolation).
-     */
-    static double percentile(double[] sorted, double p) {
-        if (sorted.length == 0) {
-            throw new IllegalArgumentException("no samples");
-        }
-        if (!(p > 0 && p <= 100)) {
-            throw new IllegalArgumentException("percentile must be in (0, 100], was " + p);
-        }
-        int rank = (int) Math.ceil(p / 100 * sorted.length);
-        return sorted[Math.max(rank, 1) - 1];
-    }
-
-    /** p50, p95 and mean of some samples; null fields when there were none. */
-    record Stats(Double p50, Double p95, Double mean) {
-        static Stats of(List<Double> samples) {
-            if (samples.isEmpty()) {
-                return new Stats(null, null, null);
-            }
-            double[] sorted = samples.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            return new Stats(percentile(sorted, 50), percentile(sorted, 95), Arrays.stream(sorted).average().orElseThrow());
-        }
-    }
-
-    private record Summary(Strategy strategy, int requests, Stats total, Stats firstToken, Stats sampling,
-                           Stats ranking, Stats fusion, Double tokensPerSecond) {}
-
-    /** The measured requests of one strategy. */
-    private static final class Samples {
-        final Strategy strategy;
-        final List<Double> total = new ArrayList<>();
-        final List<Double> firstToken = new ArrayList<>();
-        final List<Double> sampling = new ArrayList<>();
-        final List<Double> ranking = new ArrayList<>();
-        final List<Double> fusion = new ArrayList<>();
-        long answerTokens;
-        double streamingMillis;
-
-        Samples(Strategy strategy) {
-            this.strategy = strategy;
-        }
-
-        void add(Measured m) {
-            BlendResult.Timings t = m.timings;
-            total.add(t.totalMillis());
-            sampling.add(t.samplingMillis());
-            ranking.add(t.rankingMillis());
-            fusion.add(t.fusionMillis());
-            // an empty answer has no first token; leaving it out keeps -1 from dragging the percentiles down
-            if (t.firstTokenMillis() >= 0) {
-                firstToken.add(t.firstTokenMillis());
-                answerTokens += m.answerTokens;
-                streamingMillis += Math.max(0, t.totalMillis() - t.firstTokenMillis());
-            }
-        }
-
-        Summary summary() {
-            Double tps = answerTokens > 0 && streamingMillis > 0 ? answerTokens / (streamingMillis / 1000) : null;
-            return new Summary(strategy, total.size(), Stats.of(total), Stats.of(firstToken), Stats.of(sampling),
-                    Stats.of(ranking), Stats.of(fusion), tps);
-        }
-    }
-
-    /** A field of /proc/self/status in KiB; empty where there is no procfs (not Linux). */
-    static OptionalLong procStatusKib(String field) {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.isReadable(status)) {
-            return OptionalLong.empty();
-        }
-        try {
-            for (String line : Files.readAllLines(status)) {
-                if (line.startsWith(field + ":")) {
-                    String[] parts = line.substring(field.length() + 1).strip().split("\\s+");
-                    return OptionalLong.of(Long.parseLong(parts[0]));
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return OptionalLong.empty();
-        }
-        return OptionalLong.empty();
-    }
-
-    private static void printTables(PrintStream out, List<Summary> rows, Double singleP50, int prompts,
-                                    OptionalLong peak, OptionalLong current) {
-        out.printf(Locale.ROOT, "%d prompts x %d strategies; times in ms, nearest-rank percentiles%n", prompts, rows.size());
+    private static void printTables(PrintStream out, LatencyBench.Report report) {
+        List<LatencyBench.Summary> rows = report.results().stream().map(LatencyBench.Result::summary).toList();
+        out.printf(Locale.ROOT, "%d prompts x %d strategies; times in ms, nearest-rank percentiles%n", report.prompts(),
+                rows.size());
         List<String[]> latency = new ArrayList<>();
         latency.add(new String[] {"strategy", "requests", "total p50", "p95", "mean", "1st token p50", "p95", "mean",
             "answer tok/s", "p50/SINGLE"});
-        for (Summary s : rows) {
-            latency.add(new String[] {s.strategy.name(), Integer.toString(s.requests), ms(s.total.p50), ms(s.total.p95),
-                ms(s.total.mean), ms(s.firstToken.p50), ms(s.firstToken.p95), ms(s.firstToken.mean),
-                s.tokensPerSecond == null ? "n/a" : String.format(Locale.ROOT, "%.1f", s.tokensPerSecond),
-                singleP50 == null ? "n/a" : String.format(Locale.ROOT, "%.2fx", ratio(s.total.p50, singleP50))});
+        for (LatencyBench.Summary s : rows) {
+            latency.add(new String[] {s.composition(), Integer.toString(s.requests()), ms(s.total().p50()),
+                ms(s.total().p95()), ms(s.total().mean()), ms(s.firstToken().p50()), ms(s.firstToken().p95()),
+                ms(s.firstToken().mean()),
+                s.answerPiecesPerSecond() == null ? "n/a" : String.format(Locale.ROOT, "%.1f", s.answerPiecesPerSecond()),
+                s.p50VsSingle() == null ? "n/a" : String.format(Locale.ROOT, "%.2fx", s.p50VsSingle())});
         }
         printAligned(out, latency);
         out.println();
         List<String[]> stages = new ArrayList<>();
         stages.add(new String[] {"strategy", "sampling p50", "p95", "mean", "ranking p50", "p95", "mean", "fusion p50",
             "p95", "mean"});
-        for (Summary s : rows) {
-            stages.add(new String[] {s.strategy.name(), ms(s.sampling.p50), ms(s.sampling.p95), ms(s.sampling.mean),
-                ms(s.ranking.p50), ms(s.ranking.p95), ms(s.ranking.mean), ms(s.fusion.p50), ms(s.fusion.p95),
-                ms(s.fusion.mean)});
+        for (LatencyBench.Summary s : rows) {
+            stages.add(new String[] {s.composition(), ms(s.sampling().p50()), ms(s.sampling().p95()),
+                ms(s.sampling().mean()), ms(s.ranking().p50()), ms(s.ranking().p95()), ms(s.ranking().mean()),
+                ms(s.fusion().p50()), ms(s.fusion().p95()), ms(s.fusion().mean())});
         }
         printAligned(out, stages);
         out.println();
-        if (singleP50 != null) {
+        if (report.baseline().isPresent()) {
             out.println("these machines are noisy: compare the p50/SINGLE ratios, not absolute times across runs");
         }
-        out.printf("peak RSS %s, current RSS %s%n", kib(peak), kib(current));
-    }
-
-    private static double ratio(double p50, double singleP50) {
-        return singleP50 > 0 ? p50 / singleP50 : Double.NaN;
+        out.printf("peak RSS %s, current RSS %s%n", kib(report.peakRssKib()), kib(report.currentRssKib()));
     }
 
     private static String ms(Double v) {
@@ -342,30 +259,32 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private void writeJson(Path file, List<Summary> rows, Double singleP50, int prompts, OptionalLong peak,
-                           OptionalLong current) {
+    private static void writeJson(Path file, LatencyBench.Report report) {
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
-        root.put("runs", runs);
-        root.put("warmup", warmup);
-        root.put("prompts", prompts);
-        putKib(root, "peak_rss_kib", peak);
-        putKib(root, "current_rss_kib", current);
+        root.put("runs", report.runs());
+        root.put("warmup", report.warmup());
+        root.put("prompts", report.prompts());
+        putKib(root, "peak_rss_kib", report.peakRssKib());
+        putKib(root, "current_rss_kib", report.currentRssKib());
         ArrayNode list = root.putArray("strategies");
-        for (Summary s : rows) {
+        for (LatencyBench.Result r : report.results()) {
+            LatencyBench.Summary s = r.summary();
             ObjectNode o = list.addObject();
-            o.put("strategy", s.strategy.name());
-            o.put("requests", s.requests);
-            putStats(o.putObject("total_ms"), s.total);
-            putStats(o.putObject("first_token_ms"), s.firstToken);
-            putStats(o.putObject("sampling_ms"), s.sampling);
-            putStats(o.putObject("ranking_ms"), s.ranking);
-            putStats(o.putObject("fusion_ms"), s.fusion);
-            o.put("answer_tokens_per_s", s.tokensPerSecond);
-            if (singleP50 == null || singleP50 <= 0) {
+            o.put("strategy", s.composition());
+            o.put("requests", s.requests());
+            putStats(o.putObject("total_ms"), s.total());
+            putStats(o.putObject("first_token_ms"), s.firstToken());
+            putStats(o.putObject("sampling_ms"), s.sampling());
+            putStats(o.putObject("ranking_ms"), s.ranking());
+            putStats(o.putObject("fusion_ms"), s.fusion());
+            o.put("answer_tokens_per_s", s.answerPiecesPerSecond());
+            // NaN (a baseline p50 of 0) is not JSON
+            Double ratio = s.p50VsSingle();
+            if (ratio == null || ratio.isNaN()) {
                 o.putNull("p50_vs_single");
             } else {
-                o.put("p50_vs_single", ratio(s.total.p50, singleP50));
+                o.put("p50_vs_single", ratio);
             }
         }
         try {
@@ -387,9 +306,9 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static void putStats(ObjectNode o, Stats s) {
-        o.put("p50", s.p50);
-        o.put("p95", s.p95);
-        o.put("mean", s.mean);
+    private static void putStats(ObjectNode o, LatencyBench.Stats s) {
+        o.put("p50", s.p50());
+        o.put("p95", s.p95());
+        o.put("mean", s.mean());
     }
 }

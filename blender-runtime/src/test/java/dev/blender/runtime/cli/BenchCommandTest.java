@@ -3,7 +3,6 @@ package dev.blender.runtime.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,40 +11,19 @@ import dev.blender.nativebridge.TestModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class BenchCommandTest {
 
     @Test
-    void nearestRankPercentiles() {
-        double[] oneToTwenty = IntStream.rangeClosed(1, 20).asDoubleStream().toArray();
-        assertEquals(10, BenchCommand.percentile(oneToTwenty, 50));
-        assertEquals(19, BenchCommand.percentile(oneToTwenty, 95));
-        assertEquals(20, BenchCommand.percentile(oneToTwenty, 100));
-        assertEquals(1, BenchCommand.percentile(oneToTwenty, 1));
-        assertEquals(2, BenchCommand.percentile(oneToTwenty, 5.01), "just over one sample's share takes the next one");
-
-        double[] one = {42};
-        assertEquals(42, BenchCommand.percentile(one, 50));
-        assertEquals(42, BenchCommand.percentile(one, 95));
-
-        double[] odd = {1, 2, 3, 4, 5};
-        assertEquals(3, BenchCommand.percentile(odd, 50));
-        assertEquals(5, BenchCommand.percentile(odd, 95));
-        double[] even = {1, 2, 3, 4};
-        assertEquals(2, BenchCommand.percentile(even, 50), "nearest rank never interpolates");
-
-        assertThrows(IllegalArgumentException.class, () -> BenchCommand.percentile(new double[0], 50));
-        assertThrows(IllegalArgumentException.class, () -> BenchCommand.percentile(one, 0));
-        assertThrows(IllegalArgumentException.class, () -> BenchCommand.percentile(one, 101));
-
-        BenchCommand.Stats s = BenchCommand.Stats.of(List.of(3.0, 1.0, 2.0, 10.0));
-        assertEquals(2.0, s.p50());
-        assertEquals(10.0, s.p95());
-        assertEquals(4.0, s.mean(), 1e-12);
-        assertEquals(null, BenchCommand.Stats.of(List.of()).p50());
+    void strategiesSplitAtCommasOutsideJson() {
+        assertEquals(List.of("single", " full-blend"), BenchCommand.splitTopLevel("single, full-blend"));
+        String json = "{\"name\": \"mine\", \"stages\": [\"sample\", {\"stage\": \"rank\", \"topK\": 1}]}";
+        assertEquals(List.of("single", json, "mine.json"), BenchCommand.splitTopLevel("single," + json + ",mine.json"));
+        assertEquals(List.of("[\"sample\", \"vote\"]", "x"), BenchCommand.splitTopLevel("[\"sample\", \"vote\"],x"));
+        assertEquals(List.of("{\"name\": \"a,}\", \"stages\": [\"sample\"]}"),
+                BenchCommand.splitTopLevel("{\"name\": \"a,}\", \"stages\": [\"sample\"]}"), "commas in strings stay");
     }
 
     @Test
@@ -58,13 +36,13 @@ class BenchCommandTest {
         Path out = dir.resolve("bench.json");
 
         BlenderCliTest.Run r = BlenderCliTest.run("bench", "--runs", "2", "--warmup", "0", "--prompts",
-                prompts.toString(), "--strategies", "SINGLE,TOKEN_COMBINE,FULL_BLEND", "--json", out.toString());
+                prompts.toString(), "--strategies", "SINGLE,token-combine,Full_Blend", "--json", out.toString());
 
         assertEquals(0, r.code(), r.err());
-        for (String s : new String[] {"SINGLE", "TOKEN_COMBINE", "FULL_BLEND"}) {
-            assertTrue(r.out().contains(s), r.out());
+        for (String s : new String[] {"single", "token-combine", "full-blend"}) {
+            assertTrue(r.out().contains(s), "named as the composition, whatever the spelling asked: " + r.out());
         }
-        assertFalse(r.out().contains("SELF_BLEND") || r.out().contains("CASCADE"), r.out());
+        assertFalse(r.out().contains("self-blend") || r.out().contains("cascade"), r.out());
         assertTrue(r.err().contains("12/12"), "the progress bar counts every measured request: " + r.err());
 
         JsonNode root = new ObjectMapper().readTree(Files.readString(out));
@@ -75,7 +53,8 @@ class BenchCommandTest {
         }
         JsonNode strategies = root.get("strategies");
         assertEquals(3, strategies.size());
-        assertEquals("SINGLE", strategies.get(0).get("strategy").asText(), "in the order asked for");
+        assertEquals("single", strategies.get(0).get("strategy").asText(), "in the order asked for");
+        assertEquals("full-blend", strategies.get(2).get("strategy").asText());
         for (JsonNode s : strategies) {
             assertEquals(4, s.get("requests").asInt(), s.toString());
             for (String stage : new String[] {"total_ms", "first_token_ms", "sampling_ms", "ranking_ms", "fusion_ms"}) {
@@ -92,7 +71,7 @@ class BenchCommandTest {
         }
         assertEquals(1.0, strategies.get(0).get("p50_vs_single").asDouble(), 1e-12);
         JsonNode full = strategies.get(2);
-        assertTrue(full.get("ranking_ms").get("p50").asDouble() > 0, "FULL_BLEND asks the judge: " + full);
+        assertTrue(full.get("ranking_ms").get("p50").asDouble() > 0, "full-blend asks the judge: " + full);
     }
 
     @Test
@@ -107,8 +86,13 @@ class BenchCommandTest {
 
         BlenderCliTest.Run nope = BlenderCliTest.run("bench", "--strategies", "SINGLE,NOPE");
         assertEquals(2, nope.code());
-        assertTrue(nope.err().contains("unknown strategy 'NOPE'"), nope.err());
-        assertTrue(nope.err().contains("SINGLE, SELF_BLEND, FULL_BLEND, TOKEN_COMBINE, CASCADE"), nope.err());
+        assertTrue(nope.err().contains("--strategies: unknown strategy 'NOPE'"), nope.err());
+        assertTrue(nope.err().contains("single, self-blend, full-blend, token-combine, cascade"), nope.err());
+
+        BlenderCliTest.Run badJson = BlenderCliTest.run("bench", "--strategies", "single,[\"vote\"]");
+        assertEquals(2, badJson.code());
+        assertTrue(badJson.err().contains("--strategies: composition custom: vote needs a sample stage before it"),
+                badJson.err());
     }
 
     @Test

@@ -1,0 +1,642 @@
+package dev.blender.runtime.pipeline;
+
+import dev.blender.genfuser.FuseOptions;
+import dev.blender.genfuser.GenFuser;
+import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.GenerationRequest;
+import dev.blender.nativebridge.generation.Generator;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.pairranker.CachingPairRanker;
+import dev.blender.pairranker.Ranking;
+import dev.blender.pairranker.Rankings;
+import dev.blender.pairranker.PairRanker;
+import dev.blender.pairranker.judge.LmJudge;
+import dev.blender.pairranker.reranker.RerankerScorer;
+import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.MixRequest;
+import dev.blender.runtime.combine.MixedGenerator;
+import dev.blender.runtime.combine.VocabAlignment;
+import dev.blender.nativebridge.ChatMessage;
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.pairranker.Aggregation;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One request running through its composition's stages: the candidate pool, the order of their texts, the
+ * answer, and what each stage cost. {@link Blender} makes one per request; it runs on the calling thread
+ * (members may sample on the blender's member threads).
+ */
+final class BlendRun {
+    private final Blender blender;
+    private final BlenderConfig config;
+    private final ModelPool pool;
+    final BlendRequest request;
+    final BlendListener listener;
+    final long start = System.nanoTime();
+    double firstToken = -1;
+    final List<BlendResult.StageUsage> usage = new ArrayList<>();
+    /** Wall time of work taken from a {@link SharedWork}: charged as if done here. */
+    double reusedMillis;
+    double samplingMillis;
+    double rankingMillis;
+    double fusionMillis;
+
+    final List<BlendResult.Sampled> sampled = new ArrayList<>();
+    List<String> order = List.of();
+    Map<String, Double> scores = Map.of();
+    String orderedBy = "sampling";
+    /** The answer a stage wrote and its candidate, or null while the top of the order stands for it. */
+    String answer;
+    Candidate answerCandidate;
+    Candidate fused;
+    boolean escalated;
+    boolean streamed;
+
+    BlendRun(Blender blender, BlendRequest request, BlendListener listener) {
+        this.blender = blender;
+        this.config = blender.config();
+        this.pool = blender.pool();
+        this.request = request;
+        this.listener = listener;
+    }
+
+    BlendResult run(Composition composition) {
+        List<Stage> stages = composition.stages();
+        for (int i = 0; i < stages.size(); i++) {
+            Stage stage = stages.get(i);
+            checkCancelled();
+            boolean stream = i == stages.size() - 1; // only the last stage's answer is surely the final one
+            double before = elapsed();
+            listener.onStageStarted(stage);
+            switch (stage) {
+                case Stage.Sample x -> sample(x, stream);
+                case Stage.Vote x -> vote();
+                case Stage.Rank x -> rank(x);
+                case Stage.Mix x -> mix(x, stream);
+                case Stage.Fuse x -> fuse(x.topK(), x.inputs(), x.orders(), stream);
+                case Stage.Verify x -> verify();
+                case Stage.Refine x -> refine(x);
+                case Stage.Gate x -> {
+                    if (confident(x)) {
+                        return result(composition);
+                    }
+                    escalated = true;
+                }
+            }
+            double took = elapsed() - before;
+            switch (stage) {
+                case Stage.Sample x -> samplingMillis += took;
+                case Stage.Mix x -> samplingMillis += took;
+                case Stage.Vote x -> rankingMillis += took;
+                case Stage.Rank x -> rankingMillis += took;
+                case Stage.Verify x -> rankingMillis += took;
+                case Stage.Fuse x -> fusionMillis += took;
+                case Stage.Refine x -> fusionMillis += took;
+                case Stage.Gate x -> { }
+            }
+        }
+        return result(composition);
+    }
+
+    BlendResult result(Composition composition) {
+        String text = answer();
+        if (!streamed) {
+            emit(text);
+        }
+        double total = elapsed();
+        Candidate by = answerCandidate();
+        FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
+        return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
+                new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
+                reason);
+    }
+
+    /** The answer a stage wrote, else the top of the order ("" when every candidate was blank). */
+    String answer() {
+        return answer != null ? answer : order.isEmpty() ? "" : order.get(0);
+    }
+
+    List<BlendResult.Ranked> ranked() {
+        Map<String, List<String>> models = new LinkedHashMap<>();
+        for (BlendResult.Sampled s : sampled) {
+            models.computeIfAbsent(s.candidate().text().strip(), t -> new ArrayList<>()).add(s.model());
+        }
+        List<BlendResult.Ranked> out = new ArrayList<>();
+        for (String t : order) {
+            List<String> by = models.getOrDefault(t, List.of());
+            out.add(new BlendResult.Ranked(t, by, by.size(), scores.get(t)));
+        }
+        return out;
+    }
+
+    // ---- stages ----
+
+    void sample(Stage.Sample x, boolean stream) {
+        List<Path> models = x.models().isEmpty() ? config.generators()
+                : x.models().stream().map(this::generatorNamed).toList();
+        int perModel = x.perModel() != null ? x.perModel() : candidatesPerModel();
+        if (x.matchPool()) {
+            perModel = Math.max(1, perModel * config.generators().size() / models.size());
+        }
+        SamplerOptions sampler = sampler(x.sampler() == Stage.Sampler.ANSWER ? config.answerSampler()
+                : config.candidateSampler());
+        if (x.temperature() != null) {
+            sampler = sampler.withTemperature(x.temperature());
+        }
+        // the answer streams as it is decoded only when one candidate in all is the answer
+        boolean streams = stream && models.size() == 1 && perModel == 1;
+        int n = perModel;
+        SamplerOptions chosen = sampler;
+        List<BlendResult.Sampled> out = new ArrayList<>();
+        if (sampleInParallel(models)) {
+            int threads = Math.max(1, ContextOptions.automaticThreads() / models.size());
+            List<CompletableFuture<List<BlendResult.Sampled>>> futures = new ArrayList<>();
+            for (Path p : models) {
+                futures.add(CompletableFuture.supplyAsync(() -> sample(p, n, chosen, threads, TokenListener.NONE),
+                        blender.members));
+            }
+            for (CompletableFuture<List<BlendResult.Sampled>> f : futures) {
+                out.addAll(join(f)); // in generator order, as sequential sampling gives them
+            }
+        } else {
+            for (Path p : models) {
+                out.addAll(sample(p, n, chosen, 0, streams ? answerListener() : TokenListener.NONE));
+            }
+        }
+        streamed = streams;
+        sampled.addAll(out);
+        List<String> fresh = new ArrayList<>(order);
+        for (BlendResult.Sampled s : out) {
+            String t = s.candidate().text().strip();
+            if (!t.isBlank() && !fresh.contains(t)) {
+                fresh.add(t);
+            }
+        }
+        setOrder(fresh, "sampling", Map.of());
+        listener.onCandidates(List.copyOf(sampled));
+    }
+
+    /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
+    List<BlendResult.Sampled> sample(Path p, int perModel, SamplerOptions sampler, int threads, TokenListener tokens) {
+        checkCancelled();
+        ContextOptions options = blender.generatorContext(p, perModel);
+        if (threads > 0 && options.threads() == 0) {
+            options = options.withThreads(threads);
+        }
+        List<BlendResult.Sampled> out = new ArrayList<>();
+        try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
+            int[] prompt = generatorPrompt(lease.model());
+            GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens());
+            SharedWork.Samples samples;
+            if (request.sharedWork() != null) {
+                boolean[] decoded = {false};
+                samples = request.sharedWork().samples(p, prompt, perModel, sampler, request.seed(), maxTokens(),
+                        stop(), () -> {
+                            decoded[0] = true;
+                            return timedSample(lease.context(), generation, tokens);
+                        });
+                if (!decoded[0]) {
+                    reuse(samples.millis());
+                    if (tokens != TokenListener.NONE) {
+                        tokens.onToken(0, -1, samples.candidates().get(0).text()); // a streamed answer, all at once
+                    }
+                }
+            } else {
+                samples = timedSample(lease.context(), generation, tokens);
+            }
+            long generated = 0;
+            for (Candidate c : samples.candidates()) {
+                checkedCandidate(c);
+                out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                generated += c.tokenCount();
+            }
+            count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
+        }
+        return out;
+    }
+
+    SharedWork.Samples timedSample(LlamaContext ctx, GenerationRequest generation, TokenListener tokens) {
+        long t0 = System.nanoTime();
+        List<Candidate> cs = Generator.generate(ctx, generation, tokens);
+        return new SharedWork.Samples(cs, (System.nanoTime() - t0) / 1e6);
+    }
+
+    /** Work a shared store did before: its wall time counts as this request's (see {@link SharedWork}). */
+    void reuse(double originalMillis) {
+        synchronized (this) {
+            reusedMillis += originalMillis;
+        }
+    }
+
+    Path generatorNamed(String name) {
+        if (name.equalsIgnoreCase("first")) {
+            return first();
+        }
+        return config.generatorNamed(name);
+    }
+
+    void setOrder(List<String> texts, String by, Map<String, Double> byScore) {
+        order = List.copyOf(texts);
+        orderedBy = by;
+        scores = byScore;
+        if (!by.equals("sampling")) {
+            listener.onRanked(ranked(), by);
+        }
+    }
+
+    /** What wrote the answer: the stage's output, else the first candidate with the top text. */
+    Candidate answerCandidate() {
+        return answer != null ? answerCandidate : order.isEmpty() ? null : candidateOf(order.get(0));
+    }
+
+    /** The first sampled candidate with this text (for its finish reason and token probabilities). */
+    Candidate candidateOf(String text) {
+        return sampled.stream().map(BlendResult.Sampled::candidate).filter(c -> c.text().strip().equals(text))
+                .findFirst().orElse(null);
+    }
+
+    void vote() {
+        setOrder(Votes.byFrequency(sampled.stream().map(c -> c.candidate().text()).toList()), "votes", Map.of());
+    }
+
+    void rank(Stage.Rank x) {
+        List<String> texts = order;
+        if (texts.size() < 2) {
+            return; // nothing to choose between
+        }
+        if (overBudget()) {
+            vote();
+            return;
+        }
+        if (x.by() == Stage.Ranker.CONSENSUS) {
+            consensus();
+            return;
+        }
+        if (config.judge() == null && config.reranker() == null) {
+            vote();
+            return;
+        }
+        Aggregation aggregation = x.aggregation() != null ? x.aggregation() : config.aggregation();
+        int k = Math.min(x.topK() != null ? x.topK() : topK(), texts.size());
+        Ranking ranking = withRanker(ranker -> Rankings.rank(ranker, request.prompt(), texts, aggregation, k,
+                request.seed()));
+        Map<String, Double> byScore = new HashMap<>();
+        double[] s = ranking.scores();
+        for (int i = 0; i < texts.size(); i++) {
+            byScore.put(texts.get(i), s[i]);
+        }
+        setOrder(ranking.order().stream().map(texts::get).toList(),
+                aggregation.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), byScore);
+    }
+
+    /** Orders the texts by how much every candidate (repeats included) agrees with each. */
+    void consensus() {
+        List<String> all = sampled.stream().map(s -> s.candidate().text().strip()).toList();
+        double[] s = blender.embeddings().score(request.prompt(), all);
+        Map<String, Double> byScore = new HashMap<>();
+        for (int i = 0; i < all.size(); i++) {
+            byScore.putIfAbsent(all.get(i), s[i]);
+        }
+        List<String> texts = new ArrayList<>(order);
+        texts.sort((a, b) -> Double.compare(byScore.get(b), byScore.get(a)));
+        setOrder(texts, "consensus", byScore);
+    }
+
+    /** Runs the judge (or reranker) through the pair cache, counting what it decoded. */
+    <T> T withRanker(java.util.function.Function<PairRanker, T> use) {
+        try (ModelPool.Lease lease = blender.leaseRanker()) {
+            PairRanker ranker = config.judge() != null
+                    ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled)
+                    : new RerankerScorer(lease.context()).asPairRanker();
+            SharedWork shared = request.sharedWork();
+            CachingPairRanker caching = new CachingPairRanker(ranker, shared != null ? shared.pairs() : blender.pairCache);
+            long before = ranker.tokensDecoded();
+            T out = use.apply(caching);
+            if (shared != null) {
+                // every pair at what it cost when first judged, as if this request had judged it
+                count("ranking", Math.round(caching.chargedTokens()), 0);
+                reuse(caching.chargedMillis());
+            } else if (config.judge() != null) {
+                count("ranking", ranker.tokensDecoded() - before, 0);
+            }
+            return out;
+        }
+    }
+
+    void mix(Stage.Mix x, boolean stream) {
+        if (answer != null && overBudget()) {
+            return;
+        }
+        List<ModelPool.Lease> leases = new ArrayList<>();
+        try {
+            List<LlamaContext> contexts = new ArrayList<>();
+            for (Path p : config.generators()) {
+                ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), blender.generatorContext(p, 1));
+                leases.add(l);
+                contexts.add(l.context());
+            }
+            CombineOptions options = x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
+                    : config.combine() != null ? config.combine()
+                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
+            MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
+            MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
+                    .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
+                    .withSeed(request.seed()).withCancellation(request.cancellation());
+            if (x.pack() != null) {
+                mixRequest = mixRequest.withPerplexityWeights(x.pack());
+            }
+            if (x.solo() != null) {
+                mixRequest = mixRequest.withGate(x.solo());
+            }
+            Candidate c = checkedCandidate(mix.generate(mixRequest, stream ? answerListener() : TokenListener.NONE));
+            streamed = stream;
+            for (LlamaContext ctx : contexts) {
+                count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
+            }
+            answer = c.text().strip();
+            answerCandidate = c;
+        } finally {
+            leases.forEach(ModelPool.Lease::close);
+        }
+    }
+
+    /** The fuser's inputs: the top k of the order, or the answer first and then the top of the order. */
+    List<String> fuseInputs(Integer topK, Stage.FuseInputs inputs) {
+        int k = topK != null ? topK : topK();
+        List<String> chosen = new ArrayList<>();
+        if (inputs == Stage.FuseInputs.ANSWER_FIRST) {
+            chosen.add(answer());
+        }
+        for (String t : order) {
+            if (chosen.size() < k && !chosen.contains(t)) {
+                chosen.add(t);
+            }
+        }
+        return chosen.isEmpty() ? List.of("") : chosen; // every candidate was blank
+    }
+
+    void fuse(Integer topK, Stage.FuseInputs inputs, int orders, boolean stream) {
+        if (config.fuser() == null || (overBudget() && (answer != null || !order.isEmpty()))) {
+            return;
+        }
+        List<String> top = fuseInputs(topK, inputs);
+        List<List<String>> permutations = permutations(top, orders);
+        boolean streams = stream && permutations.size() == 1; // a vote of several is known only at the end
+        try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
+                blender.fuserContext())) {
+            GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
+            List<String> written = new ArrayList<>();
+            Map<String, Candidate> first = new HashMap<>();
+            for (List<String> in : permutations) {
+                checkCancelled();
+                Candidate c = checkedCandidate(fuser.fuse(request.prompt(), in, new FuseOptions(fusedMaxTokens(),
+                        config.answerSampler(), stop(), request.seed(), request.cancellation()),
+                        streams ? answerListener() : TokenListener.NONE));
+                count("fusion", fuser.promptTokens(request.prompt(), in), c.tokenCount());
+                written.add(c.text());
+                first.putIfAbsent(c.text().strip(), c);
+            }
+            streamed = streams;
+            List<String> byVotes = Votes.byFrequency(written);
+            String best = byVotes.isEmpty() ? written.get(0).strip() : byVotes.get(0); // all blank: the blank stands
+            fused = first.get(best);
+            answer = best;
+            answerCandidate = fused;
+        }
+    }
+
+    /** {@code count} orders of the inputs: as given first, then the next permutations in lexicographic order of positions. */
+    static List<List<String>> permutations(List<String> items, int count) {
+        List<List<String>> out = new ArrayList<>();
+        int[] idx = new int[items.size()];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        do {
+            List<String> p = new ArrayList<>();
+            for (int i : idx) {
+                p.add(items.get(i));
+            }
+            out.add(p);
+        } while (out.size() < count && nextPermutation(idx));
+        return out;
+    }
+
+    private static boolean nextPermutation(int[] a) {
+        int i = a.length - 2;
+        while (i >= 0 && a[i] >= a[i + 1]) {
+            i--;
+        }
+        if (i < 0) {
+            return false;
+        }
+        int j = a.length - 1;
+        while (a[j] <= a[i]) {
+            j--;
+        }
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        for (int l = i + 1, r = a.length - 1; l < r; l++, r--) {
+            t = a[l];
+            a[l] = a[r];
+            a[r] = t;
+        }
+        return true;
+    }
+
+    void verify() {
+        String top = order.isEmpty() ? null : order.get(0);
+        String current = answer();
+        if (top == null || top.equals(current) || current.isBlank() || overBudget()
+                || config.judge() == null && config.reranker() == null) {
+            return;
+        }
+        List<String> two = List.of(current, top);
+        Ranking r = withRanker(ranker -> Rankings.rank(ranker, request.prompt(), two, Aggregation.MAX_LOGITS, 1,
+                request.seed()));
+        if (r.best() == 1) {
+            answer = top;
+            answerCandidate = candidateOf(top);
+        }
+    }
+
+    void refine(Stage.Refine x) {
+        for (int round = 0; round < x.rounds(); round++) {
+            String before = answer();
+            fuse(x.topK(), Stage.FuseInputs.ANSWER_FIRST, 1, false);
+            if (answer().equals(before)) {
+                return; // a fixed point: another round would write it again
+            }
+        }
+    }
+
+    boolean confident(Stage.Gate x) {
+        double threshold = x.threshold() != null ? x.threshold() : config.cascadeConfidence();
+        return switch (x.rule()) {
+            case TOKEN_PROBABILITY -> {
+                double least = 0;
+                Candidate by = answerCandidate();
+                if (by != null) {
+                    for (float f : by.logProbs()) {
+                        least = Math.min(least, f);
+                    }
+                }
+                yield Math.exp(least) >= threshold;
+            }
+            case AGREEMENT -> {
+                String a = answer();
+                long agree = sampled.stream().filter(s -> s.candidate().text().strip().equals(a)).count();
+                yield !sampled.isEmpty() && (double) agree / sampled.size() >= threshold;
+            }
+        };
+    }
+
+    // ---- request settings over the blender's ----
+
+    void count(String stage, long prompt, long generated) {
+        synchronized (usage) {
+            for (int i = 0; i < usage.size(); i++) {
+                BlendResult.StageUsage u = usage.get(i);
+                if (u.stage().equals(stage)) {
+                    usage.set(i, new BlendResult.StageUsage(stage, u.promptTokens() + prompt,
+                            u.generatedTokens() + generated));
+                    return;
+                }
+            }
+            usage.add(new BlendResult.StageUsage(stage, prompt, generated));
+        }
+    }
+
+    BlendResult.Usage usage() {
+        synchronized (usage) {
+            return new BlendResult.Usage(usage);
+        }
+    }
+
+    /** The generator that answers alone or first. */
+    Path first() {
+        return request.generator() != null ? request.generator() : config.generators().get(0);
+    }
+
+    int maxTokens() {
+        return request.maxTokens() != null ? request.maxTokens() : config.maxTokens();
+    }
+
+    int candidatesPerModel() {
+        return request.candidatesPerModel() != null ? request.candidatesPerModel() : config.candidatesPerModel();
+    }
+
+    int topK() {
+        return request.topK() != null ? request.topK() : config.topK();
+    }
+
+    int fusedMaxTokens() {
+        return request.maxTokens() != null ? request.maxTokens() : config.fusedMaxTokens();
+    }
+
+    List<String> stop() {
+        return request.stop() != null ? request.stop() : config.stop();
+    }
+
+    /** The request's temperature and top-p, where it sets them, over a configured sampler. */
+    SamplerOptions sampler(SamplerOptions configured) {
+        SamplerOptions s = configured;
+        if (request.temperature() != null) {
+            s = s.withTemperature(request.temperature());
+        }
+        if (request.topP() != null) {
+            s = s.withTopP(request.topP());
+        }
+        return s;
+    }
+
+    /** The conversation with the last user message put into the blender's generatorPrompt. */
+    List<ChatMessage> generatorMessages() {
+        List<ChatMessage> messages = new ArrayList<>(request.messages());
+        messages.set(messages.size() - 1, ChatMessage.user(config.generatorText(request.prompt())));
+        return messages;
+    }
+
+    /** The conversation as a generator reads it (see {@link BlendRequest#messages()}). */
+    int[] generatorPrompt(LlamaModel model) {
+        return Generator.prompt(model, generatorMessages(), true);
+    }
+
+    /** A piece of the answer to the listener; the first non-empty one times the first token. */
+    void emit(String text) {
+        if (firstToken < 0 && !text.isEmpty()) {
+            firstToken = elapsed();
+        }
+        listener.onAnswer(text);
+    }
+
+    TokenListener answerListener() {
+        return (c, token, text) -> emit(text);
+    }
+
+    /** Milliseconds since the request started, work reused from a {@link SharedWork} included. */
+    double elapsed() {
+        synchronized (this) {
+            return (System.nanoTime() - start) / 1e6 + reusedMillis;
+        }
+    }
+
+    boolean isCancelled() {
+        return request.cancellation() != null && request.cancellation().isCancelled();
+    }
+
+    void checkCancelled() {
+        if (isCancelled()) {
+            throw new CancellationException("blend cancelled");
+        }
+    }
+
+    boolean overBudget() {
+        return request.timeBudget() != null && elapsed() > request.timeBudget().toMillis();
+    }
+
+    GenerationRequest generation(int[] prompt, int n, SamplerOptions sampler, int maxTokens) {
+        return GenerationRequest.of(prompt).withCandidates(n).withMaxTokens(maxTokens).withSampler(sampler)
+                .withSeed(request.seed()).withStop(stop()).withCancellation(request.cancellation());
+    }
+
+    Candidate checkedCandidate(Candidate c) {
+        checkCancelled();
+        if (c.finishReason() == FinishReason.CANCELLED) {
+            throw new CancellationException("blend cancelled");
+        }
+        return c;
+    }
+
+    /** Where decodes of different contexts are exact in parallel (v0.5.0), members sample at once. */
+    boolean sampleInParallel(List<Path> generators) {
+        return config.parallelMembers() && generators.size() > 1 && !LlamaContext.decodesSerialised();
+    }
+
+    private static <T> T join(CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+}

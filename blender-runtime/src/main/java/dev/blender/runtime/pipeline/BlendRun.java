@@ -272,7 +272,8 @@ final class BlendRun {
     }
 
     void rank(Stage.Rank x) {
-        List<String> texts = order;
+        List<String> texts = x.among() != null && x.among() < order.size() ? order.subList(0, x.among()) : order;
+        List<String> rest = order.subList(texts.size(), order.size());
         if (texts.size() < 2) {
             return; // nothing to choose between
         }
@@ -281,7 +282,7 @@ final class BlendRun {
             return;
         }
         if (x.by() == Stage.Ranker.CONSENSUS) {
-            consensus();
+            consensus(texts, rest);
             return;
         }
         if (config.judge() == null && config.reranker() == null) {
@@ -297,20 +298,22 @@ final class BlendRun {
         for (int i = 0; i < texts.size(); i++) {
             byScore.put(texts.get(i), s[i]);
         }
-        setOrder(ranking.order().stream().map(texts::get).toList(),
-                aggregation.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), byScore);
+        List<String> ranked = new ArrayList<>(ranking.order().stream().map(texts::get).toList());
+        ranked.addAll(rest);
+        setOrder(ranked, aggregation.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), byScore);
     }
 
-    /** Orders the texts by how much every candidate (repeats included) agrees with each. */
-    void consensus() {
+    /** Orders the texts by how much every candidate (repeats included) agrees with each; the rest follow. */
+    void consensus(List<String> among, List<String> rest) {
         List<String> all = sampled.stream().map(s -> s.candidate().text().strip()).toList();
         double[] s = blender.embeddings().score(request.prompt(), all);
         Map<String, Double> byScore = new HashMap<>();
         for (int i = 0; i < all.size(); i++) {
             byScore.putIfAbsent(all.get(i), s[i]);
         }
-        List<String> texts = new ArrayList<>(order);
+        List<String> texts = new ArrayList<>(among);
         texts.sort((a, b) -> Double.compare(byScore.get(b), byScore.get(a)));
+        texts.addAll(rest);
         setOrder(texts, "consensus", byScore);
     }
 

@@ -118,10 +118,10 @@ public final class CompositionJson {
                 yield new Stage.Vote();
             }
             case "rank" -> {
-                keys(s, id, Set.of("aggregation", "topK", "by"));
+                keys(s, id, Set.of("aggregation", "topK", "by", "among"));
                 yield new Stage.Rank(s.has("aggregation") ? constant(Aggregation.class, s.get("aggregation").asText(),
                         "rank: aggregation") : null, integer(s, "topK"), s.has("by") ? constant(Stage.Ranker.class,
-                        s.get("by").asText(), "rank: by") : Stage.Ranker.JUDGE);
+                        s.get("by").asText(), "rank: by") : Stage.Ranker.JUDGE, integer(s, "among"));
             }
             case "mix" -> {
                 keys(s, id, Set.of("method", "pack", "solo"));
@@ -239,6 +239,7 @@ public final class CompositionJson {
                 if (x.by() != Stage.Ranker.JUDGE) {
                     o.put("by", spelling(x.by()));
                 }
+                putIf(o, "among", x.among());
             }
             case Stage.Mix x -> {
                 if (x.method() != null) {

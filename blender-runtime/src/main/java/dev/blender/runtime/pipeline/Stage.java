@@ -105,13 +105,25 @@ public sealed interface Stage {
      * @param topK        how many places must be exact (bubble stops after them); null = the request's or
      *                    blender's {@code topK}
      * @param by          the ranker
+     * @param among       rank only the first this many of the current order (e.g. the most voted: a
+     *                    judge-weighted vote, at a fraction of the pairs); the rest follow in their order;
+     *                    null = all
      */
-    record Rank(Aggregation aggregation, Integer topK, Ranker by) implements Stage {
+    record Rank(Aggregation aggregation, Integer topK, Ranker by, Integer among) implements Stage {
         public Rank {
             Objects.requireNonNull(by, "rank: by");
+            if (among != null && among < 2) {
+                throw new IllegalArgumentException("rank: among must be >= 2 (one text is ordered already), was "
+                        + among);
+            }
             if (topK != null && topK < 1) {
                 throw new IllegalArgumentException("rank: topK must be >= 1, was " + topK);
             }
+        }
+
+        /** Ranks every text. */
+        public Rank(Aggregation aggregation, Integer topK, Ranker by) {
+            this(aggregation, topK, by, null);
         }
 
         @Override

@@ -131,6 +131,32 @@ class CompositionRunTest {
     }
 
     @Test
+    void rankingAmongTheMostVotedJudgesOnlyThoseAndKeepsTheRestInVoteOrder() {
+        try (Blender blender = ArithBlenders.full().build()) {
+            BlendRequest request = BlendRequest.of("17+62=").withSeed(1).withSharedWork(new SharedWork());
+            BlendResult voted = blender.blend(request.withComposition(Composition.named("majority")));
+            Composition among2 = Composition.builder("among2").sample().vote()
+                    .stage(new Stage.Rank(Aggregation.MAX_LOGITS, 1, Stage.Ranker.JUDGE, 2)).build();
+            BlendResult judged = blender.blend(request.withComposition(among2));
+            BlendResult all = blender.blend(request.withComposition(Composition.builder("all").sample().vote()
+                    .rank(Aggregation.MAX_LOGITS, 1).build()));
+            List<String> byVotes = voted.ranked().stream().map(BlendResult.Ranked::text).toList();
+            List<String> byJudge = judged.ranked().stream().map(BlendResult.Ranked::text).toList();
+            assertTrue(byVotes.size() > 2, "seed 1 samples more than two answers: " + byVotes);
+            assertEquals(java.util.Set.copyOf(byVotes.subList(0, 2)), java.util.Set.copyOf(byJudge.subList(0, 2)));
+            assertEquals(byVotes.subList(2, byVotes.size()), byJudge.subList(2, byJudge.size()), "the rest keep their order");
+            assertNull(judged.ranked().get(2).score(), "texts outside the ranked ones have no score");
+            assertTrue(ranking(judged) < ranking(all), "two texts are one pair, fewer than all of them: "
+                    + judged.usage() + " vs " + all.usage());
+        }
+    }
+
+    private static long ranking(BlendResult r) {
+        return r.usage().stages().stream().filter(s -> s.stage().equals("ranking")).mapToLong(BlendResult.StageUsage::totalTokens)
+                .sum();
+    }
+
+    @Test
     void compositionsNamingModelsTheBlenderLacksAreRefused() {
         try (Blender blender = ArithBlenders.full().build()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> blender.blend(

@@ -22,7 +22,7 @@ class CompositionTest {
         }
         Composition mine = Composition.builder("mine")
                 .stage(new Stage.Sample(List.of("a", "b"), 2, false, Stage.Sampler.ANSWER, 1.2f))
-                .rank(Aggregation.BUBBLE, 2).fuse(2).verify().gate(Stage.GateRule.AGREEMENT, 0.6).refine(2)
+                .rank(Aggregation.BUBBLE, 2).stage(new Stage.Rank(null, 1, Stage.Ranker.CONSENSUS, 3)).fuse(2).verify().gate(Stage.GateRule.AGREEMENT, 0.6).refine(2)
                 .mix(CombineMethod.NEGATIVE_EVIDENCE).build();
         assertEquals(mine, CompositionJson.parse(CompositionJson.write(mine).toString()));
     }

@@ -5,8 +5,15 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -59,6 +66,12 @@ public final class LlamaContext implements AutoCloseable {
     /** Scope of the logits views handed out since the last decode; closed when they go stale. */
     private Arena views;
     private boolean closed;
+    /** Adapters set on this context, in the order set, with their native pointers and scales. */
+    private final Map<LoraAdapter, Applied> loras = new LinkedHashMap<>();
+    /** The adapters' handles, released by {@link Free} after the context is freed, even by the Cleaner. */
+    private final Set<NativeHandle> loraHandles = ConcurrentHashMap.newKeySet();
+
+    private record Applied(MemorySegment ptr, float scale) {}
 
     private LlamaContext(LlamaModel model, ContextOptions options, MemorySegment ptr, NativeHandle modelHandle) {
         this.model = model;
@@ -75,11 +88,14 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
-        this.cleanable = CLEANER.register(this, new Free(ptr, modelHandle));
+        this.cleanable = CLEANER.register(this, new Free(ptr, modelHandle, loraHandles));
     }
 
-    /** Frees the context, then lets go of the model: runs once, from close() or the Cleaner. */
-    private record Free(MemorySegment ptr, NativeHandle modelHandle) implements Runnable {
+    /**
+     * Frees the context, then lets go of its adapters and the model (adapters hold the model too):
+     * runs once, from close() or the Cleaner.
+     */
+    private record Free(MemorySegment ptr, NativeHandle modelHandle, Set<NativeHandle> loraHandles) implements Runnable {
         @Override
         public void run() {
             try {
@@ -87,6 +103,10 @@ public final class LlamaContext implements AutoCloseable {
             } catch (Throwable t) {
                 throw LlamaCpp.rethrow(t);
             } finally {
+                for (NativeHandle h : loraHandles) {
+                    h.release();
+                }
+                loraHandles.clear();
                 modelHandle.release();
             }
         }
@@ -372,6 +392,134 @@ public final class LlamaContext implements AutoCloseable {
         }
     }
 
+    // ---- LoRA adapters ----
+
+    /**
+     * Applies {@code adapter} to later decodes of this context with {@code scale} (each adapted matrix
+     * becomes {@code W + scale * alpha/rank * B·A}, or {@code W + scale * B·A} when the adapter's alpha is
+     * 0), or changes its scale if it is already set. Several adapters add up. KV cells decoded before keep
+     * what they were computed with: clear or remove the sequences that should see the adapter.
+     *
+     * @throws IllegalArgumentException the adapter was loaded against another model, or the scale is not finite
+     * @throws IllegalStateException this context or the adapter is closed
+     */
+    public synchronized void setLoraAdapter(LoraAdapter adapter, float scale) {
+        Objects.requireNonNull(adapter, "adapter");
+        checkOpen();
+        if (!Float.isFinite(scale)) {
+            throw new IllegalArgumentException("LoRA scale must be finite, was " + scale);
+        }
+        if (adapter.model() != model) {
+            throw new IllegalArgumentException(adapter + " was loaded against " + adapter.model().path().getFileName()
+                    + ", not against this context's model " + model.path().getFileName()
+                    + "; load it against this model (an adapter belongs to one loaded model)");
+        }
+        Applied previous = loras.get(adapter);
+        MemorySegment ptr = previous != null ? previous.ptr() : adapter.retain(this);
+        if (previous == null) {
+            loraHandles.add(adapter.handle());
+        }
+        loras.put(adapter, new Applied(ptr, scale));
+        try {
+            if (LlamaCpp.set_adapter_lora != null) {
+                int rc = (int) LlamaCpp.set_adapter_lora.invokeExact(this.ptr, ptr, scale);
+                if (rc != 0) {
+                    throw new LlamaException("llama_set_adapter_lora failed with " + rc + " for " + adapter);
+                }
+            } else {
+                setNativeList();
+            }
+        } catch (Throwable t) {
+            if (previous != null) {
+                loras.put(adapter, previous);
+            } else {
+                loras.remove(adapter);
+                loraHandles.remove(adapter.handle());
+                adapter.release(this);
+            }
+            throw LlamaCpp.rethrow(t);
+        }
+    }
+
+    /**
+     * Stops applying {@code adapter} to later decodes; the adapter stays loaded for other uses.
+     *
+     * @return false when it was not set on this context
+     */
+    public synchronized boolean removeLoraAdapter(LoraAdapter adapter) {
+        Objects.requireNonNull(adapter, "adapter");
+        checkOpen();
+        Applied applied = loras.remove(adapter);
+        if (applied == null) {
+            return false;
+        }
+        try {
+            if (LlamaCpp.rm_adapter_lora != null) {
+                int rc = (int) LlamaCpp.rm_adapter_lora.invokeExact(ptr, applied.ptr());
+                if (rc != 0) {
+                    throw new LlamaException("llama_rm_adapter_lora failed with " + rc + " for " + adapter);
+                }
+            } else {
+                setNativeList();
+            }
+        } catch (Throwable t) {
+            loras.put(adapter, applied);
+            throw LlamaCpp.rethrow(t);
+        }
+        loraHandles.remove(adapter.handle());
+        adapter.release(this);
+        return true;
+    }
+
+    /** Stops applying every adapter to later decodes. */
+    public synchronized void clearLoraAdapters() {
+        checkOpen();
+        try {
+            if (LlamaCpp.clear_adapter_lora != null) {
+                LlamaCpp.clear_adapter_lora.invokeExact(ptr);
+            } else {
+                int rc = (int) LlamaCpp.set_adapters_lora.invokeExact(ptr, MemorySegment.NULL, 0L, MemorySegment.NULL);
+            }
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        }
+        for (LoraAdapter adapter : List.copyOf(loras.keySet())) {
+            loras.remove(adapter);
+            loraHandles.remove(adapter.handle());
+            adapter.release(this);
+        }
+    }
+
+    /** The adapters set on this context and their scales, in the order they were first set. */
+    public synchronized Map<LoraAdapter, Float> loraAdapters() {
+        Map<LoraAdapter, Float> out = new LinkedHashMap<>();
+        loras.forEach((a, applied) -> out.put(a, applied.scale()));
+        return Collections.unmodifiableMap(out);
+    }
+
+    /** v0.5.0 only replaces the whole list: hands it the Java one. */
+    private void setNativeList() throws Throwable {
+        int n = loras.size();
+        if (n == 0) {
+            int rc = (int) LlamaCpp.set_adapters_lora.invokeExact(ptr, MemorySegment.NULL, 0L, MemorySegment.NULL);
+            return; // always 0: v0.5.0 cannot fail to empty the list
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ptrs = arena.allocate(ValueLayout.ADDRESS, n);
+            MemorySegment scales = arena.allocate(JAVA_FLOAT, n);
+            int i = 0;
+            for (Applied a : loras.values()) {
+                ptrs.setAtIndex(ValueLayout.ADDRESS, i, a.ptr());
+                scales.setAtIndex(JAVA_FLOAT, i, a.scale());
+                i++;
+            }
+            int rc = (int) LlamaCpp.set_adapters_lora.invokeExact(ptr, ptrs, (long) n, scales);
+            if (rc != 0) {
+                throw new LlamaException("llama_set_adapters_lora failed with " + rc);
+            }
+        }
+    }
+
     // ---- KV cache ----
 
     /** Empties the KV cache of every sequence. */
@@ -537,6 +685,10 @@ public final class LlamaContext implements AutoCloseable {
         closed = true;
         invalidateViews();
         model.forget(this);
+        for (LoraAdapter adapter : loras.keySet()) {
+            adapter.forget(this);
+        }
+        loras.clear();
         cleanable.clean();
     }
 

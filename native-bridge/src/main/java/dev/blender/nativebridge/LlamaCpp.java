@@ -111,6 +111,19 @@ final class LlamaCpp {
     /** b4916 only: v0.5.0 has no replacement ({@link KvCells} counts in Java). */
     static final MethodHandle kv_self_used_cells = optional("llama_kv_self_used_cells", fn(JAVA_INT, ADDRESS));
 
+    // LoRA adapters: b4916 sets, removes and clears one adapter at a time; v0.5.0 only replaces the whole
+    // list (llama_set_adapters_lora), so LlamaContext keeps the list in Java and hands over all of it
+    static final MethodHandle adapter_lora_init = h("llama_adapter_lora_init", fn(ADDRESS, ADDRESS, ADDRESS));
+    static final MethodHandle adapter_lora_free = h("llama_adapter_lora_free", proc(ADDRESS));
+    static final MethodHandle set_adapter_lora = ABI == LlamaAbi.B4916
+            ? h("llama_set_adapter_lora", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_FLOAT)) : null;
+    static final MethodHandle rm_adapter_lora = ABI == LlamaAbi.B4916
+            ? h("llama_rm_adapter_lora", fn(JAVA_INT, ADDRESS, ADDRESS)) : null;
+    static final MethodHandle clear_adapter_lora = ABI == LlamaAbi.B4916
+            ? h("llama_clear_adapter_lora", proc(ADDRESS)) : null;
+    static final MethodHandle set_adapters_lora = ABI == LlamaAbi.B4916
+            ? null : h("llama_set_adapters_lora", fn(JAVA_INT, ADDRESS, ADDRESS, SIZE_T, ADDRESS));
+
     // ggml backends and devices (exported by libjllama at b4916, by libggml and libggml-base at v0.5.0)
     static final MethodHandle backend_load_all_from_path =
             optional("ggml_backend_load_all_from_path", proc(ADDRESS));

@@ -39,6 +39,7 @@ public final class LlamaModel implements AutoCloseable {
     private final NativeHandle handle;
     private final Vocab vocab;
     private final Set<LlamaContext> contexts = ConcurrentHashMap.newKeySet();
+    private final Set<LoraAdapter> adapters = ConcurrentHashMap.newKeySet();
     private final Cleaner.Cleanable cleanable;
 
     private LlamaModel(Path path, ModelOptions options, GgufFile gguf, MemorySegment ptr) {
@@ -146,6 +147,22 @@ public final class LlamaModel implements AutoCloseable {
 
     void forget(LlamaContext ctx) {
         contexts.remove(ctx);
+    }
+
+    /** Loads an adapter against this model ({@link LoraAdapter#load}); the model closes it with itself. */
+    LoraAdapter register(java.util.function.Function<NativeHandle, LoraAdapter> loader) {
+        LoraAdapter adapter = loader.apply(handle);
+        adapters.add(adapter);
+        return adapter;
+    }
+
+    void forget(LoraAdapter adapter) {
+        adapters.remove(adapter);
+    }
+
+    /** LoRA adapters loaded against this model and still open. */
+    public List<LoraAdapter> openAdapters() {
+        return List.copyOf(adapters);
     }
 
     /** The file this model was loaded from (absolute). */
@@ -264,13 +281,16 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Closes every context of this model, then frees the model once native calls in flight have
-     * returned. Idempotent.
+     * Closes every context of this model, then its LoRA adapters, then frees the model once native calls
+     * in flight have returned (an adapter is never freed after its model). Idempotent.
      */
     @Override
     public void close() {
         for (LlamaContext ctx : contexts) {
             ctx.close();
+        }
+        for (LoraAdapter adapter : adapters) {
+            adapter.close();
         }
         cleanable.clean();
     }

@@ -21,10 +21,19 @@ import java.util.List;
  * @param usage      tokens each stage put through a model
  * @param finishReason why the answer ended: its end-of-generation token, a stop string, the token budget
  *                   ({@link FinishReason#LENGTH}) or a full context
+ * @param routed     the generators (file names) a route stage chose, the best first; empty when no route
+ *                   stage ran or none of its cases applied (every generator took part)
  */
 public record BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
                           String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
-                          FinishReason finishReason) {
+                          FinishReason finishReason, List<String> routed) {
+
+    /** A result with no routing (the constructor before route stages existed). */
+    public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
+                       String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
+                       FinishReason finishReason) {
+        this(strategy, answer, candidates, ranked, orderedBy, fused, escalated, timings, usage, finishReason, List.of());
+    }
 
     /**
      * One distinct candidate text.
@@ -52,7 +61,8 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
     /**
      * What one stage decoded: {@code promptTokens} read (prompts, and for the judge everything it put
      * through its model) and {@code generatedTokens} sampled. Stages: {@code sampling}, {@code ranking}
-     * (rank and verify), {@code fusion} (fuse and refine), {@code mixing} (every member counted). Pairs the
+     * (rank and verify), {@code fusion} (fuse and refine), {@code mixing} (every member counted),
+     * {@code routing} (a route stage's confidence answers). Pairs the
      * judge had already compared (the blender's pair cache) cost nothing, except under {@link SharedWork}.
      */
     public record StageUsage(String stage, long promptTokens, long generatedTokens) {
@@ -83,5 +93,6 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
     public BlendResult {
         candidates = List.copyOf(candidates);
         ranked = List.copyOf(ranked);
+        routed = List.copyOf(routed);
     }
 }

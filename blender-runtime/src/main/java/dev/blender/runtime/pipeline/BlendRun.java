@@ -63,6 +63,8 @@ final class BlendRun {
     Candidate fused;
     boolean escalated;
     boolean streamed;
+    /** The generators a route stage chose, or null: every generator. */
+    List<Path> routed;
 
     BlendRun(Blender blender, BlendRequest request, BlendListener listener) {
         this.blender = blender;
@@ -81,6 +83,7 @@ final class BlendRun {
             double before = elapsed();
             listener.onStageStarted(stage);
             switch (stage) {
+                case Stage.Route x -> route(x);
                 case Stage.Sample x -> sample(x, stream);
                 case Stage.Vote x -> vote();
                 case Stage.Rank x -> rank(x);
@@ -97,6 +100,7 @@ final class BlendRun {
             }
             double took = elapsed() - before;
             switch (stage) {
+                case Stage.Route x -> samplingMillis += took;
                 case Stage.Sample x -> samplingMillis += took;
                 case Stage.Mix x -> samplingMillis += took;
                 case Stage.Vote x -> rankingMillis += took;
@@ -120,7 +124,7 @@ final class BlendRun {
         FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
         return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
                 new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
-                reason);
+                reason, routed == null ? List.of() : routed.stream().map(p -> p.getFileName().toString()).toList());
     }
 
     /** The answer a stage wrote, else the top of the order ("" when every candidate was blank). */
@@ -143,8 +147,65 @@ final class BlendRun {
 
     // ---- stages ----
 
+    /** The generators that stages naming none use: the routed ones, else every one. */
+    List<Path> generators() {
+        return routed != null ? routed : config.generators();
+    }
+
+    void route(Stage.Route x) {
+        routed = switch (x.rule()) {
+            case Stage.RouteRule.Cases r -> {
+                for (Stage.RouteCase c : r.cases()) {
+                    if (c.matches(request.prompt())) {
+                        yield c.models().stream().map(this::generatorNamed).distinct().toList();
+                    }
+                }
+                yield null;
+            }
+            case Stage.RouteRule.Similarity r -> {
+                Map<Path, Double> score = new LinkedHashMap<>();
+                r.examples().forEach((model, examples) -> {
+                    // the mean, not the max: one example sharing digits with the prompt should not outvote the rest
+                    double sum = 0;
+                    for (String e : examples) {
+                        checkCancelled();
+                        sum += blender.embeddings().similarity(request.prompt(), e);
+                    }
+                    score.merge(generatorNamed(model), sum / examples.size(), Math::max);
+                });
+                yield best(score, x.pickOrDefault());
+            }
+            case Stage.RouteRule.Confidence r -> {
+                Map<Path, Double> score = new LinkedHashMap<>();
+                for (Path p : config.generators()) {
+                    score.put(p, confidence(p, r.tokensOrDefault()));
+                }
+                yield best(score, x.pickOrDefault());
+            }
+        };
+    }
+
+    /** The {@code pick} highest-scoring generators, best first (ties: generator order). */
+    static List<Path> best(Map<Path, Double> score, int pick) {
+        List<Path> ranked = new ArrayList<>(score.keySet());
+        ranked.sort((a, b) -> Double.compare(score.get(b), score.get(a)));
+        return List.copyOf(ranked.subList(0, Math.min(pick, ranked.size())));
+    }
+
+    /** The mean log-probability of a generator's first greedy tokens. */
+    double confidence(Path p, int tokens) {
+        checkCancelled();
+        try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), blender.generatorContext(p, 1))) {
+            int[] prompt = generatorPrompt(lease.model());
+            Candidate c = checkedCandidate(Generator.generate(lease.context(),
+                    generation(prompt, 1, SamplerOptions.greedy(), tokens), TokenListener.NONE).get(0));
+            count("routing", prompt.length, c.tokenCount());
+            return c.logProbs().length == 0 ? Double.NEGATIVE_INFINITY : c.meanLogProb();
+        }
+    }
+
     void sample(Stage.Sample x, boolean stream) {
-        List<Path> models = x.models().isEmpty() ? config.generators()
+        List<Path> models = x.models().isEmpty() ? generators()
                 : x.models().stream().map(this::generatorNamed).toList();
         int perModel = x.perModel() != null ? x.perModel() : candidatesPerModel();
         if (x.matchPool()) {
@@ -342,16 +403,26 @@ final class BlendRun {
         if (answer != null && overBudget()) {
             return;
         }
+        List<Path> members = generators();
+        if (members.size() == 1) {
+            // nothing to mix: the one routed generator answers alone, counted as sampling
+            Candidate c = sample(members.get(0), 1, sampler(config.answerSampler()), 0,
+                    stream ? answerListener() : TokenListener.NONE).get(0).candidate();
+            streamed = stream;
+            answer = c.text().strip();
+            answerCandidate = c;
+            return;
+        }
         List<ModelPool.Lease> leases = new ArrayList<>();
         try {
             List<LlamaContext> contexts = new ArrayList<>();
-            for (Path p : config.generators()) {
+            for (Path p : members) {
                 ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), blender.generatorContext(p, 1));
                 leases.add(l);
                 contexts.add(l.context());
             }
             CombineOptions options = x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
-                    : config.combine() != null ? config.combine()
+                    : config.combine() != null ? combineFor(members)
                     : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
             MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
             MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
@@ -373,6 +444,26 @@ final class BlendRun {
         } finally {
             leases.forEach(ModelPool.Lease::close);
         }
+    }
+
+    /**
+     * The configured combination, its weights narrowed to the routed members; negative evidence (whose
+     * members play fixed roles) and weights that leave the routed members nothing mix them log-linearly.
+     */
+    CombineOptions combineFor(List<Path> members) {
+        CombineOptions configured = config.combine();
+        if (routed == null) {
+            return configured;
+        }
+        float[] all = configured.weights();
+        float[] w = new float[members.size()];
+        float sum = 0;
+        for (int i = 0; i < w.length; i++) {
+            w[i] = all[config.generators().indexOf(members.get(i))];
+            sum += w[i];
+        }
+        return configured.method() == CombineMethod.NEGATIVE_EVIDENCE || !(sum > 0)
+                ? CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size()) : configured.withWeights(w);
     }
 
     /** The fuser's inputs: the top k of the order, or the answer first and then the top of the order. */

@@ -42,9 +42,21 @@ public record Composition(String name, List<Stage> stages) {
         boolean candidates = false;
         boolean answer = false;
         boolean fused = false;
+        boolean routed = false;
         for (Stage s : stages) {
             String where = "composition " + name + ": " + s.id();
             switch (s) {
+                case Stage.Route x -> {
+                    // it chooses who samples and mixes: after them it would choose for nothing
+                    if (answer) {
+                        throw new IllegalArgumentException(where + " must come before every sample and mix stage"
+                                + " (it chooses the generators they use)");
+                    }
+                    if (routed) {
+                        throw new IllegalArgumentException(where + ": a composition routes once");
+                    }
+                    routed = true;
+                }
                 case Stage.Sample x -> {
                     candidates = true;
                     answer = true;
@@ -133,6 +145,21 @@ public record Composition(String name, List<Stage> stages) {
         /** Every generator, the configured number of candidates each. */
         public Builder sample() {
             return stage(Stage.Sample.all());
+        }
+
+        /** Chooses the generators of the later stages (one, for similarity and confidence). */
+        public Builder route(Stage.RouteRule rule) {
+            return stage(new Stage.Route(rule));
+        }
+
+        /** Chooses the {@code pick} best generators by similarity or confidence. */
+        public Builder route(Stage.RouteRule rule, int pick) {
+            return stage(new Stage.Route(rule, pick));
+        }
+
+        /** Every generator's answer with the answer sampler (greedy by default): one candidate each. */
+        public Builder sampleAnswers() {
+            return stage(new Stage.Sample(List.of(), 1, false, Stage.Sampler.ANSWER, null));
         }
 
         public Builder vote() {

@@ -14,7 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 
@@ -31,6 +33,12 @@ import java.util.Set;
  *   {"stage": "gate", "rule": "agreement", "threshold": 0.75},
  *   {"stage": "refine", "rounds": 1},
  *   {"stage": "mix", "method": "log-linear", "pack": 1.0, "solo": 0.5}]}
+ * }</pre>
+ * A route stage comes first and names its rule:
+ * <pre>{@code
+ * {"stage": "route", "rule": "rule", "cases": [{"when": "\\+", "models": ["add"]}, {"models": ["sub"]}]}
+ * {"stage": "route", "rule": "similarity", "examples": {"add": ["12+34="], "sub": ["56-12="]}, "pick": 1}
+ * {"stage": "route", "rule": "confidence", "tokens": 2, "pick": 1}
  * }</pre>
  * Keys and values as in {@link Stage}; enum values in any case, with {@code -} or {@code _}.
  */
@@ -147,9 +155,69 @@ public final class CompositionJson {
                 yield new Stage.Gate(s.has("rule") ? constant(Stage.GateRule.class, s.get("rule").asText(), "gate: rule")
                         : Stage.GateRule.TOKEN_PROBABILITY, s.has("threshold") ? s.get("threshold").asDouble() : null);
             }
+            case "route" -> route(s);
             default -> throw new IllegalArgumentException("unknown stage '" + s.get("stage").asText()
-                    + "' (stages: sample, vote, rank, mix, fuse, verify, refine, gate)");
+                    + "' (stages: route, sample, vote, rank, mix, fuse, verify, refine, gate)");
         };
+    }
+
+    private static Stage.Route route(JsonNode s) {
+        if (!s.path("rule").isTextual()) {
+            throw new IllegalArgumentException("route needs a rule: rule, similarity or confidence");
+        }
+        String rule = Composition.normalise(s.get("rule").asText());
+        return switch (rule) {
+            case "rule" -> {
+                keys(s, "route (rule)", Set.of("rule", "cases"));
+                if (!s.path("cases").isArray()) {
+                    throw new IllegalArgumentException("route (rule) needs cases: [{\"when\": regex, \"models\": [...]}, ...]");
+                }
+                List<Stage.RouteCase> cases = new ArrayList<>();
+                for (JsonNode c : s.get("cases")) {
+                    if (!c.isObject()) {
+                        throw new IllegalArgumentException("a route case is an object with when and models: got " + c);
+                    }
+                    keys(c, "a route case", Set.of("when", "models"));
+                    if (c.has("when") && !c.get("when").isTextual()) {
+                        throw new IllegalArgumentException("route: when must be a string (a regular expression), was "
+                                + c.get("when"));
+                    }
+                    cases.add(new Stage.RouteCase(c.has("when") ? c.get("when").asText() : null,
+                            strings(c.path("models"), "route: models")));
+                }
+                yield new Stage.Route(new Stage.RouteRule.Cases(cases));
+            }
+            case "similarity" -> {
+                keys(s, "route (similarity)", Set.of("rule", "examples", "pick"));
+                if (!s.path("examples").isObject()) {
+                    throw new IllegalArgumentException("route (similarity) needs examples: {\"generator\": [prompts]}");
+                }
+                Map<String, List<String>> examples = new LinkedHashMap<>();
+                s.get("examples").fields().forEachRemaining(e ->
+                        examples.put(e.getKey(), strings(e.getValue(), "route: examples of " + e.getKey())));
+                yield new Stage.Route(new Stage.RouteRule.Similarity(examples), integer(s, "pick"));
+            }
+            case "confidence" -> {
+                keys(s, "route (confidence)", Set.of("rule", "tokens", "pick"));
+                yield new Stage.Route(new Stage.RouteRule.Confidence(integer(s, "tokens")), integer(s, "pick"));
+            }
+            default -> throw new IllegalArgumentException("route: rule '" + s.get("rule").asText()
+                    + "' is not one of [rule, similarity, confidence]");
+        };
+    }
+
+    private static List<String> strings(JsonNode array, String what) {
+        if (!array.isArray()) {
+            throw new IllegalArgumentException(what + " must be an array of strings, was " + array);
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode n : array) {
+            if (!n.isTextual()) {
+                throw new IllegalArgumentException(what + " must be an array of strings, has " + n);
+            }
+            out.add(n.asText());
+        }
+        return out;
     }
 
     private static void keys(JsonNode s, String stage, Set<String> allowed) {
@@ -265,6 +333,27 @@ public final class CompositionJson {
             case Stage.Refine x -> {
                 o.put("rounds", x.rounds());
                 putIf(o, "topK", x.topK());
+            }
+            case Stage.Route x -> {
+                o.put("rule", x.rule().id());
+                switch (x.rule()) {
+                    case Stage.RouteRule.Cases r -> {
+                        ArrayNode cases = o.putArray("cases");
+                        for (Stage.RouteCase c : r.cases()) {
+                            ObjectNode n = cases.addObject();
+                            if (c.when() != null) {
+                                n.put("when", c.when());
+                            }
+                            c.models().forEach(n.putArray("models")::add);
+                        }
+                    }
+                    case Stage.RouteRule.Similarity r -> {
+                        ObjectNode examples = o.putObject("examples");
+                        r.examples().forEach((model, prompts) -> prompts.forEach(examples.putArray(model)::add));
+                    }
+                    case Stage.RouteRule.Confidence r -> putIf(o, "tokens", r.tokens());
+                }
+                putIf(o, "pick", x.pick());
             }
             case Stage.Gate x -> {
                 o.put("rule", spelling(x.rule()));

@@ -2,14 +2,20 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.pairranker.Aggregation;
 import dev.blender.runtime.combine.CombineMethod;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * One step of a {@link Composition}. A blend keeps a pool of sampled candidates, an order of their
  * distinct texts (best first) and an answer; each stage reads and changes them:
  *
  * <ul>
+ *   <li>{@link Route} chooses which generators the later sample and mix stages use;</li>
  *   <li>{@link Sample} adds candidates (the order: first appearance);</li>
  *   <li>{@link Vote} orders the distinct texts by how many candidates wrote each;</li>
  *   <li>{@link Rank} orders them by the judge's (or reranker's) pairwise scores;</li>
@@ -255,6 +261,162 @@ public sealed interface Stage {
         @Override
         public String id() {
             return "gate";
+        }
+    }
+
+    /**
+     * How a {@link Route} stage chooses generators.
+     */
+    sealed interface RouteRule {
+        /** The rule's name as compositions write it ({@code rule}, {@code similarity}, {@code confidence}). */
+        String id();
+
+        /**
+         * The first case whose regular expression is found in the user's prompt names the generators;
+         * with no case matching, the request is not routed (every generator, as without the stage).
+         */
+        record Cases(List<RouteCase> cases) implements RouteRule {
+            public Cases {
+                cases = List.copyOf(Objects.requireNonNull(cases, "route: cases"));
+                if (cases.isEmpty()) {
+                    throw new IllegalArgumentException("route: rule needs at least one case");
+                }
+                for (int i = 0; i < cases.size() - 1; i++) {
+                    if (cases.get(i).when() == null) {
+                        // a default anywhere but last would make the cases after it unreachable
+                        throw new IllegalArgumentException("route: only the last case may omit when (the default)");
+                    }
+                }
+            }
+
+            @Override
+            public String id() {
+                return "rule";
+            }
+        }
+
+        /**
+         * The generators whose example prompts are, on average (the mean cosine similarity over the
+         * examples of all-MiniLM-L6-v2 sentence embeddings), most like the user's prompt. Only the
+         * generators named here are candidates.
+         *
+         * @param examples generator name to its example prompts, in the order written
+         */
+        record Similarity(Map<String, List<String>> examples) implements RouteRule {
+            public Similarity {
+                Objects.requireNonNull(examples, "route: examples");
+                if (examples.isEmpty()) {
+                    throw new IllegalArgumentException("route: similarity needs examples for at least one generator");
+                }
+                Map<String, List<String>> copy = new LinkedHashMap<>();
+                examples.forEach((model, prompts) -> {
+                    if (prompts == null || prompts.isEmpty()) {
+                        throw new IllegalArgumentException("route: generator " + model + " has no examples");
+                    }
+                    copy.put(model, List.copyOf(prompts));
+                });
+                examples = Collections.unmodifiableMap(copy);
+            }
+
+            @Override
+            public String id() {
+                return "similarity";
+            }
+        }
+
+        /**
+         * Every generator answers the first {@code tokens} tokens greedily; the ones with the highest mean
+         * log-probability of them are chosen (a generator that ends at once has said nothing and ranks
+         * last). Counted in the usage as stage {@code routing}.
+         *
+         * @param tokens null = 2
+         */
+        record Confidence(Integer tokens) implements RouteRule {
+            public Confidence {
+                if (tokens != null && tokens < 1) {
+                    throw new IllegalArgumentException("route: tokens must be >= 1, was " + tokens);
+                }
+            }
+
+            /** The tokens each generator answers when none are given. */
+            public static final int DEFAULT_TOKENS = 2;
+
+            public int tokensOrDefault() {
+                return tokens != null ? tokens : DEFAULT_TOKENS;
+            }
+
+            @Override
+            public String id() {
+                return "confidence";
+            }
+        }
+    }
+
+    /**
+     * One case of a {@link RouteRule.Cases} rule.
+     *
+     * @param when   a Java regular expression searched for (not matched whole) in the user's prompt; null =
+     *               the default, which always applies
+     * @param models generator names, as in {@link Sample#models()}
+     */
+    record RouteCase(String when, List<String> models) {
+        public RouteCase {
+            models = List.copyOf(Objects.requireNonNull(models, "route: models"));
+            if (models.isEmpty()) {
+                throw new IllegalArgumentException("route: case " + (when == null ? "(default)" : "'" + when + "'")
+                        + " names no models");
+            }
+            if (when != null) {
+                try {
+                    Pattern.compile(when);
+                } catch (PatternSyntaxException e) {
+                    throw new IllegalArgumentException("route: when '" + when + "' is not a regular expression: "
+                            + e.getDescription() + " near index " + e.getIndex());
+                }
+            }
+        }
+
+        /** Whether this case applies to the prompt. */
+        public boolean matches(String prompt) {
+            return when == null || Pattern.compile(when).matcher(prompt).find();
+        }
+    }
+
+    /**
+     * Chooses generators for the request before anything is sampled: after it, a {@link Sample} stage
+     * that names no models samples the chosen ones (named models still win), and a {@link Mix} mixes them
+     * (one chosen: that generator's answer, decoded with the answer sampler, greedy by default). It must
+     * come before every sample and mix stage. The chosen generators are in {@link BlendResult#routed()};
+     * its time counts as sampling.
+     *
+     * @param rule how to choose
+     * @param pick how many generators {@code similarity} and {@code confidence} choose (the best first);
+     *             null = 1; a rule's case names its own
+     */
+    record Route(RouteRule rule, Integer pick) implements Stage {
+        public Route {
+            Objects.requireNonNull(rule, "route: rule");
+            if (pick != null && pick < 1) {
+                throw new IllegalArgumentException("route: pick must be >= 1, was " + pick);
+            }
+            if (pick != null && rule instanceof RouteRule.Cases) {
+                throw new IllegalArgumentException("route: pick applies to similarity and confidence; a rule's "
+                        + "case names its models");
+            }
+        }
+
+        /** A route with the rule's default pick. */
+        public Route(RouteRule rule) {
+            this(rule, null);
+        }
+
+        public int pickOrDefault() {
+            return pick != null ? pick : 1;
+        }
+
+        @Override
+        public String id() {
+            return "route";
         }
     }
 }

@@ -196,7 +196,7 @@ final class BlendRun {
             options = options.withThreads(threads);
         }
         List<BlendResult.Sampled> out = new ArrayList<>();
-        try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
+        try (ModelPool.Lease lease = blender.leaseGenerator(p, options)) {
             int[] prompt = generatorPrompt(lease.model());
             GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens());
             SharedWork.Samples samples;
@@ -219,7 +219,7 @@ final class BlendRun {
             long generated = 0;
             for (Candidate c : samples.candidates()) {
                 checkedCandidate(c);
-                out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                out.add(new BlendResult.Sampled(config.memberLabel(p), c));
                 generated += c.tokenCount();
             }
             count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
@@ -346,7 +346,7 @@ final class BlendRun {
         try {
             List<LlamaContext> contexts = new ArrayList<>();
             for (Path p : config.generators()) {
-                ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), blender.generatorContext(p, 1));
+                ModelPool.Lease l = blender.leaseGenerator(p, blender.generatorContext(p, 1));
                 leases.add(l);
                 contexts.add(l.context());
             }

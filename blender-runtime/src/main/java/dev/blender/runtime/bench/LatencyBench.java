@@ -121,7 +121,7 @@ public final class LatencyBench {
         for (Composition c : compositions) {
             if (!config.supports(c)) {
                 throw new IllegalArgumentException("this configuration cannot run " + c.name() + ": it samples a"
-                        + " generator other than " + config.generators().stream().map(BlenderConfig::shortName).toList()
+                        + " generator other than " + config.generatorNames()
                         + ", or mixes token by token with fewer than two");
             }
         }

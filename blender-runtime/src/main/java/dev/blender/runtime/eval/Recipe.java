@@ -145,7 +145,7 @@ public final class Recipe {
             return compositions;
         }
         List<Composition> out = new ArrayList<>();
-        built.generators().forEach(g -> out.add(Composition.named("member:" + BlenderConfig.shortName(g))));
+        built.generatorNames().forEach(g -> out.add(Composition.named("member:" + g)));
         for (String n : Composition.names()) {
             Composition c = Composition.named(n);
             if (Set.of("single", "self-blend", "full-blend", "token-combine", "cascade").contains(n)

@@ -124,7 +124,7 @@ final class BlendRun {
         FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
         return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
                 new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
-                reason, routed == null ? List.of() : routed.stream().map(p -> p.getFileName().toString()).toList());
+                reason, routed == null ? List.of() : routed.stream().map(config::memberLabel).toList());
     }
 
     /** The answer a stage wrote, else the top of the order ("" when every candidate was blank). */
@@ -195,7 +195,7 @@ final class BlendRun {
     /** The mean log-probability of a generator's first greedy tokens. */
     double confidence(Path p, int tokens) {
         checkCancelled();
-        try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), blender.generatorContext(p, 1))) {
+        try (ModelPool.Lease lease = blender.leaseGenerator(p, blender.generatorContext(p, 1))) {
             int[] prompt = generatorPrompt(lease.model());
             Candidate c = checkedCandidate(Generator.generate(lease.context(),
                     generation(prompt, 1, SamplerOptions.greedy(), tokens), TokenListener.NONE).get(0));
@@ -257,7 +257,7 @@ final class BlendRun {
             options = options.withThreads(threads);
         }
         List<BlendResult.Sampled> out = new ArrayList<>();
-        try (ModelPool.Lease lease = pool.lease(p, config.modelOptionsFor(p), options)) {
+        try (ModelPool.Lease lease = blender.leaseGenerator(p, options)) {
             int[] prompt = generatorPrompt(lease.model());
             GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens());
             SharedWork.Samples samples;
@@ -280,7 +280,7 @@ final class BlendRun {
             long generated = 0;
             for (Candidate c : samples.candidates()) {
                 checkedCandidate(c);
-                out.add(new BlendResult.Sampled(p.getFileName().toString(), c));
+                out.add(new BlendResult.Sampled(config.memberLabel(p), c));
                 generated += c.tokenCount();
             }
             count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
@@ -417,7 +417,7 @@ final class BlendRun {
         try {
             List<LlamaContext> contexts = new ArrayList<>();
             for (Path p : members) {
-                ModelPool.Lease l = pool.lease(p, config.modelOptionsFor(p), blender.generatorContext(p, 1));
+                ModelPool.Lease l = blender.leaseGenerator(p, blender.generatorContext(p, 1));
                 leases.add(l);
                 contexts.add(l.context());
             }

@@ -172,7 +172,8 @@ public final class Blender implements AutoCloseable {
             ContextOptions options = model.equals(config.reranker()) ? rankerContext(model)
                     : model.equals(config.judge()) ? rankerContext(model)
                     : model.equals(config.fuser()) ? fuserContext() : generatorContext(model, config.candidatesPerModel());
-            try (ModelPool.Lease lease = pool.lease(model, config.modelOptionsFor(model), options)) {
+            try (ModelPool.Lease lease = config.generators().contains(model) ? leaseGenerator(model, options)
+                    : pool.lease(model, config.modelOptionsFor(model), options)) {
                 lease.model();
             }
         }
@@ -211,6 +212,13 @@ public final class Blender implements AutoCloseable {
             throw new IllegalStateException("this blender has no judge or reranker to rank with");
         }
         return pool.lease(model, config.modelOptionsFor(model), rankerContext(model));
+    }
+
+    /** A generator's model with a context: an adapter member's base, its context applying the adapter. */
+    ModelPool.Lease leaseGenerator(Path member, ContextOptions options) {
+        BlenderConfig.AdapterMember a = config.adapter(member).orElse(null);
+        return a == null ? pool.lease(member, config.modelOptionsFor(member), options)
+                : pool.lease(a.base(), config.modelOptionsFor(member), options, a.adapter(), a.scale());
     }
 
     EmbeddingConsensusScorer embeddings() {

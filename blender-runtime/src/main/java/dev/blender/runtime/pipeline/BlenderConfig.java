@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.AdapterFormatException;
+import dev.blender.nativebridge.LoraAdapter;
 import dev.blender.nativebridge.MemoryFootprint;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.generation.SamplerOptions;
@@ -21,6 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalDouble;
 
 /**
  * A {@link Blender}'s configuration, validated when built: every model file is checked as GGUF, every
@@ -29,7 +33,25 @@ import java.util.Objects;
  * embedding applications share one file.
  */
 public final class BlenderConfig {
+    /**
+     * A generator that is a LoRA adapter over a base model: the member is known by its adapter file (in
+     * {@link #generators()}) and by {@code name} in compositions; the pool loads the base once for every
+     * member over it.
+     */
+    public record AdapterMember(Path base, Path adapter, float scale, String name) {
+        public AdapterMember {
+            Objects.requireNonNull(base, "base");
+            Objects.requireNonNull(adapter, "adapter");
+            Objects.requireNonNull(name, "name");
+            if (!Float.isFinite(scale)) {
+                throw new IllegalArgumentException("the scale of adapter " + adapter.getFileName() + " must be finite, was "
+                        + scale);
+            }
+        }
+    }
+
     private final List<Path> generators;
+    private final Map<Path, AdapterMember> adapters;
     private final Path judge;
     private final JudgeTemplate judgeTemplate;
     private final Path reranker;
@@ -58,6 +80,7 @@ public final class BlenderConfig {
 
     private BlenderConfig(Builder b) {
         List<Path> generators = b.generators;
+        Map<Path, AdapterMember> adapters = Map.copyOf(b.adapters);
         Path judge = b.judge;
         JudgeTemplate judgeTemplate = b.judgeTemplate;
         Path reranker = b.reranker;
@@ -93,10 +116,25 @@ public final class BlenderConfig {
         if (generators.isEmpty()) {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
+        checkNames(generators, adapters);
         // every file is read and validated once, here; the checks below use what was read
         Map<Path, GgufFile> files = new HashMap<>();
         for (Path p : allModels(generators, judge, reranker, fuser)) {
-            files.computeIfAbsent(p, GgufFile::read);
+            if (!adapters.containsKey(p)) {
+                files.computeIfAbsent(p, GgufFile::read);
+            }
+        }
+        Map<Path, Long> adapterBytes = new HashMap<>();
+        for (AdapterMember a : adapters.values()) {
+            GgufFile base = files.computeIfAbsent(a.base(), f -> readFile(f, "base model of adapter " + a.name()));
+            GgufFile adapter = readFile(a.adapter(), "LoRA adapter " + a.name());
+            try {
+                LoraAdapter.validate(adapter, base);
+            } catch (AdapterFormatException e) {
+                throw new IllegalArgumentException("adapter " + a.adapter() + " does not fit its base "
+                        + a.base().getFileName() + ": " + e.getMessage(), e);
+            }
+            adapterBytes.merge(a.base(), sizeOf(a.adapter()), Long::sum);
         }
         if (reranker != null) {
             RerankerScorer.checkSupported(files.get(reranker));
@@ -116,13 +154,19 @@ public final class BlenderConfig {
             throw new IllegalArgumentException("deviceMemoryBudgetBytes must be >= 0 (0 = the GPUs' free memory), was "
                     + deviceMemoryBudgetBytes);
         }
-        for (Path p : allModels(generators, judge, reranker, fuser)) {
-            ModelOptions o = perModelOptions.getOrDefault(p, modelOptions);
+        for (Path member : allModels(generators, judge, reranker, fuser)) {
+            ModelOptions o = perModelOptions.getOrDefault(member, modelOptions);
+            // adapter members load their base once for all of them, with every adapter over it (file size:
+            // llama.cpp keeps their factors as stored)
+            AdapterMember a = adapters.get(member);
+            Path p = a == null ? member : a.base();
             MemoryFootprint fp = ModelPool.footprintHere(files.get(p), o);
-            if (fp.hostBytes() > memoryBudgetBytes) {
+            long host = fp.hostBytes() + (a == null ? 0 : adapterBytes.get(p));
+            if (host > memoryBudgetBytes) {
                 throw new IllegalArgumentException("memoryBudgetBytes " + memoryBudgetBytes + " is smaller than the "
-                        + fp.hostBytes() + " bytes " + p.getFileName() + " keeps in host memory: it could never stay"
-                        + " loaded; raise the budget" + (o.gpuLayers() == 0 ? " or offload layers to a GPU" : ""));
+                        + host + " bytes " + p.getFileName() + (a == null ? "" : " with its adapters")
+                        + " keeps in host memory: it could never stay loaded; raise the budget"
+                        + (o.gpuLayers() == 0 ? " or offload layers to a GPU" : ""));
             }
             if (deviceMemoryBudgetBytes > 0 && fp.deviceBytes() > deviceMemoryBudgetBytes) {
                 throw new IllegalArgumentException("deviceMemoryBudgetBytes " + deviceMemoryBudgetBytes + " is smaller than"
@@ -153,11 +197,12 @@ public final class BlenderConfig {
         if (fuser != null) {
             Objects.requireNonNull(fuserTemplate, "fuserTemplate");
         }
-        String why = unsupported(composition, generators);
+        this.generators = generators;
+        this.adapters = adapters;
+        String why = unsupported(composition);
         if (why != null) {
             throw new IllegalArgumentException(why);
         }
-        this.generators = generators;
         this.judge = judge;
         this.judgeTemplate = judgeTemplate;
         this.reranker = reranker;
@@ -187,6 +232,39 @@ public final class BlenderConfig {
 
     public List<Path> generators() {
         return generators;
+    }
+
+    /** The adapter member a generator is, or empty for a plain model file. */
+    public Optional<AdapterMember> adapter(Path member) {
+        return Optional.ofNullable(adapters.get(member));
+    }
+
+    /** The base model of an adapter member (empty for a plain generator). */
+    public Optional<Path> adapterBase(Path member) {
+        return adapter(member).map(AdapterMember::base);
+    }
+
+    /** The scale an adapter member's adapter is applied at (empty for a plain generator). */
+    public OptionalDouble adapterScale(Path member) {
+        AdapterMember a = adapters.get(member);
+        return a == null ? OptionalDouble.empty() : OptionalDouble.of(a.scale());
+    }
+
+    /** A generator's name in compositions and results: an adapter member's name, else {@link #shortName}. */
+    public String memberName(Path member) {
+        AdapterMember a = adapters.get(member);
+        return a != null ? a.name() : shortName(member);
+    }
+
+    /** What a candidate says wrote it: an adapter member's name, else the model's file name. */
+    String memberLabel(Path member) {
+        AdapterMember a = adapters.get(member);
+        return a != null ? a.name() : member.getFileName().toString();
+    }
+
+    /** The generators' names, in order. */
+    public List<String> generatorNames() {
+        return generators.stream().map(this::memberName).toList();
     }
 
     public Path judge() {
@@ -299,6 +377,45 @@ public final class BlenderConfig {
         return all;
     }
 
+    private static GgufFile readFile(Path p, String what) {
+        if (!Files.isRegularFile(p)) {
+            throw new IllegalArgumentException("the " + what + ", " + p + ", does not exist");
+        }
+        try {
+            return GgufFile.read(p);
+        } catch (dev.blender.nativebridge.gguf.GgufFormatException e) {
+            throw new IllegalArgumentException("the " + what + ", " + p + ", is not valid GGUF: " + e.getMessage(), e);
+        }
+    }
+
+    private static long sizeOf(Path p) {
+        try {
+            return Files.size(p);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(p + " cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    /** Compositions name generators: an adapter member must be one entry and its name nobody else's. */
+    private static void checkNames(List<Path> generators, Map<Path, AdapterMember> adapters) {
+        for (AdapterMember a : adapters.values()) {
+            if (generators.stream().filter(a.adapter()::equals).count() > 1) {
+                throw new IllegalArgumentException("adapter " + a.adapter() + " is listed twice; give each member its"
+                        + " own adapter file");
+            }
+            if (a.name().isBlank()) {
+                throw new IllegalArgumentException("adapter " + a.adapter() + " has a blank name");
+            }
+            for (Path g : generators) {
+                String other = adapters.containsKey(g) ? adapters.get(g).name() : shortName(g);
+                if (!g.equals(a.adapter()) && (other.equals(a.name()) || g.getFileName().toString().equals(a.name()))) {
+                    throw new IllegalArgumentException("two generators are named '" + a.name() + "' (" + a.adapter()
+                            + " and " + g + "); name the adapter member otherwise");
+                }
+            }
+        }
+    }
+
     private static void positive(String name, int value) {
         if (value < 1) {
             throw new IllegalArgumentException(name + " must be >= 1, was " + value);
@@ -306,7 +423,7 @@ public final class BlenderConfig {
     }
 
     /** Why these generators cannot run a composition, or null when they can. */
-    private static String unsupported(Composition composition, List<Path> generators) {
+    private String unsupported(Composition composition) {
         if (composition.usesMix() && generators.size() < 2) {
             return "strategy " + composition.name() + " mixes models token by token and needs at least two generator"
                     + " models";
@@ -314,9 +431,9 @@ public final class BlenderConfig {
         for (Stage s : composition.stages()) {
             if (s instanceof Stage.Sample x) {
                 for (String m : x.models()) {
-                    if (!m.equalsIgnoreCase("first") && named(m, generators) == null) {
+                    if (!m.equalsIgnoreCase("first") && named(m) == null) {
                         return "strategy " + composition.name() + " samples '" + m + "', which is not one of the generators "
-                                + generators.stream().map(BlenderConfig::shortName).toList();
+                                + generatorNames();
                     }
                 }
             }
@@ -330,9 +447,10 @@ public final class BlenderConfig {
         return n.endsWith(".gguf") ? n.substring(0, n.length() - ".gguf".length()) : n;
     }
 
-    private static Path named(String name, List<Path> generators) {
+    private Path named(String name) {
         for (Path g : generators) {
-            if (g.getFileName().toString().equals(name) || shortName(g).equals(name)) {
+            if (adapters.containsKey(g) ? adapters.get(g).name().equals(name)
+                    : g.getFileName().toString().equals(name) || shortName(g).equals(name)) {
                 return g;
             }
         }
@@ -340,15 +458,15 @@ public final class BlenderConfig {
     }
 
     /**
-     * The generator a composition names (its file name, with or without {@code .gguf}).
+     * The generator a composition names (its file name, with or without {@code .gguf}, or an adapter
+     * member's name).
      *
      * @throws IllegalArgumentException no generator has that name
      */
     public Path generatorNamed(String name) {
-        Path p = named(name, generators);
+        Path p = named(name);
         if (p == null) {
-            throw new IllegalArgumentException("no generator named '" + name + "'; generators: "
-                    + generators.stream().map(BlenderConfig::shortName).toList());
+            throw new IllegalArgumentException("no generator named '" + name + "'; generators: " + generatorNames());
         }
         return p;
     }
@@ -378,11 +496,11 @@ public final class BlenderConfig {
 
     /** Whether this configuration has the generators a composition names or needs. */
     public boolean supports(Composition composition) {
-        return unsupported(composition, generators) == null;
+        return unsupported(composition) == null;
     }
 
     void checkSupports(Composition composition) {
-        String why = unsupported(composition, generators);
+        String why = unsupported(composition);
         if (why != null) {
             throw new IllegalArgumentException(why);
         }
@@ -400,6 +518,7 @@ public final class BlenderConfig {
     /** A Caffeine-style builder: set what you need, {@link #build()} validates everything. */
     public static final class Builder {
         private final List<Path> generators = new ArrayList<>();
+        private final Map<Path, AdapterMember> adapters = new HashMap<>();
         private Path judge;
         private JudgeTemplate judgeTemplate;
         private Path reranker;
@@ -431,6 +550,27 @@ public final class BlenderConfig {
         /** A model that writes candidates (repeat for each). */
         public Builder generator(Path model) {
             generators.add(Objects.requireNonNull(model, "model"));
+            return this;
+        }
+
+        /**
+         * A generator that is a LoRA adapter over {@code base}, applied at {@code scale}, named in
+         * compositions by the adapter's file name without {@code .gguf}.
+         */
+        public Builder generatorAdapter(Path base, Path adapter, float scale) {
+            return generator(base, adapter, scale, shortName(adapter));
+        }
+
+        /**
+         * A generator that is a LoRA adapter over {@code base}, applied at {@code scale}, named {@code name}
+         * in compositions. Members over one base share one loaded copy of it; each context carries its
+         * member's adapter. Per-member options ({@link #modelOptions(Path, ModelOptions)},
+         * {@link #contextSize(Path, int)}) are keyed by the adapter file.
+         */
+        public Builder generator(Path base, Path adapter, float scale, String name) {
+            AdapterMember a = new AdapterMember(base, adapter, scale, name);
+            generators.add(adapter);
+            adapters.put(adapter, a);
             return this;
         }
 

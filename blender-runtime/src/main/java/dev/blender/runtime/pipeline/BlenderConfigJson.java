@@ -20,7 +20,9 @@ import java.util.Locale;
  * recipe is a configuration with an {@code eval} section, which this class leaves to the recipe).
  * Models are listed with a role (generator, judge, reranker, fuser) and optionally their own threads,
  * gpuLayers and contextSize (what an entry leaves out it inherits from the top level); paths are
- * relative to the file's folder:
+ * relative to the file's folder. A generator may be a LoRA adapter over a base model, {@code {"base":
+ * "base.gguf", "adapter": "add.lora.gguf", "scale": 1.0, "name": "add"}} (scale default 1, name default the
+ * adapter's file name without {@code .gguf}): members over one base load it once.
  * <pre>{@code
  * {"models": [{"path": "a.gguf", "role": "generator"}, {"path": "b.gguf", "role": "generator"},
  *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
@@ -39,7 +41,7 @@ public final class BlenderConfigJson {
     private BlenderConfigJson() {}
 
     private static final List<String> MODEL_KEYS = List.of("path", "role", "template", "threads", "gpuLayers",
-            "contextSize");
+            "contextSize", "name", "base", "adapter", "scale");
 
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
@@ -159,8 +161,18 @@ public final class BlenderConfigJson {
     }
 
     private static void model(BlenderConfig.Builder b, JsonNode m, JsonNode root, Path base) {
-        String path = m.path("path").asText(null);
         String role = m.path("role").asText("generator");
+        boolean adapter = m.has("adapter") || m.has("base");
+        if (adapter && (m.has("path") || !m.has("adapter") || !m.has("base"))) {
+            throw new IllegalArgumentException("an adapter member gives 'base' and 'adapter' (and no 'path'): " + m);
+        }
+        if (!adapter && (m.has("name") || m.has("scale"))) {
+            throw new IllegalArgumentException("'name' and 'scale' are for adapter members ({\"base\", \"adapter\"}): " + m);
+        }
+        if (adapter && !role.equalsIgnoreCase("generator")) {
+            throw new IllegalArgumentException("an adapter member is a generator, not a " + role + ": " + m);
+        }
+        String path = adapter ? m.get("adapter").asText() : m.path("path").asText(null);
         if (path == null) {
             throw new IllegalArgumentException("a model entry lacks 'path': " + m);
         }
@@ -183,7 +195,17 @@ public final class BlenderConfigJson {
         }
         JsonNode template = m.get("template");
         switch (role.toLowerCase(Locale.ROOT)) {
-            case "generator" -> b.generator(p);
+            case "generator" -> {
+                if (adapter) {
+                    if (m.has("scale") && !m.get("scale").isNumber()) {
+                        throw new IllegalArgumentException("the scale of " + path + " must be a number, was " + m.get("scale"));
+                    }
+                    b.generator(base.resolve(m.get("base").asText()), p, (float) m.path("scale").asDouble(1.0),
+                            m.has("name") ? m.get("name").asText() : BlenderConfig.shortName(p));
+                } else {
+                    b.generator(p);
+                }
+            }
             case "judge" -> b.judge(p, judgeTemplate(template));
             case "reranker" -> b.reranker(p);
             case "fuser" -> b.fuser(p, fuserTemplate(template));

@@ -7,6 +7,7 @@ import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.LoraAdapter;
 import dev.blender.nativebridge.MemoryFootprint;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.gguf.GgufFile;
@@ -34,6 +35,8 @@ public final class ModelPool implements AutoCloseable {
         final LlamaModel model;
         final MemoryFootprint footprint;
         final Map<ContextOptions, Deque<LlamaContext>> idle = new HashMap<>();
+        /** LoRA adapters loaded over this model, by file: they close with the model, so they go with it. */
+        final Map<Path, LoraAdapter> adapters = new HashMap<>();
         int leases;
         boolean evicted;
 
@@ -140,6 +143,55 @@ public final class ModelPool implements AutoCloseable {
      * @throws dev.blender.nativebridge.gguf.GgufFormatException the file is missing or not valid GGUF
      */
     public Lease lease(Path path, ModelOptions options, ContextOptions contextOptions) {
+        return lease(path, options, contextOptions, null, 0f);
+    }
+
+    /**
+     * Leases {@code base} (loading it if needed, the same copy plain leases get) with a context that
+     * applies exactly the LoRA adapter {@code adapter} at {@code scale}; the adapter loads once per loaded
+     * copy of the base. A null {@code adapter} is a plain lease: the context applies no adapter.
+     *
+     * @throws dev.blender.nativebridge.gguf.GgufFormatException a file is missing or not valid GGUF
+     * @throws dev.blender.nativebridge.AdapterFormatException the adapter does not fit the base
+     */
+    public Lease lease(Path base, ModelOptions options, ContextOptions contextOptions, Path adapter, float scale) {
+        Lease lease = leaseContext(base, options, contextOptions);
+        try {
+            LlamaContext ctx = lease.context();
+            // A pooled context may carry another member's adapter. Changing the list is safe here because
+            // llama.cpp applies it to later decodes only, and Generator and MixedGenerator clear the KV
+            // cache before decoding a prompt, so no cell computed under another adapter is read again.
+            if (adapter == null) {
+                if (!ctx.loraAdapters().isEmpty()) {
+                    ctx.clearLoraAdapters();
+                }
+            } else {
+                LoraAdapter a = adapterOf(lease.entry, adapter);
+                if (!ctx.loraAdapters().equals(Map.of(a, scale))) {
+                    ctx.clearLoraAdapters();
+                    ctx.setLoraAdapter(a, scale);
+                }
+            }
+            return lease;
+        } catch (RuntimeException e) {
+            lease.close();
+            throw e;
+        }
+    }
+
+    private static LoraAdapter adapterOf(Entry e, Path adapter) {
+        Path key = adapter.toAbsolutePath().normalize();
+        synchronized (e) { // once per loaded base: a second member or request reuses it
+            LoraAdapter a = e.adapters.get(key);
+            if (a == null || !a.isOpen()) {
+                a = LoraAdapter.load(e.model, key);
+                e.adapters.put(key, a);
+            }
+            return a;
+        }
+    }
+
+    private Lease leaseContext(Path path, ModelOptions options, ContextOptions contextOptions) {
         Objects.requireNonNull(path, "path");
         if (closed) {
             throw new IllegalStateException("model pool is closed");
@@ -156,6 +208,8 @@ public final class ModelPool implements AutoCloseable {
                     continue; // lost a race with eviction: load again
                 }
                 e.leases++;
+                // popped under the lock: concurrent leases of one model (two adapter members in a mix,
+                // parallel sampling) never share a context
                 Deque<LlamaContext> idle = e.idle.get(contextOptions);
                 LlamaContext ctx = idle == null || idle.isEmpty() ? null : idle.pop();
                 try {
@@ -206,6 +260,7 @@ public final class ModelPool implements AutoCloseable {
     }
 
     private void closeModel(Entry e) {
+        e.adapters.clear(); // the model closes them
         e.model.close();
         if (e.footprint.deviceBytes() > 0) {
             synchronized (deviceUsed) {
@@ -230,6 +285,17 @@ public final class ModelPool implements AutoCloseable {
                 closeModel(e);
             }
         }
+    }
+
+    /** LoRA adapters loaded over the loaded models. */
+    public int loadedAdapters() {
+        int n = 0;
+        for (Entry e : cache.asMap().values()) {
+            synchronized (e) {
+                n += e.adapters.size();
+            }
+        }
+        return n;
     }
 
     /** Models currently loaded. */

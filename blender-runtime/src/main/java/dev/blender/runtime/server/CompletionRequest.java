@@ -168,8 +168,7 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
         if (strategy != null) {
             if (!config.supports(strategy)) {
                 throw ApiException.badRequest("blender.strategy", "strategy " + strategy.name()
-                        + " needs generators this blend lacks; it has " + config.generators().stream()
-                        .map(BlenderConfig::shortName).toList());
+                        + " needs generators this blend lacks; it has " + config.generatorNames());
             }
             request = request.withComposition(strategy);
         }

@@ -184,7 +184,10 @@ final class EvalCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "recipe %s: %d problems from %s%s, %d x %d candidates at temperature %.2f, seed %d%n",
                 recipe.name(), n, file, skip > 0 ? " after the first " + skip : "", config.generators().size(),
                 config.candidatesPerModel(), s.temperature(), seed);
-        System.out.printf("%-18s %9s %17s %16s %12s%n", "method", "accuracy", "95% CI", "tokens/problem", "ms/problem");
+        // the method column fits the longest name, so long composition names keep the columns aligned
+        int width = Math.max(18, rows.stream().mapToInt(r -> r.method().length()).max().orElse(0));
+        System.out.printf("%-" + width + "s %9s %17s %16s %12s%n", "method", "accuracy", "95% CI", "tokens/problem",
+                "ms/problem");
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         root.put("problems", n);
@@ -193,8 +196,8 @@ final class EvalCommand implements Callable<Integer> {
         for (Evaluation.Row r : rows) {
             Accuracy a = r.accuracy();
             double[] ci = a.wilson95();
-            System.out.printf(Locale.ROOT, "%-18s %9.3f %8.3f - %-6.3f %16.1f %12.2f%n", r.method(), a.value(), ci[0],
-                    ci[1], r.tokensPerProblem(), r.millisPerProblem());
+            System.out.printf(Locale.ROOT, "%-" + width + "s %9.3f %8.3f - %-6.3f %16.1f %12.2f%n", r.method(),
+                    a.value(), ci[0], ci[1], r.tokensPerProblem(), r.millisPerProblem());
             ObjectNode o = methods.addObject();
             o.put("method", r.method());
             o.put("accuracy", a.value());

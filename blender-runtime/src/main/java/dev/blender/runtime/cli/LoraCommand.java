@@ -41,21 +41,14 @@ final class LoraCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            Progress[] bar = new Progress[1];
+            Progress.Lazy bar = new Progress.Lazy(System.err);
             LoraExtractor.Result r;
             try {
-                r = LoraExtractor.extract(base, tuned, rank, output, (done, total, tensor) -> {
-                    if (bar[0] == null) {
-                        bar[0] = new Progress(System.err, total);
-                    }
-                    bar[0].step(done, tensor);
-                });
+                r = LoraExtractor.extract(base, tuned, rank, output, bar::step);
             } catch (IOException e) {
                 throw new UncheckedIOException(e.getMessage(), e);
             }
-            if (bar[0] != null) {
-                bar[0].done();
-            }
+            bar.done();
             System.out.printf(Locale.ROOT, "%s: LoRA of %s over %s, %d matrices at rank %d (alpha %d), %.4f of the"
                             + " deltas' energy kept at least, %d differing 1-D tensor(s) left out, %,d bytes%n",
                     r.output(), tuned.getFileName(), base.getFileName(), r.tensors(), Math.min(rank, r.alpha()), r.alpha(),

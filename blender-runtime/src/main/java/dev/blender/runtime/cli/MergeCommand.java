@@ -68,21 +68,14 @@ final class MergeCommand implements Callable<Integer> {
     public Integer call() {
         MergeOptions options = MergeOptions.builder(MergeMethod.parse(method)).base(base).models(models)
                 .lambda(lambda).density(density).drop(drop).seed(seed).type(MergeOptions.parseType(type)).build();
-        Progress[] bar = new Progress[1];
+        Progress.Lazy bar = new Progress.Lazy(System.err);
         MergeResult r;
         try {
-            r = ModelMerger.merge(options, output, (done, total, tensor) -> {
-                if (bar[0] == null) {
-                    bar[0] = new Progress(System.err, total);
-                }
-                bar[0].step(done, tensor);
-            });
+            r = ModelMerger.merge(options, output, bar::step);
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         }
-        if (bar[0] != null) {
-            bar[0].done();
-        }
+        bar.done();
         System.out.printf(Locale.ROOT, "%s: %s merge of %d model(s), %d tensors, %,d parameters, %s, %,d bytes in %.1f s%n",
                 r.output(), options.method().cliName(), options.models().size(), r.tensors(), r.parameters(),
                 options.type().name().toLowerCase(Locale.ROOT), r.bytes(), r.millis() / 1000);

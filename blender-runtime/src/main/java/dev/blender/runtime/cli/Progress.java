@@ -37,6 +37,32 @@ final class Progress {
         lineOpen = false;
     }
 
+    /**
+     * A bar for work whose size the first report tells ({@code done, total, status} callbacks such as a
+     * merge's or an extraction's tensors); {@link #done()} ends it if one was drawn.
+     */
+    static final class Lazy {
+        private final PrintStream out;
+        private Progress bar;
+
+        Lazy(PrintStream out) {
+            this.out = out;
+        }
+
+        void step(int done, int total, String status) {
+            if (bar == null) {
+                bar = new Progress(out, total);
+            }
+            bar.step(done, status);
+        }
+
+        void done() {
+            if (bar != null) {
+                bar.done();
+            }
+        }
+    }
+
     /** Ends a bar left open by a command that failed, so its error starts a line of its own. */
     static void endOpenLine(PrintStream err) {
         if (lineOpen) {

@@ -93,7 +93,7 @@ class RouteTest {
         assertTrue(e.getMessage().startsWith(start), e.getMessage());
     }
 
-    // ---- on the arith answerers (skipped when /work/shared is absent) ----
+    // ---- on the arith answerers (skipped when ../shared is absent) ----
 
     @Test
     void aRuleSendsTheRequestToTheNamedGeneratorOnly() {

@@ -76,23 +76,6 @@ class LoraAdapterTest {
         }
     }
 
-    static float[] logits(LlamaContext ctx, int[] prompt) {
-        ctx.clearKvCache();
-        try (Batch b = Batch.create(prompt.length)) {
-            b.addSequence(prompt, 0, 0, true);
-            ctx.decode(b);
-            return ctx.logitsArray(prompt.length - 1);
-        }
-    }
-
-    static double maxAbsDiff(float[] x, float[] y) {
-        double m = 0;
-        for (int i = 0; i < x.length; i++) {
-            m = Math.max(m, Math.abs((double) x[i] - y[i]));
-        }
-        return m;
-    }
-
     @Test
     void anAdapterChangesTheLogitsAndLeavesNoTraceOnceRemoved(@TempDir Path dir) throws IOException {
         Path file = write(dir.resolve("a.gguf"), valid(4), w -> {});
@@ -102,31 +85,31 @@ class LoraAdapterTest {
             assertEquals(4f, adapter.alpha());
             assertEquals(5, adapter.ranks().size());
             int[] prompt = model.vocab().tokenize("once upon a time");
-            float[] base = logits(ctx, prompt);
+            float[] base = TestModels.logitsAfter(ctx, prompt);
 
             ctx.setLoraAdapter(adapter, 1f);
             assertEquals(Map.of(adapter, 1f), ctx.loraAdapters());
-            float[] adapted = logits(ctx, prompt);
-            assertTrue(maxAbsDiff(base, adapted) > 1e-2, "the adapter moved the logits by " + maxAbsDiff(base, adapted));
+            float[] adapted = TestModels.logitsAfter(ctx, prompt);
+            assertTrue(TestModels.maxAbsDiff(base, adapted) > 1e-2, "the adapter moved the logits by " + TestModels.maxAbsDiff(base, adapted));
 
             ctx.setLoraAdapter(adapter, 2f); // a new scale replaces the old one
-            float[] twice = logits(ctx, prompt);
-            assertTrue(maxAbsDiff(adapted, twice) > 1e-3);
+            float[] twice = TestModels.logitsAfter(ctx, prompt);
+            assertTrue(TestModels.maxAbsDiff(adapted, twice) > 1e-3);
 
             ctx.setLoraAdapter(adapter, 0f);
-            assertTrue(maxAbsDiff(base, logits(ctx, prompt)) <= 1e-5, "scale 0 is the base");
+            assertTrue(TestModels.maxAbsDiff(base, TestModels.logitsAfter(ctx, prompt)) <= 1e-5, "scale 0 is the base");
 
             ctx.setLoraAdapter(adapter, 1f);
             assertTrue(ctx.removeLoraAdapter(adapter));
             assertFalse(ctx.removeLoraAdapter(adapter));
             assertTrue(ctx.loraAdapters().isEmpty());
-            assertTrue(maxAbsDiff(base, logits(ctx, prompt)) <= 1e-5, "removed is the base");
+            assertTrue(TestModels.maxAbsDiff(base, TestModels.logitsAfter(ctx, prompt)) <= 1e-5, "removed is the base");
 
             ctx.setLoraAdapter(adapter, 1f);
-            assertTrue(maxAbsDiff(adapted, logits(ctx, prompt)) <= 1e-5, "set again is the same adapter");
+            assertTrue(TestModels.maxAbsDiff(adapted, TestModels.logitsAfter(ctx, prompt)) <= 1e-5, "set again is the same adapter");
             ctx.clearLoraAdapters();
             assertTrue(ctx.loraAdapters().isEmpty());
-            assertTrue(maxAbsDiff(base, logits(ctx, prompt)) <= 1e-5, "cleared is the base");
+            assertTrue(TestModels.maxAbsDiff(base, TestModels.logitsAfter(ctx, prompt)) <= 1e-5, "cleared is the base");
         }
     }
 
@@ -198,7 +181,7 @@ class LoraAdapterTest {
         try (LlamaModel model = LlamaModel.load(TestModels.tiny());
              LlamaContext ctx = model.newContext(ContextOptions.defaults().withContextSize(64))) {
             int[] prompt = model.vocab().tokenize("once upon a time");
-            float[] before = logits(ctx, prompt);
+            float[] before = TestModels.logitsAfter(ctx, prompt);
             for (Map.Entry<String, Object[]> c : cases.entrySet()) {
                 @SuppressWarnings("unchecked")
                 Path file = write(dir.resolve(c.getKey() + ".gguf"), (List<Pair>) c.getValue()[1],
@@ -210,7 +193,7 @@ class LoraAdapterTest {
                 System.out.println(c.getKey() + ": " + e.getMessage());
             }
             assertTrue(model.openAdapters().isEmpty());
-            assertEquals(0, maxAbsDiff(before, logits(ctx, prompt)), "the model runs on, unchanged");
+            assertEquals(0, TestModels.maxAbsDiff(before, TestModels.logitsAfter(ctx, prompt)), "the model runs on, unchanged");
         }
         // a quantised factor and an unknown suffix
         Path q8 = dir.resolve("q8.gguf");

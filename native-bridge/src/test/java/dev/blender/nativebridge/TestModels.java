@@ -97,4 +97,23 @@ public final class TestModels {
         }
         return tempDir;
     }
+
+    /** The logits after decoding {@code prompt} from an empty KV cache into sequence 0 (a fresh read each call). */
+    public static float[] logitsAfter(LlamaContext ctx, int[] prompt) {
+        ctx.clearKvCache();
+        try (Batch b = Batch.create(prompt.length)) {
+            b.addSequence(prompt, 0, 0, true);
+            ctx.decode(b);
+            return ctx.logitsArray(prompt.length - 1);
+        }
+    }
+
+    /** The largest element-wise difference of two logit rows. */
+    public static double maxAbsDiff(float[] x, float[] y) {
+        double m = 0;
+        for (int i = 0; i < x.length; i++) {
+            m = Math.max(m, Math.abs((double) x[i] - y[i]));
+        }
+        return m;
+    }
 }

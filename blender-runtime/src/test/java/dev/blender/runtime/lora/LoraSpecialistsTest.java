@@ -13,7 +13,6 @@ import dev.blender.nativebridge.TestModels;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.nativebridge.gguf.GgufWriter;
 import dev.blender.nativebridge.gguf.TensorInfo;
-import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.runtime.eval.Problem;
@@ -57,22 +56,9 @@ class LoraSpecialistsTest {
         return out;
     }
 
-    static float[] logits(LlamaContext ctx, String text) {
-        int[] prompt = ctx.model().vocab().tokenize(text, true, false);
-        ctx.clearKvCache();
-        try (Batch batch = Batch.create(prompt.length)) {
-            batch.addSequence(prompt, 0, 0, true);
-            ctx.decode(batch);
-            return ctx.logitsArray(prompt.length - 1);
-        }
-    }
-
-    static double maxAbsDiff(float[] x, float[] y) {
-        double m = 0;
-        for (int i = 0; i < x.length; i++) {
-            m = Math.max(m, Math.abs((double) x[i] - y[i]));
-        }
-        return m;
+    /** The logits after PROMPT on an empty cache. */
+    static float[] logits(LlamaContext ctx) {
+        return TestModels.logitsAfter(ctx, ctx.model().vocab().tokenize(PROMPT, true, false));
     }
 
     /** Greedy exact-match accuracy of whatever the context computes (adapters included), prompt "Q: {q} A:". */
@@ -100,27 +86,27 @@ class LoraSpecialistsTest {
 
         float[] want;
         try (LlamaModel m = LlamaModel.load(reference, ONE_THREAD); LlamaContext ctx = m.newContext(CONTEXT)) {
-            want = logits(ctx, PROMPT);
+            want = logits(ctx);
         }
         try (LlamaModel m = LlamaModel.load(base, ONE_THREAD); LlamaContext ctx = m.newContext(CONTEXT);
              LoraAdapter adapter = LoraAdapter.load(m, full.output())) {
-            float[] plain = logits(ctx, PROMPT);
-            assertTrue(maxAbsDiff(plain, want) > 0.1, "the tuned matrices change the logits");
+            float[] plain = logits(ctx);
+            assertTrue(TestModels.maxAbsDiff(plain, want) > 0.1, "the tuned matrices change the logits");
 
             ctx.setLoraAdapter(adapter, 1f);
-            double diff = maxAbsDiff(logits(ctx, PROMPT), want);
+            double diff = TestModels.maxAbsDiff(logits(ctx), want);
             System.out.printf(Locale.ROOT, "llama.cpp %s: base + full-rank adapter vs the tuned matrices over the base's"
                     + " norms: max |logit difference| %.2e%n", LlamaBackend.version(), diff);
             assertTrue(diff <= 1e-3, "max |difference| " + diff);
 
             ctx.setLoraAdapter(adapter, 0f);
-            assertTrue(maxAbsDiff(logits(ctx, PROMPT), plain) <= 1e-5, "scale 0 is the base");
+            assertTrue(TestModels.maxAbsDiff(logits(ctx), plain) <= 1e-5, "scale 0 is the base");
             ctx.setLoraAdapter(adapter, 1f);
             ctx.removeLoraAdapter(adapter);
-            assertTrue(maxAbsDiff(logits(ctx, PROMPT), plain) <= 1e-5, "removed is the base");
+            assertTrue(TestModels.maxAbsDiff(logits(ctx), plain) <= 1e-5, "removed is the base");
             ctx.setLoraAdapter(adapter, 1f);
             ctx.clearLoraAdapters();
-            assertTrue(maxAbsDiff(logits(ctx, PROMPT), plain) <= 1e-5, "cleared is the base");
+            assertTrue(TestModels.maxAbsDiff(logits(ctx), plain) <= 1e-5, "cleared is the base");
         }
     }
 

@@ -28,13 +28,6 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
                           String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
                           FinishReason finishReason, List<String> routed) {
 
-    /** A result with no routing (the constructor before route stages existed). */
-    public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
-                       String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
-                       FinishReason finishReason) {
-        this(strategy, answer, candidates, ranked, orderedBy, fused, escalated, timings, usage, finishReason, List.of());
-    }
-
     /**
      * One distinct candidate text.
      *

@@ -361,7 +361,7 @@ final class BlendRun {
         }
         List<String> ranked = new ArrayList<>(ranking.order().stream().map(texts::get).toList());
         ranked.addAll(rest);
-        setOrder(ranked, aggregation.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), byScore);
+        setOrder(ranked, Composition.normalise(aggregation.name()), byScore);
     }
 
     /** Orders the texts by how much every candidate (repeats included) agrees with each; the rest follow. */

@@ -266,7 +266,7 @@ public final class CompositionJson {
     }
 
     private static String spelling(Enum<?> e) {
-        return e.name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return Composition.normalise(e.name());
     }
 
     /** The composition as JSON (what {@link #read} reads back). */

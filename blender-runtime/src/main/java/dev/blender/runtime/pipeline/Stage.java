@@ -35,6 +35,13 @@ public sealed interface Stage {
     /** The stage's name as compositions write it ({@code sample}, {@code rank}, ...). */
     String id();
 
+    /** A count a stage was given (null: not given) must be at least 1; the message names stage and setting. */
+    private static void atLeastOne(String stage, String setting, Integer value) {
+        if (value != null && value < 1) {
+            throw new IllegalArgumentException(stage + ": " + setting + " must be >= 1, was " + value);
+        }
+    }
+
     /** How a {@link Sample} stage decodes. */
     enum Sampler {
         /** The blender's candidate sampler (temperature 0.8 by default): diverse candidates. */
@@ -60,9 +67,7 @@ public sealed interface Stage {
         public Sample {
             models = List.copyOf(Objects.requireNonNull(models, "models"));
             Objects.requireNonNull(sampler, "sample: sampler");
-            if (perModel != null && perModel < 1) {
-                throw new IllegalArgumentException("sample: perModel must be >= 1, was " + perModel);
-            }
+            atLeastOne("sample", "perModel", perModel);
             if (temperature != null && !(temperature >= 0 && temperature <= 100)) {
                 throw new IllegalArgumentException("sample: temperature must be in [0, 100], was " + temperature);
             }
@@ -122,9 +127,7 @@ public sealed interface Stage {
                 throw new IllegalArgumentException("rank: among must be >= 2 (one text is ordered already), was "
                         + among);
             }
-            if (topK != null && topK < 1) {
-                throw new IllegalArgumentException("rank: topK must be >= 1, was " + topK);
-            }
+            atLeastOne("rank", "topK", topK);
         }
 
         /** Ranks every text. */
@@ -184,13 +187,9 @@ public sealed interface Stage {
      */
     record Fuse(Integer topK, FuseInputs inputs, int orders) implements Stage {
         public Fuse {
-            if (topK != null && topK < 1) {
-                throw new IllegalArgumentException("fuse: topK must be >= 1, was " + topK);
-            }
+            atLeastOne("fuse", "topK", topK);
             Objects.requireNonNull(inputs, "fuse: inputs");
-            if (orders < 1) {
-                throw new IllegalArgumentException("fuse: orders must be >= 1, was " + orders);
-            }
+            atLeastOne("fuse", "orders", orders);
         }
 
         /** One fusion of the inputs in their order. */
@@ -222,12 +221,8 @@ public sealed interface Stage {
      */
     record Refine(int rounds, Integer topK) implements Stage {
         public Refine {
-            if (rounds < 1) {
-                throw new IllegalArgumentException("refine: rounds must be >= 1, was " + rounds);
-            }
-            if (topK != null && topK < 1) {
-                throw new IllegalArgumentException("refine: topK must be >= 1, was " + topK);
-            }
+            atLeastOne("refine", "rounds", rounds);
+            atLeastOne("refine", "topK", topK);
         }
 
         @Override
@@ -333,9 +328,7 @@ public sealed interface Stage {
          */
         record Confidence(Integer tokens) implements RouteRule {
             public Confidence {
-                if (tokens != null && tokens < 1) {
-                    throw new IllegalArgumentException("route: tokens must be >= 1, was " + tokens);
-                }
+                atLeastOne("route", "tokens", tokens);
             }
 
             /** The tokens each generator answers when none are given. */
@@ -396,9 +389,7 @@ public sealed interface Stage {
     record Route(RouteRule rule, Integer pick) implements Stage {
         public Route {
             Objects.requireNonNull(rule, "route: rule");
-            if (pick != null && pick < 1) {
-                throw new IllegalArgumentException("route: pick must be >= 1, was " + pick);
-            }
+            atLeastOne("route", "pick", pick);
             if (pick != null && rule instanceof RouteRule.Cases) {
                 throw new IllegalArgumentException("route: pick applies to similarity and confidence; a rule's "
                         + "case names its models");

@@ -129,7 +129,8 @@ final class EvalCommand implements Callable<Integer> {
         try (Blender blender = Blender.create(config);
              java.io.BufferedWriter out = answers != null ? Files.newBufferedWriter(answers) : null) {
             Progress progress = new Progress(System.err, list.size());
-            List<Evaluation.Row> table = new Evaluation(blender, rows, checker, pool).run(list, seed,
+            List<Evaluation.Row> table = new Evaluation(blender, rows, checker, pool).groups(recipe.groups())
+                    .run(list, seed,
                     new Evaluation.Listener() {
                         @Override
                         public void problemDone(int done, int total, List<Evaluation.Row> sofar) {
@@ -186,8 +187,13 @@ final class EvalCommand implements Callable<Integer> {
                 config.candidatesPerModel(), s.temperature(), seed);
         // the method column fits the longest name, so long composition names keep the columns aligned
         int width = Math.max(18, rows.stream().mapToInt(r -> r.method().length()).max().orElse(0));
-        System.out.printf("%-" + width + "s %9s %17s %16s %12s%n", "method", "accuracy", "95% CI", "tokens/problem",
-                "ms/problem");
+        StringBuilder header = new StringBuilder(String.format("%-" + width + "s %9s %17s %16s %12s", "method",
+                "accuracy", "95% CI", "tokens/problem", "ms/problem"));
+        // a group's column is as wide as its heading: the name and how many problems are in it
+        List<String> groupHeadings = new ArrayList<>();
+        rows.get(0).groups().forEach((g, a) -> groupHeadings.add(g + " (" + a.total() + ")"));
+        groupHeadings.forEach(h -> header.append(String.format(" %" + Math.max(9, h.length()) + "s", h)));
+        System.out.println(header);
         ObjectMapper mapper = new ObjectMapper();
         ObjectNode root = mapper.createObjectNode();
         root.put("problems", n);
@@ -196,14 +202,26 @@ final class EvalCommand implements Callable<Integer> {
         for (Evaluation.Row r : rows) {
             Accuracy a = r.accuracy();
             double[] ci = a.wilson95();
-            System.out.printf(Locale.ROOT, "%-" + width + "s %9.3f %8.3f - %-6.3f %16.1f %12.2f%n", r.method(),
-                    a.value(), ci[0], ci[1], r.tokensPerProblem(), r.millisPerProblem());
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                    "%-" + width + "s %9.3f %8.3f - %-6.3f %16.1f %12.2f", r.method(), a.value(), ci[0], ci[1],
+                    r.tokensPerProblem(), r.millisPerProblem()));
+            int g = 0;
+            for (Accuracy ga : r.groups().values()) {
+                line.append(String.format(Locale.ROOT, " %" + Math.max(9, groupHeadings.get(g++).length()) + ".3f",
+                        ga.value()));
+            }
+            System.out.println(line);
             ObjectNode o = methods.addObject();
             o.put("method", r.method());
             o.put("accuracy", a.value());
             o.putArray("ci95").add(ci[0]).add(ci[1]);
             o.put("tokens_per_problem", r.tokensPerProblem());
             o.put("ms_per_problem", r.millisPerProblem());
+            if (!r.groups().isEmpty()) {
+                ObjectNode groups = o.putObject("groups");
+                r.groups().forEach((name, ga) -> groups.putObject(name).put("accuracy", ga.value())
+                        .put("problems", ga.total()));
+            }
         }
         if (json != null) {
             Files.writeString(json, mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.regex.Pattern;
 
 /**
  * Compositions compared on the same problems through {@link Blender}, the library users get: each row is
@@ -21,30 +22,55 @@ import java.util.SplittableRandom;
  *
  * <p>Two rows describe the shared pool instead of choosing from it: {@code pool:oracle} (any candidate of
  * the pool composition right: the ceiling of every picker) and {@code pool:random} (one candidate drawn at
- * random). Not thread-safe; one evaluation runs on the calling thread.
+ * random). {@link #groups} splits every row's accuracy by the kind of problem (e.g. by operation). Not
+ * thread-safe; one evaluation runs on the calling thread.
  */
 public final class Evaluation {
     private final Blender blender;
     private final List<Composition> compositions;
     private final AnswerChecker checker;
     private final Composition pool;
+    private final Map<String, Pattern> groups;
 
     /**
      * @param pool whose candidates the pool rows describe (e.g. {@code majority}: every generator's
      *             candidates); null = no pool rows
      */
     public Evaluation(Blender blender, List<Composition> compositions, AnswerChecker checker, Composition pool) {
+        this(blender, compositions, checker, pool, Map.of());
+    }
+
+    private Evaluation(Blender blender, List<Composition> compositions, AnswerChecker checker, Composition pool,
+                       Map<String, Pattern> groups) {
         this.blender = Objects.requireNonNull(blender, "blender");
         this.compositions = List.copyOf(compositions);
         this.checker = Objects.requireNonNull(checker, "checker");
         this.pool = pool;
+        this.groups = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(groups));
         if (this.compositions.isEmpty()) {
             throw new IllegalArgumentException("nothing to evaluate: no compositions");
         }
     }
 
-    /** One row's tally. */
-    public record Row(String method, int correct, int problems, long tokens, double millis) {
+    /**
+     * This evaluation with every row's accuracy also counted per group, in the order given: a problem
+     * belongs to each group whose pattern is found in its question (none, one or several).
+     */
+    public Evaluation groups(Map<String, Pattern> groups) {
+        groups.forEach((name, pattern) -> {
+            Objects.requireNonNull(name, "group name");
+            Objects.requireNonNull(pattern, "pattern of group " + name);
+        });
+        return new Evaluation(blender, compositions, checker, pool, groups);
+    }
+
+    /** One row's tally; {@code groups} the accuracy on each group's problems ({@link #groups}). */
+    public record Row(String method, int correct, int problems, long tokens, double millis,
+                      Map<String, Accuracy> groups) {
+        public Row {
+            groups = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(groups));
+        }
+
         public Accuracy accuracy() {
             return new Accuracy(correct, problems);
         }
@@ -57,8 +83,12 @@ public final class Evaluation {
             return problems == 0 ? 0 : millis / problems;
         }
 
-        Row plus(boolean right, long t, double ms) {
-            return new Row(method, correct + (right ? 1 : 0), problems + 1, tokens + t, millis + ms);
+        Row plus(boolean right, long t, double ms, List<String> in) {
+            Map<String, Accuracy> g = new LinkedHashMap<>(groups);
+            for (String name : in) {
+                g.computeIfPresent(name, (k, a) -> new Accuracy(a.correct() + (right ? 1 : 0), a.total() + 1));
+            }
+            return new Row(method, correct + (right ? 1 : 0), problems + 1, tokens + t, millis + ms, g);
         }
     }
 
@@ -76,23 +106,28 @@ public final class Evaluation {
      * {@code seed} and {@code i}, so that a row's answers do not depend on which other rows run.
      */
     public List<Row> run(List<Problem> problems, long seed, Listener listener) {
+        Map<String, Accuracy> none = new LinkedHashMap<>();
+        groups.keySet().forEach(g -> none.put(g, new Accuracy(0, 0)));
         Map<String, Row> rows = new LinkedHashMap<>();
         for (Composition c : compositions) {
-            rows.put(c.name(), new Row(c.name(), 0, 0, 0, 0));
+            rows.put(c.name(), new Row(c.name(), 0, 0, 0, 0, none));
         }
         if (pool != null) {
-            rows.put("pool:random", new Row("pool:random", 0, 0, 0, 0));
-            rows.put("pool:oracle", new Row("pool:oracle", 0, 0, 0, 0));
+            rows.put("pool:random", new Row("pool:random", 0, 0, 0, 0, none));
+            rows.put("pool:oracle", new Row("pool:oracle", 0, 0, 0, 0, none));
         }
         SplittableRandom random = new SplittableRandom(seed);
         for (int i = 0; i < problems.size(); i++) {
             Problem p = problems.get(i);
+            List<String> in = groups.entrySet().stream().filter(g -> g.getValue().matcher(p.question()).find())
+                    .map(Map.Entry::getKey).toList();
             SharedWork work = new SharedWork();
             BlendRequest request = BlendRequest.of(p.question()).withSeed(seedOf(seed, i)).withSharedWork(work);
             for (Composition c : compositions) {
                 BlendResult r = blender.blend(request.withComposition(c));
                 boolean right = right(r.answer(), p);
-                rows.compute(c.name(), (k, row) -> row.plus(right, r.usage().totalTokens(), r.timings().totalMillis()));
+                rows.compute(c.name(),
+                        (k, row) -> row.plus(right, r.usage().totalTokens(), r.timings().totalMillis(), in));
                 listener.answered(i, p, c.name(), r, right);
             }
             if (pool != null) {
@@ -102,8 +137,8 @@ public final class Evaluation {
                 double ms = r.timings().totalMillis();
                 boolean any = candidates.stream().anyMatch(c -> right(c.text(), p));
                 boolean drawn = !candidates.isEmpty() && right(candidates.get(random.nextInt(candidates.size())).text(), p);
-                rows.compute("pool:random", (k, row) -> row.plus(drawn, tokens, ms));
-                rows.compute("pool:oracle", (k, row) -> row.plus(any, tokens, ms));
+                rows.compute("pool:random", (k, row) -> row.plus(drawn, tokens, ms, in));
+                rows.compute("pool:oracle", (k, row) -> row.plus(any, tokens, ms, in));
             }
             listener.problemDone(i + 1, problems.size(), new ArrayList<>(rows.values()));
         }

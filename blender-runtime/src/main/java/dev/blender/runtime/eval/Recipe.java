@@ -11,9 +11,14 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * What {@code blender eval} runs: a blender configuration in the {@code --config} schema
@@ -23,29 +28,34 @@ import java.util.Set;
  * <pre>{@code
  * {"models": [{"path": "a.gguf", "role": "generator"}, ...], "generatorPrompt": "Q: {prompt} A:",
  *  "maxTokens": 8, "contextSize": 64,
- *  "eval": {"name": "mine", "checker": "exact", "compositions": ["member:a", "full-blend", {"name": ..., "stages": [...]}]}}
+ *  "eval": {"name": "mine", "checker": "exact", "compositions": ["member:a", "full-blend", {"name": ..., "stages": [...]}],
+ *           "groups": {"+": "\\+", "-": "-"}}}
  * }</pre>
  * Without {@code compositions}, every built-in composition the configuration can run is compared, with a
- * {@code member:} row for each generator first.
+ * {@code member:} row for each generator first. {@code groups} (optional) splits each row's accuracy by the
+ * problems whose question a regular expression is found in ({@link Evaluation#groups}).
  *
  * Immutable; {@link #config()} gives a fresh builder each time, to change before building.
  */
 public final class Recipe {
-    private static final Set<String> EVAL_KEYS = Set.of("name", "checker", "compositions");
+    private static final Set<String> EVAL_KEYS = Set.of("name", "checker", "compositions", "groups");
 
     private final String name;
     private final JsonNode configJson;
     private final Path base;
     private final String checker;
     private final List<Composition> compositions;
+    private final Map<String, Pattern> groups;
 
-    private Recipe(String name, JsonNode configJson, Path base, String checker, List<Composition> compositions) {
+    private Recipe(String name, JsonNode configJson, Path base, String checker, List<Composition> compositions,
+                   Map<String, Pattern> groups) {
         this.name = Objects.requireNonNull(name, "name");
         this.configJson = configJson.deepCopy();
         this.base = base;
         this.checker = checker == null ? "exact" : checker;
         AnswerChecker.named(this.checker);
         this.compositions = compositions == null ? null : List.copyOf(compositions);
+        this.groups = Collections.unmodifiableMap(new LinkedHashMap<>(groups));
         BlenderConfigJson.fromJson(configJson, base); // the configuration's own errors, at load time
     }
 
@@ -127,8 +137,32 @@ public final class Recipe {
                 compositions.add(CompositionJson.read(c, "composition-" + ++i));
             }
         }
+        Map<String, Pattern> groups = new LinkedHashMap<>();
+        if (eval.has("groups")) {
+            if (!eval.get("groups").isObject()) {
+                throw new IllegalArgumentException("eval.groups must be an object of name: regular expression, e.g."
+                        + " {\"+\": \"\\\\+\"}");
+            }
+            eval.get("groups").fields().forEachRemaining(e -> {
+                if (!e.getValue().isTextual()) {
+                    throw new IllegalArgumentException("eval.groups." + e.getKey() + " must be a regular expression"
+                            + " (a string), was " + e.getValue());
+                }
+                try {
+                    groups.put(e.getKey(), Pattern.compile(e.getValue().asText()));
+                } catch (PatternSyntaxException x) {
+                    throw new IllegalArgumentException("eval.groups." + e.getKey() + " is not a regular expression: "
+                            + x.getDescription() + " in " + e.getValue().asText(), x);
+                }
+            });
+        }
         return new Recipe(eval.path("name").asText(defaultName), root, base, eval.path("checker").asText(null),
-                compositions);
+                compositions, groups);
+    }
+
+    /** The groups each row's accuracy is also split by, in order (empty: none). */
+    public Map<String, Pattern> groups() {
+        return groups;
     }
 
     public AnswerChecker answerChecker() {

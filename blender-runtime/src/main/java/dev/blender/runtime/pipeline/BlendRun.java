@@ -207,7 +207,9 @@ final class BlendRun {
     void sample(Stage.Sample x, boolean stream) {
         List<Path> models = x.models().isEmpty() ? generators()
                 : x.models().stream().map(this::generatorNamed).toList();
-        int perModel = x.perModel() != null ? x.perModel() : candidatesPerModel();
+        // the answer sampler is greedy by default, and greedy copies of one answer add nothing but cost
+        int perModel = x.perModel() != null ? x.perModel()
+                : x.sampler() == Stage.Sampler.ANSWER ? 1 : candidatesPerModel();
         if (x.matchPool()) {
             perModel = Math.max(1, perModel * config.generators().size() / models.size());
         }

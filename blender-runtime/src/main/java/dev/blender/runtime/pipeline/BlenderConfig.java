@@ -256,8 +256,11 @@ public final class BlenderConfig {
         return a != null ? a.name() : shortName(member);
     }
 
-    /** What a candidate says wrote it: an adapter member's name, else the model's file name. */
-    String memberLabel(Path member) {
+    /**
+     * What a candidate says wrote it, and the member's model id on the server: an adapter member's name,
+     * else the model's file name.
+     */
+    public String memberLabel(Path member) {
         AdapterMember a = adapters.get(member);
         return a != null ? a.name() : member.getFileName().toString();
     }

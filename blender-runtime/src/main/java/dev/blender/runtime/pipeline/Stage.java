@@ -55,8 +55,8 @@ public sealed interface Stage {
      *
      * @param models      generator names (file names with or without {@code .gguf}; {@code first} = the
      *                    request's generator, else the first configured); empty = every generator
-     * @param perModel    candidates each named model samples; null = the request's or blender's
-     *                    {@code candidatesPerModel}
+     * @param perModel    candidates each named model samples; null = one with the answer sampler, else the
+     *                    request's or blender's {@code candidatesPerModel}
      * @param matchPool   the named models together sample as many candidates as every generator would with
      *                    {@code perModel} each (Self-MoA: one model's samples against the mixed pool, at equal cost)
      * @param sampler     which of the blender's samplers; the request's temperature and top-p apply to either

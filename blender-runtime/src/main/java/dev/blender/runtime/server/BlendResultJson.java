@@ -13,7 +13,8 @@ public final class BlendResultJson {
 
     /**
      * Adds {@code candidates} (model, text), {@code ranking} (text, score; best first) with its
-     * {@code aggregation}, and {@code fused} when {@code stages} is set; then {@code escalated} (CASCADE)
+     * {@code aggregation}, {@code fused}, and {@code routed} (the generators a route stage chose, best first;
+     * only when one ran and chose) when {@code stages} is set; then {@code escalated} (CASCADE)
      * and {@code timings} (milliseconds per stage, {@code first_token_ms} null when no token came).
      */
     public static ObjectNode putDetails(ObjectNode into, BlendResult r, boolean stages) {
@@ -36,6 +37,9 @@ public final class BlendResultJson {
                 into.put("fused", r.fused().text().strip());
             } else {
                 into.putNull("fused");
+            }
+            if (!r.routed().isEmpty()) {
+                r.routed().forEach(into.putArray("routed")::add);
             }
         }
         into.put("escalated", r.escalated());

@@ -6,7 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The model ids a server answers to: the blend itself, and each member by its file name. A generator's
+ * The model ids a server answers to: the blend itself, and each member by its file name (an adapter
+ * member by its name, as its candidates are labelled: {@link BlenderConfig#memberLabel}). A generator's
  * id answers with that generator alone; the judge, reranker and fuser are listed so that clients see
  * what the blend is made of, but they rank and fuse, they do not answer.
  */
@@ -26,23 +27,22 @@ record ServedModels(String blendId, List<Member> members) {
     static ServedModels of(String blendId, BlenderConfig config) {
         List<Member> members = new ArrayList<>();
         for (Path p : config.generators()) {
-            add(members, blendId, p, "generator");
+            add(members, blendId, p, config.memberLabel(p), "generator");
         }
         if (config.judge() != null) {
-            add(members, blendId, config.judge(), "judge");
+            add(members, blendId, config.judge(), config.judge().getFileName().toString(), "judge");
         }
         if (config.reranker() != null) {
-            add(members, blendId, config.reranker(), "reranker");
+            add(members, blendId, config.reranker(), config.reranker().getFileName().toString(), "reranker");
         }
         if (config.fuser() != null) {
-            add(members, blendId, config.fuser(), "fuser");
+            add(members, blendId, config.fuser(), config.fuser().getFileName().toString(), "fuser");
         }
         return new ServedModels(blendId, members);
     }
 
-    /** Ids are file names; a second file of the same name (another folder) gets its position appended. */
-    private static void add(List<Member> members, String blendId, Path p, String role) {
-        String name = p.getFileName().toString();
+    /** A name taken already (a second file of the same name in another folder) gets its position appended. */
+    private static void add(List<Member> members, String blendId, Path p, String name, String role) {
         boolean taken = name.equals(blendId) || members.stream().anyMatch(m -> m.id().equals(name));
         members.add(new Member(taken ? name + "@" + (members.size() + 1) : name, p, role));
     }

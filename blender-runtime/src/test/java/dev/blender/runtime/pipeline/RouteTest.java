@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import dev.blender.runtime.server.BlendResultJson;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -104,6 +106,15 @@ class RouteTest {
             assertEquals(3, add.candidates().size(), "one generator's candidates, not both: " + add.candidates());
             assertTrue(add.candidates().stream().allMatch(s -> s.model().equals("answerer-a.gguf")), add.candidates().toString());
             assertTrue(add.usage().stages().stream().noneMatch(u -> u.stage().equals("routing")), "a rule decodes nothing");
+            // run --json and the server's blender object say where the request went
+            var json = BlendResultJson.putDetails(JsonNodeFactory.instance.objectNode(), add, true);
+            assertEquals("[\"answerer-a.gguf\"]", json.get("routed").toString());
+
+            // the answer sampler is greedy by default: one answer per routed generator unless perModel says more
+            BlendResult greedy = blender.blend(BlendRequest.of("17+62=").withComposition(Composition.builder("greedy")
+                    .route(BY_OPERATION).stage(new Stage.Sample(List.of(), null, false, Stage.Sampler.ANSWER, null))
+                    .build()));
+            assertEquals(List.of("answerer-a.gguf"), greedy.candidates().stream().map(BlendResult.Sampled::model).toList());
 
             BlendResult sub = blender.blend(BlendRequest.of("77-67=").withSeed(1).withComposition(routed));
             assertEquals(List.of("answerer-b.gguf"), sub.routed());
@@ -120,6 +131,8 @@ class RouteTest {
                     new Stage.RouteCase("\\*", List.of("answerer-a"))))).sampleAnswers().build();
             BlendResult all = blender.blend(BlendRequest.of("17+62=").withComposition(none));
             assertEquals(List.of(), all.routed());
+            assertTrue(!BlendResultJson.putDetails(JsonNodeFactory.instance.objectNode(), all, true).has("routed"),
+                    "no route chose: no routed field");
             assertEquals(List.of("answerer-a.gguf", "answerer-b.gguf"),
                     all.candidates().stream().map(BlendResult.Sampled::model).toList());
         }

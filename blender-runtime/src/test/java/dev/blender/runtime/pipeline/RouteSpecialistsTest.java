@@ -14,8 +14,9 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /**
- * Routing between the add and sub specialists on the 500 dev problems (skipped when they are absent):
- * prints each router's accuracy beside the README's upper bound of a router (0.880, routed by operation).
+ * Routing between the add and sub specialists on the dev problems (skipped when they are absent): prints
+ * each router's accuracy beside the README's upper bound of a router (0.880, routed by operation). The
+ * first 100 problems in the normal run; all 500 (the README's table) with {@code -Dblender.measure=true}.
  */
 class RouteSpecialistsTest {
     static final Stage.Sample GREEDY = new Stage.Sample(List.of(), 1, false, Stage.Sampler.ANSWER, null);
@@ -24,7 +25,8 @@ class RouteSpecialistsTest {
     void routersBetweenTheSpecialistsOnTheDevProblems() {
         Path add = TestModels.sharedFile("models/specialists/add.gguf");
         Path sub = TestModels.sharedFile("models/specialists/sub.gguf");
-        List<Problem> problems = Problem.readJsonl(TestModels.sharedFile("data/arith/dev.jsonl"), 500);
+        List<Problem> problems = Problem.readJsonl(TestModels.sharedFile("data/arith/dev.jsonl"),
+                Boolean.getBoolean("blender.measure") ? 500 : 100);
         // made up, none of them in dev.jsonl
         Stage.RouteRule examples = new Stage.RouteRule.Similarity(Map.of(
                 "add", List.of("12+34=", "25+61=", "40+17=", "53+29=", "8+71="),

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.bench.LatencyBench;
+import dev.blender.runtime.bench.ShapeBench;
+import dev.blender.runtime.bench.SyntheticFamily;
 import dev.blender.runtime.eval.Problem;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Composition;
@@ -38,7 +40,10 @@ import picocli.CommandLine.Option;
                 + "the sum of their (total - first-token) times.",
             "Run r samples with seed + r, so repeated prompts draw fresh candidates instead of replaying the "
                 + "judge's pair cache (which, as in a server, lives across requests).",
-            "These machines are noisy: compare the p50/SINGLE ratios, measured in the same run."})
+            "These machines are noisy: compare the p50/SINGLE ratios, measured in the same run.",
+            "--synthetic SHAPE instead measures the library's latency ratios on random-weight models of a realistic",
+            "shape (generated once into the cache folder): batched decoding, the bridge against java-llama.cpp,",
+            "full-blend against single, per-token combining, memory; each ratio beside its goal."})
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     BlenderOptions blender;
@@ -73,8 +78,28 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "OUT.json", description = "also write the results as JSON")
     Path json;
 
+    @Option(names = "--synthetic", paramLabel = "SHAPE", description = {
+        "measure the latency ratios on a generated family of this shape (qwen2-0.5b-q8_0, qwen2-0.5b-q4_0):",
+        "two generators, a judge and a fuser; --runs repeats each comparison; --threads applies"})
+    String synthetic;
+
+    @Option(names = "--answer-tokens", defaultValue = "32",
+            description = "with --synthetic: the length of every candidate and answer (default: ${DEFAULT-VALUE})")
+    int answerTokens;
+
+    @Option(names = "--rationale-tokens", defaultValue = "16",
+            description = "with --synthetic: the judge's rationale before each verdict (default: ${DEFAULT-VALUE})")
+    int rationaleTokens;
+
+    @Option(names = "--no-native-baseline",
+            description = "with --synthetic: skip java-llama.cpp's own generation (bridge_over_native)")
+    boolean noNativeBaseline;
+
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
+        if (synthetic != null) {
+            return synthetic();
+        }
         LatencyBench.Builder settings = LatencyBench.builder();
         try {
             settings.runs(runs).warmup(warmup).seed(seed);
@@ -115,6 +140,40 @@ final class BenchCommand implements Callable<Integer> {
         printTables(System.out, report);
         if (json != null) {
             writeJson(json, report);
+        }
+        return 0;
+    }
+
+    private int synthetic() throws IOException {
+        if (!blender.usesDefaults() || !strategies.isEmpty() || !prompts.isEmpty() || promptsFile != null) {
+            throw new IllegalArgumentException("--synthetic measures its own generated models, strategies and prompt;"
+                    + " leave out -m, --config, --strategies and --prompt(s)");
+        }
+        if (runs < 1) {
+            throw new IllegalArgumentException("--runs must be >= 1, was " + runs);
+        }
+        SyntheticFamily family = SyntheticFamily.of(synthetic, line -> System.err.println(line));
+        ShapeBench.Report report = new ShapeBench(family, blender.models.threads, answerTokens, rationaleTokens, runs,
+                !noNativeBaseline, line -> System.err.println("measuring " + line + "...")).run();
+        System.out.println(synthetic + ": " + report.settings());
+        ShapeBench.table(report).forEach(System.out::println);
+        if (json != null) {
+            ObjectMapper mapper = new ObjectMapper();
+            ObjectNode root = mapper.createObjectNode();
+            root.put("shape", report.shape());
+            root.set("settings", mapper.valueToTree(report.settings()));
+            ObjectNode ratios = root.putObject("ratios");
+            for (ShapeBench.Ratio r : report.ratios().values()) {
+                ObjectNode o = ratios.putObject(r.key());
+                if (r.measured()) {
+                    o.put("ratio", r.ratio()).put("numerator", r.numerator()).put("denominator", r.denominator())
+                            .put("unit", r.unit()).put("goal", r.goal().toString()).put("met", r.met());
+                } else {
+                    o.putNull("ratio");
+                    o.put("goal", r.goal().toString()).put("not_measured", r.note());
+                }
+            }
+            write(json, mapper, root);
         }
         return 0;
     }
@@ -287,6 +346,10 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("p50_vs_single", ratio);
             }
         }
+        write(file, mapper, root);
+    }
+
+    private static void write(Path file, ObjectMapper mapper, ObjectNode root) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {

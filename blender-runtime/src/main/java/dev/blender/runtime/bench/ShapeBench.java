@@ -1,0 +1,336 @@
+package dev.blender.runtime.bench;
+
+import dev.blender.nativebridge.ContextOptions;
+import dev.blender.nativebridge.LlamaAbi;
+import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.GenerationRequest;
+import dev.blender.nativebridge.generation.Generator;
+import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.pairranker.Aggregation;
+import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.Combiner;
+import dev.blender.runtime.pipeline.BlendRequest;
+import dev.blender.runtime.pipeline.BlendResult;
+import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.Strategy;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * Latency of the library on a {@link SyntheticFamily}, as ratios against baselines measured in the same
+ * run (what {@code blender bench --synthetic SHAPE} prints and writes):
+ * <ul>
+ *   <li>{@code batch4_over_batch1}: wall time per decode step with 4 candidates batched / with 1;</li>
+ *   <li>{@code bridge_over_native}: single-sequence decode tokens/s through this bridge / through
+ *       java-llama.cpp's own generation (b4916 only: that library carries no other), same file, threads,
+ *       prompt and length, the two alternating;</li>
+ *   <li>{@code full_blend_over_single}: end-to-end p50 of {@code full-blend} (both generators x 2 candidates,
+ *       the judge's top 1 by bubble, the fuser) / {@code single}, the same answer length;</li>
+ *   <li>{@code combine_over_step}: the slowest per-token combine method at K = 3 over the whole vocabulary /
+ *       one decode step of one member;</li>
+ *   <li>{@code peak_rss_over_files}: the process's peak RSS / (the family's files + the JVM's RSS before
+ *       any model loaded).</li>
+ * </ul>
+ * Lengths are forced (random weights neither stop nor write stop text) and stated in the report.
+ */
+public final class ShapeBench {
+    /** The goals of the latency issue: a ratio is met when it is on the right side of its goal. */
+    static final Map<String, Goal> GOALS = Map.of(
+            "batch4_over_batch1", new Goal(1.5, true),
+            "bridge_over_native", new Goal(0.98, false),
+            "full_blend_over_single", new Goal(2.5, true),
+            "combine_over_step", new Goal(0.01, true),
+            "peak_rss_over_files", new Goal(1.1, true));
+
+    /** A ratio's goal: at most {@code bound} when {@code atMost}, else at least. */
+    public record Goal(double bound, boolean atMost) {
+        boolean met(double ratio) {
+            return atMost ? ratio <= bound : ratio >= bound;
+        }
+
+        @Override
+        public String toString() {
+            return (atMost ? "<= " : ">= ") + bound;
+        }
+    }
+
+    /** One ratio and what it was taken of; {@code note} says why it was not measured, or null. */
+    public record Ratio(String key, double ratio, double numerator, double denominator, String unit, Goal goal,
+                        String note) {
+        public boolean measured() {
+            return note == null;
+        }
+
+        public boolean met() {
+            return measured() && goal.met(ratio);
+        }
+
+        static Ratio of(String key, double numerator, double denominator, String unit) {
+            return new Ratio(key, numerator / denominator, numerator, denominator, unit, GOALS.get(key), null);
+        }
+
+        static Ratio notMeasured(String key, String why) {
+            return new Ratio(key, Double.NaN, Double.NaN, Double.NaN, "", GOALS.get(key), why);
+        }
+    }
+
+    /** What a run measured: the ratios in a fixed order, and the settings and forced lengths it ran with. */
+    public record Report(String shape, Map<String, Ratio> ratios, Map<String, Object> settings) {
+        public Report {
+            ratios = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(ratios));
+            settings = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(settings));
+        }
+    }
+
+    private final SyntheticFamily family;
+    private final int threads;
+    private final int answerTokens;
+    private final int rationaleTokens;
+    private final int repeats;
+    private final boolean nativeBaseline;
+    private final Consumer<String> progress;
+    private final String prompt = "Write a short story about a lighthouse keeper who finds a message in a bottle.";
+
+    /**
+     * @param threads         decode threads for every model (0 = llama.cpp's default)
+     * @param answerTokens    the length of every candidate and of the answer
+     * @param rationaleTokens the judge's rationale before each verdict
+     * @param repeats         measured repetitions of each comparison (medians are reported)
+     * @param nativeBaseline  measure {@code bridge_over_native} (starts a child JVM with java-llama.cpp)
+     * @param progress        told what is being measured, for a long run's user
+     */
+    public ShapeBench(SyntheticFamily family, int threads, int answerTokens, int rationaleTokens, int repeats,
+                      boolean nativeBaseline, Consumer<String> progress) {
+        this.family = Objects.requireNonNull(family, "family");
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must be >= 0, was " + threads);
+        }
+        if (answerTokens < 2) {
+            throw new IllegalArgumentException("answer tokens must be >= 2, was " + answerTokens);
+        }
+        if (rationaleTokens < 0) {
+            throw new IllegalArgumentException("rationale tokens must be >= 0, was " + rationaleTokens);
+        }
+        if (repeats < 1) {
+            throw new IllegalArgumentException("repeats must be >= 1, was " + repeats);
+        }
+        this.threads = threads;
+        this.answerTokens = answerTokens;
+        this.rationaleTokens = rationaleTokens;
+        this.repeats = repeats;
+        this.nativeBaseline = nativeBaseline;
+        this.progress = Objects.requireNonNull(progress, "progress");
+    }
+
+    public Report run() throws IOException {
+        long jvmRssKib = LatencyBench.procStatusKib("VmRSS").orElse(0);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("shape", family.shape());
+        settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
+        settings.put("threads", threads);
+        settings.put("repeats", repeats);
+        settings.put("answer_tokens", answerTokens);
+        settings.put("rationale_tokens", rationaleTokens);
+        settings.put("jvm_rss_before_models_kib", jvmRssKib);
+
+        Map<String, Ratio> ratios = new LinkedHashMap<>();
+        double[] step = decodeSteps(settings, ratios);
+        ratios.put("combine_over_step", combine(step[0], settings));
+        ratios.put("full_blend_over_single", blend(settings));
+        OptionalLong peak = LatencyBench.procStatusKib("VmHWM");
+        long files = family.fileBytes();
+        settings.put("model_file_bytes", files);
+        ratios.put("peak_rss_over_files", peak.isPresent() && jvmRssKib > 0
+                ? Ratio.of("peak_rss_over_files", peak.getAsLong() * 1024.0, files + jvmRssKib * 1024.0, "bytes")
+                : Ratio.notMeasured("peak_rss_over_files", "no /proc/self/status here"));
+        Map<String, Ratio> ordered = new LinkedHashMap<>();
+        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
+                "combine_over_step", "peak_rss_over_files")) {
+            ordered.put(key, ratios.get(key));
+        }
+        return new Report(family.shape(), ordered, settings);
+    }
+
+    /**
+     * One generator: per-step time with 1 and with 4 candidates batched, and (b4916) java-llama.cpp's single
+     * sequence beside the bridge's, all alternating. Returns {ms per step at 1, at 4}.
+     */
+    private double[] decodeSteps(Map<String, Object> settings, Map<String, Ratio> ratios) throws IOException {
+        ModelOptions options = ModelOptions.defaults().withThreads(threads);
+        double[] one = new double[repeats];
+        double[] four = new double[repeats];
+        double[] bridgeRate = new double[repeats];
+        double[] nativeRate = new double[repeats];
+        boolean withNative = nativeBaseline && LlamaBackend.abi() == LlamaAbi.B4916;
+        int contextSize = 1024;
+        try (LlamaModel model = LlamaModel.load(family.generators().get(0), options);
+             LlamaContext ctx = model.newContext(ContextOptions.defaults().withContextSize(contextSize)
+                     .withMaxSequences(4).withThreads(threads));
+             NativeBaseline nat = withNative ? NativeBaseline.start(family.generators().get(0), threads, contextSize,
+                     prompt) : null) {
+            int[] tokens = model.vocab().tokenize(prompt);
+            settings.put("prompt_tokens", tokens.length);
+            GenerationRequest request = GenerationRequest.of(tokens).withMaxTokens(answerTokens)
+                    .withSampler(SamplerOptions.defaults().withTemperature(1f));
+            progress.accept("decode steps: 1 and 4 candidates" + (withNative ? ", and java-llama.cpp's own" : ""));
+            Generator.generate(ctx, request.withCandidates(4)); // warm-up
+            if (nat != null) {
+                nat.tokensPerSecond(answerTokens, 0);
+            }
+            for (int r = 0; r < repeats; r++) {
+                one[r] = msPerStep(Generator.generate(ctx, request.withCandidates(1).withSeed(r)));
+                four[r] = msPerStep(Generator.generate(ctx, request.withCandidates(4).withSeed(r)));
+                bridgeRate[r] = 1000 / one[r];
+                if (nat != null) {
+                    nativeRate[r] = nat.tokensPerSecond(answerTokens, r);
+                }
+            }
+        }
+        double m1 = median(one);
+        double m4 = median(four);
+        ratios.put("batch4_over_batch1", Ratio.of("batch4_over_batch1", m4, m1, "ms per decode step"));
+        ratios.put("bridge_over_native", withNative
+                ? Ratio.of("bridge_over_native", median(bridgeRate), median(nativeRate), "decode tokens/s")
+                : Ratio.notMeasured("bridge_over_native", nativeBaseline
+                        ? "java-llama.cpp carries b4916 only; this run uses " + LlamaBackend.abi()
+                        : "not asked for"));
+        return new double[] {m1, m4};
+    }
+
+    /** Wall time per decode step of a batched generation: the slowest candidate's, over its steps. */
+    private static double msPerStep(List<Candidate> candidates) {
+        double ms = 0;
+        int steps = 0;
+        for (Candidate c : candidates) {
+            ms = Math.max(ms, c.generationMillis());
+            // the first token comes from the prompt's logits: a candidate of n tokens took n - 1 decodes
+            steps = Math.max(steps, c.tokenCount() - 1);
+        }
+        return ms / Math.max(1, steps);
+    }
+
+    /** The slowest combine method at K = 3 over the vocabulary, per token, against one decode step. */
+    private Ratio combine(double stepMillis, Map<String, Object> settings) throws IOException {
+        int vocab;
+        try (LlamaModel model = LlamaModel.load(family.generators().get(0), ModelOptions.defaults().withThreads(threads))) {
+            vocab = model.vocab().size();
+        }
+        progress.accept("combine at K = 3 over " + vocab + " tokens");
+        SplittableRandom random = new SplittableRandom(3);
+        float[] out = new float[vocab];
+        double slowest = 0;
+        String slowestName = null;
+        Map<String, Double> each = new LinkedHashMap<>();
+        // the logits in native memory, where llama.cpp leaves them for the mixing generator
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment[] logits = new MemorySegment[3];
+            for (int k = 0; k < logits.length; k++) {
+                logits[k] = arena.allocate(ValueLayout.JAVA_FLOAT, vocab);
+                for (int i = 0; i < vocab; i++) {
+                    logits[k].setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (random.nextGaussian() * 3));
+                }
+            }
+            for (CombineMethod m : CombineMethod.values()) {
+                CombineOptions o = m == CombineMethod.NEGATIVE_EVIDENCE ? CombineOptions.negativeEvidence(3, 0.5f, 0.1f)
+                        : CombineOptions.equal(m, 3);
+                Combiner c = Combiner.vectorized(o);
+                // by time, not count: the Vector API is slow until C2 has compiled it
+                for (long end = System.nanoTime() + 1_000_000_000L; System.nanoTime() < end; ) {
+                    c.combine(logits, vocab, out);
+                }
+                double[] per = new double[9];
+                for (int r = 0; r < per.length; r++) {
+                    int calls = 0;
+                    long t0 = System.nanoTime();
+                    long elapsed;
+                    do {
+                        c.combine(logits, vocab, out);
+                        calls++;
+                        elapsed = System.nanoTime() - t0;
+                    } while (elapsed < 50_000_000L);
+                    per[r] = elapsed / 1e6 / calls;
+                }
+                double ms = median(per);
+                each.put(m.name().toLowerCase(Locale.ROOT), ms);
+                if (ms > slowest) {
+                    slowest = ms;
+                    slowestName = m.name().toLowerCase(Locale.ROOT);
+                }
+            }
+        }
+        settings.put("combine_ms_per_token", each);
+        settings.put("combine_slowest", slowestName);
+        return Ratio.of("combine_over_step", slowest, stepMillis, "ms per token");
+    }
+
+    /** full-blend against single through {@link Blender} and {@link LatencyBench}, interleaved. */
+    private Ratio blend(Map<String, Object> settings) {
+        progress.accept("full-blend against single");
+        try (Blender blender = Blender.builder().generator(family.generators().get(0))
+                .generator(family.generators().get(1))
+                .judge(family.judge(), SyntheticFamily.judgeTemplate(rationaleTokens))
+                .fuser(family.fuser(), SyntheticFamily.fuserTemplate(answerTokens))
+                .candidatesPerModel(2).aggregation(Aggregation.BUBBLE).topK(3).maxTokens(answerTokens)
+                .fusedMaxTokens(answerTokens).contextSize(2048)
+                .candidateSampler(SamplerOptions.defaults().withTemperature(1f))
+                .modelOptions(ModelOptions.defaults().withThreads(threads)).build()) {
+            // what each decodes, from one request of each (stated: random weights run to the limits)
+            for (Strategy s : List.of(Strategy.SINGLE, Strategy.FULL_BLEND)) {
+                BlendResult r = blender.blend(BlendRequest.of(prompt).withComposition(s.composition()).withSeed(99));
+                // per stage: tokens generated, and every token put through a model (a judge's prompts and
+                // rationales are all decoding, counted as prompt)
+                Map<String, Map<String, Long>> byStage = new LinkedHashMap<>();
+                r.usage().stages().forEach(u -> {
+                    Map<String, Long> t = byStage.computeIfAbsent(u.stage(), k -> new LinkedHashMap<>());
+                    t.merge("generated", u.generatedTokens(), Long::sum);
+                    t.merge("decoded", u.totalTokens(), Long::sum);
+                });
+                settings.put(s.composition().name().replace('-', '_') + "_tokens", byStage);
+            }
+            LatencyBench.Report report = LatencyBench.builder()
+                    .compositions(List.of(Strategy.SINGLE.composition(), Strategy.FULL_BLEND.composition()))
+                    .prompts(List.of(prompt)).runs(repeats).warmup(1).build().run(blender);
+            double single = report.results().get(0).summary().total().p50();
+            double full = report.results().get(1).summary().total().p50();
+            settings.put("full_blend_first_token_p50_ms", report.results().get(1).summary().firstToken().p50());
+            return Ratio.of("full_blend_over_single", full, single, "ms end to end (p50)");
+        }
+    }
+
+    private static double median(double[] v) {
+        double[] c = v.clone();
+        Arrays.sort(c);
+        return c.length % 2 == 1 ? c[c.length / 2] : (c[c.length / 2 - 1] + c[c.length / 2]) / 2;
+    }
+
+    /** The report as lines of a table: each ratio, its goal, and whether it is met. */
+    public static List<String> table(Report report) {
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format(Locale.ROOT, "%-24s %10s %10s %14s %14s  %s", "ratio", "value", "goal", "numerator",
+                "denominator", "unit"));
+        for (Ratio r : report.ratios().values()) {
+            lines.add(r.measured()
+                    ? String.format(Locale.ROOT, "%-24s %10.4f %10s %14.4f %14.4f  %s%s", r.key(), r.ratio(), r.goal(),
+                            r.numerator(), r.denominator(), r.unit(), r.met() ? "" : "  (goal not met)")
+                    : String.format(Locale.ROOT, "%-24s %10s %10s  not measured: %s", r.key(), "n/a", r.goal(), r.note()));
+        }
+        return lines;
+    }
+}

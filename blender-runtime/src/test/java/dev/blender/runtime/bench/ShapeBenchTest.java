@@ -1,0 +1,68 @@
+package dev.blender.runtime.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blender.nativebridge.LlamaAbi;
+import dev.blender.nativebridge.LlamaBackend;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The latency harness on the tiny synthetic shape: every ratio taken, the lengths forced as stated. */
+class ShapeBenchTest {
+
+    @Test
+    void aFamilyIsWrittenOnceAndReused(@TempDir Path dir) throws Exception {
+        List<String> written = new ArrayList<>();
+        SyntheticFamily f = SyntheticFamily.of("tiny-f32", dir, written::add);
+        assertEquals(4, written.size(), "two generators, a judge and a fuser: " + written);
+        assertEquals(4, f.files().size());
+        long modified = Files.getLastModifiedTime(f.judge()).toMillis();
+        written.clear();
+        SyntheticFamily again = SyntheticFamily.of("tiny-f32", dir, written::add);
+        assertEquals(List.of(), written, "a whole family is reused");
+        assertEquals(modified, Files.getLastModifiedTime(again.judge()).toMillis());
+        // a cut file (an interrupted write) is written again
+        Files.write(f.fuser(), new byte[] {1, 2, 3});
+        SyntheticFamily.of("tiny-f32", dir, written::add);
+        assertEquals(1, written.size(), written.toString());
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SyntheticFamily.of("qwen9-1t", dir, s -> {}));
+        assertTrue(e.getMessage().contains("qwen2-0.5b-q8_0"), e.getMessage());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void everyRatioIsMeasuredAtTheForcedLengths(@TempDir Path dir) throws Exception {
+        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        int answer = 6;
+        int rationale = 3;
+        ShapeBench.Report report = new ShapeBench(family, 1, answer, rationale, 2, true, s -> {}).run();
+        assertEquals(List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single", "combine_over_step",
+                "peak_rss_over_files"), List.copyOf(report.ratios().keySet()));
+        for (ShapeBench.Ratio r : report.ratios().values()) {
+            if (r.key().equals("bridge_over_native") && LlamaBackend.abi() != LlamaAbi.B4916) {
+                assertTrue(!r.measured() && r.note().contains("b4916"), r.toString());
+                continue;
+            }
+            assertTrue(r.measured() && r.numerator() > 0 && r.denominator() > 0 && Double.isFinite(r.ratio()),
+                    r.toString());
+        }
+        // random weights run to the limits: single writes the answer length, full-blend samples 2 x 2 of it
+        // and fuses one of it
+        Map<String, Map<String, Long>> single = (Map<String, Map<String, Long>>) report.settings().get("single_tokens");
+        assertEquals((long) answer, single.get("sampling").get("generated"), single.toString());
+        Map<String, Map<String, Long>> full = (Map<String, Map<String, Long>>) report.settings().get("full_blend_tokens");
+        assertEquals(4L * answer, full.get("sampling").get("generated"), full.toString());
+        assertEquals((long) answer, full.get("fusion").get("generated"), full.toString());
+        assertTrue(full.get("ranking").get("decoded") > 0, full.toString());
+        assertEquals(6, ShapeBench.table(report).size());
+    }
+}

@@ -1,5 +1,6 @@
 package dev.blender.nativebridge.generation;
 
+import dev.blender.nativebridge.math.VectorMath;
 import java.util.Objects;
 import java.util.SplittableRandom;
 
@@ -74,13 +75,8 @@ public final class Sampler {
             }
             count = kept;
         }
-        float invT = 1f / options.temperature();
-        double total = 0;
-        for (int i = 0; i < count; i++) {
-            double w = Math.exp((values[i] - max) * invT);
-            values[i] = (float) w;
-            total += w;
-        }
+        // with top-k off this runs over the whole vocabulary, so it is vectorised
+        double total = VectorMath.expInto(values, count, max, 1f / options.temperature(), values);
         double r = random.nextDouble() * total;
         double acc = 0;
         for (int i = 0; i < count; i++) {
@@ -139,31 +135,14 @@ public final class Sampler {
 
     /** Sets candidateMax and candidateSum = sum_i exp(v_i - max) over v[0..count). */
     private void normaliser(float[] v, int count) {
-        float max = max(v, count);
+        float max = VectorMath.max(v, count);
         candidateMax = max;
-        candidateSum = sumExp(v, count, max);
+        candidateSum = VectorMath.sumExp(v, count, max);
     }
 
-    private static float max(float[] v, int n) {
-        float max = v[0];
-        for (int i = 1; i < n; i++) {
-            max = Math.max(max, v[i]);
-        }
-        return max;
-    }
-
-    private static double sumExp(float[] v, int n, float shift) {
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            sum += Math.exp(v[i] - shift);
-        }
-        return sum;
-    }
-
-    /** {@code log sum_i exp(v_i)} over {@code v[0..n)}, computed stably. */
+    /** {@code log sum_i exp(v_i)} over {@code v[0..n)}, computed stably ({@link VectorMath#logSumExp}). */
     public static double logSumExp(float[] v, int n) {
-        float max = max(v, n);
-        return max + Math.log(sumExp(v, n, max));
+        return VectorMath.logSumExp(v, n);
     }
 
     /** Selects the k best with a min-heap in ids/values, then sorts them best first. */

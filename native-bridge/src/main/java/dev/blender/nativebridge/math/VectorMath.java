@@ -1,4 +1,4 @@
-package dev.blender.runtime.combine;
+package dev.blender.nativebridge.math;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -9,12 +9,16 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * exp and log over float vectors, built from lane-wise arithmetic that C2 compiles to SIMD on every
  * CPU (Cephes' single-precision range reduction and polynomials; relative error about 2e-7), because
- * the Vector API's own transcendental operators are not intrinsified everywhere.
+ * the Vector API's own transcendental operators are not intrinsified everywhere; and the whole-vocabulary
+ * reductions of the per-token paths (max, sum of exponentials, log-sum-exp) built on them. A scalar
+ * {@link Math#exp} costs tens of nanoseconds, so at a 152k-token vocabulary one scalar pass costs
+ * milliseconds per token, a large part of a small model's decode step. Stateless and thread-safe.
  */
-final class VectorMath {
+public final class VectorMath {
     private VectorMath() {}
 
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** The preferred float species: what every loop here steps by. */
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
     private static final float LOG2E = 1.44269504088896341f;
     private static final float LN2_HI = 0.693359375f;
@@ -25,7 +29,7 @@ final class VectorMath {
     private static final float SQRT_HALF = 0.707106781186547524f;
 
     /** e^x lane-wise; lanes below -87.3 give 0. */
-    static FloatVector exp(FloatVector x) {
+    public static FloatVector exp(FloatVector x) {
         VectorMask<Float> tiny = x.compare(VectorOperators.LT, EXP_MIN);
         x = x.max(EXP_MIN).min(EXP_MAX);
         FloatVector n = x.mul(LOG2E).add(ROUND_MAGIC).sub(ROUND_MAGIC);
@@ -45,7 +49,7 @@ final class VectorMath {
     }
 
     /** ln(x) lane-wise for x >= 0; lanes equal to 0 (or denormal) give -infinity. */
-    static FloatVector log(FloatVector x) {
+    public static FloatVector log(FloatVector x) {
         VectorMask<Float> zero = x.compare(VectorOperators.LT, Float.MIN_NORMAL);
         IntVector bits = x.reinterpretAsInts();
         IntVector exponent = bits.lanewise(VectorOperators.LSHR, 23).and(0xff).sub(126);
@@ -69,5 +73,66 @@ final class VectorMath {
         y = y.sub(z.mul(0.5f));
         FloatVector result = m.add(y).add(e.mul(LN2_HI));
         return result.blend(Float.NEGATIVE_INFINITY, zero);
+    }
+
+    /** The largest of {@code v[0..n)}, {@code n >= 1}. */
+    public static float max(float[] v, int n) {
+        int bound = F.loopBound(n);
+        float max = Float.NEGATIVE_INFINITY;
+        int i = 0;
+        if (bound > 0) {
+            FloatVector acc = FloatVector.fromArray(F, v, 0);
+            for (i = F.length(); i < bound; i += F.length()) {
+                acc = acc.max(FloatVector.fromArray(F, v, i));
+            }
+            max = acc.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            max = Math.max(max, v[i]);
+        }
+        return max;
+    }
+
+    /** {@code sum_i exp(v_i - shift)} over {@code v[0..n)}, summed in double a vector at a time. */
+    public static double sumExp(float[] v, int n, float shift) {
+        int bound = F.loopBound(n);
+        double sum = 0;
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            sum += exp(FloatVector.fromArray(F, v, i).sub(shift)).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            sum += Math.exp(v[i] - shift);
+        }
+        return sum;
+    }
+
+    /**
+     * Writes {@code exp((v_i - shift) * scale)} over {@code v[0..n)} into {@code out} (which may be
+     * {@code v}) and returns their sum: softmax weights at a temperature, unnormalised.
+     */
+    public static double expInto(float[] v, int n, float shift, float scale, float[] out) {
+        int bound = F.loopBound(n);
+        double sum = 0;
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector e = exp(FloatVector.fromArray(F, v, i).sub(shift).mul(scale));
+            e.intoArray(out, i);
+            sum += e.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            out[i] = (float) Math.exp((v[i] - shift) * scale);
+            sum += out[i];
+        }
+        return sum;
+    }
+
+    /** {@code log sum_i exp(v_i)} over {@code v[0..n)}, computed stably ({@code n >= 1}). */
+    public static double logSumExp(float[] v, int n) {
+        float max = max(v, n);
+        if (max == Float.NEGATIVE_INFINITY || max == Float.POSITIVE_INFINITY || Float.isNaN(max)) {
+            return max;
+        }
+        return max + Math.log(sumExp(v, n, max));
     }
 }

@@ -118,6 +118,43 @@ class RemoteConfigTest {
         assertTrue(rows.stream().noneMatch(n -> n.startsWith("token:")), rows.toString());
     }
 
+    /** The README's examples read as configurations (built with stand-ins for their files and key). */
+    @Test
+    void theReadmeExamplesAreValid() throws Exception {
+        String readme = java.nio.file.Files.readString(Path.of("../README.md"));
+        int start = readme.indexOf("### Remote members");
+        int end = readme.indexOf("Models load once and are shared", start);
+        assertTrue(start >= 0 && end > start, "README has the section");
+        String section = readme.substring(start, end);
+        List<JsonNode> blocks = new java.util.ArrayList<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("```json\n(.*?)```", java.util.regex.Pattern.DOTALL)
+                .matcher(section);
+        while (m.find()) {
+            blocks.add(JSON.readTree(m.group(1)));
+        }
+        assertEquals(3, blocks.size());
+        List<String> servers = new java.util.ArrayList<>();
+        for (JsonNode b : blocks) {
+            BlenderConfigJson.fromJson(b, HERE); // every key and value as written
+            // then built, with a stand-in for every local file and no key (the reader's own), generators only
+            com.fasterxml.jackson.databind.node.ObjectNode copy = b.deepCopy();
+            com.fasterxml.jackson.databind.node.ArrayNode generators = copy.putArray("models");
+            for (JsonNode entry : b.get("models")) {
+                com.fasterxml.jackson.databind.node.ObjectNode e = entry.deepCopy();
+                if (e.has("url")) {
+                    servers.add(e.get("url").asText());
+                    e.remove("apiKeyEnv");
+                    generators.add(e);
+                } else if (e.path("role").asText("generator").equals("generator")) {
+                    generators.add(e.put("path", TestModels.tiny(1, 1).toString()));
+                }
+            }
+            BlenderConfig c = BlenderConfigJson.fromJson(copy, HERE).buildConfig();
+            assertEquals(1, c.generators().stream().filter(g -> c.remote(g).isPresent()).count());
+        }
+        assertEquals(List.of("http://gpu-box:8080/v1", "http://gpu-box:8000/v1", "http://127.0.0.1:11434/v1"), servers);
+    }
+
     static Path write(JsonNode json) throws java.io.IOException {
         Path f = java.nio.file.Files.createTempFile("remote-recipe", ".json");
         f.toFile().deleteOnExit();

@@ -74,6 +74,9 @@ final class BlendRun {
     List<Path> routed;
     /** Members that failed to answer (remote ones), in the order they failed. */
     final List<BlendResult.MemberFailure> failures = new ArrayList<>();
+    /** Candidates remote members wrote: they carry no token probabilities for a gate to read. */
+    final java.util.Set<Candidate> remoteCandidates =
+            java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
 
     BlendRun(Blender blender, BlendRequest request, BlendListener listener) {
         this.blender = blender;
@@ -236,8 +239,7 @@ final class BlendRun {
         Map<Path, CompletableFuture<List<BlendResult.Sampled>>> remote = new LinkedHashMap<>();
         for (Path p : models) {
             if (blender.remoteClient(p) != null) {
-                remote.put(p, CompletableFuture.supplyAsync(() -> sampleRemote(p, n, chosen, answerTokens, stop),
-                        blender.members));
+                remote.put(p, CompletableFuture.supplyAsync(() -> sampleRemote(p, n, chosen, stop), blender.members));
             }
         }
         List<Path> local = models.stream().filter(p -> !remote.containsKey(p)).toList();
@@ -259,7 +261,12 @@ final class BlendRun {
             }
             for (Map.Entry<Path, CompletableFuture<List<BlendResult.Sampled>>> e : remote.entrySet()) {
                 try {
-                    byModel.put(e.getKey(), join(e.getValue()));
+                    List<BlendResult.Sampled> got = join(e.getValue());
+                    byModel.put(e.getKey(), got);
+                    if (streams) {
+                        // not streamed over HTTP: the one answer, all at once, on the blend's thread as a local one
+                        answerTokens.onToken(0, -1, got.get(0).candidate().text());
+                    }
                 } catch (RemoteException why) {
                     failed.add(new BlendResult.MemberFailure(config.memberLabel(e.getKey()), why.getMessage()));
                 }
@@ -336,8 +343,7 @@ final class BlendRun {
      *
      * @throws RemoteException the member did not answer (after its retries)
      */
-    List<BlendResult.Sampled> sampleRemote(Path p, int perModel, SamplerOptions sampler, TokenListener tokens,
-                                           BooleanSupplier stop) {
+    List<BlendResult.Sampled> sampleRemote(Path p, int perModel, SamplerOptions sampler, BooleanSupplier stop) {
         checkCancelled();
         OpenAiClient client = blender.remoteClient(p);
         List<ChatMessage> messages = generatorMessages();
@@ -374,12 +380,10 @@ final class BlendRun {
         } else {
             samples = ask.get();
         }
-        if (tokens != TokenListener.NONE) {
-            tokens.onToken(0, -1, samples.candidates().get(0).text()); // not streamed: the answer, all at once
-        }
         List<BlendResult.Sampled> out = new ArrayList<>();
         long generated = 0;
         for (Candidate c : samples.candidates()) {
+            remoteCandidates.add(c);
             out.add(new BlendResult.Sampled(config.memberLabel(p), c));
             generated += c.tokenCount();
         }
@@ -682,7 +686,7 @@ final class BlendRun {
             case TOKEN_PROBABILITY -> {
                 double least = 0;
                 Candidate by = answerCandidate();
-                if (by != null && by.logProbs().length < by.tokenCount()) {
+                if (by != null && remoteCandidates.contains(by)) {
                     yield false; // a remote member's answer: its probabilities are unknown, so the blend goes on
                 }
                 if (by != null) {

@@ -112,6 +112,28 @@ class RemoteMembersTest {
     }
 
     @Test
+    void aRemoteAnswerIsHeardOnceOnTheBlendsThreadAndACascadeEscalatesPastIt() {
+        try (Blender remote = remoteBlend(0).build()) {
+            Thread caller = Thread.currentThread();
+            List<String> heard = new ArrayList<>();
+            BlendResult r = remote.blend(BlendRequest.of(problems.get(0).question())
+                    .withComposition(Composition.named("member:a")), new dev.blender.runtime.pipeline.BlendListener() {
+                        @Override
+                        public void onAnswer(String text) {
+                            assertEquals(caller, Thread.currentThread());
+                            heard.add(text);
+                        }
+                    });
+            assertEquals(r.answer(), String.join("", heard).strip());
+            assertEquals(1, heard.size());
+            // its token probabilities are unknown, so a token-probability gate never stops at it
+            BlendResult cascade = remote.blend(BlendRequest.of(problems.get(0).question()).withStrategy(Strategy.CASCADE));
+            assertTrue(cascade.escalated());
+            assertEquals(1 + 8, cascade.candidates().size(), "the first answer, then 4 candidates from each member");
+        }
+    }
+
+    @Test
     void aServerThatGoesAwayLeavesTheOtherAnswering() throws Exception {
         Set<Thread> before = Thread.getAllStackTraces().keySet();
         int threadsBefore = before.size();
@@ -207,17 +229,27 @@ class RemoteMembersTest {
                 .modelOptions(ModelOptions.defaults().withThreads(1)).build();
     }
 
+    /** Medians of 5 rounds, remote and local alternating (after one round each to warm up). */
     static void measure(String what, Blender remote, String remoteRow, Blender local, String localRow,
                         List<Problem> problems) {
-        for (int round = 0; round < 2; round++) { // the first round warms both up
-            double[] r = time(remote, remoteRow, problems);
-            double[] l = time(local, localRow, problems);
-            if (round == 1) {
-                System.out.printf("%s: remote member on loopback %.3f ms/request, %.3f ms/token (%d tokens);"
-                        + " local %.3f ms/request, %.3f ms/token (%d tokens)%n", what, r[0] / problems.size(),
-                        r[0] / r[1], (long) r[1], l[0] / problems.size(), l[0] / l[1], (long) l[1]);
-            }
+        time(remote, remoteRow, problems);
+        time(local, localRow, problems);
+        List<double[]> r = new ArrayList<>();
+        List<double[]> l = new ArrayList<>();
+        for (int round = 0; round < 5; round++) {
+            r.add(time(remote, remoteRow, problems));
+            l.add(time(local, localRow, problems));
         }
+        double rMs = median(r), lMs = median(l);
+        long rTokens = (long) r.get(0)[1], lTokens = (long) l.get(0)[1];
+        System.out.printf("%s (medians of 5): remote member on loopback %.3f ms/request, %.3f ms/token (%d tokens);"
+                + " local %.3f ms/request, %.3f ms/token (%d tokens)%n", what, rMs / problems.size(), rMs / rTokens,
+                rTokens, lMs / problems.size(), lMs / lTokens, lTokens);
+    }
+
+    static double median(List<double[]> rounds) {
+        double[] ms = rounds.stream().mapToDouble(x -> x[0]).sorted().toArray();
+        return ms[ms.length / 2];
     }
 
     /** Total milliseconds and generated tokens of a composition over the problems. */

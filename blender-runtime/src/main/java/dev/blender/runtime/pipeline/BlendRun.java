@@ -26,9 +26,14 @@ import dev.blender.nativebridge.LlamaModel;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.runtime.remote.OpenAiClient;
 import dev.blender.runtime.remote.RemoteCompletion;
+import dev.blender.runtime.remote.RemoteEndpoint;
 import dev.blender.runtime.remote.RemoteException;
 import dev.blender.runtime.remote.RemoteRequest;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.nio.file.Path;
@@ -75,8 +80,7 @@ final class BlendRun {
     /** Members that failed to answer (remote ones), in the order they failed. */
     final List<BlendResult.MemberFailure> failures = new ArrayList<>();
     /** Candidates remote members wrote: they carry no token probabilities for a gate to read. */
-    final java.util.Set<Candidate> remoteCandidates =
-            java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+    final Set<Candidate> remoteCandidates = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
 
     BlendRun(Blender blender, BlendRequest request, BlendListener listener) {
         this.blender = blender;
@@ -350,7 +354,7 @@ final class BlendRun {
         String text = config.generatorText(request.prompt());
         RemoteRequest remote = new RemoteRequest(messages, text, sampler.temperature(), sampler.topP(), maxTokens(),
                 stop(), request.seed());
-        java.util.function.Supplier<SharedWork.Samples> ask = () -> {
+        Supplier<SharedWork.Samples> ask = () -> {
             long t0 = System.nanoTime();
             List<RemoteCompletion> answers = client.complete(remote, perModel, stop);
             double millis = (System.nanoTime() - t0) / 1e6;
@@ -367,7 +371,7 @@ final class BlendRun {
         SharedWork.Samples samples;
         if (request.sharedWork() != null) {
             // what the server is sent identifies the sampling, as the prompt's tokens do for a local member
-            int[] key = (client.endpoint().api() == dev.blender.runtime.remote.RemoteEndpoint.Api.CHAT
+            int[] key = (client.endpoint().api() == RemoteEndpoint.Api.CHAT
                     ? messages.toString() : text).codePoints().toArray();
             boolean[] asked = {false};
             samples = request.sharedWork().samples(p, key, perModel, sampler, request.seed(), maxTokens(), stop(), () -> {

@@ -103,7 +103,7 @@ final class BlendCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Path> paths = members.models.isEmpty() ? defaultModels() : members.models;
+        List<Path> paths = members.models.isEmpty() ? defaultModels() : members.files("blend");
         if (paths.size() < 2 && method != CombineMethod.NEGATIVE_EVIDENCE) {
             throw new IllegalArgumentException("blending needs at least two --model files");
         }

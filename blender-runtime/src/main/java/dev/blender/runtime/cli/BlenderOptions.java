@@ -92,7 +92,7 @@ final class BlenderOptions {
                     .fuser(dir.resolve("fuser.gguf"), FuserTemplate.arith())
                     .contextSize(64).maxTokens(8).fusedMaxTokens(8).generatorPrompt("Q: {prompt} A:");
         } else {
-            models.models.forEach(b::generator);
+            models.addGenerators(b);
             if (judge != null) {
                 try {
                     b.judge(judge, JudgeTemplate.named(judgeTemplate));

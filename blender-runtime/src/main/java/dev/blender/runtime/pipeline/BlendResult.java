@@ -23,10 +23,23 @@ import java.util.List;
  *                   ({@link FinishReason#LENGTH}) or a full context
  * @param routed     the generators (file names) a route stage chose, the best first; empty when no route
  *                   stage ran or none of its cases applied (every generator took part)
+ * @param failures   the members that failed to answer (remote members: a dead server, a timeout, an error
+ *                   status) and why, in the order they failed; the blend answered without them
  */
 public record BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
                           String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
-                          FinishReason finishReason, List<String> routed) {
+                          FinishReason finishReason, List<String> routed, List<MemberFailure> failures) {
+
+    /** A member that gave no candidates, and why ({@code model} as in {@link Sampled#model()}). */
+    public record MemberFailure(String model, String error) {}
+
+    /** A result in which every member answered. */
+    public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked, String orderedBy,
+                       Candidate fused, boolean escalated, Timings timings, Usage usage, FinishReason finishReason,
+                       List<String> routed) {
+        this(strategy, answer, candidates, ranked, orderedBy, fused, escalated, timings, usage, finishReason, routed,
+                List.of());
+    }
 
     /**
      * One distinct candidate text.
@@ -87,5 +100,6 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
         candidates = List.copyOf(candidates);
         ranked = List.copyOf(ranked);
         routed = List.copyOf(routed);
+        failures = List.copyOf(failures);
     }
 }

@@ -24,6 +24,18 @@ import dev.blender.runtime.combine.VocabAlignment;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.pairranker.Aggregation;
+import dev.blender.runtime.remote.OpenAiClient;
+import dev.blender.runtime.remote.RemoteCompletion;
+import dev.blender.runtime.remote.RemoteEndpoint;
+import dev.blender.runtime.remote.RemoteException;
+import dev.blender.runtime.remote.RemoteRequest;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -65,6 +77,10 @@ final class BlendRun {
     boolean streamed;
     /** The generators a route stage chose, or null: every generator. */
     List<Path> routed;
+    /** Members that failed to answer (remote ones), in the order they failed. */
+    final List<BlendResult.MemberFailure> failures = new ArrayList<>();
+    /** Candidates remote members wrote: they carry no token probabilities for a gate to read. */
+    final Set<Candidate> remoteCandidates = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
 
     BlendRun(Blender blender, BlendRequest request, BlendListener listener) {
         this.blender = blender;
@@ -124,7 +140,7 @@ final class BlendRun {
         FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
         return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
                 new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
-                reason, routed == null ? List.of() : routed.stream().map(config::memberLabel).toList());
+                reason, routed == null ? List.of() : routed.stream().map(config::memberLabel).toList(), failures);
     }
 
     /** The answer a stage wrote, else the top of the order ("" when every candidate was blank). */
@@ -222,23 +238,60 @@ final class BlendRun {
         boolean streams = stream && models.size() == 1 && perModel == 1;
         int n = perModel;
         SamplerOptions chosen = sampler;
-        List<BlendResult.Sampled> out = new ArrayList<>();
-        if (sampleInParallel(models)) {
-            int threads = Math.max(1, ContextOptions.automaticThreads() / models.size());
-            List<CompletableFuture<List<BlendResult.Sampled>>> futures = new ArrayList<>();
-            for (Path p : models) {
-                futures.add(CompletableFuture.supplyAsync(() -> sample(p, n, chosen, threads, TokenListener.NONE),
-                        blender.members));
-            }
-            for (CompletableFuture<List<BlendResult.Sampled>> f : futures) {
-                out.addAll(join(f)); // in generator order, as sequential sampling gives them
-            }
-        } else {
-            for (Path p : models) {
-                out.addAll(sample(p, n, chosen, 0, streams ? answerListener() : TokenListener.NONE));
+        TokenListener answerTokens = streams ? answerListener() : TokenListener.NONE;
+        // remote members answer over the network while the local ones decode: they always run at once
+        AtomicBoolean abandoned = new AtomicBoolean();
+        BooleanSupplier stop = () -> abandoned.get() || isCancelled();
+        Map<Path, CompletableFuture<List<BlendResult.Sampled>>> remote = new LinkedHashMap<>();
+        for (Path p : models) {
+            if (blender.remoteClient(p) != null) {
+                remote.put(p, CompletableFuture.supplyAsync(() -> sampleRemote(p, n, chosen, stop), blender.members));
             }
         }
-        streamed = streams;
+        List<Path> local = models.stream().filter(p -> !remote.containsKey(p)).toList();
+        Map<Path, List<BlendResult.Sampled>> byModel = new HashMap<>();
+        List<BlendResult.MemberFailure> failed = new ArrayList<>();
+        try {
+            if (sampleInParallel(local)) {
+                int threads = Math.max(1, ContextOptions.automaticThreads() / local.size());
+                Map<Path, CompletableFuture<List<BlendResult.Sampled>>> futures = new LinkedHashMap<>();
+                for (Path p : local) {
+                    futures.put(p, CompletableFuture.supplyAsync(() -> sample(p, n, chosen, threads, TokenListener.NONE),
+                            blender.members));
+                }
+                futures.forEach((p, f) -> byModel.put(p, join(f)));
+            } else {
+                for (Path p : local) {
+                    byModel.put(p, sample(p, n, chosen, 0, answerTokens));
+                }
+            }
+            for (Map.Entry<Path, CompletableFuture<List<BlendResult.Sampled>>> e : remote.entrySet()) {
+                try {
+                    List<BlendResult.Sampled> got = join(e.getValue());
+                    byModel.put(e.getKey(), got);
+                    if (streams) {
+                        // not streamed over HTTP: the one answer, all at once, on the blend's thread as a local one
+                        answerTokens.onToken(0, -1, got.get(0).candidate().text());
+                    }
+                } catch (RemoteException why) {
+                    failed.add(new BlendResult.MemberFailure(config.memberLabel(e.getKey()), why.getMessage()));
+                }
+            }
+        } finally {
+            abandoned.set(true); // a local member's error ends this stage: remote requests still out stop
+        }
+        List<BlendResult.Sampled> out = new ArrayList<>();
+        for (Path p : models) {
+            out.addAll(byModel.getOrDefault(p, List.of())); // in generator order, as sequential sampling gives them
+        }
+        synchronized (failures) {
+            failures.addAll(failed);
+        }
+        if (!failed.isEmpty() && byModel.isEmpty() && sampled.isEmpty()) {
+            throw new RemoteException("every generator failed: " + String.join("; ", failed.stream()
+                    .map(f -> f.model() + ": " + f.error()).toList()), false);
+        }
+        streamed = streams && !byModel.isEmpty();
         sampled.addAll(out);
         List<String> fresh = new ArrayList<>(order);
         for (BlendResult.Sampled s : out) {
@@ -287,6 +340,60 @@ final class BlendRun {
             }
             count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
         }
+        return out;
+    }
+
+    /**
+     * A remote member's candidates, one request each in parallel. Its candidates carry no token ids (-1,
+     * as many as the server said it generated) and no token probabilities.
+     *
+     * @throws RemoteException the member did not answer (after its retries)
+     */
+    List<BlendResult.Sampled> sampleRemote(Path p, int perModel, SamplerOptions sampler, BooleanSupplier stop) {
+        checkCancelled();
+        OpenAiClient client = blender.remoteClient(p);
+        List<ChatMessage> messages = generatorMessages();
+        String text = config.generatorText(request.prompt());
+        RemoteRequest remote = new RemoteRequest(messages, text, sampler.temperature(), sampler.topP(), maxTokens(),
+                stop(), request.seed());
+        Supplier<SharedWork.Samples> ask = () -> {
+            long t0 = System.nanoTime();
+            List<RemoteCompletion> answers = client.complete(remote, perModel, stop);
+            double millis = (System.nanoTime() - t0) / 1e6;
+            List<Candidate> cs = new ArrayList<>();
+            for (int i = 0; i < answers.size(); i++) {
+                RemoteCompletion c = answers.get(i);
+                int[] ids = new int[(int) Math.max(0, c.completionTokens())];
+                Arrays.fill(ids, -1);
+                cs.add(new Candidate(i, c.text(), ids, new float[0], c.finishReason(), 0, millis));
+            }
+            return new SharedWork.Samples(cs, millis, answers.stream().mapToLong(RemoteCompletion::promptTokens)
+                    .max().orElse(0));
+        };
+        SharedWork.Samples samples;
+        if (request.sharedWork() != null) {
+            // what the server is sent identifies the sampling, as the prompt's tokens do for a local member
+            int[] key = (client.endpoint().api() == RemoteEndpoint.Api.CHAT
+                    ? messages.toString() : text).codePoints().toArray();
+            boolean[] asked = {false};
+            samples = request.sharedWork().samples(p, key, perModel, sampler, request.seed(), maxTokens(), stop(), () -> {
+                asked[0] = true;
+                return ask.get();
+            });
+            if (!asked[0]) {
+                reuse(samples.millis());
+            }
+        } else {
+            samples = ask.get();
+        }
+        List<BlendResult.Sampled> out = new ArrayList<>();
+        long generated = 0;
+        for (Candidate c : samples.candidates()) {
+            remoteCandidates.add(c);
+            out.add(new BlendResult.Sampled(config.memberLabel(p), c));
+            generated += c.tokenCount();
+        }
+        count("sampling", Math.max(0, samples.promptTokens()), generated); // the prompt once, as for local members
         return out;
     }
 
@@ -585,6 +692,9 @@ final class BlendRun {
             case TOKEN_PROBABILITY -> {
                 double least = 0;
                 Candidate by = answerCandidate();
+                if (by != null && remoteCandidates.contains(by)) {
+                    yield false; // a remote member's answer: its probabilities are unknown, so the blend goes on
+                }
                 if (by != null) {
                     for (float f : by.logProbs()) {
                         least = Math.min(least, f);

@@ -7,6 +7,10 @@ import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.nativebridge.PoolingType;
 import dev.blender.pairranker.embedding.EmbeddingConsensusScorer;
+import dev.blender.runtime.remote.OpenAiClient;
+import java.net.http.HttpClient;
+import java.util.HashMap;
+import java.util.Map;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,6 +48,9 @@ public final class Blender implements AutoCloseable {
         return t;
     });
     final CachingPairRanker.PairCache pairCache;
+    /** The remote members' connections (null without remote members): closed with the blender. */
+    private final HttpClient http;
+    private final Map<Path, OpenAiClient> remotes = new HashMap<>();
     /** The sentence encoder of consensus ranking, made on first use. */
     private EmbeddingConsensusScorer embeddings;
 
@@ -52,6 +59,10 @@ public final class Blender implements AutoCloseable {
         this.pool = new ModelPool(config.memoryBudgetBytes(), config.deviceMemoryBudgetBytes() > 0
                 ? config.deviceMemoryBudgetBytes() : freeGpuMemory(config));
         this.pairCache = new CachingPairRanker.PairCache(config.pairCacheSize());
+        this.http = config.hasRemoteMembers() ? OpenAiClient.newHttpClient() : null;
+        for (Path g : config.generators()) {
+            config.remote(g).ifPresent(r -> remotes.put(g, new OpenAiClient(r.endpoint(), config.apiKey(g), http)));
+        }
     }
 
     /** The GPUs' free memory now, when a model may use one (0 when none does: nothing goes there). */
@@ -156,7 +167,8 @@ public final class Blender implements AutoCloseable {
      * ({@code progress.accept(done, total, file)}); for progress bars in interactive tools.
      */
     public void warmUp(WarmUpListener progress) {
-        List<Path> all = new ArrayList<>(config.generators());
+        // remote members load nothing here: their servers hold them
+        List<Path> all = new ArrayList<>(config.generators().stream().filter(g -> config.remote(g).isEmpty()).toList());
         if (config.judge() != null) {
             all.add(config.judge());
         }
@@ -192,6 +204,9 @@ public final class Blender implements AutoCloseable {
         async.shutdown();
         members.shutdown();
         pool.close();
+        if (http != null) {
+            http.close(); // requests still in flight end within their timeout
+        }
         synchronized (pairCache) {
             if (embeddings != null) {
                 embeddings.close();
@@ -219,6 +234,11 @@ public final class Blender implements AutoCloseable {
         BlenderConfig.AdapterMember a = config.adapter(member).orElse(null);
         return a == null ? pool.lease(member, config.modelOptionsFor(member), options)
                 : pool.lease(a.base(), config.modelOptionsFor(member), options, a.adapter(), a.scale());
+    }
+
+    /** A remote member's client (null for a local generator). */
+    OpenAiClient remoteClient(Path member) {
+        return remotes.get(member);
     }
 
     EmbeddingConsensusScorer embeddings() {

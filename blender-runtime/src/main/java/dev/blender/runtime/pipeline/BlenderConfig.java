@@ -14,6 +14,7 @@ import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.judge.JudgeTemplate;
 import dev.blender.pairranker.reranker.RerankerScorer;
 import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.remote.RemoteEndpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,8 +51,32 @@ public final class BlenderConfig {
         }
     }
 
+    /**
+     * A generator answered by an OpenAI-compatible server elsewhere: the member is known by
+     * {@link #key()} in {@link #generators()} (no file: it takes no memory budget and is never loaded) and by
+     * {@code name} in compositions, results and {@code member:} rows.
+     */
+    public record RemoteMember(RemoteEndpoint endpoint, String name) {
+        public RemoteMember {
+            Objects.requireNonNull(endpoint, "endpoint");
+            Objects.requireNonNull(name, "name");
+            if (name.isBlank() || name.contains("/") || name.contains("\\")) {
+                throw new IllegalArgumentException("the remote member at " + endpoint.baseUrl() + " needs a name without"
+                        + " slashes, was '" + name + "'");
+            }
+        }
+
+        /** Its identity among {@link #generators()}: {@code @remote/<name>}, a path no model file is looked up at. */
+        public Path key() {
+            return Path.of("@remote", name);
+        }
+    }
+
     private final List<Path> generators;
     private final Map<Path, AdapterMember> adapters;
+    private final Map<Path, RemoteMember> remotes;
+    /** The remote members' bearer tokens, read from their apiKeyEnv when the configuration was built. */
+    private final Map<Path, String> apiKeys;
     private final Path judge;
     private final JudgeTemplate judgeTemplate;
     private final Path reranker;
@@ -81,6 +106,7 @@ public final class BlenderConfig {
     private BlenderConfig(Builder b) {
         List<Path> generators = b.generators;
         Map<Path, AdapterMember> adapters = Map.copyOf(b.adapters);
+        Map<Path, RemoteMember> remotes = Map.copyOf(b.remotes);
         Path judge = b.judge;
         JudgeTemplate judgeTemplate = b.judgeTemplate;
         Path reranker = b.reranker;
@@ -105,9 +131,11 @@ public final class BlenderConfig {
         String generatorPrompt = b.generatorPrompt;
         Map<Path, ModelOptions> perModelOptions = b.perModelOptions;
         Map<Path, Integer> perModelContextSize = b.perModelContextSize;
+        // remote members cannot mix per token (no logits over HTTP), so two or more vote instead
         Composition composition = b.composition != null ? b.composition
                 : b.judge != null || b.reranker != null || b.fuser != null ? Strategy.FULL_BLEND.composition()
-                : b.generators.size() >= 2 ? Strategy.TOKEN_COMBINE.composition() : Strategy.SINGLE.composition();
+                : b.generators.size() >= 2 && remotes.isEmpty() ? Strategy.TOKEN_COMBINE.composition()
+                : b.generators.size() >= 2 ? Composition.named("majority") : Strategy.SINGLE.composition();
         generators = List.copyOf(generators);
         stop = List.copyOf(stop);
         perModelOptions = Map.copyOf(perModelOptions);
@@ -117,10 +145,22 @@ public final class BlenderConfig {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
         checkNames(generators, adapters);
+        checkRemoteNames(generators, adapters, remotes);
+        Map<Path, String> apiKeys = new HashMap<>();
+        for (RemoteMember r : remotes.values()) {
+            try {
+                String key = r.endpoint().apiKey(System::getenv);
+                if (key != null) {
+                    apiKeys.put(r.key(), key);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("remote member '" + r.name() + "': " + e.getMessage(), e);
+            }
+        }
         // every file is read and validated once, here; the checks below use what was read
         Map<Path, GgufFile> files = new HashMap<>();
         for (Path p : allModels(generators, judge, reranker, fuser)) {
-            if (!adapters.containsKey(p)) {
+            if (!adapters.containsKey(p) && !remotes.containsKey(p)) {
                 files.computeIfAbsent(p, GgufFile::read);
             }
         }
@@ -155,6 +195,9 @@ public final class BlenderConfig {
                     + deviceMemoryBudgetBytes);
         }
         for (Path member : allModels(generators, judge, reranker, fuser)) {
+            if (remotes.containsKey(member)) {
+                continue; // weightless here: its server holds the weights
+            }
             ModelOptions o = perModelOptions.getOrDefault(member, modelOptions);
             // adapter members load their base once for all of them, with every adapter over it (file size:
             // llama.cpp keeps their factors as stored)
@@ -199,6 +242,8 @@ public final class BlenderConfig {
         }
         this.generators = generators;
         this.adapters = adapters;
+        this.remotes = remotes;
+        this.apiKeys = Map.copyOf(apiKeys);
         String why = unsupported(composition);
         if (why != null) {
             throw new IllegalArgumentException(why);
@@ -239,6 +284,21 @@ public final class BlenderConfig {
         return Optional.ofNullable(adapters.get(member));
     }
 
+    /** The remote member a generator is, or empty for a local one. */
+    public Optional<RemoteMember> remote(Path member) {
+        return Optional.ofNullable(remotes.get(member));
+    }
+
+    /** Whether any generator is remote. */
+    public boolean hasRemoteMembers() {
+        return !remotes.isEmpty();
+    }
+
+    /** A remote member's bearer token (null: none configured). */
+    String apiKey(Path member) {
+        return apiKeys.get(member);
+    }
+
     /** The base model of an adapter member (empty for a plain generator). */
     public Optional<Path> adapterBase(Path member) {
         return adapter(member).map(AdapterMember::base);
@@ -253,16 +313,18 @@ public final class BlenderConfig {
     /** A generator's name in compositions and results: an adapter member's name, else {@link #shortName}. */
     public String memberName(Path member) {
         AdapterMember a = adapters.get(member);
-        return a != null ? a.name() : shortName(member);
+        RemoteMember r = remotes.get(member);
+        return a != null ? a.name() : r != null ? r.name() : shortName(member);
     }
 
     /**
-     * What a candidate says wrote it, and the member's model id on the server: an adapter member's name,
-     * else the model's file name.
+     * What a candidate says wrote it, and the member's model id on the server: an adapter or remote
+     * member's name, else the model's file name.
      */
     public String memberLabel(Path member) {
         AdapterMember a = adapters.get(member);
-        return a != null ? a.name() : member.getFileName().toString();
+        RemoteMember r = remotes.get(member);
+        return a != null ? a.name() : r != null ? r.name() : member.getFileName().toString();
     }
 
     /** The generators' names, in order. */
@@ -419,6 +481,27 @@ public final class BlenderConfig {
         }
     }
 
+    /** A remote member's name must be nobody else's: compositions and results know members by name. */
+    private static void checkRemoteNames(List<Path> generators, Map<Path, AdapterMember> adapters,
+                                         Map<Path, RemoteMember> remotes) {
+        for (RemoteMember r : remotes.values()) {
+            if (generators.stream().filter(r.key()::equals).count() > 1) {
+                throw new IllegalArgumentException("two remote members are named '" + r.name() + "'; give each its own"
+                        + " \"name\"");
+            }
+            for (Path g : generators) {
+                if (g.equals(r.key())) {
+                    continue;
+                }
+                String other = adapters.containsKey(g) ? adapters.get(g).name() : shortName(g);
+                if (other.equals(r.name()) || g.getFileName().toString().equals(r.name())) {
+                    throw new IllegalArgumentException("two generators are named '" + r.name() + "' (" + g + " and the"
+                            + " remote member at " + r.endpoint().baseUrl() + "); name the remote member otherwise");
+                }
+            }
+        }
+    }
+
     private static void positive(String name, int value) {
         if (value < 1) {
             throw new IllegalArgumentException(name + " must be >= 1, was " + value);
@@ -430,6 +513,19 @@ public final class BlenderConfig {
         if (composition.usesMix() && generators.size() < 2) {
             return "strategy " + composition.name() + " mixes models token by token and needs at least two generator"
                     + " models";
+        }
+        if (!remotes.isEmpty()) {
+            String remote = remotes.values().stream().map(RemoteMember::name).sorted().toList().toString();
+            if (composition.usesMix()) {
+                return "strategy " + composition.name() + " mixes models token by token, which needs every generator's"
+                        + " logits; remote members " + remote + " give only text";
+            }
+            for (Stage s : composition.stages()) {
+                if (s instanceof Stage.Route x && x.rule() instanceof Stage.RouteRule.Confidence) {
+                    return "strategy " + composition.name() + " routes by confidence, which reads every generator's"
+                            + " token probabilities; remote members " + remote + " give only text";
+                }
+            }
         }
         for (Stage s : composition.stages()) {
             if (s instanceof Stage.Sample x) {
@@ -453,6 +549,7 @@ public final class BlenderConfig {
     private Path named(String name) {
         for (Path g : generators) {
             if (adapters.containsKey(g) ? adapters.get(g).name().equals(name)
+                    : remotes.containsKey(g) ? remotes.get(g).name().equals(name)
                     : g.getFileName().toString().equals(name) || shortName(g).equals(name)) {
                 return g;
             }
@@ -522,6 +619,7 @@ public final class BlenderConfig {
     public static final class Builder {
         private final List<Path> generators = new ArrayList<>();
         private final Map<Path, AdapterMember> adapters = new HashMap<>();
+        private final Map<Path, RemoteMember> remotes = new HashMap<>();
         private Path judge;
         private JudgeTemplate judgeTemplate;
         private Path reranker;
@@ -574,6 +672,25 @@ public final class BlenderConfig {
             AdapterMember a = new AdapterMember(base, adapter, scale, name);
             generators.add(adapter);
             adapters.put(adapter, a);
+            return this;
+        }
+
+        /**
+         * A generator answered by an OpenAI-compatible server, named by its model (else host:port) in
+         * compositions and results.
+         */
+        public Builder generator(RemoteEndpoint endpoint) {
+            return generator(endpoint, Objects.requireNonNull(endpoint, "endpoint").defaultName());
+        }
+
+        /**
+         * A generator answered by an OpenAI-compatible server, named {@code name} in compositions, results
+         * and {@code member:} rows. Its API key variable is read when the configuration is built.
+         */
+        public Builder generator(RemoteEndpoint endpoint, String name) {
+            RemoteMember r = new RemoteMember(endpoint, name);
+            generators.add(r.key());
+            remotes.put(r.key(), r);
             return this;
         }
 

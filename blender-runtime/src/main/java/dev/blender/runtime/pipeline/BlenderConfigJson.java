@@ -8,9 +8,11 @@ import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.judge.JudgeTemplate;
+import dev.blender.runtime.remote.RemoteEndpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -22,7 +24,10 @@ import java.util.Locale;
  * gpuLayers and contextSize (what an entry leaves out it inherits from the top level); paths are
  * relative to the file's folder. A generator may be a LoRA adapter over a base model, {@code {"base":
  * "base.gguf", "adapter": "add.lora.gguf", "scale": 1.0, "name": "add"}} (scale default 1, name default the
- * adapter's file name without {@code .gguf}): members over one base load it once.
+ * adapter's file name without {@code .gguf}): members over one base load it once. A generator may be remote,
+ * an OpenAI-compatible server: {@code {"url": "http://host:8080/v1", "model": "qwen", "apiKeyEnv": "VAR",
+ * "name": "q", "api": "chat", "timeoutSeconds": 60, "retries": 2}} (only {@code url} is required; see
+ * {@link RemoteEndpoint}).
  * <pre>{@code
  * {"models": [{"path": "a.gguf", "role": "generator"}, {"path": "b.gguf", "role": "generator"},
  *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
@@ -41,7 +46,12 @@ public final class BlenderConfigJson {
     private BlenderConfigJson() {}
 
     private static final List<String> MODEL_KEYS = List.of("path", "role", "template", "threads", "gpuLayers",
-            "contextSize", "name", "base", "adapter", "scale");
+            "contextSize", "name", "base", "adapter", "scale", "url", "model", "apiKeyEnv", "api", "timeoutSeconds",
+            "retries");
+
+    /** What a remote member's entry may hold: it loads nothing here, so no file or load option. */
+    private static final List<String> REMOTE_KEYS = List.of("url", "model", "role", "apiKeyEnv", "name", "api",
+            "timeoutSeconds", "retries");
 
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
@@ -162,6 +172,15 @@ public final class BlenderConfigJson {
 
     private static void model(BlenderConfig.Builder b, JsonNode m, JsonNode root, Path base) {
         String role = m.path("role").asText("generator");
+        if (m.has("url")) {
+            remote(b, m, role);
+            return;
+        }
+        for (String k : List.of("model", "apiKeyEnv", "api", "timeoutSeconds", "retries")) {
+            if (m.has(k)) {
+                throw new IllegalArgumentException("'" + k + "' is for remote members ({\"url\", \"model\"}): " + m);
+            }
+        }
         boolean adapter = m.has("adapter") || m.has("base");
         if (adapter && (m.has("path") || !m.has("adapter") || !m.has("base"))) {
             throw new IllegalArgumentException("an adapter member gives 'base' and 'adapter' (and no 'path'): " + m);
@@ -211,6 +230,52 @@ public final class BlenderConfigJson {
             case "fuser" -> b.fuser(p, fuserTemplate(template));
             default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
                     + " (roles: generator, judge, reranker, fuser)");
+        }
+    }
+
+    /**
+     * {@code {"url": "http://host:port/v1", "model": "name", "apiKeyEnv": "VAR", "name": "member", "api":
+     * "chat", "timeoutSeconds": 60, "retries": 2}}: only url is required.
+     */
+    private static void remote(BlenderConfig.Builder b, JsonNode m, String role) {
+        String url = m.get("url").asText();
+        m.fieldNames().forEachRemaining(k -> {
+            if (!REMOTE_KEYS.contains(k)) {
+                throw new IllegalArgumentException("unknown key '" + k + "' in the remote entry of " + url + " (known: "
+                        + String.join(", ", REMOTE_KEYS) + ")");
+            }
+        });
+        if (!role.equalsIgnoreCase("generator")) {
+            throw new IllegalArgumentException("a remote member is a generator (remote judges and fusers are not"
+                    + " supported), not a " + role + ": " + m);
+        }
+        try {
+            for (String k : List.of("url", "model", "apiKeyEnv", "name", "api")) {
+                if (m.has(k) && !m.get(k).isTextual()) {
+                    throw new IllegalArgumentException("'" + k + "' must be a string, was " + m.get(k));
+                }
+            }
+            for (String k : List.of("timeoutSeconds", "retries")) {
+                if (m.has(k) && !m.get(k).isNumber()) {
+                    throw new IllegalArgumentException("'" + k + "' must be a number, was " + m.get(k));
+                }
+            }
+            RemoteEndpoint e = RemoteEndpoint.of(url, m.has("model") ? m.get("model").asText() : null);
+            if (m.has("apiKeyEnv")) {
+                e = e.withApiKeyEnv(m.get("apiKeyEnv").asText());
+            }
+            if (m.has("api")) {
+                e = e.withApi(RemoteEndpoint.Api.parse(m.get("api").asText()));
+            }
+            if (m.has("timeoutSeconds")) {
+                e = e.withTimeout(Duration.ofMillis(Math.round(m.get("timeoutSeconds").asDouble() * 1000)));
+            }
+            if (m.has("retries")) {
+                e = e.withRetries(m.get("retries").asInt());
+            }
+            b.generator(e, m.has("name") ? m.get("name").asText() : e.defaultName());
+        } catch (IllegalArgumentException ex) {
+            throw new IllegalArgumentException("remote entry " + m + ": " + ex.getMessage(), ex);
         }
     }
 

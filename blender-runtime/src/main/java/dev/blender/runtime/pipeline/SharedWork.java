@@ -24,7 +24,11 @@ public final class SharedWork {
                              int maxTokens, List<String> stop) {}
 
     /** Candidates and what sampling them cost. */
-    record Samples(List<Candidate> candidates, double millis) {}
+    record Samples(List<Candidate> candidates, double millis, long promptTokens) {
+        Samples(List<Candidate> candidates, double millis) {
+            this(candidates, millis, -1);
+        }
+    }
 
     private final Map<SampleKey, Samples> samples = new ConcurrentHashMap<>();
     private final CachingPairRanker.PairCache pairs;

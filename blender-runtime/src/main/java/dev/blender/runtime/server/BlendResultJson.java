@@ -14,8 +14,9 @@ public final class BlendResultJson {
     /**
      * Adds {@code candidates} (model, text), {@code ranking} (text, score; best first) with its
      * {@code aggregation}, {@code fused}, and {@code routed} (the generators a route stage chose, best first;
-     * only when one ran and chose) when {@code stages} is set; then {@code escalated} (CASCADE)
-     * and {@code timings} (milliseconds per stage, {@code first_token_ms} null when no token came).
+     * only when one ran and chose) when {@code stages} is set; then {@code escalated} (CASCADE),
+     * {@code failures} (model, error: members that did not answer; only when one did not) and
+     * {@code timings} (milliseconds per stage, {@code first_token_ms} null when no token came).
      */
     public static ObjectNode putDetails(ObjectNode into, BlendResult r, boolean stages) {
         if (stages) {
@@ -43,6 +44,10 @@ public final class BlendResultJson {
             }
         }
         into.put("escalated", r.escalated());
+        if (!r.failures().isEmpty()) {
+            ArrayNode failures = into.putArray("failures");
+            r.failures().forEach(f -> failures.addObject().put("model", f.model()).put("error", f.error()));
+        }
         BlendResult.Timings t = r.timings();
         ObjectNode timings = into.putObject("timings");
         timings.put("sampling_ms", t.samplingMillis());

@@ -313,7 +313,13 @@ public final class ShapeBench {
             }
             LatencyBench.Report report = LatencyBench.builder()
                     .compositions(List.of(single, full))
-                    .prompts(List.of(prompt)).runs(repeats).warmup(1).build().run(blender);
+                    .prompts(List.of(prompt)).runs(repeats).warmup(1).listener(new LatencyBench.Listener() {
+                        @Override
+                        public void measured(int done, int total, LatencyBench.Sample s) {
+                            progress.accept(String.format(Locale.ROOT, "%s %d/%d: %.0f ms", s.composition(), done,
+                                    total, s.timings().totalMillis()));
+                        }
+                    }).build().run(blender);
             double singleMs = report.results().get(0).summary().total().p50();
             double fullMs = report.results().get(1).summary().total().p50();
             settings.put("full_blend_first_token_p50_ms", report.results().get(1).summary().firstToken().p50());

@@ -154,7 +154,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         SyntheticFamily family = SyntheticFamily.of(synthetic, line -> System.err.println(line));
         ShapeBench.Report report = new ShapeBench(family, blender.models.threads, answerTokens, rationaleTokens, runs,
-                !noNativeBaseline, line -> System.err.println("measuring " + line + "...")).run();
+                !noNativeBaseline, line -> System.err.println("measuring " + line)).run();
         System.out.println(synthetic + ": " + report.settings());
         ShapeBench.table(report).forEach(System.out::println);
         if (json != null) {

@@ -156,7 +156,8 @@ class RemoteConfigTest {
         while (m.find()) {
             blocks.add(JSON.readTree(m.group(1)));
         }
-        assertEquals(3, blocks.size());
+        assertEquals(4, blocks.size());
+        List<Long> remoteGenerators = new java.util.ArrayList<>();
         List<String> servers = new java.util.ArrayList<>();
         for (JsonNode b : blocks) {
             BlenderConfigJson.fromJson(b, HERE); // every key and value as written
@@ -174,9 +175,12 @@ class RemoteConfigTest {
                 }
             }
             BlenderConfig c = BlenderConfigJson.fromJson(copy, HERE).buildConfig();
-            assertEquals(1, c.generators().stream().filter(g -> c.remote(g).isPresent()).count());
+            remoteGenerators.add(c.generators().stream().filter(g -> c.remote(g).isPresent()).count());
         }
-        assertEquals(List.of("http://gpu-box:8080/v1", "http://gpu-box:8000/v1", "http://127.0.0.1:11434/v1"), servers);
+        assertEquals(List.of(1L, 1L, 1L, 2L), remoteGenerators);
+        assertEquals(List.of("http://gpu-box:8080/v1", "http://gpu-box:8000/v1", "http://127.0.0.1:11434/v1",
+                "http://gpu-box:8080/v1", "http://gpu-box:8081/v1", "http://gpu-box:8082/v1", "http://gpu-box:8083/v1"),
+                servers);
     }
 
     static Path write(JsonNode json) throws java.io.IOException {

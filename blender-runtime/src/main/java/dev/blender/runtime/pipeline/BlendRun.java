@@ -545,8 +545,17 @@ final class BlendRun {
         List<Path> members = generators();
         if (members.size() == 1) {
             // nothing to mix: the one routed generator answers alone, counted as sampling
-            Candidate c = sample(members.get(0), 1, sampler(config.answerSampler()), 0,
-                    stream ? answerListener() : TokenListener.NONE).get(0).candidate();
+            Path only = members.get(0);
+            Candidate c;
+            if (blender.remoteClient(only) != null) {
+                c = sampleRemote(only, 1, sampler(config.answerSampler()), this::isCancelled).get(0).candidate();
+                if (stream) {
+                    emit(c.text()); // not streamed over HTTP: the answer at once
+                }
+            } else {
+                c = sample(only, 1, sampler(config.answerSampler()), 0,
+                        stream ? answerListener() : TokenListener.NONE).get(0).candidate();
+            }
             streamed = stream;
             answer = c.text().strip();
             answerCandidate = c;

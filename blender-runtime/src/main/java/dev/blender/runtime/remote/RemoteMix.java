@@ -144,151 +144,158 @@ public final class RemoteMix {
         boolean[] live = new boolean[n];
         List<Failure> failures = new ArrayList<>();
         long start = System.nanoTime();
+        // a local member's error or a cancellation ends the answer: requests still out stop with it
+        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        BooleanSupplier abandoned = () -> ended.get() || cancelled.getAsBoolean();
         try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
-            long promptTokens = 0;
-            for (int m = 0; m < n; m++) {
-                Member member = members.get(m);
-                live[m] = true;
-                if (!member.isRemote()) {
-                    LlamaContext ctx = member.context();
-                    if (member.prompt().length + 1 > ctx.contextSize()) {
-                        throw new IllegalArgumentException("the prompt is " + member.prompt().length + " tokens for "
-                                + member.name() + ", whose context holds " + ctx.contextSize());
-                    }
-                    decoders[m] = new SequenceDecoder(ctx);
-                    decoders[m].prefill(0, member.prompt());
-                    promptTokens += member.prompt().length;
-                }
-            }
-            double promptMillis = (System.nanoTime() - start) / 1e6;
-            long genStart = System.nanoTime();
-            SplittableRandom random = new SplittableRandom(seed);
-            ByteArrayOutputStream written = new ByteArrayOutputStream();
-            StreamingText text = new StreamingText(stop);
-            List<Float> logProbs = new ArrayList<>();
-            double missingSum = 0;
-            double missingMax = 0;
-            long missingCount = 0;
-            long requests = 0;
-            boolean[] counted = new boolean[n];
-            int steps = 0;
-            FinishReason reason = null;
-            while (reason == null) {
-                if (cancelled.getAsBoolean()) {
-                    throw new CancellationException("mix cancelled");
-                }
-                String prefix = remotePrompt + written.toString(StandardCharsets.UTF_8);
-                Map<Integer, CompletableFuture<RemoteCompletion>> asked = new HashMap<>();
+            try {
+                long promptTokens = 0;
                 for (int m = 0; m < n; m++) {
-                    if (live[m] && members.get(m).isRemote()) {
-                        OpenAiClient client = members.get(m).client();
-                        RemoteRequest r = RemoteRequest.text(prefix, 1, List.of(), seed,
-                                client.endpoint().topLogprobs());
-                        asked.put(m, CompletableFuture.supplyAsync(() -> client.completeOnce(r, cancelled), ex));
+                    Member member = members.get(m);
+                    live[m] = true;
+                    if (!member.isRemote()) {
+                        LlamaContext ctx = member.context();
+                        if (member.prompt().length + 1 > ctx.contextSize()) {
+                            throw new IllegalArgumentException("the prompt is " + member.prompt().length + " tokens for "
+                                    + member.name() + ", whose context holds " + ctx.contextSize());
+                        }
+                        decoders[m] = new SequenceDecoder(ctx);
+                        decoders[m].prefill(0, member.prompt());
+                        promptTokens += member.prompt().length;
                     }
                 }
-                // every member's log-probability of each union token, by key
-                List<Map<String, Double>> listed = new ArrayList<>();
-                double[] floor = new double[n];
-                Map<String, Boolean> union = new LinkedHashMap<>();
-                for (int m = 0; m < n; m++) {
-                    listed.add(null);
-                    if (live[m] && !members.get(m).isRemote()) {
-                        localTop(m, decoders[m], union);
+                double promptMillis = (System.nanoTime() - start) / 1e6;
+                long genStart = System.nanoTime();
+                SplittableRandom random = new SplittableRandom(seed);
+                ByteArrayOutputStream written = new ByteArrayOutputStream();
+                StreamingText text = new StreamingText(stop);
+                List<Float> logProbs = new ArrayList<>();
+                double missingSum = 0;
+                double missingMax = 0;
+                long missingCount = 0;
+                long requests = 0;
+                boolean[] counted = new boolean[n];
+                int steps = 0;
+                FinishReason reason = null;
+                while (reason == null) {
+                    if (cancelled.getAsBoolean()) {
+                        throw new CancellationException("mix cancelled");
                     }
-                }
-                for (int m = 0; m < n; m++) {
-                    CompletableFuture<RemoteCompletion> f = asked.get(m);
-                    if (f == null) {
-                        continue;
+                    String prefix = remotePrompt + written.toString(StandardCharsets.UTF_8);
+                    Map<Integer, CompletableFuture<RemoteCompletion>> asked = new HashMap<>();
+                    for (int m = 0; m < n; m++) {
+                        if (live[m] && members.get(m).isRemote()) {
+                            OpenAiClient client = members.get(m).client();
+                            RemoteRequest r = RemoteRequest.text(prefix, 1, List.of(), seed,
+                                    client.endpoint().topLogprobs());
+                            asked.put(m, CompletableFuture.supplyAsync(() -> client.completeOnce(r, abandoned), ex));
+                        }
                     }
-                    requests++;
-                    RemoteCompletion c;
-                    try {
-                        c = f.join();
-                    } catch (CompletionException e) {
-                        if (e.getCause() instanceof RemoteException r) {
-                            leave(m, r.getMessage(), live, failures);
+                    // every member's log-probability of each union token, by key
+                    List<Map<String, Double>> listed = new ArrayList<>();
+                    double[] floor = new double[n];
+                    Map<String, Boolean> union = new LinkedHashMap<>();
+                    for (int m = 0; m < n; m++) {
+                        listed.add(null);
+                        if (live[m] && !members.get(m).isRemote()) {
+                            localTop(m, decoders[m], union);
+                        }
+                    }
+                    for (int m = 0; m < n; m++) {
+                        CompletableFuture<RemoteCompletion> f = asked.get(m);
+                        if (f == null) {
                             continue;
                         }
-                        throw e.getCause() instanceof RuntimeException r ? r : e;
-                    }
-                    if (c.top().isEmpty()) {
-                        leave(m, "returned no log-probabilities (per-token mixing needs logprobs)", live, failures);
-                        continue;
-                    }
-                    if (!counted[m]) {
-                        counted[m] = true;
-                        promptTokens += Math.max(0, c.promptTokens());
-                    }
-                    Map<String, Double> own = new LinkedHashMap<>();
-                    double mass = 0;
-                    double least = 1;
-                    for (TokenLogprob t : c.top()) {
-                        byte[] b = t.bytes();
-                        if (!t.isEnd() && b.length == 0) {
-                            continue; // a control token that writes nothing: no text to align by
+                        requests++;
+                        RemoteCompletion c;
+                        try {
+                            c = f.join();
+                        } catch (CompletionException e) {
+                            if (e.getCause() instanceof RemoteException r) {
+                                leave(m, r.getMessage(), live, failures);
+                                continue;
+                            }
+                            throw e.getCause() instanceof RuntimeException r ? r : e;
                         }
-                        String key = t.isEnd() ? END : new String(b, StandardCharsets.ISO_8859_1);
-                        double p = Math.exp(t.logprob());
-                        own.merge(key, p, Double::sum);
-                        mass += p;
-                        least = Math.min(least, p);
-                        union.put(key, true);
+                        if (c.top().isEmpty()) {
+                            leave(m, "returned no log-probabilities (per-token mixing needs logprobs)", live, failures);
+                            continue;
+                        }
+                        if (!counted[m]) {
+                            counted[m] = true;
+                            promptTokens += Math.max(0, c.promptTokens());
+                        }
+                        Map<String, Double> own = new LinkedHashMap<>();
+                        double mass = 0;
+                        double least = 1;
+                        for (TokenLogprob t : c.top()) {
+                            byte[] b = t.bytes();
+                            if (!t.isEnd() && b.length == 0) {
+                                continue; // a control token that writes nothing: no text to align by
+                            }
+                            String key = t.isEnd() ? END : new String(b, StandardCharsets.ISO_8859_1);
+                            double p = Math.exp(t.logprob());
+                            own.merge(key, p, Double::sum);
+                            mass += p;
+                            least = Math.min(least, p);
+                            union.put(key, true);
+                        }
+                        double missing = Math.max(0, 1 - mass);
+                        missingSum += missing;
+                        missingMax = Math.max(missingMax, missing);
+                        missingCount++;
+                        listed.set(m, own);
+                        floor[m] = Math.max(FLOOR, Math.min(least, missing));
                     }
-                    double missing = Math.max(0, 1 - mass);
-                    missingSum += missing;
-                    missingMax = Math.max(missingMax, missing);
-                    missingCount++;
-                    listed.set(m, own);
-                    floor[m] = Math.max(FLOOR, Math.min(least, missing));
+                    int alive = 0;
+                    for (boolean l : live) {
+                        alive += l ? 1 : 0;
+                    }
+                    if (alive == 0) {
+                        throw new RemoteException("every member of the mix failed: " + String.join("; ",
+                                failures.stream().map(f -> f.member() + ": " + f.error()).toList()), false);
+                    }
+                    List<String> keys = new ArrayList<>(union.keySet());
+                    double[] score = combine(keys, listed, floor, live, decoders);
+                    int chosen = choose(score, temperature, random);
+                    String key = keys.get(chosen);
+                    steps++;
+                    if (key.equals(END)) {
+                        reason = FinishReason.END_OF_GENERATION;
+                        break;
+                    }
+                    byte[] piece = key.getBytes(StandardCharsets.ISO_8859_1);
+                    written.writeBytes(piece);
+                    logProbs.add((float) score[chosen]);
+                    String fresh = text.append(piece);
+                    if (!fresh.isEmpty()) {
+                        listener.onToken(0, -1, fresh);
+                    }
+                    if (text.stopped()) {
+                        reason = FinishReason.STOP;
+                    } else if (logProbs.size() >= maxTokens) {
+                        reason = FinishReason.LENGTH;
+                    } else if (!feed(key, live, decoders)) {
+                        reason = FinishReason.CONTEXT_FULL;
+                    }
                 }
-                int alive = 0;
-                for (boolean l : live) {
-                    alive += l ? 1 : 0;
+                String rest = text.flush();
+                if (!rest.isEmpty()) {
+                    listener.onToken(0, -1, rest);
                 }
-                if (alive == 0) {
-                    throw new RemoteException("every member of the mix failed: " + String.join("; ",
-                            failures.stream().map(f -> f.member() + ": " + f.error()).toList()), false);
+                float[] lp = new float[logProbs.size()];
+                for (int i = 0; i < lp.length; i++) {
+                    lp[i] = logProbs.get(i);
                 }
-                List<String> keys = new ArrayList<>(union.keySet());
-                double[] score = combine(keys, listed, floor, live, decoders);
-                int chosen = choose(score, temperature, random);
-                String key = keys.get(chosen);
-                steps++;
-                if (key.equals(END)) {
-                    reason = FinishReason.END_OF_GENERATION;
-                    break;
-                }
-                byte[] piece = key.getBytes(StandardCharsets.ISO_8859_1);
-                written.writeBytes(piece);
-                logProbs.add((float) score[chosen]);
-                String fresh = text.append(piece);
-                if (!fresh.isEmpty()) {
-                    listener.onToken(0, -1, fresh);
-                }
-                if (text.stopped()) {
-                    reason = FinishReason.STOP;
-                } else if (logProbs.size() >= maxTokens) {
-                    reason = FinishReason.LENGTH;
-                } else if (!feed(key, live, decoders)) {
-                    reason = FinishReason.CONTEXT_FULL;
-                }
+                int[] ids = new int[lp.length];
+                Arrays.fill(ids, -1); // no one vocabulary's ids: the union's tokens are bytes
+                Candidate c = new Candidate(0, text.text(), ids, lp, reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
+                listener.onFinish(c);
+                return new Result(c, missingCount == 0 ? 0 : missingSum / missingCount, missingMax, steps, requests,
+                        promptTokens, failures);
+            } finally {
+                ended.set(true);
             }
-            String rest = text.flush();
-            if (!rest.isEmpty()) {
-                listener.onToken(0, -1, rest);
-            }
-            float[] lp = new float[logProbs.size()];
-            for (int i = 0; i < lp.length; i++) {
-                lp[i] = logProbs.get(i);
-            }
-            int[] ids = new int[lp.length];
-            Arrays.fill(ids, -1); // no one vocabulary's ids: the union's tokens are bytes
-            Candidate c = new Candidate(0, text.text(), ids, lp, reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
-            listener.onFinish(c);
-            return new Result(c, missingCount == 0 ? 0 : missingSum / missingCount, missingMax, steps, requests,
-                    promptTokens, failures);
         } finally {
             for (SequenceDecoder d : decoders) {
                 if (d != null) {

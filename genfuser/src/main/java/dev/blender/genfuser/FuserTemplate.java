@@ -75,7 +75,8 @@ public record FuserTemplate(String prompt, String candidateFormat, String separa
         return new FuserTemplate("Q: {instruction} {candidates} Fused:", "C{n}: {candidate}", " ", 3, 8, false);
     }
 
-    String render(String instruction, List<String> texts) {
+    /** The fusion prompt for these candidates, already cut to size (what a remote fuser sends as text). */
+    public String render(String instruction, List<String> texts) {
         StringBuilder block = new StringBuilder();
         for (int i = 0; i < texts.size(); i++) {
             if (i > 0) {

@@ -25,13 +25,31 @@ import java.util.List;
  *                   stage ran or none of its cases applied (every generator took part)
  * @param failures   the members that failed to answer (remote members: a dead server, a timeout, an error
  *                   status) and why, in the order they failed; the blend answered without them
+ * @param notes      what the result should be read with: approximations remote members made (see {@link Note})
  */
 public record BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
                           String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
-                          FinishReason finishReason, List<String> routed, List<MemberFailure> failures) {
+                          FinishReason finishReason, List<String> routed, List<MemberFailure> failures,
+                          List<Note> notes) {
 
     /** A member that gave no candidates, and why ({@code model} as in {@link Sampled#model()}). */
     public record MemberFailure(String model, String error) {}
+
+    /**
+     * An approximation in the result. Kinds: {@code text-verdicts} (a remote judge returned no log-probability
+     * of a verdict for {@code value} ordered pairs, judged by the verdict's text instead: their scores are
+     * {@code +-2} or 0), {@code missing-mass} (a per-token mix with remote members: {@code value} is the mean
+     * probability mass outside the remote members' top lists over its steps).
+     */
+    public record Note(String kind, String message, double value) {}
+
+    /** A result with no notes. */
+    public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked, String orderedBy,
+                       Candidate fused, boolean escalated, Timings timings, Usage usage, FinishReason finishReason,
+                       List<String> routed, List<MemberFailure> failures) {
+        this(strategy, answer, candidates, ranked, orderedBy, fused, escalated, timings, usage, finishReason, routed,
+                failures, List.of());
+    }
 
     /** A result in which every member answered. */
     public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked, String orderedBy,
@@ -101,5 +119,6 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
         ranked = List.copyOf(ranked);
         routed = List.copyOf(routed);
         failures = List.copyOf(failures);
+        notes = List.copyOf(notes);
     }
 }

@@ -28,6 +28,9 @@ import dev.blender.runtime.remote.OpenAiClient;
 import dev.blender.runtime.remote.RemoteCompletion;
 import dev.blender.runtime.remote.RemoteEndpoint;
 import dev.blender.runtime.remote.RemoteException;
+import dev.blender.runtime.remote.RemoteFuser;
+import dev.blender.runtime.remote.RemoteJudge;
+import dev.blender.runtime.remote.RemoteMix;
 import dev.blender.runtime.remote.RemoteRequest;
 import java.util.Arrays;
 import java.util.Collections;
@@ -79,6 +82,8 @@ final class BlendRun {
     List<Path> routed;
     /** Members that failed to answer (remote ones), in the order they failed. */
     final List<BlendResult.MemberFailure> failures = new ArrayList<>();
+    /** Approximations remote members made, one note per kind (see {@link BlendResult.Note}). */
+    final Map<String, BlendResult.Note> notes = new LinkedHashMap<>();
     /** Candidates remote members wrote: they carry no token probabilities for a gate to read. */
     final Set<Candidate> remoteCandidates = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
 
@@ -140,7 +145,8 @@ final class BlendRun {
         FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
         return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
                 new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
-                reason, routed == null ? List.of() : routed.stream().map(config::memberLabel).toList(), failures);
+                reason, routed == null ? List.of() : routed.stream().map(config::memberLabel).toList(), failures,
+                List.copyOf(notes.values()));
     }
 
     /** The answer a stage wrote, else the top of the order ("" when every candidate was blank). */
@@ -489,22 +495,46 @@ final class BlendRun {
 
     /** Runs the judge (or reranker) through the pair cache, counting what it decoded. */
     <T> T withRanker(java.util.function.Function<PairRanker, T> use) {
+        OpenAiClient remote = config.judge() != null ? blender.remoteClient(config.judge()) : null;
+        if (remote != null) {
+            RemoteJudge judge = new RemoteJudge(remote, config.judgeTemplate(), this::isCancelled);
+            T out = rankWith(judge, use);
+            if (judge.textVerdicts() > 0) {
+                note("text-verdicts", judge.textVerdicts(), v -> "remote judge " + config.memberName(config.judge())
+                        + " gave no log-probability of a verdict for " + Math.round(v) + " ordered pairs: judged by"
+                        + " the verdict's text (scores +-" + RemoteJudge.TEXT_VERDICT + " or 0)");
+            }
+            return out;
+        }
         try (ModelPool.Lease lease = blender.leaseRanker()) {
             PairRanker ranker = config.judge() != null
                     ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled)
                     : new RerankerScorer(lease.context()).asPairRanker();
-            SharedWork shared = request.sharedWork();
-            CachingPairRanker caching = new CachingPairRanker(ranker, shared != null ? shared.pairs() : blender.pairCache);
-            long before = ranker.tokensDecoded();
-            T out = use.apply(caching);
-            if (shared != null) {
-                // every pair at what it cost when first judged, as if this request had judged it
-                count("ranking", Math.round(caching.chargedTokens()), 0);
-                reuse(caching.chargedMillis());
-            } else if (config.judge() != null) {
-                count("ranking", ranker.tokensDecoded() - before, 0);
-            }
-            return out;
+            return rankWith(ranker, use);
+        }
+    }
+
+    private <T> T rankWith(PairRanker ranker, java.util.function.Function<PairRanker, T> use) {
+        SharedWork shared = request.sharedWork();
+        CachingPairRanker caching = new CachingPairRanker(ranker, shared != null ? shared.pairs() : blender.pairCache);
+        long before = ranker.tokensDecoded();
+        T out = use.apply(caching);
+        if (shared != null) {
+            // every pair at what it cost when first judged, as if this request had judged it
+            count("ranking", Math.round(caching.chargedTokens()), 0);
+            reuse(caching.chargedMillis());
+        } else if (config.judge() != null) {
+            count("ranking", ranker.tokensDecoded() - before, 0);
+        }
+        return out;
+    }
+
+    /** Adds {@code value} to the note of this kind (summed over stages), its message made from the total. */
+    void note(String kind, double value, java.util.function.DoubleFunction<String> message) {
+        synchronized (notes) {
+            BlendResult.Note before = notes.get(kind);
+            double total = before == null ? value : before.value() + value;
+            notes.put(kind, new BlendResult.Note(kind, message.apply(total), total));
         }
     }
 
@@ -515,11 +545,24 @@ final class BlendRun {
         List<Path> members = generators();
         if (members.size() == 1) {
             // nothing to mix: the one routed generator answers alone, counted as sampling
-            Candidate c = sample(members.get(0), 1, sampler(config.answerSampler()), 0,
-                    stream ? answerListener() : TokenListener.NONE).get(0).candidate();
+            Path only = members.get(0);
+            Candidate c;
+            if (blender.remoteClient(only) != null) {
+                c = sampleRemote(only, 1, sampler(config.answerSampler()), this::isCancelled).get(0).candidate();
+                if (stream) {
+                    emit(c.text()); // not streamed over HTTP: the answer at once
+                }
+            } else {
+                c = sample(only, 1, sampler(config.answerSampler()), 0,
+                        stream ? answerListener() : TokenListener.NONE).get(0).candidate();
+            }
             streamed = stream;
             answer = c.text().strip();
             answerCandidate = c;
+            return;
+        }
+        if (members.stream().anyMatch(p -> blender.remoteClient(p) != null)) {
+            mixRemote(x, members, stream);
             return;
         }
         List<ModelPool.Lease> leases = new ArrayList<>();
@@ -548,6 +591,48 @@ final class BlendRun {
             for (LlamaContext ctx : contexts) {
                 count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
             }
+            answer = c.text().strip();
+            answerCandidate = c;
+        } finally {
+            leases.forEach(ModelPool.Lease::close);
+        }
+    }
+
+    /**
+     * A per-token mix with remote members ({@link RemoteMix}): the union of the members' top lists, local
+     * members read in full; the mass the remote lists leave out is noted in the result.
+     */
+    void mixRemote(Stage.Mix x, List<Path> members, boolean stream) {
+        List<ModelPool.Lease> leases = new ArrayList<>();
+        try {
+            List<RemoteMix.Member> mixed = new ArrayList<>();
+            int topK = 1;
+            for (Path p : members) {
+                OpenAiClient client = blender.remoteClient(p);
+                if (client != null) {
+                    mixed.add(RemoteMix.Member.remote(config.memberLabel(p), client));
+                    topK = Math.max(topK, client.endpoint().topLogprobs());
+                } else {
+                    ModelPool.Lease l = blender.leaseGenerator(p, blender.generatorContext(p, 1));
+                    leases.add(l);
+                    mixed.add(RemoteMix.Member.local(config.memberLabel(p), l.context(), generatorPrompt(l.model())));
+                }
+            }
+            CombineOptions options = x.method() != null ? CombineOptions.equal(x.method(), members.size())
+                    : config.combine() != null ? combineFor(members)
+                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size());
+            RemoteMix.Result r = new RemoteMix(mixed, options, topK).generate(config.generatorText(request.prompt()),
+                    maxTokens(), sampler(config.answerSampler()).temperature(), stop(), request.seed(),
+                    this::isCancelled, stream ? answerListener() : TokenListener.NONE);
+            Candidate c = checkedCandidate(r.candidate());
+            streamed = stream;
+            synchronized (failures) {
+                r.failures().forEach(f -> failures.add(new BlendResult.MemberFailure(f.member(), f.error())));
+            }
+            count("mixing", r.promptTokens(), (long) c.tokenCount() * members.size());
+            note("missing-mass", r.meanMissingMass(), v -> String.format(java.util.Locale.ROOT, "per-token mix with"
+                    + " remote members: mean probability mass outside their top lists %.4f (largest %.4f) over %d steps",
+                    r.meanMissingMass(), r.maxMissingMass(), r.steps()));
             answer = c.text().strip();
             answerCandidate = c;
         } finally {
@@ -597,6 +682,37 @@ final class BlendRun {
         List<String> top = fuseInputs(topK, inputs);
         List<List<String>> permutations = permutations(top, orders);
         boolean streams = stream && permutations.size() == 1; // a vote of several is known only at the end
+        OpenAiClient remote = blender.remoteClient(config.fuser());
+        if (remote != null) {
+            RemoteFuser fuser = new RemoteFuser(remote, config.fuserTemplate());
+            List<String> written = new ArrayList<>();
+            Map<String, Candidate> first = new HashMap<>();
+            for (List<String> in : permutations) {
+                checkCancelled();
+                long t0 = System.nanoTime();
+                RemoteCompletion rc = fuser.fuse(request.prompt(), in, fusedMaxTokens(),
+                        config.answerSampler().temperature(), config.answerSampler().topP(), stop(), request.seed(),
+                        this::isCancelled);
+                int[] ids = new int[(int) Math.max(0, rc.completionTokens())];
+                Arrays.fill(ids, -1);
+                Candidate c = new Candidate(0, rc.text(), ids, new float[0], rc.finishReason(), 0,
+                        (System.nanoTime() - t0) / 1e6);
+                remoteCandidates.add(c);
+                if (streams) {
+                    emit(rc.text()); // not streamed over HTTP: the whole answer at once
+                }
+                count("fusion", Math.max(0, rc.promptTokens()), c.tokenCount());
+                written.add(c.text());
+                first.putIfAbsent(c.text().strip(), c);
+            }
+            streamed = streams;
+            List<String> byVotes = Votes.byFrequency(written);
+            String best = byVotes.isEmpty() ? written.get(0).strip() : byVotes.get(0);
+            fused = first.get(best);
+            answer = best;
+            answerCandidate = fused;
+            return;
+        }
         try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
                 blender.fuserContext())) {
             GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());

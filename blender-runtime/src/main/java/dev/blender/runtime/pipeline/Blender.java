@@ -60,8 +60,13 @@ public final class Blender implements AutoCloseable {
                 ? config.deviceMemoryBudgetBytes() : freeGpuMemory(config));
         this.pairCache = new CachingPairRanker.PairCache(config.pairCacheSize());
         this.http = config.hasRemoteMembers() ? OpenAiClient.newHttpClient() : null;
-        for (Path g : config.generators()) {
-            config.remote(g).ifPresent(r -> remotes.put(g, new OpenAiClient(r.endpoint(), config.apiKey(g), http)));
+        List<Path> members = new ArrayList<>(config.generators());
+        members.add(config.judge());
+        members.add(config.fuser());
+        for (Path g : members) {
+            if (g != null) {
+                config.remote(g).ifPresent(r -> remotes.put(g, new OpenAiClient(r.endpoint(), config.apiKey(g), http)));
+            }
         }
     }
 
@@ -169,14 +174,10 @@ public final class Blender implements AutoCloseable {
     public void warmUp(WarmUpListener progress) {
         // remote members load nothing here: their servers hold them
         List<Path> all = new ArrayList<>(config.generators().stream().filter(g -> config.remote(g).isEmpty()).toList());
-        if (config.judge() != null) {
-            all.add(config.judge());
-        }
-        if (config.reranker() != null) {
-            all.add(config.reranker());
-        }
-        if (config.fuser() != null) {
-            all.add(config.fuser());
+        for (Path p : new Path[] {config.judge(), config.reranker(), config.fuser()}) {
+            if (p != null && config.remote(p).isEmpty()) {
+                all.add(p);
+            }
         }
         for (int i = 0; i < all.size(); i++) {
             progress.loading(i, all.size(), all.get(i));
@@ -226,6 +227,10 @@ public final class Blender implements AutoCloseable {
         if (model == null) {
             throw new IllegalStateException("this blender has no judge or reranker to rank with");
         }
+        if (config.remote(model).isPresent()) {
+            throw new IllegalStateException("this blender's judge is remote ('" + config.memberName(model) + "'): it has"
+                    + " no local model to lease; rank through a blend");
+        }
         return pool.lease(model, config.modelOptionsFor(model), rankerContext(model));
     }
 
@@ -236,7 +241,7 @@ public final class Blender implements AutoCloseable {
                 : pool.lease(a.base(), config.modelOptionsFor(member), options, a.adapter(), a.scale());
     }
 
-    /** A remote member's client (null for a local generator). */
+    /** A remote member's client (null for a local one): a generator's, the judge's or the fuser's. */
     OpenAiClient remoteClient(Path member) {
         return remotes.get(member);
     }

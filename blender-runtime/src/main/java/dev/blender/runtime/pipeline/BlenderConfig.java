@@ -13,6 +13,7 @@ import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.judge.JudgeTemplate;
 import dev.blender.pairranker.reranker.RerankerScorer;
+import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.remote.RemoteEndpoint;
 import java.io.IOException;
@@ -106,7 +107,14 @@ public final class BlenderConfig {
     private BlenderConfig(Builder b) {
         List<Path> generators = b.generators;
         Map<Path, AdapterMember> adapters = Map.copyOf(b.adapters);
-        Map<Path, RemoteMember> remotes = Map.copyOf(b.remotes);
+        // only the members still configured: a judge or fuser set again in the builder leaves its old entry
+        Map<Path, RemoteMember> configured = new HashMap<>();
+        b.remotes.forEach((k, r) -> {
+            if (b.generators.contains(k) || k.equals(b.judge) || k.equals(b.fuser)) {
+                configured.put(k, r);
+            }
+        });
+        Map<Path, RemoteMember> remotes = Map.copyOf(configured);
         Path judge = b.judge;
         JudgeTemplate judgeTemplate = b.judgeTemplate;
         Path reranker = b.reranker;
@@ -146,6 +154,7 @@ public final class BlenderConfig {
         }
         checkNames(generators, adapters);
         checkRemoteNames(generators, adapters, remotes);
+        checkRemoteRoles(judge, fuser, generators, remotes);
         Map<Path, String> apiKeys = new HashMap<>();
         for (RemoteMember r : remotes.values()) {
             try {
@@ -244,10 +253,6 @@ public final class BlenderConfig {
         this.adapters = adapters;
         this.remotes = remotes;
         this.apiKeys = Map.copyOf(apiKeys);
-        String why = unsupported(composition);
-        if (why != null) {
-            throw new IllegalArgumentException(why);
-        }
         this.judge = judge;
         this.judgeTemplate = judgeTemplate;
         this.reranker = reranker;
@@ -273,6 +278,10 @@ public final class BlenderConfig {
         this.generatorPrompt = generatorPrompt;
         this.perModelOptions = perModelOptions;
         this.perModelContextSize = perModelContextSize;
+        String why = unsupported(composition); // last: it reads the fields (the combination among them)
+        if (why != null) {
+            throw new IllegalArgumentException(why);
+        }
     }
 
     public List<Path> generators() {
@@ -284,12 +293,12 @@ public final class BlenderConfig {
         return Optional.ofNullable(adapters.get(member));
     }
 
-    /** The remote member a generator is, or empty for a local one. */
+    /** The remote member a generator, the judge or the fuser is, or empty for a local one. */
     public Optional<RemoteMember> remote(Path member) {
         return Optional.ofNullable(remotes.get(member));
     }
 
-    /** Whether any generator is remote. */
+    /** Whether any member (a generator, the judge or the fuser) is remote. */
     public boolean hasRemoteMembers() {
         return !remotes.isEmpty();
     }
@@ -461,6 +470,30 @@ public final class BlenderConfig {
         }
     }
 
+    /**
+     * A remote judge must be asked through {@code /v1/completions} (its verdict continues the judge prompt as
+     * raw text), and a remote judge or fuser needs a key of its own (its name) among the remote members.
+     */
+    private static void checkRemoteRoles(Path judge, Path fuser, List<Path> generators, Map<Path, RemoteMember> remotes) {
+        if (judge != null && remotes.containsKey(judge)) {
+            RemoteMember r = remotes.get(judge);
+            if (r.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
+                throw new IllegalArgumentException("remote judge '" + r.name() + "': its \"api\" must be \"completions\""
+                        + " (the verdict continues the judge's prompt as raw text), was chat");
+            }
+        }
+        for (Path p : new Path[] {judge, fuser}) {
+            if (p != null && remotes.containsKey(p) && generators.contains(p)) {
+                throw new IllegalArgumentException("the remote " + (p.equals(judge) ? "judge" : "fuser") + " is named '"
+                        + remotes.get(p).name() + "' like a generator; give it its own \"name\"");
+            }
+        }
+        if (judge != null && judge.equals(fuser) && remotes.containsKey(judge)) {
+            throw new IllegalArgumentException("the remote judge and fuser are both named '" + remotes.get(judge).name()
+                    + "'; give each its own \"name\"");
+        }
+    }
+
     /** Compositions name generators: an adapter member must be one entry and its name nobody else's. */
     private static void checkNames(List<Path> generators, Map<Path, AdapterMember> adapters) {
         for (AdapterMember a : adapters.values()) {
@@ -485,6 +518,9 @@ public final class BlenderConfig {
     private static void checkRemoteNames(List<Path> generators, Map<Path, AdapterMember> adapters,
                                          Map<Path, RemoteMember> remotes) {
         for (RemoteMember r : remotes.values()) {
+            if (!generators.contains(r.key())) {
+                continue; // the judge or fuser: compositions do not name it
+            }
             if (generators.stream().filter(r.key()::equals).count() > 1) {
                 throw new IllegalArgumentException("two remote members are named '" + r.name() + "'; give each its own"
                         + " \"name\"");
@@ -514,11 +550,12 @@ public final class BlenderConfig {
             return "strategy " + composition.name() + " mixes models token by token and needs at least two generator"
                     + " models";
         }
-        if (!remotes.isEmpty()) {
-            String remote = remotes.values().stream().map(RemoteMember::name).sorted().toList().toString();
-            if (composition.usesMix()) {
-                return "strategy " + composition.name() + " mixes models token by token, which needs every generator's"
-                        + " logits; remote members " + remote + " give only text";
+        if (generators.stream().anyMatch(remotes::containsKey)) {
+            String remote = generators.stream().filter(remotes::containsKey).map(g -> remotes.get(g).name()).sorted()
+                    .toList().toString();
+            String mix = composition.usesMix() ? remoteMixProblem(composition) : null;
+            if (mix != null) {
+                return mix;
             }
             for (Stage s : composition.stages()) {
                 if (s instanceof Stage.Route x && x.rule() instanceof Stage.RouteRule.Confidence) {
@@ -535,6 +572,43 @@ public final class BlenderConfig {
                                 + generatorNames();
                     }
                 }
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Why a composition's per-token mix cannot take the remote generators, or null: a remote member gives
+     * its top log-probabilities of one next token of a raw-text prefix ({@code /v1/completions}), which
+     * linear and log-linear mixing can use with fixed weights; negative evidence, adaptive and PackLLM weights
+     * (which read every member's log-probabilities of the prompt) and a solo gate cannot.
+     */
+    private String remoteMixProblem(Composition composition) {
+        for (Path g : generators) {
+            RemoteMember r = remotes.get(g);
+            if (r != null && r.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
+                return "strategy " + composition.name() + " mixes models token by token, which continues a raw-text"
+                        + " prefix one token at a time: remote member '" + r.name() + "' needs \"api\": \"completions\"";
+            }
+        }
+        for (Stage s : composition.stages()) {
+            if (!(s instanceof Stage.Mix x)) {
+                continue;
+            }
+            CombineMethod method = x.method() != null ? x.method()
+                    : combine != null ? combine.method() : CombineMethod.LOG_LINEAR;
+            if (method != CombineMethod.LINEAR && method != CombineMethod.LOG_LINEAR) {
+                return "strategy " + composition.name() + " mixes by " + method + "; with remote members a mix is"
+                        + " linear or log-linear";
+            }
+            if (x.pack() != null || x.solo() != null) {
+                return "strategy " + composition.name() + " mixes with " + (x.pack() != null ? "pack" : "solo")
+                        + ", which reads every member's full distribution; remote members give their top"
+                        + " log-probabilities only";
+            }
+            if (x.method() == null && combine != null && combine.adaptive()) {
+                return "combine " + combine + " has adaptive weights, which read every member's log-probabilities"
+                        + " of the prompt; with remote members a mix takes fixed weights";
             }
         }
         return null;
@@ -698,6 +772,27 @@ public final class BlenderConfig {
         public Builder judge(Path model, JudgeTemplate template) {
             this.judge = Objects.requireNonNull(model, "model");
             this.judgeTemplate = Objects.requireNonNull(template, "template");
+            return this;
+        }
+
+        /**
+         * A pairwise judge served by an OpenAI-compatible server ({@code /v1/completions}: its endpoint's api must
+         * be completions), named {@code name} (its key is {@code @remote/<name>}).
+         */
+        public Builder judge(RemoteEndpoint endpoint, JudgeTemplate template, String name) {
+            RemoteMember r = new RemoteMember(endpoint, name);
+            this.judge = r.key();
+            this.judgeTemplate = Objects.requireNonNull(template, "template");
+            remotes.put(r.key(), r);
+            return this;
+        }
+
+        /** A fuser served by an OpenAI-compatible server, named {@code name} (its key is {@code @remote/<name>}). */
+        public Builder fuser(RemoteEndpoint endpoint, FuserTemplate template, String name) {
+            RemoteMember r = new RemoteMember(endpoint, name);
+            this.fuser = r.key();
+            this.fuserTemplate = Objects.requireNonNull(template, "template");
+            remotes.put(r.key(), r);
             return this;
         }
 

@@ -26,8 +26,9 @@ import java.util.Locale;
  * "base.gguf", "adapter": "add.lora.gguf", "scale": 1.0, "name": "add"}} (scale default 1, name default the
  * adapter's file name without {@code .gguf}): members over one base load it once. A generator may be remote,
  * an OpenAI-compatible server: {@code {"url": "http://host:8080/v1", "model": "qwen", "apiKeyEnv": "VAR",
- * "name": "q", "api": "chat", "timeoutSeconds": 60, "retries": 2}} (only {@code url} is required; see
- * {@link RemoteEndpoint}).
+ * "name": "q", "api": "chat", "timeoutSeconds": 60, "retries": 2, "topLogprobs": 20}} (only {@code url} is
+ * required; see {@link RemoteEndpoint}); so may the judge and the fuser, with {@code role} and {@code template}
+ * (a remote judge with {@code "api": "completions"}).
  * <pre>{@code
  * {"models": [{"path": "a.gguf", "role": "generator"}, {"path": "b.gguf", "role": "generator"},
  *             {"path": "judge.gguf", "role": "judge", "template": "arith"},
@@ -47,11 +48,11 @@ public final class BlenderConfigJson {
 
     private static final List<String> MODEL_KEYS = List.of("path", "role", "template", "threads", "gpuLayers",
             "contextSize", "name", "base", "adapter", "scale", "url", "model", "apiKeyEnv", "api", "timeoutSeconds",
-            "retries");
+            "retries", "topLogprobs");
 
     /** What a remote member's entry may hold: it loads nothing here, so no file or load option. */
     private static final List<String> REMOTE_KEYS = List.of("url", "model", "role", "apiKeyEnv", "name", "api",
-            "timeoutSeconds", "retries");
+            "timeoutSeconds", "retries", "topLogprobs", "template");
 
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
@@ -176,7 +177,7 @@ public final class BlenderConfigJson {
             remote(b, m, role);
             return;
         }
-        for (String k : List.of("model", "apiKeyEnv", "api", "timeoutSeconds", "retries")) {
+        for (String k : List.of("model", "apiKeyEnv", "api", "timeoutSeconds", "retries", "topLogprobs")) {
             if (m.has(k)) {
                 throw new IllegalArgumentException("'" + k + "' is for remote members ({\"url\", \"model\"}): " + m);
             }
@@ -245,9 +246,13 @@ public final class BlenderConfigJson {
                         + String.join(", ", REMOTE_KEYS) + ")");
             }
         });
-        if (!role.equalsIgnoreCase("generator")) {
-            throw new IllegalArgumentException("a remote member is a generator (remote judges and fusers are not"
-                    + " supported), not a " + role + ": " + m);
+        String r = role.toLowerCase(Locale.ROOT);
+        if (!List.of("generator", "judge", "fuser").contains(r)) {
+            throw new IllegalArgumentException("a remote member is a generator, judge or fuser, not a " + role
+                    + " (a reranker pools a score no OpenAI-compatible endpoint returns): " + m);
+        }
+        if (r.equals("generator") && m.has("template")) {
+            throw new IllegalArgumentException("'template' is for a judge or fuser, not a generator: " + m);
         }
         try {
             for (String k : List.of("url", "model", "apiKeyEnv", "name", "api")) {
@@ -255,7 +260,7 @@ public final class BlenderConfigJson {
                     throw new IllegalArgumentException("'" + k + "' must be a string, was " + m.get(k));
                 }
             }
-            for (String k : List.of("timeoutSeconds", "retries")) {
+            for (String k : List.of("timeoutSeconds", "retries", "topLogprobs")) {
                 if (m.has(k) && !m.get(k).isNumber()) {
                     throw new IllegalArgumentException("'" + k + "' must be a number, was " + m.get(k));
                 }
@@ -273,7 +278,15 @@ public final class BlenderConfigJson {
             if (m.has("retries")) {
                 e = e.withRetries(m.get("retries").asInt());
             }
-            b.generator(e, m.has("name") ? m.get("name").asText() : e.defaultName());
+            if (m.has("topLogprobs")) {
+                e = e.withTopLogprobs(m.get("topLogprobs").asInt());
+            }
+            String name = m.has("name") ? m.get("name").asText() : e.defaultName();
+            switch (r) {
+                case "judge" -> b.judge(e, judgeTemplate(m.get("template")), name);
+                case "fuser" -> b.fuser(e, fuserTemplate(m.get("template")), name);
+                default -> b.generator(e, name);
+            }
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException("remote entry " + m + ": " + ex.getMessage(), ex);
         }

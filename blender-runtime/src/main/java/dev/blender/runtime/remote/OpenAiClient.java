@@ -45,6 +45,12 @@ public final class OpenAiClient {
     private final RemoteEndpoint endpoint;
     private final String apiKey;
     private final HttpClient http;
+    /**
+     * Set once a response carried llama.cpp's {@code timings}: that server then gets {@code cache_prompt}, so
+     * that a per-token mix, which sends the same prefix one token longer each step, is not re-read each time
+     * (other servers reject or ignore fields they do not know, so it is sent only where it is understood).
+     */
+    private final AtomicBoolean llamaCpp = new AtomicBoolean();
 
     /** {@code apiKey} may be null (no Authorization header). */
     public OpenAiClient(RemoteEndpoint endpoint, String apiKey, HttpClient http) {
@@ -109,6 +115,21 @@ public final class OpenAiClient {
         return out;
     }
 
+    /**
+     * One answer to one request (a judge's rationale or verdict position, a fusion, a mixing step).
+     *
+     * @throws RemoteException the request failed (after its retries)
+     * @throws CancellationException {@code cancelled} became true
+     */
+    public RemoteCompletion completeOnce(RemoteRequest request, BooleanSupplier cancelled) {
+        return completeOne(request, 0, cancelled);
+    }
+
+    /** Whether this endpoint has shown itself to be llama.cpp's server. */
+    public boolean isLlamaCpp() {
+        return llamaCpp.get();
+    }
+
     /** One answer, with candidate index {@code index}'s seed. */
     RemoteCompletion completeOne(RemoteRequest request, int index, BooleanSupplier cancelled) {
         HttpRequest.Builder b = HttpRequest.newBuilder(endpoint.endpoint()).timeout(endpoint.timeout())
@@ -153,6 +174,17 @@ public final class OpenAiClient {
         if (!r.stop().isEmpty()) {
             ArrayNode stop = o.putArray("stop");
             r.stop().forEach(stop::add);
+        }
+        if (r.logprobs() > 0) {
+            if (endpoint.api() == RemoteEndpoint.Api.CHAT) {
+                o.put("logprobs", true);
+                o.put("top_logprobs", r.logprobs());
+            } else {
+                o.put("logprobs", r.logprobs()); // llama.cpp's server reads it as n_probs when that is absent
+            }
+        }
+        if (llamaCpp.get()) {
+            o.put("cache_prompt", true);
         }
         if (r.seed() != null) {
             // 31 bits: llama.cpp's server reads the seed as a 32-bit unsigned number, others as an int
@@ -215,7 +247,11 @@ public final class OpenAiClient {
         int status = r.statusCode();
         if (status / 100 == 2) {
             try {
-                return RemoteCompletion.parse(JSON.readTree(r.body()), endpoint.api());
+                JsonNode body = JSON.readTree(r.body());
+                if (body != null && body.path("timings").isObject()) {
+                    llamaCpp.set(true);
+                }
+                return RemoteCompletion.parse(body, endpoint.api());
             } catch (JsonProcessingException e) {
                 throw new RemoteException("the response of " + endpoint.baseUrl() + " is not JSON: "
                         + RemoteCompletion.abbreviate(r.body()), false, e);

@@ -2,6 +2,7 @@ package dev.blender.runtime.remote;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.blender.nativebridge.generation.FinishReason;
+import java.util.List;
 
 /**
  * One answer of an OpenAI-compatible server.
@@ -11,8 +12,19 @@ import dev.blender.nativebridge.generation.FinishReason;
  *                         string is {@link FinishReason#STOP}; anything else ended the generation
  * @param promptTokens     {@code usage.prompt_tokens}, or -1 when the server gave no usage
  * @param completionTokens {@code usage.completion_tokens}, or -1 when the server gave no usage
+ * @param top              the alternatives at the first generated position, where log-probabilities were asked
+ *                         for and returned ({@link TokenLogprob#firstPosition}); else empty
  */
-public record RemoteCompletion(String text, FinishReason finishReason, long promptTokens, long completionTokens) {
+public record RemoteCompletion(String text, FinishReason finishReason, long promptTokens, long completionTokens,
+                               List<TokenLogprob> top) {
+    public RemoteCompletion {
+        top = List.copyOf(top);
+    }
+
+    /** An answer without log-probabilities. */
+    public RemoteCompletion(String text, FinishReason finishReason, long promptTokens, long completionTokens) {
+        this(text, finishReason, promptTokens, completionTokens, List.of());
+    }
 
     /**
      * Reads a response body of either endpoint, in the shapes llama.cpp's server, vLLM, Ollama's OpenAI
@@ -39,7 +51,7 @@ public record RemoteCompletion(String text, FinishReason finishReason, long prom
         }
         JsonNode usage = body.path("usage");
         return new RemoteCompletion(content, finishReason(choice), count(usage.path("prompt_tokens")),
-                count(usage.path("completion_tokens")));
+                count(usage.path("completion_tokens")), TokenLogprob.firstPosition(choice));
     }
 
     private static FinishReason finishReason(JsonNode choice) {

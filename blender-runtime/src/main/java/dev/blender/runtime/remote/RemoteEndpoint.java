@@ -16,11 +16,17 @@ import java.util.function.UnaryOperator;
  * @param apiKeyEnv the environment variable holding the bearer token, or null: no Authorization header
  * @param timeout   how long one HTTP request may take, connecting included
  * @param retries   how many times a request is repeated after a connection error, a 5xx or a 429
+ * @param topLogprobs how many alternatives a remote judge or per-token mix asks for at a position
+ *                  ({@code logprobs} of {@code /v1/completions}); OpenAI's completions allow 5, vLLM 20 by
+ *                  default, llama.cpp's server more
  */
-public record RemoteEndpoint(URI baseUrl, String model, String apiKeyEnv, Api api, Duration timeout, int retries) {
+public record RemoteEndpoint(URI baseUrl, String model, String apiKeyEnv, Api api, Duration timeout, int retries,
+                             int topLogprobs) {
     /** 60 s: a CPU server sampling a few hundred tokens of a 7B model stays well within it. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
     public static final int DEFAULT_RETRIES = 2;
+    /** vLLM's default ceiling ({@code max_logprobs}); a wider list only shrinks the mass a mix misses. */
+    public static final int DEFAULT_TOP_LOGPROBS = 20;
 
     /** The endpoint a blend's generator prompt is sent to. */
     public enum Api {
@@ -63,6 +69,9 @@ public record RemoteEndpoint(URI baseUrl, String model, String apiKeyEnv, Api ap
         if (retries < 0) {
             throw new IllegalArgumentException("the retries of " + baseUrl + " must be >= 0, was " + retries);
         }
+        if (topLogprobs < 1) {
+            throw new IllegalArgumentException("the topLogprobs of " + baseUrl + " must be >= 1, was " + topLogprobs);
+        }
         if (apiKeyEnv != null && apiKeyEnv.isBlank()) {
             throw new IllegalArgumentException("the apiKeyEnv of " + baseUrl + " is blank");
         }
@@ -70,23 +79,28 @@ public record RemoteEndpoint(URI baseUrl, String model, String apiKeyEnv, Api ap
 
     /** An endpoint with the chat API, the default timeout and retries, and no key. */
     public static RemoteEndpoint of(String baseUrl, String model) {
-        return new RemoteEndpoint(checkUrl(baseUrl), model, null, Api.CHAT, DEFAULT_TIMEOUT, DEFAULT_RETRIES);
+        return new RemoteEndpoint(checkUrl(baseUrl), model, null, Api.CHAT, DEFAULT_TIMEOUT, DEFAULT_RETRIES,
+                DEFAULT_TOP_LOGPROBS);
     }
 
     public RemoteEndpoint withApiKeyEnv(String variable) {
-        return new RemoteEndpoint(baseUrl, model, variable, api, timeout, retries);
+        return new RemoteEndpoint(baseUrl, model, variable, api, timeout, retries, topLogprobs);
     }
 
     public RemoteEndpoint withApi(Api a) {
-        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, a, timeout, retries);
+        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, a, timeout, retries, topLogprobs);
     }
 
     public RemoteEndpoint withTimeout(Duration t) {
-        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, api, t, retries);
+        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, api, t, retries, topLogprobs);
     }
 
     public RemoteEndpoint withRetries(int n) {
-        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, api, timeout, n);
+        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, api, timeout, n, topLogprobs);
+    }
+
+    public RemoteEndpoint withTopLogprobs(int n) {
+        return new RemoteEndpoint(baseUrl, model, apiKeyEnv, api, timeout, retries, n);
     }
 
     /** Whether a {@code -m} value names a server rather than a file. */

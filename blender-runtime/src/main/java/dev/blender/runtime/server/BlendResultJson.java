@@ -15,7 +15,8 @@ public final class BlendResultJson {
      * Adds {@code candidates} (model, text), {@code ranking} (text, score; best first) with its
      * {@code aggregation}, {@code fused}, and {@code routed} (the generators a route stage chose, best first;
      * only when one ran and chose) when {@code stages} is set; then {@code escalated} (CASCADE),
-     * {@code failures} (model, error: members that did not answer; only when one did not) and
+     * {@code failures} (model, error: members that did not answer; only when one did not), {@code notes} (kind,
+     * message, value: approximations remote members made; only when there are some) and
      * {@code timings} (milliseconds per stage, {@code first_token_ms} null when no token came).
      */
     public static ObjectNode putDetails(ObjectNode into, BlendResult r, boolean stages) {
@@ -47,6 +48,11 @@ public final class BlendResultJson {
         if (!r.failures().isEmpty()) {
             ArrayNode failures = into.putArray("failures");
             r.failures().forEach(f -> failures.addObject().put("model", f.model()).put("error", f.error()));
+        }
+        if (!r.notes().isEmpty()) {
+            ArrayNode notes = into.putArray("notes");
+            r.notes().forEach(n -> notes.addObject().put("kind", n.kind()).put("message", n.message())
+                    .put("value", n.value()));
         }
         BlendResult.Timings t = r.timings();
         ObjectNode timings = into.putObject("timings");

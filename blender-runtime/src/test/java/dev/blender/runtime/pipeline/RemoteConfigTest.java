@@ -66,7 +66,10 @@ class RemoteConfigTest {
             {"{\"url\": \"http://h:1/v1#m\"}", "no query or fragment"},
             {"{\"url\": \"http://h:1/v1\", \"threads\": 2}", "unknown key 'threads' in the remote entry of http://h:1/v1"},
             {"{\"url\": \"http://h:1/v1\", \"path\": \"a.gguf\"}", "unknown key 'path'"},
-            {"{\"url\": \"http://h:1/v1\", \"role\": \"judge\"}", "remote judges and fusers are not supported"},
+            {"{\"url\": \"http://h:1/v1\", \"role\": \"reranker\"}", "a generator, judge or fuser, not a reranker"},
+            {"{\"url\": \"http://h:1/v1\", \"template\": \"arith\"}", "'template' is for a judge or fuser"},
+            {"{\"url\": \"http://h:1/v1\", \"topLogprobs\": 0}", "topLogprobs of http://h:1/v1 must be >= 1"},
+            {"{\"url\": \"http://h:1/v1\", \"topLogprobs\": \"5\"}", "'topLogprobs' must be a number"},
             {"{\"url\": \"http://h:1/v1\", \"retries\": \"3\"}", "'retries' must be a number"},
             {"{\"url\": \"http://h:1/v1\", \"name\": \"a/b\"}", "without slashes"},
             {"{\"path\": \"a.gguf\", \"apiKeyEnv\": \"X\"}", "'apiKeyEnv' is for remote members"},
@@ -97,7 +100,15 @@ class RemoteConfigTest {
         BlenderConfig.Builder b = Blender.builder().generator(local).generator(RemoteEndpoint.of("http://h:1/v1", "r"));
         IllegalArgumentException mix = assertThrows(IllegalArgumentException.class,
                 () -> b.strategy(Strategy.TOKEN_COMBINE).buildConfig());
-        assertTrue(mix.getMessage().contains("remote members [r] give only text"), mix.getMessage());
+        assertTrue(mix.getMessage().contains("remote member 'r' needs \"api\": \"completions\""), mix.getMessage());
+        // through /v1/completions a remote member gives the top log-probabilities a linear or log-linear mix reads
+        BlenderConfig.Builder completions = Blender.builder().generator(local).generator(RemoteEndpoint
+                .of("http://h:1/v1", "r").withApi(RemoteEndpoint.Api.COMPLETIONS));
+        assertTrue(completions.strategy(Strategy.TOKEN_COMBINE).buildConfig().supports(Composition.named("token:linear")));
+        IllegalArgumentException pack = assertThrows(IllegalArgumentException.class, () -> completions.composition(
+                CompositionJson.parse("{\"name\": \"p\", \"stages\": [{\"stage\": \"mix\", \"pack\": 1.0}]}"))
+                .buildConfig());
+        assertTrue(pack.getMessage().contains("mixes with pack"), pack.getMessage());
         IllegalArgumentException route = assertThrows(IllegalArgumentException.class, () -> b.composition(
                 CompositionJson.parse("{\"name\": \"c\", \"stages\": [{\"stage\": \"route\", \"rule\": \"confidence\"},"
                         + " \"sample\"]}")).buildConfig());
@@ -116,6 +127,19 @@ class RemoteConfigTest {
         List<String> rows = r.compositionsFor(r.config().buildConfig()).stream().map(Composition::name).toList();
         assertTrue(rows.containsAll(List.of("member:a", "member:b", "majority")), rows.toString());
         assertTrue(rows.stream().noneMatch(n -> n.startsWith("token:")), rows.toString());
+        JsonNode completions = JSON.readTree("""
+                {"models": [{"url": "http://h:1/v1", "model": "a", "api": "completions"},
+                            {"url": "http://h:2/v1", "model": "b", "api": "completions"},
+                            {"url": "http://h:3/v1", "model": "j", "api": "completions", "role": "judge", "template": "arith"},
+                            {"url": "http://h:4/v1", "model": "f", "role": "fuser", "template": "arith"}],
+                 "eval": {"checker": "exact"}}""");
+        dev.blender.runtime.eval.Recipe all = dev.blender.runtime.eval.Recipe.load(write(completions), null);
+        BlenderConfig c = all.config().buildConfig();
+        assertEquals(Path.of("@remote", "j"), c.judge());
+        assertTrue(c.remote(c.fuser()).isPresent());
+        List<String> every = all.compositionsFor(c).stream().map(Composition::name).toList();
+        assertTrue(every.containsAll(List.of("token:loglinear", "rank:maxlogits", "fuse:top3", "fuse:mix3")),
+                every.toString());
     }
 
     /** The README's examples read as configurations (built with stand-ins for their files and key). */
@@ -132,7 +156,8 @@ class RemoteConfigTest {
         while (m.find()) {
             blocks.add(JSON.readTree(m.group(1)));
         }
-        assertEquals(3, blocks.size());
+        assertEquals(4, blocks.size());
+        List<Long> remoteGenerators = new java.util.ArrayList<>();
         List<String> servers = new java.util.ArrayList<>();
         for (JsonNode b : blocks) {
             BlenderConfigJson.fromJson(b, HERE); // every key and value as written
@@ -150,9 +175,12 @@ class RemoteConfigTest {
                 }
             }
             BlenderConfig c = BlenderConfigJson.fromJson(copy, HERE).buildConfig();
-            assertEquals(1, c.generators().stream().filter(g -> c.remote(g).isPresent()).count());
+            remoteGenerators.add(c.generators().stream().filter(g -> c.remote(g).isPresent()).count());
         }
-        assertEquals(List.of("http://gpu-box:8080/v1", "http://gpu-box:8000/v1", "http://127.0.0.1:11434/v1"), servers);
+        assertEquals(List.of(1L, 1L, 1L, 2L), remoteGenerators);
+        assertEquals(List.of("http://gpu-box:8080/v1", "http://gpu-box:8000/v1", "http://127.0.0.1:11434/v1",
+                "http://gpu-box:8080/v1", "http://gpu-box:8081/v1", "http://gpu-box:8082/v1", "http://gpu-box:8083/v1"),
+                servers);
     }
 
     static Path write(JsonNode json) throws java.io.IOException {

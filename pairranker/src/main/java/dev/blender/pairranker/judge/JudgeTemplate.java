@@ -66,7 +66,8 @@ public record JudgeTemplate(String prompt, String rationaleStop, String verdictF
                 + "Which response follows the instruction better? Answer A or B.\nAnswer:", null, " A", " B", 0);
     }
 
-    String render(String instruction, String first, String second) {
+    /** The judge's prompt for one ordered pair (what a remote judge sends as text). */
+    public String render(String instruction, String first, String second) {
         return prompt.replace("{instruction}", instruction).replace("{first}", first).replace("{second}", second);
     }
 }

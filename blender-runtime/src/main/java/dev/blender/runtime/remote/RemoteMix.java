@@ -1,0 +1,529 @@
+package dev.blender.runtime.remote;
+
+import dev.blender.nativebridge.LlamaContext;
+import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.SequenceDecoder;
+import dev.blender.nativebridge.generation.StreamingText;
+import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
+import java.io.ByteArrayOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.SplittableRandom;
+import java.util.WeakHashMap;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Per-token mixing of members some of which are remote (UniTE-style, over the union of top-k lists): at
+ * every step each remote member is asked for one token of the prefix so far ({@code max_tokens} 1) with its
+ * top {@link RemoteEndpoint#topLogprobs()} alternatives, each local member's full distribution is read, and
+ * the next token is chosen from the union of every member's top k, tokens matched by the bytes they decode
+ * to (every end-of-generation token being one event). On that union the members' probabilities are combined
+ * ({@link CombineMethod#LINEAR}: the weighted mean; {@link CombineMethod#LOG_LINEAR}: the weighted mean of
+ * log-probabilities) and renormalised. A local member gives its exact probability of every union token; a
+ * remote member gives what it listed, and for a token it did not list at most the smaller of its k-th
+ * probability and the mass its list leaves out, which is what it is given (a bound, not a guess: the mass
+ * outside its list is the approximation, reported per request as {@link Result#meanMissingMass()}).
+ *
+ * <p>The chosen token's text is appended to the remote members' prompt (the server tokenises the new prefix
+ * itself, and llama.cpp's server reuses its cache of the prefix) and fed to the local members as their own
+ * token for those bytes, or spelt with their tokens. A remote member that fails or returns no
+ * log-probabilities leaves the mix for the rest of the answer, reported in {@link Result#failures()}; when
+ * every member has left, the mix fails.
+ *
+ * <p>Not thread-safe (it drives the local members' contexts).
+ */
+public final class RemoteMix {
+    /** The probability a token gets from a member that gives it none at all: its log stays finite. */
+    static final double FLOOR = 1e-30;
+    private static final String END = "\u0000\u0001<end of generation>";
+    private static final Map<Vocab, LocalVocab> VOCABS = Collections.synchronizedMap(new WeakHashMap<>());
+
+    /** A member of the mix: a local context with its prompt's tokens, or a remote endpoint's client. */
+    public record Member(String name, LlamaContext context, int[] prompt, OpenAiClient client) {
+        public static Member local(String name, LlamaContext context, int[] prompt) {
+            return new Member(name, Objects.requireNonNull(context, "context"), prompt.clone(), null);
+        }
+
+        /**
+         * @throws IllegalArgumentException the endpoint is asked through chat: a mix continues a raw prefix one
+         *                                  token at a time, which only {@code /v1/completions} does
+         */
+        public static Member remote(String name, OpenAiClient client) {
+            if (client.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
+                throw new IllegalArgumentException("remote member '" + name + "' is asked through chat; per-token"
+                        + " mixing continues a raw-text prefix token by token: set \"api\": \"completions\"");
+            }
+            return new Member(name, null, null, client);
+        }
+
+        boolean isRemote() {
+            return client != null;
+        }
+    }
+
+    /** A member that left the mix, and why. */
+    public record Failure(String member, String error) {}
+
+    /**
+     * What the mix wrote and what it missed.
+     *
+     * @param meanMissingMass the probability mass outside the remote members' lists, averaged over every
+     *                        step and remote member (0 without remote members)
+     * @param maxMissingMass  its largest value at one step
+     * @param steps           tokens chosen (the end of generation included)
+     * @param remoteRequests  requests sent
+     * @param promptTokens    tokens of the prompt, counted once per member (what the servers reported for theirs)
+     */
+    public record Result(Candidate candidate, double meanMissingMass, double maxMissingMass, int steps,
+                         long remoteRequests, long promptTokens, List<Failure> failures) {
+        public Result {
+            failures = List.copyOf(failures);
+        }
+    }
+
+    private final List<Member> members;
+    private final CombineOptions options;
+    private final int topK;
+
+    /**
+     * @param topK how many of a local member's most likely tokens join the union (remote members list what
+     *             their endpoint's {@code topLogprobs} asks for)
+     * @throws IllegalArgumentException a method other than linear or log-linear, or adaptive weights
+     */
+    public RemoteMix(List<Member> members, CombineOptions options, int topK) {
+        this.members = List.copyOf(members);
+        this.options = Objects.requireNonNull(options, "options");
+        this.topK = topK;
+        if (options.method() != CombineMethod.LINEAR && options.method() != CombineMethod.LOG_LINEAR) {
+            throw new IllegalArgumentException("per-token mixing with remote members is linear or log-linear, not "
+                    + options.method());
+        }
+        if (options.adaptive()) {
+            throw new IllegalArgumentException("per-token mixing with remote members takes fixed weights, not adaptive"
+                    + " ones (their prompt log-probabilities are not known)");
+        }
+        if (options.members() != this.members.size()) {
+            throw new IllegalArgumentException(options + " is for " + options.members() + " members, got "
+                    + this.members.size());
+        }
+        if (topK < 1) {
+            throw new IllegalArgumentException("topK must be >= 1, was " + topK);
+        }
+    }
+
+    /**
+     * Writes one answer.
+     *
+     * @param remotePrompt what the remote members continue (the generator prompt as raw text)
+     * @param temperature  0: the most probable union token; above: sampled from the combined distribution
+     *                     sharpened or flattened by it (seeded by {@code seed})
+     */
+    public Result generate(String remotePrompt, int maxTokens, float temperature, List<String> stop, long seed,
+                           BooleanSupplier cancelled, TokenListener listener) {
+        int n = members.size();
+        SequenceDecoder[] decoders = new SequenceDecoder[n];
+        boolean[] live = new boolean[n];
+        List<Failure> failures = new ArrayList<>();
+        long start = System.nanoTime();
+        // a local member's error or a cancellation ends the answer: requests still out stop with it
+        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
+        BooleanSupplier abandoned = () -> ended.get() || cancelled.getAsBoolean();
+        try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+            try {
+                long promptTokens = 0;
+                for (int m = 0; m < n; m++) {
+                    Member member = members.get(m);
+                    live[m] = true;
+                    if (!member.isRemote()) {
+                        LlamaContext ctx = member.context();
+                        if (member.prompt().length + 1 > ctx.contextSize()) {
+                            throw new IllegalArgumentException("the prompt is " + member.prompt().length + " tokens for "
+                                    + member.name() + ", whose context holds " + ctx.contextSize());
+                        }
+                        decoders[m] = new SequenceDecoder(ctx);
+                        decoders[m].prefill(0, member.prompt());
+                        promptTokens += member.prompt().length;
+                    }
+                }
+                double promptMillis = (System.nanoTime() - start) / 1e6;
+                long genStart = System.nanoTime();
+                SplittableRandom random = new SplittableRandom(seed);
+                ByteArrayOutputStream written = new ByteArrayOutputStream();
+                StreamingText text = new StreamingText(stop);
+                List<Float> logProbs = new ArrayList<>();
+                double missingSum = 0;
+                double missingMax = 0;
+                long missingCount = 0;
+                long requests = 0;
+                boolean[] counted = new boolean[n];
+                int steps = 0;
+                FinishReason reason = null;
+                while (reason == null) {
+                    if (cancelled.getAsBoolean()) {
+                        throw new CancellationException("mix cancelled");
+                    }
+                    String prefix = remotePrompt + written.toString(StandardCharsets.UTF_8);
+                    Map<Integer, CompletableFuture<RemoteCompletion>> asked = new HashMap<>();
+                    for (int m = 0; m < n; m++) {
+                        if (live[m] && members.get(m).isRemote()) {
+                            OpenAiClient client = members.get(m).client();
+                            RemoteRequest r = RemoteRequest.text(prefix, 1, List.of(), seed,
+                                    client.endpoint().topLogprobs());
+                            asked.put(m, CompletableFuture.supplyAsync(() -> client.completeOnce(r, abandoned), ex));
+                        }
+                    }
+                    // every member's log-probability of each union token, by key
+                    List<Map<String, Double>> listed = new ArrayList<>();
+                    double[] floor = new double[n];
+                    Map<String, Boolean> union = new LinkedHashMap<>();
+                    for (int m = 0; m < n; m++) {
+                        listed.add(null);
+                        if (live[m] && !members.get(m).isRemote()) {
+                            localTop(m, decoders[m], union);
+                        }
+                    }
+                    for (int m = 0; m < n; m++) {
+                        CompletableFuture<RemoteCompletion> f = asked.get(m);
+                        if (f == null) {
+                            continue;
+                        }
+                        requests++;
+                        RemoteCompletion c;
+                        try {
+                            c = f.join();
+                        } catch (CompletionException e) {
+                            if (e.getCause() instanceof RemoteException r) {
+                                leave(m, r.getMessage(), live, failures);
+                                continue;
+                            }
+                            throw e.getCause() instanceof RuntimeException r ? r : e;
+                        }
+                        if (c.top().isEmpty()) {
+                            leave(m, "returned no log-probabilities (per-token mixing needs logprobs)", live, failures);
+                            continue;
+                        }
+                        if (!counted[m]) {
+                            counted[m] = true;
+                            promptTokens += Math.max(0, c.promptTokens());
+                        }
+                        Map<String, Double> own = new LinkedHashMap<>();
+                        double mass = 0;
+                        double least = 1;
+                        for (TokenLogprob t : c.top()) {
+                            byte[] b = t.bytes();
+                            if (!t.isEnd() && b.length == 0) {
+                                continue; // a control token that writes nothing: no text to align by
+                            }
+                            String key = t.isEnd() ? END : new String(b, StandardCharsets.ISO_8859_1);
+                            double p = Math.exp(t.logprob());
+                            own.merge(key, p, Double::sum);
+                            mass += p;
+                            least = Math.min(least, p);
+                            union.put(key, true);
+                        }
+                        double missing = Math.max(0, 1 - mass);
+                        missingSum += missing;
+                        missingMax = Math.max(missingMax, missing);
+                        missingCount++;
+                        listed.set(m, own);
+                        floor[m] = Math.max(FLOOR, Math.min(least, missing));
+                    }
+                    int alive = 0;
+                    for (boolean l : live) {
+                        alive += l ? 1 : 0;
+                    }
+                    if (alive == 0) {
+                        throw new RemoteException("every member of the mix failed: " + String.join("; ",
+                                failures.stream().map(f -> f.member() + ": " + f.error()).toList()), false);
+                    }
+                    List<String> keys = new ArrayList<>(union.keySet());
+                    double[] score = combine(keys, listed, floor, live, decoders);
+                    int chosen = choose(score, temperature, random);
+                    String key = keys.get(chosen);
+                    steps++;
+                    if (key.equals(END)) {
+                        reason = FinishReason.END_OF_GENERATION;
+                        break;
+                    }
+                    byte[] piece = key.getBytes(StandardCharsets.ISO_8859_1);
+                    written.writeBytes(piece);
+                    logProbs.add((float) score[chosen]);
+                    String fresh = text.append(piece);
+                    if (!fresh.isEmpty()) {
+                        listener.onToken(0, -1, fresh);
+                    }
+                    if (text.stopped()) {
+                        reason = FinishReason.STOP;
+                    } else if (logProbs.size() >= maxTokens) {
+                        reason = FinishReason.LENGTH;
+                    } else if (!feed(key, live, decoders)) {
+                        reason = FinishReason.CONTEXT_FULL;
+                    }
+                }
+                String rest = text.flush();
+                if (!rest.isEmpty()) {
+                    listener.onToken(0, -1, rest);
+                }
+                float[] lp = new float[logProbs.size()];
+                for (int i = 0; i < lp.length; i++) {
+                    lp[i] = logProbs.get(i);
+                }
+                int[] ids = new int[lp.length];
+                Arrays.fill(ids, -1); // no one vocabulary's ids: the union's tokens are bytes
+                Candidate c = new Candidate(0, text.text(), ids, lp, reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
+                listener.onFinish(c);
+                return new Result(c, missingCount == 0 ? 0 : missingSum / missingCount, missingMax, steps, requests,
+                        promptTokens, failures);
+            } finally {
+                ended.set(true);
+            }
+        } finally {
+            for (SequenceDecoder d : decoders) {
+                if (d != null) {
+                    d.close();
+                }
+            }
+        }
+    }
+
+    private void leave(int m, String why, boolean[] live, List<Failure> failures) {
+        live[m] = false;
+        failures.add(new Failure(members.get(m).name(), why));
+    }
+
+    /** Adds local member m's {@link #topK} most likely tokens to the union. */
+    private void localTop(int m, SequenceDecoder decoder, Map<String, Boolean> union) {
+        LlamaContext ctx = members.get(m).context();
+        LocalVocab v = vocab(ctx);
+        MemorySegment row = decoder.logits(0);
+        int size = ctx.vocabSize();
+        PriorityQueue<int[]> heap = new PriorityQueue<>((a, b) -> Float.compare(
+                row.getAtIndex(ValueLayout.JAVA_FLOAT, a[0]), row.getAtIndex(ValueLayout.JAVA_FLOAT, b[0])));
+        for (int id = 0; id < size; id++) {
+            if (v.keys[id] == null) {
+                continue;
+            }
+            if (heap.size() < topK) {
+                heap.add(new int[] {id});
+            } else if (row.getAtIndex(ValueLayout.JAVA_FLOAT, id) > row.getAtIndex(ValueLayout.JAVA_FLOAT, heap.peek()[0])) {
+                heap.poll();
+                heap.add(new int[] {id});
+            }
+        }
+        List<int[]> best = new ArrayList<>(heap);
+        best.sort((a, b) -> Float.compare(row.getAtIndex(ValueLayout.JAVA_FLOAT, b[0]),
+                row.getAtIndex(ValueLayout.JAVA_FLOAT, a[0])));
+        for (int[] id : best) {
+            union.put(v.keys[id[0]], true);
+        }
+    }
+
+    /** The combined log-score of every union key, renormalised over the union. */
+    private double[] combine(List<String> keys, List<Map<String, Double>> listed, double[] floor, boolean[] live,
+                             SequenceDecoder[] decoders) {
+        int n = members.size();
+        double[] w = new double[n];
+        double wsum = 0;
+        for (int m = 0; m < n; m++) {
+            w[m] = live[m] ? options.weights()[m] : 0;
+            wsum += w[m];
+        }
+        if (!(wsum > 0)) {
+            // the members still in the mix had no weight: they share it equally
+            for (int m = 0; m < n; m++) {
+                w[m] = live[m] ? 1 : 0;
+                wsum += w[m];
+            }
+        }
+        double[][] p = new double[n][];
+        for (int m = 0; m < n; m++) {
+            if (!live[m]) {
+                continue;
+            }
+            p[m] = new double[keys.size()];
+            if (members.get(m).isRemote()) {
+                for (int u = 0; u < keys.size(); u++) {
+                    p[m][u] = listed.get(m).getOrDefault(keys.get(u), floor[m]);
+                }
+            } else {
+                LlamaContext ctx = members.get(m).context();
+                LocalVocab v = vocab(ctx);
+                MemorySegment row = decoders[m].logits(0);
+                float[] logits = new float[ctx.vocabSize()];
+                MemorySegment.copy(row, ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
+                double lse = dev.blender.nativebridge.math.VectorMath.logSumExp(logits, logits.length);
+                for (int u = 0; u < keys.size(); u++) {
+                    double sum = 0;
+                    for (int id : v.ids.getOrDefault(keys.get(u), new int[0])) {
+                        sum += Math.exp(logits[id] - lse);
+                    }
+                    p[m][u] = Math.max(FLOOR, sum);
+                }
+            }
+        }
+        double[] s = new double[keys.size()];
+        for (int u = 0; u < s.length; u++) {
+            double acc = 0;
+            for (int m = 0; m < n; m++) {
+                if (p[m] == null) {
+                    continue;
+                }
+                acc += options.method() == CombineMethod.LINEAR ? w[m] / wsum * p[m][u] : w[m] / wsum * Math.log(p[m][u]);
+            }
+            s[u] = options.method() == CombineMethod.LINEAR ? Math.log(Math.max(acc, Double.MIN_NORMAL)) : acc;
+        }
+        double max = Double.NEGATIVE_INFINITY;
+        for (double x : s) {
+            max = Math.max(max, x);
+        }
+        double z = 0;
+        for (double x : s) {
+            z += Math.exp(x - max);
+        }
+        double log = max + Math.log(z);
+        for (int u = 0; u < s.length; u++) {
+            s[u] -= log;
+        }
+        return s;
+    }
+
+    /** The most probable key at temperature 0 (the first on ties), else one drawn at that temperature. */
+    static int choose(double[] logp, float temperature, SplittableRandom random) {
+        int best = 0;
+        for (int u = 1; u < logp.length; u++) {
+            if (logp[u] > logp[best]) {
+                best = u;
+            }
+        }
+        if (!(temperature > 0)) {
+            return best;
+        }
+        double[] q = new double[logp.length];
+        double z = 0;
+        for (int u = 0; u < q.length; u++) {
+            q[u] = Math.exp((logp[u] - logp[best]) / temperature);
+            z += q[u];
+        }
+        double r = random.nextDouble() * z;
+        for (int u = 0; u < q.length; u++) {
+            r -= q[u];
+            if (r < 0) {
+                return u;
+            }
+        }
+        return best;
+    }
+
+    /** Feeds the chosen bytes to every local member still in the mix; false when a context is full. */
+    private boolean feed(String key, boolean[] live, SequenceDecoder[] decoders) {
+        for (int m = 0; m < members.size(); m++) {
+            if (!live[m] || members.get(m).isRemote()) {
+                continue;
+            }
+            LlamaContext ctx = members.get(m).context();
+            int[] ids = vocab(ctx).spell(key, members.get(m).name());
+            if (decoders[m].position(0) + ids.length >= ctx.contextSize()) {
+                return false;
+            }
+            decoders[m].append(0, ids, ids.length - 1);
+        }
+        return true;
+    }
+
+    private static LocalVocab vocab(LlamaContext ctx) {
+        Vocab v = ctx.model().vocab();
+        synchronized (VOCABS) {
+            return VOCABS.computeIfAbsent(v, LocalVocab::new);
+        }
+    }
+
+    /** A local vocabulary by the bytes its tokens decode to (the keys remote members' lists are matched by). */
+    static final class LocalVocab {
+        /** Each id's key, or null for a control token that writes nothing and ends nothing. */
+        final String[] keys;
+        /** Every id of each key (a byte token beside a one-character token: their probabilities add up). */
+        final Map<String, int[]> ids = new HashMap<>();
+        /** The id a member is fed for a key: its ordinary token rather than a byte-fallback one. */
+        final Map<String, Integer> feed = new HashMap<>();
+        final int longest;
+
+        LocalVocab(Vocab v) {
+            keys = new String[v.size()];
+            Map<String, List<Integer>> all = new HashMap<>();
+            int longest = 1;
+            for (int id = 0; id < v.size(); id++) {
+                String key;
+                if (v.isEndOfGeneration(id)) {
+                    key = END;
+                } else {
+                    byte[] b = v.piece(id, false);
+                    if (b.length == 0) {
+                        continue;
+                    }
+                    key = new String(b, StandardCharsets.ISO_8859_1);
+                }
+                keys[id] = key;
+                all.computeIfAbsent(key, k -> new ArrayList<>()).add(id);
+                longest = Math.max(longest, key.length());
+                Integer before = feed.get(key);
+                // SentencePiece models rarely saw their byte-fallback tokens and continue badly after one
+                if (before == null || isByteToken(v, before) && !isByteToken(v, id)) {
+                    feed.put(key, id);
+                }
+            }
+            all.forEach((k, l) -> ids.put(k, l.stream().mapToInt(Integer::intValue).toArray()));
+            this.longest = longest;
+        }
+
+        private static boolean isByteToken(Vocab v, int id) {
+            return (v.attributes(id) & (1 << 5)) != 0; // LLAMA_TOKEN_ATTR_BYTE
+        }
+
+        /** The member's tokens for these bytes: its own token, else the longest matches. */
+        int[] spell(String key, String member) {
+            Integer one = feed.get(key);
+            if (one != null) {
+                return new int[] {one};
+            }
+            List<Integer> out = new ArrayList<>();
+            int i = 0;
+            while (i < key.length()) {
+                int len = 0;
+                Integer found = null;
+                for (int j = Math.min(key.length(), i + longest); j > i; j--) {
+                    found = feed.get(key.substring(i, j));
+                    if (found != null) {
+                        len = j - i;
+                        break;
+                    }
+                }
+                if (found == null) {
+                    throw new IllegalArgumentException("member " + member + " cannot spell the chosen token: its"
+                            + " vocabulary lacks the byte 0x" + Integer.toHexString(key.charAt(i)));
+                }
+                out.add(found);
+                i += len;
+            }
+            return out.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+}

@@ -8,6 +8,7 @@ import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.BlenderConfigJson;
 import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.PrintStream;
+import dev.blender.runtime.remote.RemoteEndpoint;
 import java.nio.file.Path;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -24,8 +25,10 @@ final class BlenderOptions {
     @Mixin
     ModelFlags models = new ModelFlags();
 
-    @Option(names = "--judge", paramLabel = "GGUF", description = "the pairwise judge model")
-    Path judge;
+    // strings, not paths: a Path would fold the "//" of a server's URL
+    @Option(names = "--judge", paramLabel = "GGUF|URL#MODEL", description = {"the pairwise judge model: a GGUF file,",
+        "or a server's /v1/completions that returns logprobs (http://host:port/v1#model)"})
+    String judge;
 
     @Option(names = "--judge-template", defaultValue = "ab", description = "ab or arith (default: ${DEFAULT-VALUE})")
     String judgeTemplate;
@@ -33,8 +36,9 @@ final class BlenderOptions {
     @Option(names = "--reranker", paramLabel = "GGUF", description = "a reranker model (rank pooling) instead of a judge")
     Path reranker;
 
-    @Option(names = "--fuser", paramLabel = "GGUF", description = "the fuser model")
-    Path fuser;
+    @Option(names = "--fuser", paramLabel = "GGUF|URL#MODEL",
+            description = "the fuser model: a GGUF file, or a server (http://host:port/v1#model, asked on /v1/completions)")
+    String fuser;
 
     @Option(names = "--fuser-template", defaultValue = "llm-blender",
             description = "llm-blender, aggregator or arith (default: ${DEFAULT-VALUE})")
@@ -65,6 +69,15 @@ final class BlenderOptions {
     String generatorPrompt;
 
     /** Whether no model was named, so the arith family from the shared folder is used. */
+    /** A judge or fuser on a server: asked with the rendered prompt as raw text, as a local one reads it. */
+    private static RemoteEndpoint remote(String flag, String spec) {
+        try {
+            return RemoteEndpoint.parse(spec).withApi(RemoteEndpoint.Api.COMPLETIONS);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(flag + " " + spec + ": " + e.getMessage(), e);
+        }
+    }
+
     boolean usesDefaults() {
         return config == null && models.models.isEmpty();
     }
@@ -94,20 +107,34 @@ final class BlenderOptions {
         } else {
             models.addGenerators(b);
             if (judge != null) {
+                JudgeTemplate t;
                 try {
-                    b.judge(judge, JudgeTemplate.named(judgeTemplate));
+                    t = JudgeTemplate.named(judgeTemplate);
                 } catch (IllegalArgumentException e) {
                     throw new IllegalArgumentException("--judge-template: " + e.getMessage(), e);
+                }
+                if (RemoteEndpoint.isUrl(judge)) {
+                    RemoteEndpoint e = remote("--judge", judge);
+                    b.judge(e, t, e.model() != null ? e.model() : "judge");
+                } else {
+                    b.judge(Path.of(judge), t);
                 }
             }
             if (reranker != null) {
                 b.reranker(reranker);
             }
             if (fuser != null) {
+                FuserTemplate t;
                 try {
-                    b.fuser(fuser, FuserTemplate.named(fuserTemplate));
+                    t = FuserTemplate.named(fuserTemplate);
                 } catch (IllegalArgumentException e) {
                     throw new IllegalArgumentException("--fuser-template: " + e.getMessage(), e);
+                }
+                if (RemoteEndpoint.isUrl(fuser)) {
+                    RemoteEndpoint e = remote("--fuser", fuser);
+                    b.fuser(e, t, e.model() != null ? e.model() : "fuser");
+                } else {
+                    b.fuser(Path.of(fuser), t);
                 }
             }
         }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.nativebridge.TestModels;
 import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.remote.RemoteEndpoint;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
@@ -44,5 +45,26 @@ class RemoteFlagsTest {
         flags.models.add("http://127.0.0.1:8080/v1#a");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> flags.files("blend"));
         assertTrue(e.getMessage().contains("GGUF files only"), e.getMessage());
+    }
+
+    @Test
+    void theJudgeAndTheFuserMayBeServersToo() {
+        Path local = TestModels.tiny(1, 1);
+        BlenderConfig c = parse("-m", local.toString(), "-m", "http://127.0.0.1:8080/v1#a",
+                "--judge", "http://127.0.0.1:8081/v1#qwen-judge", "--fuser", "http://127.0.0.1:8082/v1",
+                "--strategy", "full-blend", "1+1=").config();
+        BlenderConfig.RemoteMember judge = c.remote(c.judge()).orElseThrow();
+        assertEquals(URI.create("http://127.0.0.1:8081/v1"), judge.endpoint().baseUrl());
+        assertEquals("qwen-judge", judge.name());
+        // the judge reads log-probabilities of its verdicts, which only completions give for a raw prompt
+        assertEquals(RemoteEndpoint.Api.COMPLETIONS, judge.endpoint().api());
+        assertEquals("fuser", c.remote(c.fuser()).orElseThrow().name(), "no model after #: named by its role");
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> parse("-m", local.toString(), "--judge", "http://:1/v1", "1+1=").config());
+        assertTrue(e.getMessage().startsWith("--judge http://:1/v1: malformed URL"), e.getMessage());
+        // a local file still works as before
+        BlenderConfig files = parse("-m", local.toString(), "--judge", local.toString(), "1+1=").config();
+        assertTrue(files.remote(files.judge()).isEmpty());
     }
 }

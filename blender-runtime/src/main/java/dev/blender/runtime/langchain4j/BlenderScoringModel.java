@@ -2,7 +2,6 @@ package dev.blender.runtime.langchain4j;
 
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.Rankings;
-import dev.blender.pairranker.judge.LmJudge;
 import dev.blender.pairranker.reranker.RerankerScorer;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.ModelPool;
@@ -62,11 +61,11 @@ public final class BlenderScoringModel implements ScoringModel {
         double[] logits = new double[distinct.size()];
         long tokens = 0;
         if (distinct.size() > 1) {
-            try (ModelPool.Lease lease = blender.leaseRanker()) {
-                LmJudge judge = new LmJudge(lease.context(), blender.config().judgeTemplate());
-                logits = Rankings.rank(judge, query, distinct, Aggregation.MAX_LOGITS).scores();
-                tokens = judge.tokensDecoded();
-            }
+            // local or remote, the blender's own judge
+            Judged judged = blender.withJudge(() -> false, judge -> new Judged(
+                    Rankings.rank(judge, query, distinct, Aggregation.MAX_LOGITS).scores(), judge.tokensDecoded()));
+            logits = judged.scores();
+            tokens = judged.tokens();
         }
         List<Double> scores = new ArrayList<>(texts.size());
         for (String t : texts) {
@@ -88,6 +87,8 @@ public final class BlenderScoringModel implements ScoringModel {
             return Response.from(scores, new TokenUsage(ChatBlend.count(tokens), 0));
         }
     }
+
+    private record Judged(double[] scores, long tokens) {}
 
     private static double sigmoid(double x) {
         return 1 / (1 + Math.exp(-x));

@@ -14,7 +14,6 @@ import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.Ranking;
 import dev.blender.pairranker.Rankings;
 import dev.blender.pairranker.PairRanker;
-import dev.blender.pairranker.judge.LmJudge;
 import dev.blender.pairranker.reranker.RerankerScorer;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
@@ -495,22 +494,20 @@ final class BlendRun {
 
     /** Runs the judge (or reranker) through the pair cache, counting what it decoded. */
     <T> T withRanker(java.util.function.Function<PairRanker, T> use) {
-        OpenAiClient remote = config.judge() != null ? blender.remoteClient(config.judge()) : null;
-        if (remote != null) {
-            RemoteJudge judge = new RemoteJudge(remote, config.judgeTemplate(), this::isCancelled);
-            T out = rankWith(judge, use);
-            if (judge.textVerdicts() > 0) {
-                note("text-verdicts", judge.textVerdicts(), v -> "remote judge " + config.memberName(config.judge())
-                        + " gave no log-probability of a verdict for " + Math.round(v) + " ordered pairs: judged by"
-                        + " the verdict's text (scores +-" + RemoteJudge.TEXT_VERDICT + " or 0)");
-            }
-            return out;
+        if (config.judge() != null) {
+            return blender.withJudge(this::isCancelled, judge -> {
+                T out = rankWith(judge, use);
+                if (judge instanceof RemoteJudge remote && remote.textVerdicts() > 0) {
+                    note("text-verdicts", remote.textVerdicts(), v -> "remote judge "
+                            + config.memberName(config.judge()) + " gave no log-probability of a verdict for "
+                            + Math.round(v) + " ordered pairs: judged by the verdict's text (scores +-"
+                            + RemoteJudge.TEXT_VERDICT + " or 0)");
+                }
+                return out;
+            });
         }
         try (ModelPool.Lease lease = blender.leaseRanker()) {
-            PairRanker ranker = config.judge() != null
-                    ? new LmJudge(lease.context(), config.judgeTemplate(), this::isCancelled)
-                    : new RerankerScorer(lease.context()).asPairRanker();
-            return rankWith(ranker, use);
+            return rankWith(new RerankerScorer(lease.context()).asPairRanker(), use);
         }
     }
 

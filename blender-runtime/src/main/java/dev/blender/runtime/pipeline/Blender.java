@@ -3,22 +3,27 @@ package dev.blender.runtime.pipeline;
 import dev.blender.nativebridge.BackendDevice;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.PoolingType;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.pairranker.CachingPairRanker;
-import dev.blender.nativebridge.PoolingType;
+import dev.blender.pairranker.PairRanker;
 import dev.blender.pairranker.embedding.EmbeddingConsensusScorer;
+import dev.blender.pairranker.judge.LmJudge;
 import dev.blender.runtime.remote.OpenAiClient;
+import dev.blender.runtime.remote.RemoteJudge;
 import java.net.http.HttpClient;
-import java.util.HashMap;
-import java.util.Map;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 
 /**
  * The blend pipeline: several GGUF models answering as one. Configure once with {@link #builder()},
@@ -239,6 +244,28 @@ public final class Blender implements AutoCloseable {
         BlenderConfig.AdapterMember a = config.adapter(member).orElse(null);
         return a == null ? pool.lease(member, config.modelOptionsFor(member), options)
                 : pool.lease(a.base(), config.modelOptionsFor(member), options, a.adapter(), a.scale());
+    }
+
+    /**
+     * Runs {@code use} with this blender's judge as a {@link PairRanker}: the local judge on a pooled context
+     * (returned to the pool afterwards), or the remote one ({@link RemoteJudge}). The one place that makes a
+     * judge, for blends and for the LangChain4j scoring model alike.
+     *
+     * @param cancelled polled between decodes or requests; true ends the judging with a CancellationException
+     * @throws IllegalStateException the configuration has no judge
+     */
+    public <T> T withJudge(BooleanSupplier cancelled, Function<PairRanker, T> use) {
+        Path judge = config.judge();
+        if (judge == null) {
+            throw new IllegalStateException("this blender has no judge");
+        }
+        OpenAiClient remote = remoteClient(judge);
+        if (remote != null) {
+            return use.apply(new RemoteJudge(remote, config.judgeTemplate(), cancelled));
+        }
+        try (ModelPool.Lease lease = leaseRanker()) {
+            return use.apply(new LmJudge(lease.context(), config.judgeTemplate(), cancelled));
+        }
     }
 
     /** A remote member's client (null for a local one): a generator's, the judge's or the fuser's. */

@@ -212,6 +212,27 @@ class RemoteRolesTest {
         }
     }
 
+    @Test
+    void theLangChain4jScoringModelScoresWithARemoteJudgeAsWithTheLocalOne() {
+        List<dev.langchain4j.data.segment.TextSegment> segments = CANDIDATES.stream()
+                .map(dev.langchain4j.data.segment.TextSegment::from).toList();
+        List<Double> local;
+        try (Blender blender = arith().generator(ArithBlenders.arith("answerer-a"))
+                .judge(ArithBlenders.arith("judge"), JudgeTemplate.arith()).build()) {
+            local = dev.blender.runtime.langchain4j.BlenderScoringModel.builder().blender(blender).build()
+                    .scoreAll(segments, Q).content();
+        }
+        try (Blender blender = arith().generator(ArithBlenders.arith("answerer-a"))
+                .judge(completions(judgeLlama), JudgeTemplate.arith(), "judge").build()) {
+            var response = dev.blender.runtime.langchain4j.BlenderScoringModel.builder().blender(blender).build()
+                    .scoreAll(segments, Q);
+            for (int i = 0; i < local.size(); i++) {
+                assertEquals(local.get(i), response.content().get(i), 1e-2, CANDIDATES.get(i));
+            }
+            assertTrue(response.tokenUsage().inputTokenCount() > 0, "the server's usage is the judge's cost");
+        }
+    }
+
     /** Every stage remote: samples, a per-token mix, the judge's verification and the fusion. */
     @Test
     void theReadmesAllRemoteBlendRuns() {

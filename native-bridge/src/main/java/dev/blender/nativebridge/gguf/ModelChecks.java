@@ -162,8 +162,9 @@ public final class ModelChecks {
         List<String> list = f.stringArray(MERGES);
         for (int i = 0; i < list.size(); i++) {
             String merge = list.get(i);
-            // llama-vocab.cpp splits at the first space after the first byte; find_bpe_rank asserts
-            // GGML_ASSERT(token_left.find(' ') == npos) and (token_right.find(' ') == npos)
+            // llama-vocab.cpp splits at the first space after the first byte and keeps an unsplittable merge
+            // as an empty pair, and find_bpe_rank asserts GGML_ASSERT(token_left.find(' ') == npos) on the
+            // pieces it looks up: a merge must be two space-free token texts joined by one space
             int space = merge.indexOf(' ', 1);
             String left = space < 0 ? "" : merge.substring(0, space);
             String right = space < 0 ? "" : merge.substring(space + 1);

@@ -122,6 +122,13 @@ public final class GgufMutator {
         return write(meta, tensors());
     }
 
+    /** The original file with one tensor's type changed (its data cut or zero-padded to the new size). */
+    public byte[] withTensorType(String name, GgmlType type) {
+        List<Tensor> tensors = new ArrayList<>(tensors());
+        tensors.replaceAll(t -> t.name().equals(name) ? resized(new Tensor(name, type.id(), t.dims(), t.data())) : t);
+        return write(new LinkedHashMap<>(file.metadata()), tensors);
+    }
+
     private List<Tensor> tensors() {
         List<Tensor> tensors = new ArrayList<>();
         for (TensorInfo t : file.tensors()) {

@@ -48,6 +48,8 @@ public final class GgufFormatException extends dev.blender.nativebridge.LlamaExc
         UNEXPECTED_OFFSET,
         /** A tensor's first dimension is not a multiple of its type's block size. */
         BAD_SHAPE,
+        /** A metadata key with a zero byte, which llama.cpp would read as a shorter key. */
+        BAD_KEY,
         /** A key llama.cpp reads with one fixed type (token texts, scores, token types, merges, token ids) has another. */
         BAD_METADATA_TYPE,
         /** The vocabulary contradicts itself: duplicate token texts, arrays of different lengths, malformed merges. */

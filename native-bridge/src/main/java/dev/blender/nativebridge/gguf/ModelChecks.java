@@ -46,6 +46,7 @@ public final class ModelChecks {
      * @throws GgufFormatException naming the first problem and what to do about it
      */
     public static void check(GgufFile file) {
+        keys(file);
         fixedTypes(file);
         vocabulary(file);
         hyperParameters(file);
@@ -61,6 +62,17 @@ public final class ModelChecks {
         return "; the file is corrupt or was written by a broken tool: download or convert it again";
     }
 
+    static void keys(GgufFile f) {
+        for (String key : f.metadata().keySet()) {
+            // gguf.cpp gguf_find_key compares keys as C strings (strcmp), so "a\0b" answers for "a" without
+            // any of the checks here having seen it as "a"
+            if (key.indexOf('\0') >= 0) {
+                throw fail(f, Problem.BAD_KEY, "metadata key '" + printable(key) + "' has a zero byte; llama.cpp"
+                        + " would read it as '" + printable(asC(key)) + "'" + reconvert());
+            }
+        }
+    }
+
     static void fixedTypes(GgufFile f) {
         // b4916 llama-model-loader.cpp reads it with gguf_get_val_u32, which asserts
         // GGML_ASSERT(type_to_gguf_type<T>::value == type); other keys go through get_key, which throws instead
@@ -72,7 +84,7 @@ public final class ModelChecks {
     }
 
     static void vocabulary(GgufFile f) {
-        String model = f.string("tokenizer.ggml.model").orElse("");
+        String model = asC(f.string("tokenizer.ggml.model").orElse(""));
         GgufValue tokensValue = f.metadata().get(TOKENS);
         if (tokensValue == null) {
             return; // llama.cpp reports a missing vocabulary itself
@@ -83,13 +95,14 @@ public final class ModelChecks {
             throw fail(f, Problem.BAD_METADATA_TYPE, TOKENS + " is " + describe(tokensValue)
                     + " but must be an array of strings (the token texts)" + reconvert());
         }
-        List<String> tokens = f.stringArray(TOKENS);
+        List<String> tokens = f.stringArray(TOKENS).stream().map(ModelChecks::asC).toList();
         int n = tokens.size();
         if (n == 0) {
             throw fail(f, Problem.BAD_VOCABULARY, TOKENS + " is empty; a model needs at least one token" + reconvert());
         }
-        // llama-vocab.cpp load: GGML_ASSERT(id_to_token.size() == token_to_id.size()), i.e. texts are unique;
-        // v0.5.0 renames an empty text to "[EMPTY_<id>]" first, so that name must be free too
+        // llama-vocab.cpp load: GGML_ASSERT(id_to_token.size() == token_to_id.size()), i.e. texts are unique
+        // as C strings (cut at a NUL byte); v0.5.0 renames an empty text to "[EMPTY_<id>]" first, so that
+        // name must be free too
         Map<String, Integer> ids = HashMap.newHashMap(n);
         for (int i = 0; i < n; i++) {
             Integer before = ids.putIfAbsent(tokens.get(i), i);
@@ -159,7 +172,7 @@ public final class ModelChecks {
             throw fail(f, Problem.BAD_METADATA_TYPE, MERGES + " is " + describe(merges)
                     + " but must be an array of strings \"left right\"" + reconvert());
         }
-        List<String> list = f.stringArray(MERGES);
+        List<String> list = f.stringArray(MERGES).stream().map(ModelChecks::asC).toList();
         for (int i = 0; i < list.size(); i++) {
             String merge = list.get(i);
             // llama-vocab.cpp splits at the first space after the first byte and keeps an unsplittable merge
@@ -241,7 +254,7 @@ public final class ModelChecks {
     }
 
     static void hyperParameters(GgufFile f) {
-        String arch = f.architecture().orElse(null);
+        String arch = f.architecture().map(ModelChecks::asC).orElse(null);
         if (arch == null) {
             return; // llama.cpp: "unknown model architecture", an ordinary load error
         }
@@ -332,19 +345,27 @@ public final class ModelChecks {
         Set<GgmlType> notWeights = Set.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64,
                 GgmlType.Q8_1, GgmlType.Q8_K);
         for (TensorInfo t : f.tensors()) {
-            // ggml-cpu ops.cpp: the norm and bias vectors are operands of ggml_mul/ggml_add, whose CPU kernels
-            // abort (GGML_ABORT("fatal error")) on a quantised or integer operand; converters always write them F32
+            // norms and biases are the second operand of ggml_mul/ggml_add: b4916 ggml-cpu.c asserts
+            // GGML_ASSERT((src1->type == GGML_TYPE_F32 || src1->type == GGML_TYPE_F16) && "only f32/f16 src1
+            // supported for now"), v0.5.0 binary-ops.cpp aborts "binary_op: unsupported types" (even on BF16);
+            // converters always write vectors as F32
             if (t.rank() <= 1 && t.type() != GgmlType.F32) {
                 throw fail(f, Problem.BAD_TENSOR_TYPE, "tensor '" + t.name() + "' is a vector of " + t.type()
                         + "; llama.cpp needs vectors (norms, biases) in F32" + reconvert());
             }
-            // ggml-cpu: ggml_compute_forward_mul_mat / get_rows have no kernel for integer, F64 or the
-            // dot-product-only Q8_1/Q8_K types and abort
+            // ggml-cpu: matrix products and row lookups have no kernel for integer, F64 or the dot-product-only
+            // Q8_1/Q8_K weights; with I8/I16/I32 weights both ABIs took the process down (exit status 1)
             if (notWeights.contains(t.type())) {
                 throw fail(f, Problem.BAD_TENSOR_TYPE, "tensor '" + t.name() + "' is " + t.type()
                         + ", which llama.cpp cannot compute with as a weight" + reconvert());
             }
         }
+    }
+
+    /** The string llama.cpp sees: gguf_get_arr_str hands out a C string, which ends at the first NUL byte. */
+    private static String asC(String s) {
+        int nul = s.indexOf('\0');
+        return nul < 0 ? s : s.substring(0, nul);
     }
 
     /** An integer key, or the largest element of an integer array key (per-layer values); 0 when absent. */

@@ -70,6 +70,16 @@ class ModelChecksTest {
                     t.set(400, t.get(65));
                     m.put("tokenizer.ggml.tokens", GgufValue.stringArray(t));
                 })),
+                // the uniqueness assert again, found with seed 7: gguf_get_arr_str hands out C strings, so
+                // "ab\0c" is a second "ab"
+                crash("a token text cut short by a zero byte", SPM, Problem.BAD_VOCABULARY, meta(m -> {
+                    List<String> t = new ArrayList<>(SPM.tokens());
+                    t.set(400, t.get(300) + "\0" + "tail");
+                    m.put("tokenizer.ggml.tokens", GgufValue.stringArray(t));
+                })),
+                // gguf.cpp gguf_find_key: strcmp, so this key would answer for tokenizer.ggml.scores unchecked
+                crash("a key with a zero byte", SPM, Problem.BAD_KEY,
+                        meta(m -> m.put("tokenizer.ggml.scores\0x", new GgufValue.Str("not scores")))),
                 // gguf.cpp gguf_get_arr_data: GGML_ASSERT(ctx->kv[key_id].get_type() != GGUF_TYPE_STRING)
                 crash("token types as a string", SPM, Problem.BAD_METADATA_TYPE,
                         meta(m -> m.put("tokenizer.ggml.token_type", new GgufValue.Str("N  x")))),

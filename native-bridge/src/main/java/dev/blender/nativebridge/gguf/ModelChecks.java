@@ -35,7 +35,7 @@ public final class ModelChecks {
             "fim_rep", "fim_sep");
     /** Special tokens that tokenising or stopping uses; llama.cpp ignores the others when out of range. */
     private static final Set<String> STRICT_SPECIAL_TOKENS = Set.of("bos", "eos", "unknown", "eot", "eom");
-    /** Tokenizer models whose special ids and merges llama.cpp reads; others it rejects or has no vocabulary. */
+    /** Tokenizer models whose merges llama.cpp reads (byte-pair encodings). */
     private static final Set<String> BPE_MODELS = Set.of("gpt2", "gemma4", "hybriddna", "whitespace");
 
     private ModelChecks() {}

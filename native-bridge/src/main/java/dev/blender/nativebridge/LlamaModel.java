@@ -1,6 +1,7 @@
 package dev.blender.nativebridge;
 
 import dev.blender.nativebridge.gguf.GgufFile;
+import dev.blender.nativebridge.gguf.ModelChecks;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
@@ -16,8 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A GGUF model loaded by llama.cpp. The file is validated in Java first ({@link GgufFile#read}), so a
- * malformed file throws {@link dev.blender.nativebridge.gguf.GgufFormatException} and never reaches
+ * A GGUF model loaded by llama.cpp. The file is validated in Java first ({@link GgufFile#read}, then
+ * {@link ModelChecks#check} for what llama.cpp's loaders assert on), so a malformed file throws {@link dev.blender.nativebridge.gguf.GgufFormatException} and never reaches
  * native code that would abort the process.
  *
  * <p><b>Thread safety:</b> a model is safe to share between threads: its {@link #vocab() vocabulary}
@@ -76,6 +77,7 @@ public final class LlamaModel implements AutoCloseable {
         LlamaBackend.ensureInitialized();
         Path abs = path.toAbsolutePath();
         GgufFile gguf = GgufFile.read(abs);
+        ModelChecks.check(gguf);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
             LlamaCpp.ABI.writeModelParams(params, options.gpuLayers() != 0 && !hasGpu()

@@ -13,7 +13,8 @@ import java.util.Objects;
 /**
  * A model's vocabulary: tokenising, detokenising, token text and special tokens, chat templates.
  * Thread-safe (llama.cpp's vocabulary is read-only once loaded). Every token id is checked against
- * {@link #size()} before it reaches llama.cpp, which would otherwise terminate the process.
+ * {@link #size()} before it reaches llama.cpp, which would otherwise terminate the process; a model without
+ * a tokenizer ({@link VocabType#NONE}) throws {@link LlamaException} from the text methods for the same reason.
  * Valid as long as its model is open; afterwards every method throws {@link IllegalStateException}.
  */
 public final class Vocab {
@@ -109,6 +110,7 @@ public final class Vocab {
      */
     public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
         Objects.requireNonNull(text, "text");
+        requireTokenizer();
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         model.retain();
         try (Arena arena = Arena.ofConfined()) {
@@ -144,6 +146,7 @@ public final class Vocab {
      */
     public String detokenize(int[] tokens, boolean removeSpecial, boolean unparseSpecial) {
         Objects.requireNonNull(tokens, "tokens");
+        requireTokenizer();
         checkTokens(tokens, tokens.length);
         model.retain();
         try (Arena arena = Arena.ofConfined()) {
@@ -181,6 +184,7 @@ public final class Vocab {
      * @param special render control tokens as their text (otherwise they contribute nothing)
      */
     public byte[] piece(int token, boolean special) {
+        requireTokenizer();
         checkToken(token);
         model.retain();
         try (Arena arena = Arena.ofConfined()) {
@@ -202,6 +206,7 @@ public final class Vocab {
 
     /** The token's text as stored in the vocabulary (e.g. {@code "▁the"} or {@code "<0x0A>"}). */
     public String text(int token) {
+        requireTokenizer();
         checkToken(token);
         model.retain();
         try {
@@ -216,6 +221,7 @@ public final class Vocab {
 
     /** The tokenizer score of a token (SentencePiece log-probability or merge rank). */
     public float score(int token) {
+        requireTokenizer();
         checkToken(token);
         model.retain();
         try {
@@ -229,6 +235,7 @@ public final class Vocab {
 
     /** The token's {@code llama_token_attr} bit set (normal, control, byte, user-defined, ...). */
     public int attributes(int token) {
+        requireTokenizer();
         checkToken(token);
         model.retain();
         try {
@@ -255,6 +262,7 @@ public final class Vocab {
 
     /** Whether the token is a control token (BOS, EOS, role markers). */
     public boolean isControl(int token) {
+        requireTokenizer();
         checkToken(token);
         model.retain();
         try {
@@ -322,6 +330,19 @@ public final class Vocab {
     private static String abbreviate(String s) {
         String one = s.replace('\n', ' ');
         return one.length() <= 60 ? '"' + one + '"' : '"' + one.substring(0, 57) + "...\"";
+    }
+
+    /**
+     * A model whose tokenizer.ggml.model is "none" (or "no_vocab") has token ids but no tokenizer: llama.cpp
+     * asserts on every text call (llama-vocab.cpp: GGML_ASSERT(tokenizer && "Tokenizer not initialized...")
+     * and GGML_ASSERT(type != LLAMA_VOCAB_TYPE_NONE)), which would abort the process.
+     */
+    private void requireTokenizer() {
+        if (type == VocabType.NONE) {
+            throw new LlamaException("model " + model.path().getFileName() + " has no vocabulary (its"
+                    + " tokenizer.ggml.model is \"none\"): it takes token ids only and cannot tokenise, detokenise"
+                    + " or give token texts");
+        }
     }
 
     void checkToken(int token) {

@@ -47,7 +47,19 @@ public final class GgufFormatException extends dev.blender.nativebridge.LlamaExc
         /** Tensor data is not packed in declaration order, which llama.cpp requires. */
         UNEXPECTED_OFFSET,
         /** A tensor's first dimension is not a multiple of its type's block size. */
-        BAD_SHAPE
+        BAD_SHAPE,
+        /** A metadata key with a zero byte, which llama.cpp would read as a shorter key. */
+        BAD_KEY,
+        /** A key llama.cpp reads with one fixed type (token texts, scores, token types, merges, token ids) has another. */
+        BAD_METADATA_TYPE,
+        /** The vocabulary contradicts itself: duplicate token texts, arrays of different lengths, malformed merges. */
+        BAD_VOCABULARY,
+        /** A special token id (BOS, EOS, ...) outside the vocabulary, or none where the tokenizer must add one. */
+        BAD_SPECIAL_TOKEN,
+        /** Hyper-parameters llama.cpp cannot run: layer or expert counts out of range, heads that do not divide. */
+        BAD_HYPERPARAMETERS,
+        /** A tensor type that cannot be used where the tensor is used (a quantised norm, an integer weight). */
+        BAD_TENSOR_TYPE
     }
 
     private final transient Path path;

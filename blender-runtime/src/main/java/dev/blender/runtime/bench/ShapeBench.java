@@ -253,8 +253,10 @@ public final class ShapeBench {
                 CombineOptions o = m == CombineMethod.NEGATIVE_EVIDENCE ? CombineOptions.negativeEvidence(3, 0.5f, 0.1f)
                         : CombineOptions.equal(m, 3);
                 Combiner c = Combiner.vectorized(o);
-                // by time, not count: the Vector API is slow until C2 has compiled it
-                for (long end = System.nanoTime() + 1_000_000_000L; System.nanoTime() < end; ) {
+                // the Vector API is slow until C2 has compiled it, which a busy machine delays: a second and
+                // a few hundred calls at least
+                long end = System.nanoTime() + 1_000_000_000L;
+                for (int w = 0; w < 300 || System.nanoTime() < end; w++) {
                     c.combine(logits, vocab, out);
                 }
                 double[] per = new double[9];

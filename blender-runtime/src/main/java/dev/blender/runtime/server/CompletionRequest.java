@@ -23,7 +23,8 @@ import java.util.function.Predicate;
  * A {@code /v1/chat/completions} or {@code /v1/completions} body read into a blend request. Standard
  * fields map onto the blend; blend settings come in the {@code blender} extension object. A field this
  * server does not implement is refused (400) rather than silently ignored, except where its value asks
- * for nothing (a penalty of 0, {@code logprobs: false}, {@code echo: false}, {@code best_of: 1}).
+ * for nothing (a penalty of 0, {@code echo: false}, {@code best_of: 1}). Log-probabilities are given for a
+ * generator answering alone, whose tokens they are; the blend's answer has no one model's.
  *
  * @param model            the id the client asked for, echoed in the response
  * @param seed             the request's seed, or one drawn for it (reported back so it can be replayed)

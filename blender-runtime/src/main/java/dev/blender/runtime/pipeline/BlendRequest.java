@@ -2,6 +2,7 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.nativebridge.generation.GenerationRequest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -31,11 +32,14 @@ import java.util.Objects;
  *                     (CASCADE): one of the blender's generators; null = the first configured
  * @param sharedWork   samples and verdicts shared with other requests on the same question (see
  *                     {@link SharedWork}); null = none
+ * @param topLogprobs  how many of the most likely tokens each step of a local generator's candidates reports
+ *                     ({@code Candidate.topLogprobs()}), 0 to 20; 0 = none. Samples with them are not taken
+ *                     from nor given to a {@code sharedWork}, whose candidates carry none
  */
 public record BlendRequest(List<ChatMessage> messages, Composition composition, long seed, Duration timeBudget,
                            Cancellation cancellation, Integer maxTokens, Float temperature, Float topP,
                            List<String> stop, Integer candidatesPerModel, Integer topK, Path generator,
-                           SharedWork sharedWork) {
+                           SharedWork sharedWork, int topLogprobs) {
     public BlendRequest {
         Objects.requireNonNull(messages, "messages");
         messages = List.copyOf(messages);
@@ -63,6 +67,10 @@ public record BlendRequest(List<ChatMessage> messages, Composition composition, 
         if (topK != null && topK < 1) {
             throw new IllegalArgumentException("topK must be >= 1, was " + topK);
         }
+        if (topLogprobs < 0 || topLogprobs > GenerationRequest.MAX_TOP_LOGPROBS) {
+            throw new IllegalArgumentException("topLogprobs must be in [0, " + GenerationRequest.MAX_TOP_LOGPROBS
+                    + "], was " + topLogprobs);
+        }
         if (stop != null) {
             stop = List.copyOf(stop);
             if (stop.stream().anyMatch(String::isEmpty)) {
@@ -78,7 +86,7 @@ public record BlendRequest(List<ChatMessage> messages, Composition composition, 
 
     /** A conversation ending with the user's message. */
     public static BlendRequest ofMessages(List<ChatMessage> messages) {
-        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null, null, null);
+        return new BlendRequest(messages, null, 1, null, null, null, null, null, null, null, null, null, null, 0);
     }
 
     /** The last user message: the instruction the judge and the fuser see. */
@@ -93,61 +101,66 @@ public record BlendRequest(List<ChatMessage> messages, Composition composition, 
 
     public BlendRequest withComposition(Composition c) {
         return new BlendRequest(messages, c, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withSeed(long s) {
         return new BlendRequest(messages, composition, s, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withTimeBudget(Duration d) {
         return new BlendRequest(messages, composition, seed, d, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withCancellation(Cancellation c) {
         return new BlendRequest(messages, composition, seed, timeBudget, c, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withMaxTokens(Integer n) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, n, temperature, topP, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withTemperature(Float t) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, t, topP, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withTopP(Float p) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, p, stop,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withCandidatesPerModel(Integer n) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                n, topK, generator, sharedWork);
+                n, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withTopK(Integer k) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, k, generator, sharedWork);
+                candidatesPerModel, k, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withStop(List<String> s) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, s,
-                candidatesPerModel, topK, generator, sharedWork);
+                candidatesPerModel, topK, generator, sharedWork, topLogprobs);
     }
 
     public BlendRequest withGenerator(Path g) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, g, sharedWork);
+                candidatesPerModel, topK, g, sharedWork, topLogprobs);
+    }
+
+    public BlendRequest withTopLogprobs(int n) {
+        return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
+                candidatesPerModel, topK, generator, sharedWork, n);
     }
 
     public BlendRequest withSharedWork(SharedWork w) {
         return new BlendRequest(messages, composition, seed, timeBudget, cancellation, maxTokens, temperature, topP, stop,
-                candidatesPerModel, topK, generator, w);
+                candidatesPerModel, topK, generator, w, topLogprobs);
     }
 }

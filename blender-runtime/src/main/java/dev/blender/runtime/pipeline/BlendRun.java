@@ -319,9 +319,10 @@ final class BlendRun {
         List<BlendResult.Sampled> out = new ArrayList<>();
         try (ModelPool.Lease lease = blender.leaseGenerator(p, options)) {
             int[] prompt = generatorPrompt(lease.model());
-            GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens());
+            GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens())
+                    .withTopLogprobs(request.topLogprobs());
             SharedWork.Samples samples;
-            if (request.sharedWork() != null) {
+            if (request.sharedWork() != null && request.topLogprobs() == 0) {
                 boolean[] decoded = {false};
                 samples = request.sharedWork().samples(p, prompt, perModel, sampler, request.seed(), maxTokens(),
                         stop(), () -> {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blender.nativebridge.ChatMessage;
+import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.Composition;
@@ -22,14 +23,20 @@ import java.util.function.Predicate;
  * A {@code /v1/chat/completions} or {@code /v1/completions} body read into a blend request. Standard
  * fields map onto the blend; blend settings come in the {@code blender} extension object. A field this
  * server does not implement is refused (400) rather than silently ignored, except where its value asks
- * for nothing (a penalty of 0, {@code logprobs: false}, {@code echo: false}, {@code best_of: 1}).
+ * for nothing (a penalty of 0, {@code echo: false}, {@code best_of: 1}). Log-probabilities are given for a
+ * generator answering alone, whose tokens they are; the blend's answer has no one model's.
  *
  * @param model            the id the client asked for, echoed in the response
  * @param seed             the request's seed, or one drawn for it (reported back so it can be replayed)
  * @param returnCandidates whether the response lists what was sampled and how it was ranked
+ * @param logprobs         how many alternatives each answer token lists ({@code logprobs} of a completion,
+ *                         {@code top_logprobs} of a chat), or null when no log-probabilities were asked for
+ * @param exact            the text is the generator's continuation exactly as it wrote it (a completion that
+ *                         one generator answers alone: it continues the prompt, leading space and all), not the
+ *                         stripped answer a blend gives
  */
 record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed, boolean stream, boolean includeUsage,
-                         boolean returnCandidates) {
+                         boolean returnCandidates, Integer logprobs, boolean exact) {
 
     /** Which endpoint: chat messages, or a bare prompt. */
     enum Kind {
@@ -46,14 +53,13 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
 
     private static final Set<String> COMMON = Set.of("model", "stream", "stream_options", "temperature", "top_p",
             "max_tokens", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty", "logprobs", "blender");
-    private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens");
+    private static final Set<String> CHAT_ONLY = Set.of("messages", "max_completion_tokens", "top_logprobs");
     private static final Set<String> TEXT_ONLY = Set.of("prompt", "best_of", "echo");
     private static final Set<String> BLENDER = Set.of("strategy", "candidates", "top_k", "return_candidates");
     /** Accepted only with the value that asks for nothing this server would have to do. */
     private static final Map<String, Function<JsonNode, Boolean>> NEUTRAL = Map.of(
             "presence_penalty", v -> v.isNumber() && v.asDouble() == 0,
             "frequency_penalty", v -> v.isNumber() && v.asDouble() == 0,
-            "logprobs", v -> v.isBoolean() && !v.asBoolean() || v.isIntegralNumber() && v.asInt() == 0,
             "echo", v -> v.isBoolean() && !v.asBoolean(),
             "best_of", v -> v.isIntegralNumber() && v.asInt() == 1);
 
@@ -128,6 +134,8 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(1L << 53); // exact in a JSON double
         request = request.withSeed(s);
 
+        Integer logprobs = logprobs(root, kind);
+
         boolean returnCandidates = false;
         JsonNode ext = present(root, "blender");
         Composition strategy = null;
@@ -165,6 +173,29 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
             strategy = alone;
             request = request.withGenerator(member.path());
         }
+        boolean alone = member != null && strategy.stages().equals(Composition.named("single").stages());
+        boolean exact = kind == Kind.TEXT && alone;
+        if (logprobs != null) {
+            String param = kind == Kind.CHAT && present(root, "top_logprobs") != null ? "top_logprobs" : "logprobs";
+            if (member == null) {
+                throw ApiException.badRequest(param, "'" + param + "' needs one generator's id as the model (one of "
+                        + models.generatorIds() + "): the blend '" + models.blendId() + "' has no per-token"
+                        + " probabilities of one model");
+            }
+            if (!alone) {
+                throw ApiException.badRequest(param, "'" + param + "' is given with strategy single only (the"
+                        + " generator's own answer), not " + strategy.name());
+            }
+            if (config.remote(member.path()).isPresent()) {
+                throw ApiException.badRequest(param, "'" + param + "': model '" + model + "' is a remote member,"
+                        + " whose answers come without log-probabilities here");
+            }
+            if (stream) {
+                throw ApiException.badRequest(param, "'" + param + "' is not streamed: ask without stream");
+            }
+            // the chosen tokens' own entries come with the top list: at least one alternative is asked for
+            request = request.withTopLogprobs(Math.max(1, logprobs));
+        }
         if (strategy != null) {
             if (!config.supports(strategy)) {
                 throw ApiException.badRequest("blender.strategy", "strategy " + strategy.name()
@@ -172,12 +203,48 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
             }
             request = request.withComposition(strategy);
         }
-        return new CompletionRequest(kind, model, request, s, stream, includeUsage, returnCandidates);
+        return new CompletionRequest(kind, model, request, s, stream, includeUsage, returnCandidates, logprobs, exact);
     }
 
     /** The strategy that will run. */
     Composition strategy(BlenderConfig config) {
         return blend.composition() != null ? blend.composition() : config.composition();
+    }
+
+    /**
+     * The number of alternatives asked for, or null for none: {@code logprobs: N} on completions (OpenAI's
+     * legacy API; 0, false or null ask for nothing, as before), {@code logprobs: true} with
+     * {@code top_logprobs: N} (default 0) on chat.
+     */
+    private static Integer logprobs(JsonNode root, Kind kind) {
+        JsonNode lp = present(root, "logprobs");
+        int max = GenerationRequest.MAX_TOP_LOGPROBS;
+        if (kind == Kind.TEXT) {
+            if (lp == null || lp.isBoolean() && !lp.asBoolean()) {
+                return null;
+            }
+            if (!lp.isIntegralNumber() || !lp.canConvertToInt() || lp.asInt() < 0 || lp.asInt() > max) {
+                throw ApiException.badRequest("logprobs", "'logprobs' must be an integer from 0 to " + max + ", was "
+                        + lp);
+            }
+            return lp.asInt() == 0 ? null : lp.asInt();
+        }
+        boolean asked;
+        if (lp == null || lp.isIntegralNumber() && lp.asInt() == 0) {
+            asked = false; // 0 was accepted as "none" before chat took logprobs
+        } else if (lp.isBoolean()) {
+            asked = lp.asBoolean();
+        } else {
+            throw ApiException.badRequest("logprobs", "'logprobs' must be true or false, was " + lp);
+        }
+        Integer top = integer(root, "top_logprobs");
+        if (top != null && (top < 0 || top > max)) {
+            throw ApiException.badRequest("top_logprobs", "'top_logprobs' must be from 0 to " + max + ", was " + top);
+        }
+        if (top != null && !asked) {
+            throw ApiException.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+        }
+        return asked ? (top == null ? 0 : top) : null;
     }
 
     /** The request with one value set, when the client gave it; a value out of range is a 400 naming it. */

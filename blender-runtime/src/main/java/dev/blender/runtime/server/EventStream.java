@@ -17,7 +17,7 @@ import java.util.Map;
  * <p>The stream starts with the answer's first text, not with the request: until then an error (a
  * prompt too long for a context, say) still gets its own HTTP status. The text is the answer exactly:
  * leading whitespace is dropped and trailing whitespace held back until more text follows, as the
- * non-streamed answer is stripped.
+ * non-streamed answer is stripped; a completion one generator answers alone comes as it writes it.
  */
 final class EventStream implements BlendListener {
     private static final Map<String, String> HEADERS = Map.of("Content-Type", "text/event-stream; charset=utf-8",
@@ -45,6 +45,14 @@ final class EventStream implements BlendListener {
     @Override
     public void onAnswer(String text) {
         if (text.isEmpty() || exchange.isGone()) {
+            return;
+        }
+        if (request.exact()) {
+            // a completion one generator writes continues the prompt: its whitespace is part of it
+            start();
+            ObjectNode chunk = responses.chunk(request, id, created, null);
+            ((ObjectNode) chunk.get("choices").get(0)).put("text", text);
+            send(chunk);
             return;
         }
         String t = started ? text : text.stripLeading();

@@ -3,7 +3,10 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.TopLogprobs;
+import java.nio.charset.StandardCharsets;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.BlenderConfig;
 
@@ -20,16 +23,107 @@ final class Responses {
         ObjectNode root = head(req, id, created, req.kind().object);
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
+        Candidate by = answerCandidate(r);
+        String text = req.exact() && by != null ? by.text() : r.answer();
         if (req.kind() == CompletionRequest.Kind.CHAT) {
-            choice.putObject("message").put("role", "assistant").put("content", r.answer()).putNull("refusal");
+            choice.putObject("message").put("role", "assistant").put("content", text).putNull("refusal");
         } else {
-            choice.put("text", r.answer());
+            choice.put("text", text);
         }
-        choice.putNull("logprobs");
+        if (req.logprobs() != null && by != null) {
+            choice.set("logprobs", req.kind() == CompletionRequest.Kind.CHAT ? chatLogprobs(by, req.logprobs())
+                    : legacyLogprobs(by, req.logprobs(), text));
+        } else {
+            choice.putNull("logprobs");
+        }
         choice.put("finish_reason", finishReason(r.finishReason()));
         root.set("usage", usage(r.usage()));
         root.set("blender", blender(req, r));
         return root;
+    }
+
+    /** The candidate that wrote the answer: the first whose text is the answer (a generator alone has one). */
+    static Candidate answerCandidate(BlendResult r) {
+        return r.candidates().stream().map(BlendResult.Sampled::candidate)
+                .filter(c -> c.text().strip().equals(r.answer())).findFirst().orElse(null);
+    }
+
+    /**
+     * OpenAI's chat shape: per token (the end of generation included, as {@code </s>}, where the model ended
+     * the answer) its text, log-probability, UTF-8 bytes and the {@code n} most likely tokens.
+     */
+    ObjectNode chatLogprobs(Candidate c, int n) {
+        ObjectNode lp = mapper.createObjectNode();
+        ArrayNode content = lp.putArray("content");
+        for (TopLogprobs step : c.topLogprobs()) {
+            ObjectNode entry = chatEntry(step.chosen());
+            ArrayNode top = entry.putArray("top_logprobs");
+            step.top().stream().limit(n).forEach(a -> top.add(chatEntry(a)));
+            content.add(entry);
+        }
+        lp.putNull("refusal");
+        return lp;
+    }
+
+    private ObjectNode chatEntry(TopLogprobs.Alternative a) {
+        ObjectNode e = mapper.createObjectNode();
+        e.put("token", a.text());
+        e.put("logprob", a.logprob());
+        ArrayNode bytes = e.putArray("bytes");
+        for (byte b : a.bytes()) {
+            bytes.add(b & 0xff);
+        }
+        return e;
+    }
+
+    /**
+     * OpenAI's legacy completions shape: {@code tokens}, {@code token_logprobs}, {@code top_logprobs} (an
+     * object from token to log-probability per token, the {@code n} most likely) and {@code text_offset}
+     * (where each token starts in {@code text}). The end of generation is listed as a last token that adds
+     * no text, so that a client asking for one token sees the alternatives to ending.
+     */
+    ObjectNode legacyLogprobs(Candidate c, int n, String text) {
+        ObjectNode lp = mapper.createObjectNode();
+        ArrayNode tokens = lp.putArray("tokens");
+        ArrayNode logprobs = lp.putArray("token_logprobs");
+        ArrayNode tops = lp.putArray("top_logprobs");
+        ArrayNode offsets = lp.putArray("text_offset");
+        java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
+        for (int k = 0; k < c.topLogprobs().size(); k++) {
+            TopLogprobs step = c.topLogprobs().get(k);
+            tokens.add(legacyToken(step.chosen()));
+            logprobs.add(step.chosen().logprob());
+            ObjectNode top = tops.addObject();
+            // two tokens that write the same text are one key: the likelier stands
+            step.top().stream().limit(n).forEach(a -> {
+                if (!top.has(legacyToken(a))) {
+                    top.put(legacyToken(a), a.logprob());
+                }
+            });
+            offsets.add(Math.min(text.length(), new String(written.toByteArray(), StandardCharsets.UTF_8).length()));
+            if (k < c.tokenCount()) {
+                written.writeBytes(step.chosen().bytes());
+            }
+        }
+        return lp;
+    }
+
+    /** A token as OpenAI's legacy API writes it: its text, or {@code bytes:\xNN...} where that is part of a character. */
+    static String legacyToken(TopLogprobs.Alternative a) {
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(a.bytes())).toString().equals(a.text())
+                    ? a.text() : escaped(a.bytes());
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return escaped(a.bytes());
+        }
+    }
+
+    private static String escaped(byte[] bytes) {
+        StringBuilder b = new StringBuilder("bytes:");
+        for (byte x : bytes) {
+            b.append(String.format("\\x%02x", x & 0xff));
+        }
+        return b.toString();
     }
 
     /** A streamed chunk with one choice, whose {@code delta} (chat) or {@code text} the caller fills. */

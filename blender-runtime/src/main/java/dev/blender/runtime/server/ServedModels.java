@@ -64,6 +64,11 @@ record ServedModels(String blendId, List<Member> members) {
         throw ApiException.modelNotFound(model, ids().toString());
     }
 
+    /** The ids that answer alone: the generators'. */
+    List<String> generatorIds() {
+        return members.stream().filter(Member::answers).map(Member::id).toList();
+    }
+
     /** Every id, the blend's first. */
     List<String> ids() {
         List<String> ids = new ArrayList<>();

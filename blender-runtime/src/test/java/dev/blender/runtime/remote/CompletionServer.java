@@ -29,7 +29,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * loopback: {@code POST /v1/completions} of one local model, greedy at temperature 0, with the top
  * {@code logprobs} (or {@code n_probs}) alternatives of every generated token in the shape the chosen
  * server returns, and a prompt cache kept while {@code cache_prompt} is sent. For tests of remote judges,
- * fusers and per-token mixes, whose servers must return log-probabilities (the blender's own server does not).
+ * fusers and per-token mixes against the other servers' response shapes (the blender's own server is tested
+ * as every role in {@link ServedMembersTest}).
  */
 public final class CompletionServer implements AutoCloseable {
     /** Whose response shape it answers in. */

@@ -219,7 +219,7 @@ class ServerOverheadTest {
             Exchange ex = new Exchange(post, null, new BufferedOutputStream(server.getOutputStream()), () -> false);
             ObjectMapper mapper = new ObjectMapper();
             CompletionRequest req = new CompletionRequest(CompletionRequest.Kind.CHAT, "blender", BlendRequest.of("x"),
-                    1, true, false, false);
+                    1, true, false, false, null, false);
             EventStream stream = new EventStream(ex, req, new Responses(mapper), mapper, "chatcmpl-x", 1);
             List<Double> micros = new ArrayList<>();
             int n = 20_000;

@@ -1,5 +1,7 @@
 package dev.blender.nativebridge.generation;
 
+import java.util.List;
+
 /**
  * One generated continuation.
  *
@@ -12,13 +14,23 @@ package dev.blender.nativebridge.generation;
  * @param finishReason   why it stopped
  * @param promptMillis   time spent decoding the shared prompt (the same for every candidate of a request)
  * @param generationMillis time from the end of the prompt to this candidate's last token
+ * @param topLogprobs    where the request asked for them ({@link GenerationRequest#withTopLogprobs(int)}), one
+ *                       entry per generated token, then one for the end-of-generation token when the candidate
+ *                       ended by itself; else empty
  */
 public record Candidate(int index, String text, int[] tokens, float[] logProbs, FinishReason finishReason,
-                        double promptMillis, double generationMillis) {
+                        double promptMillis, double generationMillis, List<TopLogprobs> topLogprobs) {
 
     public Candidate {
         tokens = tokens.clone();
         logProbs = logProbs.clone();
+        topLogprobs = List.copyOf(topLogprobs);
+    }
+
+    /** A candidate without top log-probabilities. */
+    public Candidate(int index, String text, int[] tokens, float[] logProbs, FinishReason finishReason,
+                     double promptMillis, double generationMillis) {
+        this(index, text, tokens, logProbs, finishReason, promptMillis, generationMillis, List.of());
     }
 
     @Override

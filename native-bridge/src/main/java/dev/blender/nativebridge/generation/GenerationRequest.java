@@ -15,9 +15,14 @@ import java.util.Objects;
  * @param seed         candidate i samples with the random stream of seed + i, so a single-candidate
  *                     request with seed + i reproduces candidate i
  * @param cancellation set from another thread to stop early; null for none
+ * @param topLogprobs  how many of the most likely tokens each step reports ({@link Candidate#topLogprobs()}),
+ *                     0 to 20 as OpenAI's API allows; 0 (the default) reports none and costs nothing, any other
+ *                     value a partial selection over the vocabulary per step
  */
 public record GenerationRequest(int[] prompt, int candidates, int maxTokens, SamplerOptions sampler,
-                                List<String> stop, long seed, Cancellation cancellation) {
+                                List<String> stop, long seed, Cancellation cancellation, int topLogprobs) {
+    /** The most {@link #topLogprobs} may be (OpenAI's limit, which clients expect). */
+    public static final int MAX_TOP_LOGPROBS = 20;
 
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
@@ -37,12 +42,22 @@ public record GenerationRequest(int[] prompt, int candidates, int maxTokens, Sam
                 throw new IllegalArgumentException("stop strings must not be empty");
             }
         }
+        if (topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
+            throw new IllegalArgumentException("topLogprobs must be in [0, " + MAX_TOP_LOGPROBS + "], was "
+                    + topLogprobs);
+        }
         prompt = prompt.clone();
+    }
+
+    /** A request without top log-probabilities. */
+    public GenerationRequest(int[] prompt, int candidates, int maxTokens, SamplerOptions sampler,
+                             List<String> stop, long seed, Cancellation cancellation) {
+        this(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, 0);
     }
 
     /** One greedy candidate of up to 128 tokens. */
     public static GenerationRequest of(int[] prompt) {
-        return new GenerationRequest(prompt, 1, 128, SamplerOptions.greedy(), List.of(), 0, null);
+        return new GenerationRequest(prompt, 1, 128, SamplerOptions.greedy(), List.of(), 0, null, 0);
     }
 
     @Override
@@ -59,27 +74,31 @@ public record GenerationRequest(int[] prompt, int candidates, int maxTokens, Sam
     }
 
     public GenerationRequest withCandidates(int n) {
-        return new GenerationRequest(prompt, n, maxTokens, sampler, stop, seed, cancellation);
+        return new GenerationRequest(prompt, n, maxTokens, sampler, stop, seed, cancellation, topLogprobs);
     }
 
     public GenerationRequest withMaxTokens(int n) {
-        return new GenerationRequest(prompt, candidates, n, sampler, stop, seed, cancellation);
+        return new GenerationRequest(prompt, candidates, n, sampler, stop, seed, cancellation, topLogprobs);
     }
 
     public GenerationRequest withSampler(SamplerOptions s) {
-        return new GenerationRequest(prompt, candidates, maxTokens, s, stop, seed, cancellation);
+        return new GenerationRequest(prompt, candidates, maxTokens, s, stop, seed, cancellation, topLogprobs);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, s, seed, cancellation);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, s, seed, cancellation, topLogprobs);
     }
 
     public GenerationRequest withSeed(long s) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, s, cancellation);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, s, cancellation, topLogprobs);
     }
 
     public GenerationRequest withCancellation(Cancellation c) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, c);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, c, topLogprobs);
+    }
+
+    public GenerationRequest withTopLogprobs(int n) {
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, n);
     }
 
     /** The seed of candidate {@code i}'s random stream. */

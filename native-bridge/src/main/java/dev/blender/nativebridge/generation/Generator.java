@@ -6,6 +6,7 @@ import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaModel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -75,6 +76,7 @@ public final class Generator {
         Vocab vocab = ctx.model().vocab();
         int vocabSize = ctx.vocabSize();
         Cancellation cancel = request.cancellation();
+        int topN = request.topLogprobs();
 
         long start = System.nanoTime();
         BooleanSupplier cancelled = cancel == null ? () -> false : cancel::isCancelled;
@@ -109,12 +111,18 @@ public final class Generator {
                     MemorySegment logits = decoder.logits(s.index);
                     MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, scratch, 0, vocabSize);
                     double lse = Sampler.logSumExp(scratch, vocabSize);
+                    // the sampler's penalties rewrite scratch: the top list is read from the raw logits first
+                    List<TopLogprobs.Alternative> top = topN == 0 ? null
+                            : topAlternatives(scratch, vocabSize, topN, lse, vocab);
                     int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength);
+                    float raw = logits.getAtIndex(ValueLayout.JAVA_FLOAT, token);
+                    if (top != null) {
+                        s.steps.add(new TopLogprobs(alternative(vocab, token, (float) (raw - lse)), top));
+                    }
                     if (vocab.isEndOfGeneration(token)) {
                         s.finish(FinishReason.END_OF_GENERATION, genStart);
                         continue;
                     }
-                    float raw = logits.getAtIndex(ValueLayout.JAVA_FLOAT, token);
                     if (s.accept(token, (float) (raw - lse), vocab.piece(token, false), listener)) {
                         s.finish(FinishReason.STOP, genStart);
                     } else if (s.generated == request.maxTokens()) {
@@ -183,6 +191,46 @@ public final class Generator {
         return out;
     }
 
+    /**
+     * The {@code n} largest logits as log-probabilities, best first, ties to the lower id: an insertion into
+     * a list of n, so a step costs one pass over the vocabulary and no sort of it.
+     */
+    static List<TopLogprobs.Alternative> topAlternatives(float[] logits, int vocabSize, int n, double lse, Vocab vocab) {
+        int k = Math.min(n, vocabSize);
+        int[] ids = new int[k];
+        float[] values = new float[k];
+        int size = 0;
+        for (int t = 0; t < vocabSize; t++) {
+            float v = logits[t];
+            if (size == k && !(v > values[k - 1])) {
+                continue;
+            }
+            int at = size < k ? size++ : k - 1;
+            while (at > 0 && v > values[at - 1]) {
+                ids[at] = ids[at - 1];
+                values[at] = values[at - 1];
+                at--;
+            }
+            ids[at] = t;
+            values[at] = v;
+        }
+        List<TopLogprobs.Alternative> out = new ArrayList<>(size);
+        for (int i = 0; i < size; i++) {
+            out.add(alternative(vocab, ids[i], (float) (values[i] - lse)));
+        }
+        return out;
+    }
+
+    /** A token as servers list it: control tokens by their text, which is what marks an end for a client. */
+    static TopLogprobs.Alternative alternative(Vocab vocab, int token, float logprob) {
+        if (vocab.isEndOfGeneration(token) || vocab.isControl(token)) {
+            String text = vocab.text(token);
+            return new TopLogprobs.Alternative(token, text, text.getBytes(StandardCharsets.UTF_8), logprob);
+        }
+        byte[] piece = vocab.piece(token, false);
+        return new TopLogprobs.Alternative(token, new String(piece, StandardCharsets.UTF_8), piece, logprob);
+    }
+
     /** State of one candidate sequence. */
     private static final class Seq {
         final int index;
@@ -193,6 +241,8 @@ public final class Generator {
         int generated;
         int lastToken;
         float[] logProbs;
+        /** Filled only when the request asks for top log-probabilities. */
+        final List<TopLogprobs> steps = new ArrayList<>();
         boolean live = true;
         boolean released;
         FinishReason reason;
@@ -236,7 +286,8 @@ public final class Generator {
                 listener.onToken(index, -1, rest);
             }
             result = new Candidate(index, text.text(), Arrays.copyOfRange(history, historyLength - generated,
-                    historyLength), Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis);
+                    historyLength), Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis,
+                    steps);
             listener.onFinish(result);
         }
     }

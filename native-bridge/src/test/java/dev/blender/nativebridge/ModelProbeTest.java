@@ -1,0 +1,108 @@
+package dev.blender.nativebridge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.blender.nativebridge.gguf.GgufFile;
+import dev.blender.nativebridge.gguf.GgufFormatException;
+import dev.blender.nativebridge.gguf.GgufMutator;
+import dev.blender.nativebridge.gguf.GgufValue;
+import dev.blender.nativebridge.gguf.GgufValueType;
+import dev.blender.nativebridge.gguf.SyntheticLlama;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link ModelOptions#withProbeLoad}: a file whose load kills the child JVM is refused with a
+ * {@link ModelLoadException} and this JVM lives on; a good file loads, and is probed once.
+ */
+class ModelProbeTest {
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void realChild() {
+        ModelProbe.childMainForTests(ModelProbe.class.getName());
+    }
+
+    @Test
+    void aGoodFileIsProbedOnceAndLoads() throws IOException {
+        ModelProbe.childMainForTests(ModelProbe.class.getName());
+        Path p = Files.copy(TestModels.tiny(), dir.resolve("good.gguf"));
+        int before = ModelProbe.childrenStarted();
+        try (LlamaModel m = LlamaModel.load(p, ModelOptions.defaults().withProbeLoad(true))) {
+            assertTrue(m.vocab().size() > 0);
+        }
+        try (LlamaModel m = LlamaModel.load(p, ModelOptions.defaults().withProbeLoad(true))) {
+            assertTrue(m.vocab().size() > 0);
+        }
+        assertEquals(before + 1, ModelProbe.childrenStarted(), "the second load reuses the first probe");
+        // a file that changed is a new file
+        Files.setLastModifiedTime(p, FileTime.fromMillis(Files.getLastModifiedTime(p).toMillis() - 60_000));
+        ModelProbe.check(p);
+        assertEquals(before + 2, ModelProbe.childrenStarted());
+    }
+
+    @Test
+    void aChildThatAbortsBecomesAModelLoadExceptionAndIsRemembered() throws IOException {
+        ModelProbe.childMainForTests(ProbeChildren.AbortAfterLoad.class.getName());
+        Path p = Files.copy(TestModels.tiny(), dir.resolve("aborts.gguf"));
+        int before = ModelProbe.childrenStarted();
+        ModelLoadException e = assertThrows(ModelLoadException.class,
+                () -> LlamaModel.load(p, ModelOptions.defaults().withProbeLoad(true)).close());
+        assertEquals(p.toAbsolutePath().normalize(), e.path());
+        assertTrue(e.getMessage().contains("aborts.gguf") && e.getMessage().contains("exit status 134")
+                && e.getMessage().contains("about to abort"), e.getMessage());
+        // the verdict stands for the same file: no second child, the same refusal
+        assertThrows(ModelLoadException.class, () -> LlamaModel.load(p, ModelOptions.defaults().withProbeLoad(true)));
+        assertEquals(before + 1, ModelProbe.childrenStarted());
+        // without the probe the Java checks pass: the probe is what stood between this file and the host
+        ModelProbe.childMainForTests(ModelProbe.class.getName());
+        ModelProbe.check(p);
+    }
+
+    @Test
+    void aRealLlamaCppAbortIsSurvived() throws IOException {
+        // "token texts as an array of UINT32" aborted the process in gguf_get_arr_str before ModelChecks;
+        // this child skips the checks, so llama.cpp's own GGML_ASSERT kills it
+        SyntheticLlama spec = SyntheticLlama.builder().build();
+        Path clean = dir.resolve("clean.gguf");
+        spec.writeTo(clean);
+        GgufMutator mutator = new GgufMutator(Files.readAllBytes(clean), GgufFile.read(clean));
+        Path bad = Files.write(dir.resolve("tokens-as-uint32.gguf"), mutator.withMetadata(m -> {
+            List<GgufValue> ints = new ArrayList<>();
+            for (int i = 0; i < spec.vocabSize(); i++) {
+                ints.add(new GgufValue.Int(GgufValueType.UINT32, i));
+            }
+            m.put("tokenizer.ggml.tokens", new GgufValue.Array(GgufValueType.UINT32, ints));
+        }));
+        assertThrows(GgufFormatException.class, () -> LlamaModel.load(bad).close(), "the Java checks catch it");
+        ModelProbe.childMainForTests(ProbeChildren.Unchecked.class.getName());
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> ModelProbe.check(bad));
+        assertTrue(e.getMessage().contains("tokens-as-uint32.gguf") && e.getMessage().contains("killed a child JVM")
+                && e.getMessage().contains("signal 6"), e.getMessage());
+        // and the unchecked child does load a good file, so it is the file that killed it
+        ModelProbe.check(clean);
+    }
+
+    @Test
+    void aCleanErrorInTheChildIsThrownByTheLoadHereWithItsType() throws IOException {
+        Path notGguf = Files.writeString(dir.resolve("text.gguf"), "not a model");
+        // the Java checks run first, so no child is started for what they catch
+        int before = ModelProbe.childrenStarted();
+        assertThrows(GgufFormatException.class,
+                () -> LlamaModel.load(notGguf, ModelOptions.defaults().withProbeLoad(true)));
+        assertEquals(before, ModelProbe.childrenStarted());
+        // probed directly, the child reports the error and the probe leaves it to the load
+        ModelProbe.check(notGguf);
+        assertEquals(before + 1, ModelProbe.childrenStarted());
+    }
+}

@@ -105,4 +105,32 @@ class ModelProbeTest {
         ModelProbe.check(notGguf);
         assertEquals(before + 1, ModelProbe.childrenStarted());
     }
+
+    /** What probing costs beside a plain load: -Dblender.measure=true prints it (no assertion on time). */
+    @Test
+    void measureProbeCost() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Boolean.getBoolean("blender.measure"), "-Dblender.measure=true");
+        for (String name : new String[] {"models/stories260K.gguf", "models/arith/answerer-a.gguf"}) {
+            Path model = TestModels.sharedFile(name);
+            long[] plain = new long[5];
+            long[] probe = new long[5];
+            for (int i = 0; i < plain.length; i++) {
+                long t0 = System.nanoTime();
+                try (LlamaModel m = LlamaModel.load(model)) {
+                    ModelProbe.decodeOne(m);
+                }
+                plain[i] = System.nanoTime() - t0;
+                // a fresh copy each time, so the cache does not answer
+                Path copy = Files.copy(model, dir.resolve(i + "-" + model.getFileName()));
+                long t1 = System.nanoTime();
+                ModelProbe.check(copy);
+                probe[i] = System.nanoTime() - t1;
+            }
+            java.util.Arrays.sort(plain);
+            java.util.Arrays.sort(probe);
+            System.out.printf("probe cost %s (%d KiB) on llama.cpp %s: plain load+decode median %.1f ms, probe median"
+                    + " %.0f ms (min %.0f, max %.0f)%n", model.getFileName(), Files.size(model) >> 10, LlamaBackend.version(),
+                    plain[2] / 1e6, probe[2] / 1e6, probe[0] / 1e6, probe[4] / 1e6);
+        }
+    }
 }

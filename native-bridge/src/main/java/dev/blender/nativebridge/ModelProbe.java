@@ -35,6 +35,7 @@ import java.util.stream.Stream;
 public final class ModelProbe {
     /** A load that takes longer is taken for a hang; real loads of files that fit in memory take seconds. */
     static final long TIMEOUT_SECONDS = 600;
+    static final String START = "PROBE START";
     private static final String OK = "PROBE OK";
     private static final String ERROR = "PROBE ERROR ";
 
@@ -60,6 +61,8 @@ public final class ModelProbe {
      * @throws ModelLoadException the child died loading the file or decoding one token, or did not finish
      *                            within {@value #TIMEOUT_SECONDS} s; the file must not be loaded in-process
      * @throws UncheckedIOException the file's attributes cannot be read or the child cannot be started
+     * @throws LlamaException the child JVM did not get as far as the file (for example a class path it
+     *                        cannot read); nothing is remembered, so the next call tries again
      */
     public static void check(Path path, ModelOptions options) {
         Objects.requireNonNull(path, "path");
@@ -114,8 +117,8 @@ public final class ModelProbe {
         }
         try {
             Path out = work.resolve("output.txt");
-            ProcessBuilder pb = new ProcessBuilder(command(file, options, work)).directory(work.toFile())
-                    .redirectErrorStream(true).redirectOutput(out.toFile());
+            // the host's working directory, so that a relative class path or library path means the same there
+            ProcessBuilder pb = new ProcessBuilder(command(file, options, work)).redirectErrorStream(true).redirectOutput(out.toFile());
             // ggml's abort handler would otherwise attach gdb for a backtrace, seconds per crash
             pb.environment().put("GGML_NO_BACKTRACE", "1");
             Process p = pb.start();
@@ -141,6 +144,11 @@ public final class ModelProbe {
                 return null; // the load here throws the same error, with its own type
             }
             String last = lines.stream().map(String::strip).filter(l -> !l.isEmpty()).reduce((a, b) -> b).orElse("");
+            if (!lines.contains(START)) {
+                // the JVM did not get as far as the file: a fault of the probe's set-up, not of the model
+                throw new LlamaException("could not start a JVM to probe " + file + " (exit status " + exit + ")"
+                        + (last.isEmpty() ? "" : ": " + last));
+            }
             return new ModelLoadException(file, "loading " + file + " killed a child JVM (" + describe(exit) + ")"
                     + (last.isEmpty() ? "" : ", its last words: " + last)
                     + "; it is not loaded in this process. The file is corrupt or trips a llama.cpp bug: download or"
@@ -200,10 +208,11 @@ public final class ModelProbe {
     }
 
     /**
-     * The child: loads the file, decodes one token, prints {@value #OK} and exits 0; on a Java exception
+     * The child: says it started, loads the file, decodes one token, prints {@value #OK} and exits 0; on a Java exception
      * prints it and exits 2. A native abort ends it with the signal's status instead.
      */
     public static void main(String[] args) {
+        System.out.println(START);
         try {
             try (LlamaModel m = LlamaModel.load(Path.of(args[0]), childOptions(args))) {
                 decodeOne(m);

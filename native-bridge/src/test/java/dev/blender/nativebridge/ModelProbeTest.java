@@ -106,6 +106,20 @@ class ModelProbeTest {
         assertEquals(before + 1, ModelProbe.childrenStarted());
     }
 
+    @Test
+    void aChildThatCannotStartIsNoVerdictOnTheFile() throws IOException {
+        ModelProbe.childMainForTests("dev.blender.nativebridge.NoSuchProbeChild");
+        Path p = Files.copy(TestModels.tiny(), dir.resolve("unprobed.gguf"));
+        int before = ModelProbe.childrenStarted();
+        LlamaException e = assertThrows(LlamaException.class, () -> ModelProbe.check(p));
+        assertTrue(!(e instanceof ModelLoadException) && e.getMessage().contains("could not start a JVM")
+                && e.getMessage().contains("NoSuchProbeChild"), e.getMessage());
+        assertThrows(LlamaException.class, () -> ModelProbe.check(p));
+        assertEquals(before + 2, ModelProbe.childrenStarted(), "a failed start is not remembered");
+        ModelProbe.childMainForTests(ModelProbe.class.getName());
+        ModelProbe.check(p);
+    }
+
     /** What probing costs beside a plain load: -Dblender.measure=true prints it (no assertion on time). */
     @Test
     void measureProbeCost() throws IOException {

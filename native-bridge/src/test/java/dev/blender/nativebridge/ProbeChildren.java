@@ -20,6 +20,7 @@ final class ProbeChildren {
     /** Loads the file as the real child does, then calls libc abort(), the end of every GGML_ASSERT. */
     static final class AbortAfterLoad {
         public static void main(String[] args) throws Throwable {
+            System.out.println(ModelProbe.START);
             try (LlamaModel m = LlamaModel.load(Path.of(args[0]), ModelProbe.childOptions(args))) {
                 ModelProbe.decodeOne(m);
             }
@@ -35,6 +36,7 @@ final class ProbeChildren {
     /** Hands the file to llama.cpp without {@link dev.blender.nativebridge.gguf.ModelChecks}, as before they existed. */
     static final class Unchecked {
         public static void main(String[] args) throws Throwable {
+            System.out.println(ModelProbe.START);
             LlamaBackend.ensureInitialized();
             GgufFile.read(Path.of(args[0]));
             try (Arena arena = Arena.ofConfined()) {

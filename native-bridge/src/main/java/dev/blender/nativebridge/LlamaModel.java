@@ -69,7 +69,8 @@ public final class LlamaModel implements AutoCloseable {
      *
      * @throws dev.blender.nativebridge.gguf.GgufFormatException the file is missing, unreadable or not a valid GGUF file
      * @throws ModelLoadException the file is valid GGUF but llama.cpp cannot load it (the message carries
-     *                            llama.cpp's reason, e.g. an unknown architecture)
+     *                            llama.cpp's reason, e.g. an unknown architecture), or, with
+     *                            {@link ModelOptions#probeLoad()}, loading it killed the probing child JVM
      */
     public static LlamaModel load(Path path, ModelOptions options) {
         Objects.requireNonNull(path, "path");
@@ -78,6 +79,9 @@ public final class LlamaModel implements AutoCloseable {
         Path abs = path.toAbsolutePath();
         GgufFile gguf = GgufFile.read(abs);
         ModelChecks.check(gguf);
+        if (options.probeLoad()) {
+            ModelProbe.check(abs, options);
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
             LlamaCpp.ABI.writeModelParams(params, options.gpuLayers() != 0 && !hasGpu()

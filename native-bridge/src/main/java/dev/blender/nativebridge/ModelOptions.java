@@ -14,9 +14,12 @@ package dev.blender.nativebridge;
  * @param checkTensors ask llama.cpp to validate tensor data (slow: reads every weight)
  * @param threads      default thread count for contexts of this model that do not set their own
  *                     (0 = automatic, see {@link ContextOptions#threads()})
+ * @param probeLoad    load the file and decode one token in a child JVM first ({@link ModelProbe}), so that a
+ *                     native abort on an untrusted file kills the child, not this process; once per file
+ *                     (path, size, modification time) per process, at the cost of a JVM start and a load
  */
 public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean vocabOnly, boolean checkTensors,
-                           int threads) {
+                           int threads, boolean probeLoad) {
 
     public ModelOptions {
         if (gpuLayers < -1) {
@@ -30,30 +33,34 @@ public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean v
 
     /** CPU only, memory-mapped, weights loaded, automatic threads. */
     public static ModelOptions defaults() {
-        return new ModelOptions(0, true, false, false, false, 0);
+        return new ModelOptions(0, true, false, false, false, 0, false);
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(n, mmap, mlock, vocabOnly, checkTensors, threads);
+        return new ModelOptions(n, mmap, mlock, vocabOnly, checkTensors, threads, probeLoad);
     }
 
     public ModelOptions withMmap(boolean on) {
-        return new ModelOptions(gpuLayers, on, mlock, vocabOnly, checkTensors, threads);
+        return new ModelOptions(gpuLayers, on, mlock, vocabOnly, checkTensors, threads, probeLoad);
     }
 
     public ModelOptions withMlock(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, on, vocabOnly, checkTensors, threads);
+        return new ModelOptions(gpuLayers, mmap, on, vocabOnly, checkTensors, threads, probeLoad);
     }
 
     public ModelOptions withVocabOnly(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, mlock, on, checkTensors, threads);
+        return new ModelOptions(gpuLayers, mmap, mlock, on, checkTensors, threads, probeLoad);
     }
 
     public ModelOptions withCheckTensors(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, on, threads);
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, on, threads, probeLoad);
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, n);
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, n, probeLoad);
+    }
+
+    public ModelOptions withProbeLoad(boolean on) {
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, threads, on);
     }
 }

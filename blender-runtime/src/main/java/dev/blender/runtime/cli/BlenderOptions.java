@@ -160,6 +160,9 @@ final class BlenderOptions {
         if (sequentialMembers) {
             b.parallelMembers(false);
         }
+        if (models.probeLoad) {
+            b.probeLoad(true);
+        }
         return b.buildConfig();
     }
 

@@ -146,6 +146,12 @@ public final class BlenderConfig {
                 : b.generators.size() >= 2 ? Composition.named("majority") : Strategy.SINGLE.composition();
         generators = List.copyOf(generators);
         stop = List.copyOf(stop);
+        if (b.probeLoad) {
+            modelOptions = modelOptions == null ? null : modelOptions.withProbeLoad(true);
+            Map<Path, ModelOptions> probed = new java.util.HashMap<>();
+            perModelOptions.forEach((k, v) -> probed.put(k, v.withProbeLoad(true)));
+            perModelOptions = probed;
+        }
         perModelOptions = Map.copyOf(perModelOptions);
         perModelContextSize = Map.copyOf(perModelContextSize);
         perModelContextSize.forEach((p, n) -> positive("contextSize of " + p.getFileName(), n));
@@ -702,6 +708,7 @@ public final class BlenderConfig {
         private final Map<Path, ModelOptions> perModelOptions = new HashMap<>();
         private final Map<Path, Integer> perModelContextSize = new HashMap<>();
         private ModelOptions modelOptions = ModelOptions.defaults();
+        private boolean probeLoad;
         private int contextSize = 512;
         private int candidatesPerModel = 4;
         private Aggregation aggregation = Aggregation.MAX_LOGITS;
@@ -818,6 +825,15 @@ public final class BlenderConfig {
         public Builder fuser(Path model, FuserTemplate template) {
             this.fuser = Objects.requireNonNull(model, "model");
             this.fuserTemplate = Objects.requireNonNull(template, "template");
+            return this;
+        }
+
+        /**
+         * Whether every model file of the blend is first loaded in a child JVM ({@link ModelOptions#withProbeLoad}),
+         * whatever {@link #modelOptions(ModelOptions)} and the per-model options say: for untrusted files.
+         */
+        public Builder probeLoad(boolean on) {
+            this.probeLoad = on;
             return this;
         }
 

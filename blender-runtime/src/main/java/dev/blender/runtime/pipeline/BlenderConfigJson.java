@@ -57,7 +57,7 @@ public final class BlenderConfigJson {
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
             "memoryBudgetMiB", "deviceMemoryBudgetMiB", "parallelMembers", "cascadeConfidence", "stop",
-            "generatorPrompt", "eval");
+            "generatorPrompt", "eval", "probeLoad");
 
     /**
      * Reads a configuration file.
@@ -159,6 +159,12 @@ public final class BlenderConfigJson {
         }
         if (root.has("cascadeConfidence")) {
             b.cascadeConfidence(root.get("cascadeConfidence").asDouble());
+        }
+        if (root.has("probeLoad")) {
+            if (!root.get("probeLoad").isBoolean()) {
+                throw new IllegalArgumentException("'probeLoad' must be true or false, was " + root.get("probeLoad"));
+            }
+            b.probeLoad(root.get("probeLoad").asBoolean());
         }
         if (root.has("generatorPrompt")) {
             b.generatorPrompt(root.get("generatorPrompt").asText());

@@ -111,4 +111,108 @@ class ConcurrentClientsTest {
         blender.close();
         assertEquals(Set.of(), leftOver(before), "threads started and not ended");
     }
+
+    /**
+     * 32 clients at once, some of which hang up mid-request or mid-stream (raw sockets closed after a random
+     * number of bytes), the others waiting for their answers: the server answers those as one client alone
+     * gets them, keeps answering after, and leaves no connection or thread behind. 5 requests per client,
+     * 20 with {@code -Dblender.measure=true}.
+     */
+    @Test
+    void thirtyTwoClientsWithRandomDisconnectsLeaveTheServerAnswering() throws Exception {
+        int clientsN = 32;
+        int perClient = Boolean.getBoolean("blender.measure") ? 20 : 5;
+        Blender blender = ServerTestSupport.arithBlender().build();
+        Set<Thread> before = platformThreads();
+        BlenderServer server = ServerTestSupport.start(BlenderServer.builder(blender).maxConcurrent(4).maxQueue(64));
+        List<String> alone = new ArrayList<>();
+        try (HttpClient one = ServerTestSupport.client()) {
+            for (int i = 0; i < PROMPTS.length; i++) {
+                alone.add(answer(ServerTestSupport.post(one, server, "/chat/completions", body(i))));
+            }
+        }
+        java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger hungUp = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger midStream = new java.util.concurrent.atomic.AtomicInteger();
+        ExecutorService clients = Executors.newFixedThreadPool(clientsN);
+        List<Future<?>> results = new ArrayList<>();
+        for (int c = 0; c < clientsN; c++) {
+            java.util.Random random = new java.util.Random(c);
+            results.add(clients.submit(() -> {
+                try (HttpClient http = ServerTestSupport.client()) {
+                    for (int k = 0; k < perClient; k++) {
+                        int i = random.nextInt(PROMPTS.length);
+                        if (random.nextInt(10) < 3) {
+                            hungUp.incrementAndGet();
+                            if (hangUp(server, body(i), random.nextInt(400))) {
+                                midStream.incrementAndGet();
+                            }
+                        } else {
+                            assertEquals(alone.get(i), answer(ServerTestSupport.post(http, server, "/chat/completions",
+                                    body(i))), "request " + i + " beside clients that hang up");
+                            answered.incrementAndGet();
+                        }
+                    }
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : results) {
+            f.get(10, TimeUnit.MINUTES); // far beyond the load: reaching it means the server stopped answering
+        }
+        clients.shutdown();
+        assertTrue(clients.awaitTermination(1, TimeUnit.MINUTES));
+        try (HttpClient after = ServerTestSupport.client()) {
+            assertEquals(alone.get(0), answer(ServerTestSupport.post(after, server, "/chat/completions", body(0))),
+                    "the server still answers");
+        }
+        ServerLifecycleTest.await("the requests of clients that hung up to end",
+                () -> server.stats().running() + server.stats().queued() == 0);
+        BlenderServer.Stats stats = server.stats();
+        System.out.printf("ConcurrentClientsTest: %d clients x %d requests, %d answered, %d hung up (%d after the"
+                + " first event); server %s%n", clientsN, perClient, answered.get(), hungUp.get(), midStream.get(), stats);
+        assertTrue(hungUp.get() > 0 && answered.get() > 0, "both kinds of client ran");
+        assertEquals(0, stats.failed() + stats.rejected(), stats.toString());
+        assertEquals(answered.get() + PROMPTS.length + 1, stats.completed() - countedHangUps(stats, hungUp.get()),
+                stats.toString());
+        assertEquals(0, blender.pool().leasesOut(), "every context returned to the pool");
+
+        server.close();
+        ServerLifecycleTest.await("the connections to end", () -> server.connections() == 0);
+        blender.close();
+        assertEquals(Set.of(), leftOver(before), "threads started and not ended");
+    }
+
+    /** Requests whose client hung up end completed (it was over before the server noticed) or cancelled. */
+    private static long countedHangUps(BlenderServer.Stats stats, int hungUp) {
+        assertTrue(stats.cancelled() <= hungUp, stats.toString());
+        return hungUp - stats.cancelled();
+    }
+
+    /**
+     * Sends the request on a raw socket and closes it after {@code bytes} bytes of the reply (0: as soon as
+     * it is sent); whether the first server-sent event had arrived by then.
+     */
+    private static boolean hangUp(BlenderServer server, String body, int bytes) throws java.io.IOException {
+        java.net.URI uri = java.net.URI.create(server.baseUrl());
+        try (java.net.Socket s = new java.net.Socket(uri.getHost(), uri.getPort())) {
+            s.setSoTimeout(120_000);
+            byte[] json = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: " + uri.getHost() + ":" + uri.getPort()
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + json.length + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().write(json);
+            s.getOutputStream().flush();
+            StringBuilder seen = new StringBuilder();
+            java.io.InputStream in = s.getInputStream();
+            for (int n = 0; n < bytes; n++) {
+                int b = in.read();
+                if (b < 0) {
+                    break;
+                }
+                seen.append((char) b);
+            }
+            return seen.indexOf("data: ") >= 0;
+        }
+    }
 }

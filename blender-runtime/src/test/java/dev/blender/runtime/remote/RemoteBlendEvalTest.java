@@ -68,6 +68,30 @@ class RemoteBlendEvalTest {
         }
     }
 
+    /**
+     * Prints each row's local and remote accuracy and time, and how the remote log-linear mix compares with
+     * the exact local one; returns the mean probability mass outside the servers' lists.
+     */
+    static double report(String where, Run local, Run remote, List<String> rows, int problems) {
+        System.out.printf("arith, first %d dev problems%s: row, local accuracy, remote accuracy, ms/problem local,"
+                + " remote%n", problems, where);
+        for (String name : rows) {
+            Evaluation.Row l = local.row(name);
+            Evaluation.Row x = remote.row(name);
+            System.out.printf("  %-18s %.3f  %.3f  %7.2f  %7.2f%n", name, l.accuracy().value(), x.accuracy().value(),
+                    l.millisPerProblem(), x.millisPerProblem());
+        }
+        double meanMissing = remote.missing().stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        double maxMissing = remote.missing().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
+        System.out.printf("token:loglinear: mean probability mass outside the servers' top-20 %.2e (the largest"
+                + " mean of one answer %.2e); answers identical to the local mix %d of %d; about %.2f ms per mixed"
+                + " token remote against %.2f local (%d tokens)%n", meanMissing, maxMissing,
+                same(local.answers().get("token:loglinear"), remote.answers().get("token:loglinear")), problems,
+                remote.row("token:loglinear").millis() / remote.mixTokens()[0],
+                local.row("token:loglinear").millis() / local.mixTokens()[0], remote.mixTokens()[0]);
+        return meanMissing;
+    }
+
     static Run evaluate(Blender blender, List<Composition> rows, List<Problem> problems) {
         Map<String, List<String>> answers = new LinkedHashMap<>();
         List<Double> missing = new ArrayList<>();
@@ -109,22 +133,7 @@ class RemoteBlendEvalTest {
             }
             assertTrue(a.cacheHits() > 0, "the mix reused the server's prompt cache");
         }
-        System.out.printf("arith, first %d dev problems: row, local accuracy, remote accuracy, ms/problem local,"
-                + " remote%n", problems.size());
-        for (String name : ROWS) {
-            Evaluation.Row l = local.row(name);
-            Evaluation.Row x = remote.row(name);
-            System.out.printf("  %-18s %.3f  %.3f  %7.2f  %7.2f%n", name, l.accuracy().value(), x.accuracy().value(),
-                    l.millisPerProblem(), x.millisPerProblem());
-        }
-        double meanMissing = remote.missing().stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-        double maxMissing = remote.missing().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
-        System.out.printf("token:loglinear: mean probability mass outside the servers' top-20 %.2e (the largest"
-                + " mean of one answer %.2e); answers identical to the local mix %d of %d; about %.2f ms per mixed"
-                + " token remote against %.2f local (%d tokens)%n", meanMissing, maxMissing,
-                same(local.answers().get("token:loglinear"), remote.answers().get("token:loglinear")), problems.size(),
-                remote.row("token:loglinear").millis() / remote.mixTokens()[0],
-                local.row("token:loglinear").millis() / local.mixTokens()[0], remote.mixTokens()[0]);
+        double meanMissing = report("", local, remote, ROWS, problems.size());
 
         for (String member : List.of("member:answerer-a", "member:answerer-b")) {
             assertEquals(local.answers().get(member), remote.answers().get(member), member + ": greedy, the same model");

@@ -115,22 +115,8 @@ class ServedMembersTest {
             }
             assertEquals(0, a.server().stats().failed() + b.server().stats().failed());
         }
-        System.out.printf("arith, first %d dev problems, answerers behind two blender servers: row, local accuracy,"
-                + " remote accuracy, ms/problem local, remote%n", problems.size());
-        for (String name : ROWS) {
-            Evaluation.Row l = local.row(name);
-            Evaluation.Row x = remote.row(name);
-            System.out.printf("  %-18s %.3f  %.3f  %7.2f  %7.2f%n", name, l.accuracy().value(), x.accuracy().value(),
-                    l.millisPerProblem(), x.millisPerProblem());
-        }
-        double meanMissing = remote.missing().stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-        double maxMissing = remote.missing().stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
-        System.out.printf("token:loglinear: mean probability mass outside the servers' top-20 %.2e (largest mean of"
-                + " one answer %.2e); answers identical to the local mix %d of %d; about %.2f ms per mixed token"
-                + " remote against %.2f local%n", meanMissing, maxMissing,
-                RemoteBlendEvalTest.same(local.answers().get("token:loglinear"), remote.answers().get("token:loglinear")),
-                problems.size(), remote.row("token:loglinear").millis() / remote.mixTokens()[0],
-                local.row("token:loglinear").millis() / local.mixTokens()[0]);
+        double meanMissing = RemoteBlendEvalTest.report(", answerers behind two blender servers", local, remote,
+                ROWS, problems.size());
 
         for (String member : List.of("member:answerer-a", "member:answerer-b")) {
             assertEquals(local.answers().get(member), remote.answers().get(member), member + ": greedy, the same model");

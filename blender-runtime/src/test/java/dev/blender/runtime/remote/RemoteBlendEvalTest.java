@@ -42,21 +42,31 @@ class RemoteBlendEvalTest {
 
     /** The built-in arith recipe's settings, with the generators remote and only these rows. */
     Path recipe(CompletionServer a, CompletionServer b) throws IOException {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode root = (ObjectNode) json.readTree(Recipe.class.getResourceAsStream("arith.recipe.json"));
+        return arithRecipe(dir.resolve("remote-arith.json"), ROWS, models -> {
+            models.addObject().put("url", a.baseUrl()).put("name", "answerer-a").put("api", "completions")
+                    .put("retries", 0);
+            models.addObject().put("url", b.baseUrl()).put("name", "answerer-b").put("api", "completions")
+                    .put("retries", 0);
+        });
+    }
+
+    /**
+     * Writes to {@code file} the built-in arith recipe's settings with the generators {@code generators}
+     * adds, the local judge and fuser, one thread, and only {@code rows}.
+     */
+    static Path arithRecipe(Path file, List<String> rows, java.util.function.Consumer<ArrayNode> generators)
+            throws IOException {
+        ObjectNode root = (ObjectNode) new ObjectMapper()
+                .readTree(Recipe.class.getResourceAsStream("arith.recipe.json"));
         ArrayNode models = root.putArray("models");
-        models.addObject().put("url", a.baseUrl()).put("name", "answerer-a").put("api", "completions")
-                .put("retries", 0);
-        models.addObject().put("url", b.baseUrl()).put("name", "answerer-b").put("api", "completions")
-                .put("retries", 0);
+        generators.accept(models);
         models.addObject().put("path", ArithBlenders.arith("judge").toString()).put("role", "judge")
                 .put("template", "arith");
         models.addObject().put("path", ArithBlenders.arith("fuser").toString()).put("role", "fuser")
                 .put("template", "arith");
-        ArrayNode rows = ((ObjectNode) root.get("eval")).putArray("compositions");
-        ROWS.forEach(rows::add);
+        ArrayNode compositions = ((ObjectNode) root.get("eval")).putArray("compositions");
+        rows.forEach(compositions::add);
         root.put("threads", 1);
-        Path file = dir.resolve("remote-arith.json");
         Files.writeString(file, root.toString());
         return file;
     }

@@ -3,9 +3,7 @@ package dev.blender.runtime.remote;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.genfuser.FuserTemplate;
 import dev.blender.genfuser.GenFuser;
 import dev.blender.nativebridge.ContextOptions;
@@ -78,24 +76,13 @@ class ServedMembersTest {
     }
 
     Path recipe(Served a, Served b) throws IOException {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode root = (ObjectNode) json.readTree(Recipe.class.getResourceAsStream("arith.recipe.json"));
-        ArrayNode models = root.putArray("models");
-        for (Served s : List.of(a, b)) {
-            String file = s.blender().config().generators().get(0).getFileName().toString();
-            models.addObject().put("url", s.url()).put("model", file).put("name", file.replace(".gguf", ""))
-                    .put("api", "completions").put("retries", 0).put("timeoutSeconds", 30);
-        }
-        models.addObject().put("path", ArithBlenders.arith("judge").toString()).put("role", "judge")
-                .put("template", "arith");
-        models.addObject().put("path", ArithBlenders.arith("fuser").toString()).put("role", "fuser")
-                .put("template", "arith");
-        ArrayNode rows = ((ObjectNode) root.get("eval")).putArray("compositions");
-        ROWS.forEach(rows::add);
-        root.put("threads", 1);
-        Path file = dir.resolve("served-arith.json");
-        Files.writeString(file, root.toString());
-        return file;
+        return RemoteBlendEvalTest.arithRecipe(dir.resolve("served-arith.json"), ROWS, models -> {
+            for (Served s : List.of(a, b)) {
+                String file = s.blender().config().generators().get(0).getFileName().toString();
+                models.addObject().put("url", s.url()).put("model", file).put("name", file.replace(".gguf", ""))
+                        .put("api", "completions").put("retries", 0).put("timeoutSeconds", 30);
+            }
+        });
     }
 
     @Test

@@ -3,7 +3,6 @@ package dev.blender.runtime.remote;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.blender.genfuser.FuserTemplate;
 import dev.blender.genfuser.GenFuser;
 import dev.blender.nativebridge.ContextOptions;
@@ -24,7 +23,6 @@ import dev.blender.runtime.pipeline.Strategy;
 import dev.blender.runtime.server.BlenderServer;
 import java.io.IOException;
 import java.net.http.HttpClient;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

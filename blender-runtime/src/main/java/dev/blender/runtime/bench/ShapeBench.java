@@ -1,5 +1,7 @@
 package dev.blender.runtime.bench;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaAbi;
 import dev.blender.nativebridge.LlamaBackend;
@@ -98,6 +100,29 @@ public final class ShapeBench {
         public Report {
             ratios = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(ratios));
             settings = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(settings));
+        }
+
+        /**
+         * {@code {"shape", "settings", "ratios": {key: {ratio, numerator, denominator, unit, goal, met}}}}; a ratio
+         * not measured has {@code ratio} null and says why in {@code not_measured}.
+         */
+        public ObjectNode toJson() {
+            ObjectMapper mapper = new ObjectMapper();
+            ObjectNode root = mapper.createObjectNode();
+            root.put("shape", shape);
+            root.set("settings", mapper.valueToTree(settings));
+            ObjectNode out = root.putObject("ratios");
+            for (Ratio r : ratios.values()) {
+                ObjectNode o = out.putObject(r.key());
+                if (r.measured()) {
+                    o.put("ratio", r.ratio()).put("numerator", r.numerator()).put("denominator", r.denominator())
+                            .put("unit", r.unit()).put("goal", r.goal().toString()).put("met", r.met());
+                } else {
+                    o.putNull("ratio");
+                    o.put("goal", r.goal().toString()).put("not_measured", r.note());
+                }
+            }
+            return root;
         }
     }
 

@@ -158,22 +158,7 @@ final class BenchCommand implements Callable<Integer> {
         System.out.println(synthetic + ": " + report.settings());
         ShapeBench.table(report).forEach(System.out::println);
         if (json != null) {
-            ObjectMapper mapper = new ObjectMapper();
-            ObjectNode root = mapper.createObjectNode();
-            root.put("shape", report.shape());
-            root.set("settings", mapper.valueToTree(report.settings()));
-            ObjectNode ratios = root.putObject("ratios");
-            for (ShapeBench.Ratio r : report.ratios().values()) {
-                ObjectNode o = ratios.putObject(r.key());
-                if (r.measured()) {
-                    o.put("ratio", r.ratio()).put("numerator", r.numerator()).put("denominator", r.denominator())
-                            .put("unit", r.unit()).put("goal", r.goal().toString()).put("met", r.met());
-                } else {
-                    o.putNull("ratio");
-                    o.put("goal", r.goal().toString()).put("not_measured", r.note());
-                }
-            }
-            write(json, mapper, root);
+            write(json, new ObjectMapper(), report.toJson());
         }
         return 0;
     }

@@ -64,5 +64,9 @@ class ShapeBenchTest {
         assertEquals((long) answer, full.get("fusion").get("generated"), full.toString());
         assertTrue(full.get("ranking").get("decoded") > 0, full.toString());
         assertEquals(6, ShapeBench.table(report).size());
+        var json = report.toJson();
+        assertEquals(report.ratios().get("full_blend_over_single").ratio(),
+                json.get("ratios").get("full_blend_over_single").get("ratio").asDouble());
+        assertEquals("<= 2.5", json.get("ratios").get("full_blend_over_single").get("goal").asText());
     }
 }

@@ -41,9 +41,9 @@ import picocli.CommandLine.Option;
             "Run r samples with seed + r, so repeated prompts draw fresh candidates instead of replaying the "
                 + "judge's pair cache (which, as in a server, lives across requests).",
             "These machines are noisy: compare the p50/SINGLE ratios, measured in the same run.",
-            "--synthetic SHAPE instead measures the library's latency ratios on random-weight models of a realistic",
-            "shape (generated once into the cache folder): batched decoding, the bridge against java-llama.cpp,",
-            "full-blend against single, per-token combining, memory; each ratio beside its goal."})
+            "--synthetic SHAPE instead measures the library's latency ratios on random-weight models of a "
+                + "realistic shape (generated once into the cache folder): batched decoding, the bridge against "
+                + "java-llama.cpp, full-blend against single, per-token combining, memory; each ratio beside its goal."})
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     BlenderOptions blender;

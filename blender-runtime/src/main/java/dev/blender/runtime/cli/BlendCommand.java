@@ -37,8 +37,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "blend", mixinStandardHelpOptions = true,
         description = {"Mixes the next-token distributions of several models at every step.",
-            "Defaults: shared/models/arith/answerer-a.gguf + answerer-b.gguf, log-linear, equal weights, greedy,",
-            "scored on the first 100 problems of shared/data/arith/dev.jsonl against each model alone."})
+            "Defaults: shared/models/arith/answerer-a.gguf + answerer-b.gguf, log-linear, equal weights, greedy, "
+                + "scored on the first 100 problems of shared/data/arith/dev.jsonl against each model alone."})
 final class BlendCommand implements Callable<Integer> {
     @Mixin
     ModelFlags members = new ModelFlags();

@@ -26,8 +26,8 @@ final class BlenderOptions {
     ModelFlags models = new ModelFlags();
 
     // strings, not paths: a Path would fold the "//" of a server's URL
-    @Option(names = "--judge", paramLabel = "GGUF|URL#MODEL", description = {"the pairwise judge model: a GGUF file,",
-        "or a server's /v1/completions that returns logprobs (http://host:port/v1#model)"})
+    @Option(names = "--judge", paramLabel = "GGUF|URL#MODEL", description = "the pairwise judge model: a GGUF file, "
+        + "or a server's /v1/completions that returns logprobs (http://host:port/v1#model)")
     String judge;
 
     @Option(names = "--judge-template", defaultValue = "ab", description = "ab or arith (default: ${DEFAULT-VALUE})")

@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code blender doctor}: which llama.cpp runs, from where, and on which devices. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = {"Shows the JDK, the llama.cpp library in use (path, version, ABI), its CPU features,",
-            "the backends' devices with free/total memory, and whether GPU offload, mmap and mlock work.",
+        description = {"Shows the JDK, the llama.cpp library in use (path, version, ABI), its CPU features, "
+                + "the backends' devices with free/total memory, and whether GPU offload, mmap and mlock work.",
             "Choose another library with BLENDER_LLAMA_LIBRARY=DIR (see `blender natives install --help`).",
             "Exit code 1 when the library cannot be loaded; the message says why."})
 final class DoctorCommand implements Callable<Integer> {

@@ -33,9 +33,9 @@ import picocli.CommandLine.Option;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Measures whether the blend beats its best member on problems with checkable answers.",
             "Every row is a composition that 'run --strategy NAME' runs too.",
-            "Built-in recipe arith: generators answerer-a and answerer-b, judge.gguf, fuser.gguf, models in",
-            "shared/models/arith, problems shared/data/arith/dev.jsonl. A recipe file (a --config file with an",
-            "\"eval\" section) evaluates your own models."})
+            "Built-in recipe arith: generators answerer-a and answerer-b, judge.gguf, fuser.gguf, models in "
+                + "shared/models/arith, problems shared/data/arith/dev.jsonl. A recipe file (a --config file with an "
+                + "\"eval\" section) evaluates your own models."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--recipe", defaultValue = "arith", paramLabel = "NAME|FILE.json",
             description = "built-in recipe (arith: the reference blend; arith3: a, b and c at temperature 0.2)"

@@ -16,8 +16,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code blender inspect}: GGUF metadata of files and whether their vocabularies are compatible. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = {"Shows the GGUF header of each file (validated in Java, nothing native runs on a bad file)",
-            "and, for two or more files, whether their vocabularies can be mixed token by token."})
+        description = {"Shows the GGUF header of each file (validated in Java, nothing native runs on a bad file) "
+                + "and, for two or more files, whether their vocabularies can be mixed token by token."})
 final class InspectCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "FILE", description = "GGUF model files")
     List<Path> files;

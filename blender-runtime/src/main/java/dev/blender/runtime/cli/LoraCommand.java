@@ -20,9 +20,9 @@ final class LoraCommand implements Callable<Integer> {
     }
 
     @Command(name = "extract", mixinStandardHelpOptions = true, sortOptions = false,
-            description = {"Extracts a LoRA adapter from a fine-tune: the truncated SVD of (tuned - base) of every",
-                "matrix, at --rank (larger than a matrix's smaller side = full rank), written as an f32 GGUF",
-                "adapter that llama.cpp applies at scale 1 to reproduce the truncated deltas.",
+            description = {"Extracts a LoRA adapter from a fine-tune: the truncated SVD of (tuned - base) of every "
+                    + "matrix, at --rank (larger than a matrix's smaller side = full rank), written as an f32 GGUF "
+                    + "adapter that llama.cpp applies at scale 1 to reproduce the truncated deltas.",
                 "Adapters carry matrices only: the tuned model's norms (1-D tensors) are left out.",
                 "Example:",
                 "  blender lora extract --base base.gguf --tuned add.gguf --rank 8 -o add-r8.gguf"})

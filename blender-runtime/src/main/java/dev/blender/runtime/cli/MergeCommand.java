@@ -16,18 +16,21 @@ import picocli.CommandLine.Option;
 
 /** {@code blender merge}: the flags of {@link ModelMerger}, a progress bar and a one-line summary. */
 @Command(name = "merge", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Merges GGUF models of one architecture and shape into one file, tensor by tensor",
-            "(every tensor, norms and embeddings included; inputs f32, f16, q8_0 or q4_0).",
-            "  linear           the element-wise mean of the models (a model soup); --base optional",
+        description = {"Merges GGUF models of one architecture and shape into one file, tensor by tensor "
+                + "(every tensor, norms and embeddings included; inputs f32, f16, q8_0 or q4_0). Methods:",
+            "  linear           the element-wise mean of the models (a model soup); --base",
+            "                   optional",
             "  task-arithmetic  base + lambda * sum_i (model_i - base)",
-            "  ties             per tensor, each task vector (model_i - base) trimmed to its top --density",
-            "                   by magnitude, signs elected by the sum, the mean of the agreeing entries;",
-            "                   base + lambda * that",
-            "  dare             each task-vector entry dropped with probability --drop (seeded), the rest",
-            "                   scaled by 1/(1-drop), then task arithmetic",
-            "The output keeps the base's (or first model's) metadata and records the method, its parameters,",
-            "the inputs and their SHA-256 under blender.merge.*. Example:",
-            "  blender merge --method ties --base base.gguf -m add.gguf -m sub.gguf --density 0.5 -o ties.gguf"})
+            "  ties             per tensor, each task vector (model_i - base) trimmed to",
+            "                   its top --density by magnitude, signs elected by the sum,",
+            "                   the mean of the agreeing entries; base + lambda * that",
+            "  dare             each task-vector entry dropped with probability --drop",
+            "                   (seeded), the rest scaled by 1/(1-drop), then task",
+            "                   arithmetic",
+            "The output keeps the base's (or first model's) metadata and records the method, its parameters, "
+                + "the inputs and their SHA-256 under blender.merge.*. Example:",
+            "  blender merge --method ties --base base.gguf -m add.gguf -m sub.gguf \\",
+            "      --density 0.5 -o ties.gguf"})
 final class MergeCommand implements Callable<Integer> {
     @Option(names = "--method", required = true, paramLabel = "METHOD",
             description = "linear, task-arithmetic, ties or dare")

@@ -23,9 +23,9 @@ final class ModelFlags {
             description = "layers to offload to a GPU (-1 = all; needs `blender natives install cuda` or vulkan; without a GPU the CPU runs them, with one warning)")
     int gpuLayers;
 
-    @Option(names = "--probe-load", description = {"load each model file in a child JVM first (one token decoded there),",
-        "so that a file that crashes llama.cpp fails with an error instead of killing this process; for untrusted",
-        "files, at the cost of a JVM start and a load per file"})
+    @Option(names = "--probe-load", description = "load each model file in a child JVM first (one token decoded there), "
+        + "so that a file that crashes llama.cpp fails with an error instead of killing this process; for untrusted "
+        + "files, at the cost of a JVM start and a load per file")
     boolean probeLoad;
 
     /** Each -m as a generator: a file, or a remote member for a URL. */

@@ -32,14 +32,13 @@ final class NativesCommand implements Callable<Integer> {
     }
 
     @Command(name = "install", mixinStandardHelpOptions = true, modelTransformer = Install.ListVariants.class,
-            description = {"Downloads a prebuilt llama.cpp (v0.5.0) with npm, checks its SHA-512 against",
-                "the npm registry and a value pinned in blender, and unpacks only its libraries.",
-                "Prints the folder as the last line of stdout, for scripts:",
+            description = {"Downloads a prebuilt llama.cpp (v0.5.0) with npm, checks its SHA-512 against "
+                    + "the npm registry and a value pinned in blender, and unpacks only its libraries.",
+                "Prints the folder as the last line of stdout, for scripts; then run blender with "
+                    + "BLENDER_LLAMA_LIBRARY=$dir (or java -Dblender.llama.library=$dir):",
                 "  dir=$(./blender natives install cpu | tail -1)",
-                "then run blender with BLENDER_LLAMA_LIBRARY=$dir",
-                "(or java -Dblender.llama.library=$dir).",
-                "A complete install is reused without downloading. Without npm, the error",
-                "lists the manual steps (curl, sha512 check, tar).", ""})
+                "A complete install is reused without downloading. Without npm, the error "
+                    + "lists the manual steps (curl, sha512 check, tar).", ""})
     static final class Install implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "VARIANT", converter = VariantConverter.class,
                 completionCandidates = VariantNames.class, description = "one of ${COMPLETION-CANDIDATES} (below)")

@@ -25,11 +25,11 @@ import picocli.CommandLine.Option;
 
 /** {@code blender perplexity}: bits per byte of a text under each model and under their combinations. */
 @Command(name = "perplexity", mixinStandardHelpOptions = true,
-        description = {"Bits per UTF-8 byte of a text under each model alone and under linear and log-linear",
-            "combinations, with equal weights and with adaptive weights (online Bayesian, fixed share;",
-            "learnt across the pieces in order), so models with different vocabularies compare.",
-            "Defaults: shared/models/stories260K.gguf + aidreams260K.gguf (aligned by token text) on",
-            "shared/data/tinystories/tinystories_val_dev.txt."})
+        description = {"Bits per UTF-8 byte of a text under each model alone and under linear and log-linear "
+                + "combinations, with equal weights and with adaptive weights (online Bayesian, fixed share; "
+                + "learnt across the pieces in order), so models with different vocabularies compare.",
+            "Defaults: shared/models/stories260K.gguf + aidreams260K.gguf (aligned by token text) on "
+                + "shared/data/tinystories/tinystories_val_dev.txt."})
 final class PerplexityCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, paramLabel = "GGUF", description = "a model (repeat; default: stories260K + aidreams260K)")
     List<Path> models = new ArrayList<>();

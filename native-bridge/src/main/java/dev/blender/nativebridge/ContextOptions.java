@@ -20,9 +20,15 @@ package dev.blender.nativebridge;
  * @param embeddings       compute embeddings (for embedding and reranker models) instead of logits
  * @param pooling          pooling for embeddings
  * @param flashAttention   use flash attention
+ * @param prefixReuse      keep what sequence 0 held when a {@link dev.blender.nativebridge.generation.SequenceDecoder}
+ *                         of this context closes, so the next prompt decodes only what it does not share with
+ *                         it (a chat's history, a shared system prompt); see that class. Off by default: the
+ *                         logits of a reused prefix come from a differently batched decode, equal to a fresh
+ *                         one's only to float rounding
  */
 public record ContextOptions(int contextSize, int batchSize, int microBatchSize, int maxSequences, int threads,
-                             int batchThreads, boolean embeddings, PoolingType pooling, boolean flashAttention) {
+                             int batchThreads, boolean embeddings, PoolingType pooling, boolean flashAttention,
+                             boolean prefixReuse) {
 
     public ContextOptions {
         if (contextSize < 0) {
@@ -53,52 +59,61 @@ public record ContextOptions(int contextSize, int batchSize, int microBatchSize,
         if (pooling == null) {
             throw new IllegalArgumentException("pooling must not be null (use PoolingType.UNSPECIFIED)");
         }
+        if (prefixReuse && embeddings) {
+            // a pooled embedding reads the whole sequence in one decode: there is no prefix to keep
+            throw new IllegalArgumentException("prefixReuse needs a logits context, not an embeddings one");
+        }
     }
 
     /** Model's context length, batch 512, one sequence, automatic threads, logits (no embeddings). */
     public static ContextOptions defaults() {
-        return new ContextOptions(0, 512, 512, 1, 0, 0, false, PoolingType.UNSPECIFIED, false);
+        return new ContextOptions(0, 512, 512, 1, 0, 0, false, PoolingType.UNSPECIFIED, false, false);
     }
 
     public ContextOptions withContextSize(int n) {
         return new ContextOptions(n, batchSize, microBatchSize, maxSequences, threads, batchThreads, embeddings,
-                pooling, flashAttention);
+                pooling, flashAttention, prefixReuse);
     }
 
     /** Sets the logical batch size; the micro-batch follows it down when it would exceed it. */
     public ContextOptions withBatchSize(int n) {
         return new ContextOptions(contextSize, n, Math.max(1, Math.min(microBatchSize, n)), maxSequences, threads,
-                batchThreads, embeddings, pooling, flashAttention);
+                batchThreads, embeddings, pooling, flashAttention, prefixReuse);
     }
 
     public ContextOptions withMicroBatchSize(int n) {
         return new ContextOptions(contextSize, batchSize, n, maxSequences, threads, batchThreads, embeddings,
-                pooling, flashAttention);
+                pooling, flashAttention, prefixReuse);
     }
 
     public ContextOptions withMaxSequences(int n) {
         return new ContextOptions(contextSize, batchSize, microBatchSize, n, threads, batchThreads, embeddings,
-                pooling, flashAttention);
+                pooling, flashAttention, prefixReuse);
     }
 
     public ContextOptions withThreads(int n) {
         return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, n, batchThreads, embeddings,
-                pooling, flashAttention);
+                pooling, flashAttention, prefixReuse);
     }
 
     public ContextOptions withBatchThreads(int n) {
         return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, n, embeddings,
-                pooling, flashAttention);
+                pooling, flashAttention, prefixReuse);
     }
 
     public ContextOptions withEmbeddings(boolean on, PoolingType pooling) {
         return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, batchThreads, on,
-                pooling, flashAttention);
+                pooling, flashAttention, prefixReuse);
     }
 
     public ContextOptions withFlashAttention(boolean on) {
         return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, batchThreads,
-                embeddings, pooling, on);
+                embeddings, pooling, on, prefixReuse);
+    }
+
+    public ContextOptions withPrefixReuse(boolean on) {
+        return new ContextOptions(contextSize, batchSize, microBatchSize, maxSequences, threads, batchThreads,
+                embeddings, pooling, flashAttention, on);
     }
 
     /** What {@code threads = 0} becomes: half the available processors, at least 1. */

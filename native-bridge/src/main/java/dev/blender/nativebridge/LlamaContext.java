@@ -225,6 +225,7 @@ public final class LlamaContext implements AutoCloseable {
      *                         when the KV cache has no room for it
      */
     public synchronized void decode(Batch batch) {
+        keptPrefix = NO_TOKENS;
         Objects.requireNonNull(batch, "batch");
         checkOpen();
         validate(batch);
@@ -404,6 +405,7 @@ public final class LlamaContext implements AutoCloseable {
      * @throws IllegalStateException this context or the adapter is closed
      */
     public synchronized void setLoraAdapter(LoraAdapter adapter, float scale) {
+        keptPrefix = NO_TOKENS;
         Objects.requireNonNull(adapter, "adapter");
         checkOpen();
         if (!Float.isFinite(scale)) {
@@ -447,6 +449,7 @@ public final class LlamaContext implements AutoCloseable {
      * @return false when it was not set on this context
      */
     public synchronized boolean removeLoraAdapter(LoraAdapter adapter) {
+        keptPrefix = NO_TOKENS;
         Objects.requireNonNull(adapter, "adapter");
         checkOpen();
         Applied applied = loras.remove(adapter);
@@ -473,6 +476,7 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Stops applying every adapter to later decodes. */
     public synchronized void clearLoraAdapters() {
+        keptPrefix = NO_TOKENS;
         checkOpen();
         try {
             if (LlamaCpp.clear_adapter_lora != null) {
@@ -520,10 +524,37 @@ public final class LlamaContext implements AutoCloseable {
         }
     }
 
+    // ---- a kept prefix (ContextOptions.prefixReuse) ----
+
+    private static final int[] NO_TOKENS = new int[0];
+    /** The tokens sequence 0's cells hold, left by the last SequenceDecoder for the next one; empty: none. */
+    private int[] keptPrefix = NO_TOKENS;
+
+    /**
+     * Hands over the tokens sequence 0 holds from the last {@link
+     * dev.blender.nativebridge.generation.SequenceDecoder} of a {@code prefixReuse} context (empty when none,
+     * or when anything changed the cache or the adapters since), and forgets them here: one decoder at a
+     * time owns them.
+     */
+    public synchronized int[] takeKeptPrefix() {
+        int[] tokens = keptPrefix;
+        keptPrefix = NO_TOKENS;
+        return tokens;
+    }
+
+    /** Records the tokens sequence 0's cells hold at positions {@code 0..tokens.length-1}, for the next decoder. */
+    public synchronized void keepPrefix(int[] tokens) {
+        Objects.requireNonNull(tokens, "tokens");
+        if (!closed && options.prefixReuse()) {
+            keptPrefix = tokens.clone();
+        }
+    }
+
     // ---- KV cache ----
 
     /** Empties the KV cache of every sequence. */
     public synchronized void clearKvCache() {
+        keptPrefix = NO_TOKENS;
         checkOpen();
         invalidateViews();
         try {
@@ -541,6 +572,7 @@ public final class LlamaContext implements AutoCloseable {
      * @return false when llama.cpp cannot remove a partial range (it then removes nothing)
      */
     public synchronized boolean removeSequence(int seq, int from, int to) {
+        keptPrefix = NO_TOKENS;
         checkOpen();
         if (seq >= 0) {
             checkSeq(seq);
@@ -566,6 +598,7 @@ public final class LlamaContext implements AutoCloseable {
      * ({@code -1} = open end): how a prompt decoded once serves several candidates.
      */
     public synchronized void copySequence(int src, int dst, int from, int to) {
+        keptPrefix = NO_TOKENS;
         checkOpen();
         checkSeq(src);
         checkSeq(dst);
@@ -584,6 +617,7 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Removes every sequence but {@code seq}. */
     public synchronized void keepSequence(int seq) {
+        keptPrefix = NO_TOKENS;
         checkOpen();
         checkSeq(seq);
         try {
@@ -596,6 +630,7 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Shifts positions {@code [from, to)} of a sequence by {@code delta}. */
     public synchronized void shiftSequence(int seq, int from, int to, int delta) {
+        keptPrefix = NO_TOKENS;
         checkOpen();
         checkSeq(seq);
         try {

@@ -58,6 +58,14 @@ final class BlenderOptions {
     @Option(names = "--context", description = "KV cells per sequence")
     Integer context;
 
+    @Option(names = "--prefix-reuse", negatable = true, description = "keep each generator's and the fuser's last"
+            + " prompt in its KV cache, so a next prompt that starts the same (a chat's history) decodes only the rest;"
+            + " seeded answers may then differ by float rounding (default: on for chat, off otherwise)")
+    Boolean prefixReuse;
+
+    /** What {@code --prefix-reuse} means when not given: chat keeps its history, the rest stay reproducible. */
+    boolean prefixReuseByDefault;
+
     @Option(names = "--sequential-members", description = "generators sample one after another even where llama.cpp"
             + " decodes them exactly in parallel (v0.5.0); for measuring what parallel sampling saves")
     boolean sequentialMembers;
@@ -159,6 +167,11 @@ final class BlenderOptions {
         }
         if (sequentialMembers) {
             b.parallelMembers(false);
+        }
+        if (prefixReuse != null) {
+            b.prefixReuse(prefixReuse);
+        } else if (prefixReuseByDefault && config == null) {
+            b.prefixReuse(true);
         }
         if (models.probeLoad) {
             b.probeLoad(true);

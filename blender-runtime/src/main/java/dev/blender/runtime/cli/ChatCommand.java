@@ -50,6 +50,12 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     BlenderOptions blender;
 
+    /** The blend's flags, with prefix reuse on unless asked off: a conversation's history starts its next prompt. */
+    BlenderOptions blenderOptions() {
+        blender.prefixReuseByDefault = true;
+        return blender;
+    }
+
     @Option(names = "--seed", defaultValue = "1", description = "sampling seed (default: ${DEFAULT-VALUE})")
     long seed;
 
@@ -65,7 +71,7 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        try (Blender b = blender.open(System.err); Terminal terminal = terminal()) {
+        try (Blender b = blenderOptions().open(System.err); Terminal terminal = terminal()) {
             strategy = b.config().composition();
             LineReader reader = reader(terminal);
             PrintWriter out = terminal.writer();

@@ -289,7 +289,8 @@ public final class Blender implements AutoCloseable {
 
     ContextOptions generatorContext(Path model, int sequences) {
         return ContextOptions.defaults().withContextSize(config.contextSizeFor(model) * sequences)
-                .withMaxSequences(sequences).withThreads(config.modelOptionsFor(model).threads());
+                .withMaxSequences(sequences).withThreads(config.modelOptionsFor(model).threads())
+                .withPrefixReuse(config.prefixReuse());
     }
 
     /** A judge decodes up to 16 pairs at once; a reranker pools one relevance score per sequence. */
@@ -301,6 +302,6 @@ public final class Blender implements AutoCloseable {
 
     ContextOptions fuserContext() {
         return ContextOptions.defaults().withContextSize(config.contextSizeFor(config.fuser()))
-                .withThreads(config.modelOptionsFor(config.fuser()).threads());
+                .withThreads(config.modelOptionsFor(config.fuser()).threads()).withPrefixReuse(config.prefixReuse());
     }
 }

@@ -98,6 +98,7 @@ public final class BlenderConfig {
     private final long memoryBudgetBytes;
     private final long deviceMemoryBudgetBytes;
     private final boolean parallelMembers;
+    private final boolean prefixReuse;
     private final long pairCacheSize;
     private final List<String> stop;
     private final String generatorPrompt;
@@ -134,6 +135,7 @@ public final class BlenderConfig {
         long memoryBudgetBytes = b.memoryBudgetBytes;
         long deviceMemoryBudgetBytes = b.deviceMemoryBudgetBytes;
         boolean parallelMembers = b.parallelMembers;
+        boolean prefixReuse = b.prefixReuse;
         long pairCacheSize = b.pairCacheSize;
         List<String> stop = b.stop;
         String generatorPrompt = b.generatorPrompt;
@@ -279,6 +281,7 @@ public final class BlenderConfig {
         this.memoryBudgetBytes = memoryBudgetBytes;
         this.deviceMemoryBudgetBytes = deviceMemoryBudgetBytes;
         this.parallelMembers = parallelMembers;
+        this.prefixReuse = prefixReuse;
         this.pairCacheSize = pairCacheSize;
         this.stop = stop;
         this.generatorPrompt = generatorPrompt;
@@ -425,6 +428,11 @@ public final class BlenderConfig {
 
     public boolean parallelMembers() {
         return parallelMembers;
+    }
+
+    /** Whether generator and fuser contexts keep their last prompt for the next request ({@link Builder#prefixReuse}). */
+    public boolean prefixReuse() {
+        return prefixReuse;
     }
 
     public long pairCacheSize() {
@@ -723,6 +731,7 @@ public final class BlenderConfig {
         private long memoryBudgetBytes = 8L << 30;
         private long deviceMemoryBudgetBytes;
         private boolean parallelMembers = true;
+        private boolean prefixReuse;
         private long pairCacheSize = 100_000;
         private List<String> stop = List.of();
         private String generatorPrompt = "{prompt}";
@@ -935,6 +944,20 @@ public final class BlenderConfig {
          */
         public Builder parallelMembers(boolean on) {
             this.parallelMembers = on;
+            return this;
+        }
+
+        /**
+         * Whether the generators' and the fuser's pooled contexts keep the last prompt they decoded (and a
+         * candidate's tokens) in their KV cache, so a request whose prompt starts the same way decodes only
+         * the rest: a chat's history, a shared system prompt or instruction ({@link
+         * dev.blender.nativebridge.ContextOptions#prefixReuse()}). Default false: the kept part was decoded
+         * in other batches, so logits agree with a fresh decode only to float rounding, and a seeded
+         * request may then sample differently depending on which context served it before. {@code blender
+         * chat} turns it on.
+         */
+        public Builder prefixReuse(boolean on) {
+            this.prefixReuse = on;
             return this;
         }
 

@@ -56,7 +56,7 @@ public final class BlenderConfigJson {
 
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
-            "memoryBudgetMiB", "deviceMemoryBudgetMiB", "parallelMembers", "cascadeConfidence", "stop",
+            "memoryBudgetMiB", "deviceMemoryBudgetMiB", "parallelMembers", "prefixReuse", "cascadeConfidence", "stop",
             "generatorPrompt", "eval", "probeLoad");
 
     /**
@@ -151,8 +151,11 @@ public final class BlenderConfigJson {
         if (root.has("deviceMemoryBudgetMiB")) {
             b.deviceMemoryBudgetBytes(root.get("deviceMemoryBudgetMiB").asLong() << 20);
         }
+        if (root.has("prefixReuse")) {
+            b.prefixReuse(flag(root, "prefixReuse"));
+        }
         if (root.has("parallelMembers")) {
-            b.parallelMembers(root.get("parallelMembers").asBoolean());
+            b.parallelMembers(flag(root, "parallelMembers"));
         }
         if (root.has("memoryBudgetMiB")) {
             b.memoryBudgetBytes(root.get("memoryBudgetMiB").asLong() << 20);
@@ -161,10 +164,7 @@ public final class BlenderConfigJson {
             b.cascadeConfidence(root.get("cascadeConfidence").asDouble());
         }
         if (root.has("probeLoad")) {
-            if (!root.get("probeLoad").isBoolean()) {
-                throw new IllegalArgumentException("'probeLoad' must be true or false, was " + root.get("probeLoad"));
-            }
-            b.probeLoad(root.get("probeLoad").asBoolean());
+            b.probeLoad(flag(root, "probeLoad"));
         }
         if (root.has("generatorPrompt")) {
             b.generatorPrompt(root.get("generatorPrompt").asText());
@@ -356,5 +356,14 @@ public final class BlenderConfigJson {
             o = o.withMinP((float) s.get("minP").asDouble());
         }
         return o;
+    }
+
+    /** A true/false field; anything else (a string "yes", a number) is an error naming it, never a silent false. */
+    private static boolean flag(JsonNode node, String key) {
+        JsonNode v = node.get(key);
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException("'" + key + "' must be true or false, was " + v);
+        }
+        return v.booleanValue();
     }
 }

@@ -40,7 +40,12 @@ import java.util.function.BooleanSupplier;
  * {@link #reset()} before decoding again: tokens of earlier batches may already be in the cache.
  *
  * <p>The decoder empties the context's KV cache when created and assumes it alone uses the context
- * until closed. Not thread-safe: it drives one context, like the context's own thread rules. Close it
+ * until closed. On a context created with {@link dev.blender.nativebridge.ContextOptions#prefixReuse()}
+ * it keeps sequence 0 instead: what sequence 0 held when the previous decoder closed (and its prompt
+ * after {@link #end(int) end(0)}) stays in the cache, and a {@link #prefill} of sequence 0 decodes only
+ * the part of its prompt after the tokens it shares with that, at least its last token (whose logits it
+ * needs); {@link #reusedTokens()} counts what it did not decode. Anything else that writes the context's
+ * cache or its LoRA adapters in between forgets the kept tokens, so they are never reused stale. Not thread-safe: it drives one context, like the context's own thread rules. Close it
  * (idempotent) to free its batch; closing does not close the context.
  */
 public final class SequenceDecoder implements AutoCloseable {
@@ -67,6 +72,16 @@ public final class SequenceDecoder implements AutoCloseable {
     private Arena pinArena;
     private long call;
     private long tokensDecoded;
+    private long reusedTokens;
+    /** The context's prefixReuse: sequence 0 outlives end(0) and this decoder. */
+    private final boolean keep;
+    /** Tokens sequence 0's cells hold while it is not live (kept from before); null: none. */
+    private int[] reusable;
+    /** The tokens sequence 0 holds, position by position; unknown after a fork into it or a failed append. */
+    private int[] held0 = new int[16];
+    private boolean held0Known = true;
+    /** Where sequence 0's first append ended: its prompt, kept by end(0). */
+    private int prompt0;
     // scratch for the order rows go into batches, reused so a decode loop allocates little
     private int[] rowSeq = new int[16];
     private int[] rowIndex = new int[16];
@@ -90,7 +105,14 @@ public final class SequenceDecoder implements AutoCloseable {
         this.outCount = new int[seqs];
         this.outSlot = new int[seqs][];
         Arrays.fill(outCall, -1);
-        ctx.clearKvCache();
+        this.keep = ctx.options().prefixReuse();
+        int[] kept = keep ? ctx.takeKeptPrefix() : new int[0];
+        if (kept.length > 0 && ctx.sequenceMaxPosition(0) == kept.length - 1) {
+            ctx.keepSequence(0);
+            reusable = kept;
+        } else {
+            ctx.clearKvCache();
+        }
         this.batch = Batch.create(ctx.batchSize());
     }
 
@@ -103,6 +125,8 @@ public final class SequenceDecoder implements AutoCloseable {
         checkOpen();
         unpin();
         ctx.clearKvCache();
+        reusable = null;
+        held0Known = true;
         Arrays.fill(live, false);
         Arrays.fill(next, 0);
         Arrays.fill(outCall, -1);
@@ -131,6 +155,11 @@ public final class SequenceDecoder implements AutoCloseable {
         return tokensDecoded;
     }
 
+    /** Prompt tokens that prefills of sequence 0 found kept in the cache instead of decoding them. */
+    public long reusedTokens() {
+        return reusedTokens;
+    }
+
     /** Decodes a prompt into an empty sequence, with logits for its last token. */
     public void prefill(int seq, int[] prompt) {
         checkSeq(seq);
@@ -140,6 +169,30 @@ public final class SequenceDecoder implements AutoCloseable {
         }
         if (prompt.length == 0) {
             throw new IllegalArgumentException("an empty prompt gives no logits to continue from");
+        }
+        if (seq == 0 && reusable != null) {
+            // the last prompt token is decoded even when kept: its logits are what the caller reads
+            int shared = 0;
+            int most = Math.min(reusable.length, prompt.length - 1);
+            while (shared < most && reusable[shared] == prompt[shared]) {
+                shared++;
+            }
+            reusable = null;
+            if (shared == 0 || !ctx.removeSequence(0, shared, -1)) {
+                ctx.removeSequence(0);
+                shared = 0;
+            }
+            if (shared > 0) {
+                live[0] = true;
+                next[0] = shared;
+                outCall[0] = -1;
+                held0 = Arrays.copyOf(prompt, Math.max(16, prompt.length));
+                held0Known = true;
+                prompt0 = prompt.length;
+                reusedTokens += shared;
+                append(0, Arrays.copyOfRange(prompt, shared, prompt.length), prompt.length - shared - 1);
+                return;
+            }
         }
         append(seq, prompt, prompt.length - 1);
     }
@@ -193,6 +246,10 @@ public final class SequenceDecoder implements AutoCloseable {
         if (live[dst] || src == dst) {
             throw new IllegalArgumentException("sequence " + dst + " already holds tokens; fork into an empty one");
         }
+        if (dst == 0) {
+            dropReusable();
+            held0Known = false; // the source's tokens are not tracked
+        }
         ctx.copySequence(src, dst);
         live[dst] = true;
         next[dst] = next[src];
@@ -207,7 +264,13 @@ public final class SequenceDecoder implements AutoCloseable {
         checkOpen();
         checkSeq(seq);
         if (live[seq]) {
-            ctx.removeSequence(seq);
+            if (seq == 0 && keep && held0Known && prompt0 > 0 && prompt0 <= next[0]
+                    && ctx.removeSequence(0, prompt0, -1)) {
+                // the prompt stays for a later prefill: its cells are shared with the forks anyway
+                reusable = Arrays.copyOf(held0, prompt0);
+            } else {
+                ctx.removeSequence(seq);
+            }
             live[seq] = false;
             next[seq] = 0;
             outCall[seq] = -1;
@@ -288,6 +351,9 @@ public final class SequenceDecoder implements AutoCloseable {
         if (total == 0) {
             return;
         }
+        if (seen[0] && !live[0]) {
+            dropReusable(); // sequence 0 starts afresh: the kept tokens are not its prefix
+        }
         int free = freeCells();
         if (total > free) {
             throw new DecodeException(1, "no KV-cache room for " + total + " more tokens: " + free + " of the"
@@ -323,9 +389,13 @@ public final class SequenceDecoder implements AutoCloseable {
             where[seqs[i]] = i;
             start[i] = next[seqs[i]];
         }
+        if (seen[0]) {
+            track0(tokens[where[0]], start[where[0]]);
+        }
         for (int from = 0; from < total; from += capacity) {
             int to = Math.min(total, from + capacity);
             if (cancelled.getAsBoolean()) {
+                held0Known = false; // some batches of this append may be in the cache already
                 throw new CancellationException("decoding cancelled");
             }
             batch.clear();
@@ -335,7 +405,12 @@ public final class SequenceDecoder implements AutoCloseable {
                 batch.add(tokens[i][k], start[i] + k, rowSeq[r], k >= firstOutput[i]);
             }
             tokensDecoded += batch.size();
-            ctx.decode(batch);
+            try {
+                ctx.decode(batch);
+            } catch (RuntimeException e) {
+                held0Known = false;
+                throw e;
+            }
             boolean last = to == total;
             for (int r = from; r < to; r++) {
                 int i = where[rowSeq[r]];
@@ -391,6 +466,28 @@ public final class SequenceDecoder implements AutoCloseable {
         }
     }
 
+    /** Records the tokens an append puts into sequence 0 at positions from {@code at}. */
+    private void track0(int[] tokens, int at) {
+        if (!held0Known) {
+            return;
+        }
+        if (at == 0) {
+            prompt0 = tokens.length;
+        }
+        if (at + tokens.length > held0.length) {
+            held0 = Arrays.copyOf(held0, Math.max(at + tokens.length, held0.length * 2));
+        }
+        System.arraycopy(tokens, 0, held0, at, tokens.length);
+    }
+
+    /** Frees the cells kept for sequence 0 before something else goes into it. */
+    private void dropReusable() {
+        if (reusable != null) {
+            reusable = null;
+            ctx.removeSequence(0);
+        }
+    }
+
     private int pin(int row) {
         if (pinArena == null) {
             pinArena = Arena.ofShared();
@@ -429,6 +526,12 @@ public final class SequenceDecoder implements AutoCloseable {
             closed = true;
             unpin();
             batch.close();
+            if (keep && ctx.isOpen()) {
+                int[] tokens = live[0] ? (held0Known ? Arrays.copyOf(held0, next[0]) : null) : reusable;
+                if (tokens != null && tokens.length > 0) {
+                    ctx.keepPrefix(tokens);
+                }
+            }
         }
     }
 }

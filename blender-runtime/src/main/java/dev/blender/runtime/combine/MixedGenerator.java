@@ -34,6 +34,8 @@ public final class MixedGenerator {
     private final int n;
     private final MemorySegment[] rows;
     private final float[][] gathered;
+    /** gathered as segments, what the combiner and adaptive weights read when vocabularies differ. */
+    private final MemorySegment[] gatheredRows;
     private final float[] out;
     /** The sampler may change its input (repetition penalty): it gets a copy of out. */
     private final float[] scores;
@@ -59,6 +61,10 @@ public final class MixedGenerator {
         this.n = alignment.size();
         this.rows = new MemorySegment[members.size()];
         this.gathered = alignment.isIdentity() ? null : new float[members.size()][n];
+        this.gatheredRows = new MemorySegment[members.size()];
+        for (int m = 0; m < members.size() && gathered != null; m++) {
+            gatheredRows[m] = MemorySegment.ofArray(gathered[m]);
+        }
         this.out = new float[n];
         this.scores = new float[n];
         this.decoders = new SequenceDecoder[members.size()];
@@ -88,7 +94,7 @@ public final class MixedGenerator {
         long start = System.nanoTime();
         int k = members.size();
         double[] nll = new double[k];
-        AdaptiveWeights adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
+        OnlineWeights adaptive = OnlineWeights.of(options);
         try {
             for (int m = 0; m < k; m++) {
                 LlamaModel model = members.get(m).model();
@@ -106,7 +112,7 @@ public final class MixedGenerator {
                 for (int m = 0; m < k; m++) {
                     promptLogProbs[m] = -promptNll[m];
                 }
-                adaptive.observe(promptLogProbs);
+                adaptive.observePrompt(promptLogProbs);
             }
             Combiner solo = null;
             if (request.gate() > 0) {
@@ -128,14 +134,15 @@ public final class MixedGenerator {
                     reason = FinishReason.CANCELLED;
                     break;
                 }
+                MemorySegment[] view = memberRows(combiner.options().method());
                 if (adaptive != null) {
-                    combiner.reweight(adaptive.current());
+                    combiner.reweight(adaptive.weigh(view, n, decoders[0].position(0)));
                 }
-                combine(combiner, solo, request.gate());
+                combine(view, combiner, solo, request.gate());
                 System.arraycopy(out, 0, scores, 0, n);
                 int u = sampler.sample(scores, n, history, generated);
                 if (adaptive != null) {
-                    adaptive.observe(memberLogProbs(u));
+                    adaptive.observe(view, n, out, u);
                 }
                 if (isEndOfGeneration(u)) {
                     reason = FinishReason.END_OF_GENERATION;
@@ -216,14 +223,23 @@ public final class MixedGenerator {
         return w;
     }
 
-    /**
-     * Mixes the members' current rows into {@link #out}; with a gate, the first member alone where its
-     * top token's probability reaches it.
-     */
-    private void combine(Combiner combiner, Combiner solo, float gate) {
+    /** The members' current rows over the combined tokens, as a combination by {@code method} reads them. */
+    private MemorySegment[] memberRows(CombineMethod method) {
         for (int m = 0; m < members.size(); m++) {
             rows[m] = decoders[m].logits(0);
         }
+        if (alignment.isIdentity()) {
+            return rows;
+        }
+        alignment.gatherAll(rows, gathered, method);
+        return gatheredRows;
+    }
+
+    /**
+     * Mixes the members' rows ({@link #memberRows}) into {@link #out}; with a gate, the first member alone
+     * where its top token's probability reaches it.
+     */
+    private void combine(MemorySegment[] view, Combiner combiner, Combiner solo, float gate) {
         Combiner chosen = combiner;
         if (solo != null) {
             MemorySegment first = rows[0];
@@ -234,25 +250,8 @@ public final class MixedGenerator {
                 chosen = solo;
             }
         }
-        if (alignment.isIdentity()) {
-            chosen.combine(rows, n, out);
-            return;
-        }
-        boolean proxyMissing = chosen.options().method() != CombineMethod.LINEAR;
-        for (int m = 0; m < members.size(); m++) {
-            alignment.gather(m, rows[m], gathered[m], proxyMissing);
-        }
-        chosen.combine(gathered, n, out);
-    }
-
-    /** Each member's log-probability of combined token u at the current step. */
-    private double[] memberLogProbs(int u) {
-        double[] lp = new double[members.size()];
-        for (int m = 0; m < members.size(); m++) {
-            lp[m] = alignment.isIdentity() ? AdaptiveWeights.logProbability(rows[m], n, u)
-                    : AdaptiveWeights.logProbability(MemorySegment.ofArray(gathered[m]), n, u);
-        }
-        return lp;
+        // the solo combination is the first member's row alone, which reads the same in either gathering
+        chosen.combine(view, n, out);
     }
 
     private boolean isEndOfGeneration(int u) {

@@ -94,25 +94,25 @@ public final class MixedGenerator {
         long start = System.nanoTime();
         int k = members.size();
         double[] nll = new double[k];
-        OnlineWeights adaptive = OnlineWeights.of(options);
         try {
             for (int m = 0; m < k; m++) {
                 LlamaModel model = members.get(m).model();
                 int[] prompt = request.messages() == null ? model.vocab().tokenize(request.prompt())
                         : Generator.prompt(model, request.messages(), true);
-                nll[m] = decodePrompt(m, prompt, request.perplexityTemperature() > 0 || adaptive != null);
+                nll[m] = decodePrompt(m, prompt, request.perplexityTemperature() > 0 || options.adaptive());
             }
-            Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
+            // PackLLM's weights, when asked for, are what adaptive weights start from
+            AdaptiveCombiner mixer = new AdaptiveCombiner(request.perplexityTemperature() > 0
                     && options.method() != CombineMethod.NEGATIVE_EVIDENCE
                     ? options.withWeights(perplexityWeights(nll, request.perplexityTemperature())) : options);
-            if (adaptive != null) {
+            if (options.adaptive()) {
                 // the prompt (its last PERPLEXITY_WINDOW tokens) is the first evidence: each member's weight
                 // times its probability of that text
                 double[] promptLogProbs = new double[k];
                 for (int m = 0; m < k; m++) {
                     promptLogProbs[m] = -promptNll[m];
                 }
-                adaptive.observePrompt(promptLogProbs);
+                mixer.observePrompt(promptLogProbs);
             }
             Combiner solo = null;
             if (request.gate() > 0) {
@@ -134,16 +134,11 @@ public final class MixedGenerator {
                     reason = FinishReason.CANCELLED;
                     break;
                 }
-                MemorySegment[] view = memberRows(combiner.options().method());
-                if (adaptive != null) {
-                    combiner.reweight(adaptive.weigh(view, n, decoders[0].position(0)));
-                }
-                combine(view, combiner, solo, request.gate());
+                MemorySegment[] view = memberRows(options.method());
+                combine(view, mixer, solo, request.gate());
                 System.arraycopy(out, 0, scores, 0, n);
                 int u = sampler.sample(scores, n, history, generated);
-                if (adaptive != null) {
-                    adaptive.observe(view, n, out, u);
-                }
+                mixer.observe(view, n, out, u);
                 if (isEndOfGeneration(u)) {
                     reason = FinishReason.END_OF_GENERATION;
                     break;
@@ -239,19 +234,23 @@ public final class MixedGenerator {
      * Mixes the members' rows ({@link #memberRows}) into {@link #out}; with a gate, the first member alone
      * where its top token's probability reaches it.
      */
-    private void combine(MemorySegment[] view, Combiner combiner, Combiner solo, float gate) {
-        Combiner chosen = combiner;
+    private void combine(MemorySegment[] view, AdaptiveCombiner mixer, Combiner solo, float gate) {
+        boolean alone = false;
         if (solo != null) {
             MemorySegment first = rows[0];
             int size = members.get(0).vocabSize();
             // p_max = exp(max - max) / sum_i exp(x_i - max) = 1 / that sum
             double topProbability = 1.0 / VectorCombiner.sumExp(first, size, VectorCombiner.max(first, size));
-            if (topProbability >= gate) {
-                chosen = solo;
-            }
+            alone = topProbability >= gate;
         }
-        // the solo combination is the first member's row alone, which reads the same in either gathering
-        chosen.combine(view, n, out);
+        if (!alone || mixer.options().adaptive()) {
+            // adaptive weights weigh every step they will learn from, the first member's solo steps too
+            mixer.combine(view, n, decoders[0].position(0), out);
+        }
+        if (alone) {
+            // the first member's row alone, which reads the same in either gathering
+            solo.combine(view, n, out);
+        }
     }
 
     private boolean isEndOfGeneration(int u) {

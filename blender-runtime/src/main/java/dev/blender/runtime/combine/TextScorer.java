@@ -39,13 +39,12 @@ public final class TextScorer {
 
     private final List<LlamaContext> members;
     private final VocabAlignment alignment;
-    private final Combiner combiner;
+    private final AdaptiveCombiner mixer;
     private final float[][] gathered;
     /** gathered as segments, what the combiner and the weights read when vocabularies differ. */
     private final MemorySegment[] gatheredRows;
     private final MemorySegment[] rows;
     private final float[] out;
-    private final OnlineWeights adaptive;
 
     public TextScorer(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
         this.members = List.copyOf(Objects.requireNonNull(members, "members"));
@@ -54,7 +53,7 @@ public final class TextScorer {
             vocabs.add(c.model().vocab());
         }
         this.alignment = VocabAlignment.of(vocabs, policy);
-        this.combiner = Combiner.vectorized(options);
+        this.mixer = new AdaptiveCombiner(options);
         if (options.members() != members.size()) {
             throw new IllegalArgumentException(options + " combines " + options.members() + " models, got "
                     + members.size());
@@ -66,19 +65,16 @@ public final class TextScorer {
         }
         this.rows = new MemorySegment[members.size()];
         this.out = new float[alignment.size()];
-        this.adaptive = OnlineWeights.of(options);
     }
 
     /** Adaptive weights back to their prior. */
     public void resetWeights() {
-        if (adaptive != null) {
-            adaptive.reset();
-        }
+        mixer.reset();
     }
 
     /** The member weights now: the options' own, or what adaptive weights have learnt. */
     public float[] weights() {
-        return adaptive != null ? adaptive.current().clone() : combiner.options().weights();
+        return mixer.weights();
     }
 
     /** The text under member {@code k} alone, with its own tokenisation. */
@@ -139,17 +135,12 @@ public final class TextScorer {
             }
             MemorySegment[] view = rows;
             if (!alignment.isIdentity()) {
-                alignment.gatherAll(rows, gathered, combiner.options().method());
+                alignment.gatherAll(rows, gathered, mixer.options().method());
                 view = gatheredRows;
             }
-            if (adaptive != null) {
-                combiner.reweight(adaptive.weigh(view, alignment.size(), i));
-            }
-            combiner.combine(view, alignment.size(), out);
+            mixer.combine(view, alignment.size(), i, out);
             nats -= out[target[i]];
-            if (adaptive != null) {
-                adaptive.observe(view, alignment.size(), out, target[i]);
-            }
+            mixer.observe(view, alignment.size(), out, target[i]);
         }
         return new Score(nats, n - 1, text.getBytes(StandardCharsets.UTF_8).length);
     }

@@ -23,8 +23,7 @@ class LearnedGateTest {
      */
     private static double meanLoss(CombineOptions options, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
-        Combiner combiner = Combiner.vectorized(options);
-        OnlineWeights learner = OnlineWeights.of(options);
+        AdaptiveCombiner mixer = new AdaptiveCombiner(options);
         float[][] rows = new float[2][N];
         MemorySegment[] view = {MemorySegment.ofArray(rows[0]), MemorySegment.ofArray(rows[1])};
         float[] out = new float[N];
@@ -40,14 +39,9 @@ class LearnedGateTest {
                 rows[1 - knows][i] = (float) (r.nextGaussian() * 1.5);
             }
             int token = r.nextDouble() < 0.8 ? top : (top + 1 + r.nextInt(N - 1)) % N;
-            if (learner != null) {
-                combiner.reweight(learner.weigh(view, N, 1 + t % 40));
-            }
-            combiner.combine(view, N, out);
+            mixer.combine(view, N, 1 + t % 40, out);
             nats -= out[token];
-            if (learner != null) {
-                learner.observe(view, N, out, token);
-            }
+            mixer.observe(view, N, out, token);
         }
         return nats / steps;
     }

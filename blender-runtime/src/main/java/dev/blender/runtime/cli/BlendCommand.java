@@ -65,6 +65,15 @@ final class BlendCommand implements Callable<Integer> {
                     + " (0 = always mix)")
     float gate;
 
+    @Option(names = "--adapt", defaultValue = "fixed", paramLabel = "A",
+            description = "how the weights learn as the text goes, from --weights as the prior: fixed, bayes (online"
+                    + " Bayesian, fixed share) or learned (a gate learnt online) (default: ${DEFAULT-VALUE})")
+    CombineOptions.Adaptation adapt;
+
+    @Option(names = "--rate", description = "the rate of --adapt: fixed-share rate for bayes (default 0.01), learning"
+            + " rate for learned (default 0.1)")
+    Float rate;
+
     @Option(names = "--align-by-text", description = "allow members whose vocabularies differ (aligned by token text)")
     boolean alignByText;
 
@@ -132,15 +141,21 @@ final class BlendCommand implements Callable<Integer> {
 
     private CombineOptions options(int members) {
         if (method == CombineMethod.NEGATIVE_EVIDENCE) {
+            if (adapt != CombineOptions.Adaptation.FIXED) {
+                throw new IllegalArgumentException("--adapt is for LINEAR and LOG_LINEAR mixing");
+            }
             return CombineOptions.negativeEvidence(members, lambda, alpha);
+        }
+        if (rate != null && adapt == CombineOptions.Adaptation.FIXED) {
+            throw new IllegalArgumentException("--rate is the rate of --adapt bayes or learned");
         }
         if (weights != null) {
             if (weights.length != members) {
                 throw new IllegalArgumentException("--weights has " + weights.length + " values for " + members + " models");
             }
-            return new CombineOptions(method, weights, 0, 1);
+            return new CombineOptions(method, weights, 0, 1).adapting(adapt, rate);
         }
-        return CombineOptions.equal(method, members);
+        return CombineOptions.equal(method, members).adapting(adapt, rate);
     }
 
     private int streamOne(MixedGenerator mix, SamplerOptions sampler) {

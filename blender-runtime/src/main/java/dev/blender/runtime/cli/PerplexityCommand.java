@@ -6,6 +6,7 @@ import dev.blender.nativebridge.LlamaModel;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.CombineOptions.Adaptation;
 import dev.blender.runtime.combine.TextScorer;
 import dev.blender.runtime.combine.TextScorer.Score;
 import dev.blender.runtime.combine.VocabAlignment;
@@ -26,8 +27,9 @@ import picocli.CommandLine.Option;
 /** {@code blender perplexity}: bits per byte of a text under each model and under their combinations. */
 @Command(name = "perplexity", mixinStandardHelpOptions = true,
         description = {"Bits per UTF-8 byte of a text under each model alone and under linear and log-linear "
-                + "combinations, with equal weights and with adaptive weights (online Bayesian, fixed share; "
-                + "learnt across the pieces in order), so models with different vocabularies compare.",
+                + "combinations, with equal weights, with adaptive weights (online Bayesian, fixed share) and with "
+                + "weights from a gate learnt online (both learnt across the pieces in order), so models with "
+                + "different vocabularies compare.",
             "Defaults: shared/models/stories260K.gguf + aidreams260K.gguf (aligned by token text) on "
                 + "shared/data/tinystories/tinystories_val_dev.txt."})
 final class PerplexityCommand implements Callable<Integer> {
@@ -50,9 +52,18 @@ final class PerplexityCommand implements Callable<Integer> {
                     + " text the reported figures do not use (default: ${DEFAULT-VALUE})")
     int skipBytes;
 
+    @Option(names = "--adapt", split = ",", paramLabel = "A", defaultValue = "fixed,bayes,learned",
+            description = "which weights to mix with: fixed (equal; rows token:METHOD), bayes (rows"
+                    + " token:METHOD-adaptive), learned (rows token:METHOD-learned) (default: ${DEFAULT-VALUE})")
+    List<Adaptation> adapt;
+
     @Option(names = "--switch-rate", defaultValue = "0.01",
-            description = "fixed-share rate of the adaptive rows (default: ${DEFAULT-VALUE})")
+            description = "fixed-share rate of the bayes rows (default: ${DEFAULT-VALUE})")
     float switchRate;
+
+    @Option(names = "--learning-rate", defaultValue = "0.1",
+            description = "learning rate of the learned gate's rows (default: ${DEFAULT-VALUE})")
+    float learningRate;
 
     @Option(names = "--json", paramLabel = "OUT.json",
             description = "also write {\"rows\": [{\"method\", \"bits_per_byte\"}]}")
@@ -76,8 +87,9 @@ final class PerplexityCommand implements Callable<Integer> {
                 contexts.add(m.newContext(ContextOptions.defaults().withContextSize(Math.min(512, m.trainingContextLength()))
                         .withBatchSize(512)));
             }
+            List<Adaptation> adaptations = adapt.stream().distinct().toList();
             Map<String, Score> results = new LinkedHashMap<>();
-            Progress progress = new Progress(System.err, pieces.size() * (paths.size() + 4));
+            Progress progress = new Progress(System.err, pieces.size() * (paths.size() + 2 * adaptations.size()));
             int done = 0;
             for (int k = 0; k < paths.size(); k++) {
                 Score s = Score.ZERO;
@@ -88,20 +100,28 @@ final class PerplexityCommand implements Callable<Integer> {
                 results.put("member:" + paths.get(k).getFileName().toString().replaceFirst("\\.gguf$", ""), s);
             }
             if (paths.size() > 1) {
-                for (boolean adapt : new boolean[] {false, true}) {
+                for (Adaptation adaptation : adaptations) {
                     for (CombineMethod method : new CombineMethod[] {CombineMethod.LINEAR, CombineMethod.LOG_LINEAR}) {
                         CombineOptions o = CombineOptions.equal(method, paths.size());
                         String name = "token:" + method.name().toLowerCase(Locale.ROOT).replace('_', '-')
-                                + (adapt ? "-adaptive" : "");
-                        TextScorer scorer = new TextScorer(contexts, adapt ? o.adaptive(switchRate) : o,
-                                VocabAlignment.Policy.ALIGN_BY_TEXT);
+                                + switch (adaptation) {
+                                    case FIXED -> "";
+                                    case BAYES -> "-adaptive";
+                                    case LEARNED -> "-learned";
+                                };
+                        o = switch (adaptation) {
+                            case FIXED -> o;
+                            case BAYES -> o.adaptive(switchRate);
+                            case LEARNED -> o.learned(learningRate);
+                        };
+                        TextScorer scorer = new TextScorer(contexts, o, VocabAlignment.Policy.ALIGN_BY_TEXT);
                         Score s = Score.ZERO;
                         for (String piece : pieces) {
                             s = s.plus(scorer.score(piece));
                             progress.step(++done, name);
                         }
                         results.put(name, s);
-                        if (adapt) {
+                        if (adaptation != Adaptation.FIXED) {
                             System.err.printf(Locale.ROOT, "%n%s: weights at the end %s%n", name,
                                     java.util.Arrays.toString(scorer.weights()));
                         }

@@ -12,30 +12,58 @@ import java.lang.foreign.ValueLayout;
  * distribution, whose loss exceeds the best member's by at most log(1/prior) plus the sharing cost;
  * log-linear mixing uses the same weights as its exponents. Not thread-safe: one per generation or scorer.
  */
-final class AdaptiveWeights {
+final class AdaptiveWeights implements OnlineWeights {
     private final double[] prior;
     private final double share;
     private final double[] w;
     private final float[] asFloats;
 
     AdaptiveWeights(CombineOptions options) {
-        float[] p = options.weights();
-        this.prior = new double[p.length];
-        for (int k = 0; k < p.length; k++) {
-            prior[k] = p[k];
-        }
-        this.share = options.switchRate();
-        this.w = prior.clone();
-        this.asFloats = new float[p.length];
+        this(options.weights(), options.rate());
     }
 
-    /** Back to the prior (a new, unrelated text). */
-    void reset() {
+    /** Weights starting at {@code prior} (normalised) with this fixed-share rate. */
+    AdaptiveWeights(float[] prior, double share) {
+        this.prior = new double[prior.length];
+        for (int k = 0; k < prior.length; k++) {
+            this.prior[k] = prior[k];
+        }
+        this.share = share;
+        this.w = this.prior.clone();
+        this.asFloats = new float[prior.length];
+    }
+
+    @Override
+    public void reset() {
         System.arraycopy(prior, 0, w, 0, w.length);
     }
 
-    /** The weights now. */
-    float[] current() {
+    @Override
+    public float[] weigh(MemorySegment[] rows, int n, int position) {
+        return current();
+    }
+
+    @Override
+    public void observe(MemorySegment[] rows, int n, float[] mixed, int token) {
+        double[] lp = new double[rows.length];
+        for (int m = 0; m < rows.length; m++) {
+            lp[m] = logProbability(rows[m], n, token);
+        }
+        observe(lp);
+    }
+
+    @Override
+    public void observePrompt(double[] logProbs) {
+        observe(logProbs);
+    }
+
+    /** The weights now, as doubles (the gate reads a prompt's posterior from them). */
+    double weight(int k) {
+        return w[k];
+    }
+
+    @Override
+    public float[] current() {
         for (int k = 0; k < w.length; k++) {
             asFloats[k] = (float) w[k];
         }

@@ -34,6 +34,8 @@ public final class MixedGenerator {
     private final int n;
     private final MemorySegment[] rows;
     private final float[][] gathered;
+    /** gathered as segments, what the combiner and adaptive weights read when vocabularies differ. */
+    private final MemorySegment[] gatheredRows;
     private final float[] out;
     /** The sampler may change its input (repetition penalty): it gets a copy of out. */
     private final float[] scores;
@@ -59,6 +61,10 @@ public final class MixedGenerator {
         this.n = alignment.size();
         this.rows = new MemorySegment[members.size()];
         this.gathered = alignment.isIdentity() ? null : new float[members.size()][n];
+        this.gatheredRows = new MemorySegment[members.size()];
+        for (int m = 0; m < members.size() && gathered != null; m++) {
+            gatheredRows[m] = MemorySegment.ofArray(gathered[m]);
+        }
         this.out = new float[n];
         this.scores = new float[n];
         this.decoders = new SequenceDecoder[members.size()];
@@ -88,25 +94,25 @@ public final class MixedGenerator {
         long start = System.nanoTime();
         int k = members.size();
         double[] nll = new double[k];
-        AdaptiveWeights adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
         try {
             for (int m = 0; m < k; m++) {
                 LlamaModel model = members.get(m).model();
                 int[] prompt = request.messages() == null ? model.vocab().tokenize(request.prompt())
                         : Generator.prompt(model, request.messages(), true);
-                nll[m] = decodePrompt(m, prompt, request.perplexityTemperature() > 0 || adaptive != null);
+                nll[m] = decodePrompt(m, prompt, request.perplexityTemperature() > 0 || options.adaptive());
             }
-            Combiner combiner = Combiner.vectorized(request.perplexityTemperature() > 0
+            // PackLLM's weights, when asked for, are what adaptive weights start from
+            AdaptiveCombiner mixer = new AdaptiveCombiner(request.perplexityTemperature() > 0
                     && options.method() != CombineMethod.NEGATIVE_EVIDENCE
                     ? options.withWeights(perplexityWeights(nll, request.perplexityTemperature())) : options);
-            if (adaptive != null) {
+            if (options.adaptive()) {
                 // the prompt (its last PERPLEXITY_WINDOW tokens) is the first evidence: each member's weight
                 // times its probability of that text
                 double[] promptLogProbs = new double[k];
                 for (int m = 0; m < k; m++) {
                     promptLogProbs[m] = -promptNll[m];
                 }
-                adaptive.observe(promptLogProbs);
+                mixer.observePrompt(promptLogProbs);
             }
             Combiner solo = null;
             if (request.gate() > 0) {
@@ -128,15 +134,11 @@ public final class MixedGenerator {
                     reason = FinishReason.CANCELLED;
                     break;
                 }
-                if (adaptive != null) {
-                    combiner.reweight(adaptive.current());
-                }
-                combine(combiner, solo, request.gate());
+                MemorySegment[] view = memberRows(options.method());
+                combine(view, mixer, solo, request.gate());
                 System.arraycopy(out, 0, scores, 0, n);
                 int u = sampler.sample(scores, n, history, generated);
-                if (adaptive != null) {
-                    adaptive.observe(memberLogProbs(u));
-                }
+                mixer.observe(view, n, out, u);
                 if (isEndOfGeneration(u)) {
                     reason = FinishReason.END_OF_GENERATION;
                     break;
@@ -216,43 +218,39 @@ public final class MixedGenerator {
         return w;
     }
 
-    /**
-     * Mixes the members' current rows into {@link #out}; with a gate, the first member alone where its
-     * top token's probability reaches it.
-     */
-    private void combine(Combiner combiner, Combiner solo, float gate) {
+    /** The members' current rows over the combined tokens, as a combination by {@code method} reads them. */
+    private MemorySegment[] memberRows(CombineMethod method) {
         for (int m = 0; m < members.size(); m++) {
             rows[m] = decoders[m].logits(0);
         }
-        Combiner chosen = combiner;
+        if (alignment.isIdentity()) {
+            return rows;
+        }
+        alignment.gatherAll(rows, gathered, method);
+        return gatheredRows;
+    }
+
+    /**
+     * Mixes the members' rows ({@link #memberRows}) into {@link #out}; with a gate, the first member alone
+     * where its top token's probability reaches it.
+     */
+    private void combine(MemorySegment[] view, AdaptiveCombiner mixer, Combiner solo, float gate) {
+        boolean alone = false;
         if (solo != null) {
             MemorySegment first = rows[0];
             int size = members.get(0).vocabSize();
             // p_max = exp(max - max) / sum_i exp(x_i - max) = 1 / that sum
             double topProbability = 1.0 / VectorCombiner.sumExp(first, size, VectorCombiner.max(first, size));
-            if (topProbability >= gate) {
-                chosen = solo;
-            }
+            alone = topProbability >= gate;
         }
-        if (alignment.isIdentity()) {
-            chosen.combine(rows, n, out);
-            return;
+        if (!alone || mixer.options().adaptive()) {
+            // adaptive weights weigh every step they will learn from, the first member's solo steps too
+            mixer.combine(view, n, decoders[0].position(0), out);
         }
-        boolean proxyMissing = chosen.options().method() != CombineMethod.LINEAR;
-        for (int m = 0; m < members.size(); m++) {
-            alignment.gather(m, rows[m], gathered[m], proxyMissing);
+        if (alone) {
+            // the first member's row alone, which reads the same in either gathering
+            solo.combine(view, n, out);
         }
-        chosen.combine(gathered, n, out);
-    }
-
-    /** Each member's log-probability of combined token u at the current step. */
-    private double[] memberLogProbs(int u) {
-        double[] lp = new double[members.size()];
-        for (int m = 0; m < members.size(); m++) {
-            lp[m] = alignment.isIdentity() ? AdaptiveWeights.logProbability(rows[m], n, u)
-                    : AdaptiveWeights.logProbability(MemorySegment.ofArray(gathered[m]), n, u);
-        }
-        return lp;
     }
 
     private boolean isEndOfGeneration(int u) {

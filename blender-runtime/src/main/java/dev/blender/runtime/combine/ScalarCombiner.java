@@ -69,9 +69,12 @@ final class ScalarCombiner implements Combiner {
             float core = logits[0].getAtIndex(JAVA_FLOAT, i);
             float v = Float.NEGATIVE_INFINITY;
             if (core >= floor) {
-                v = w[0] * core;
+                // a member of weight 0 has no say, even where its row is -infinity
+                v = w[0] == 0 ? 0 : w[0] * core;
                 for (int m = 1; m < k; m++) {
-                    v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+                    if (w[m] != 0) {
+                        v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+                    }
                 }
                 live[lives++] = i;
             }

@@ -19,8 +19,9 @@ import java.util.Objects;
  * UTF-8 byte, scores of models with different vocabularies compare.
  *
  * <p>Each text is scored independently from BOS; it must fit the members' contexts and batches.
- * Adaptive weights ({@link CombineOptions#adaptive}) learn online across texts, as over one stream
- * read in pieces; {@link #resetWeights()} starts again from the prior. Not thread-safe.
+ * Adaptive weights ({@link CombineOptions.Adaptation}) learn online across texts, as over one stream
+ * read in pieces, each token's weights from what came before it; {@link #resetWeights()} starts again
+ * from the prior. Not thread-safe.
  */
 public final class TextScorer {
     /** Nats over a text's tokens, the tokens scored, and its UTF-8 bytes. */
@@ -38,11 +39,12 @@ public final class TextScorer {
 
     private final List<LlamaContext> members;
     private final VocabAlignment alignment;
-    private final Combiner combiner;
+    private final AdaptiveCombiner mixer;
     private final float[][] gathered;
+    /** gathered as segments, what the combiner and the weights read when vocabularies differ. */
+    private final MemorySegment[] gatheredRows;
     private final MemorySegment[] rows;
     private final float[] out;
-    private final AdaptiveWeights adaptive;
 
     public TextScorer(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
         this.members = List.copyOf(Objects.requireNonNull(members, "members"));
@@ -51,27 +53,28 @@ public final class TextScorer {
             vocabs.add(c.model().vocab());
         }
         this.alignment = VocabAlignment.of(vocabs, policy);
-        this.combiner = Combiner.vectorized(options);
+        this.mixer = new AdaptiveCombiner(options);
         if (options.members() != members.size()) {
             throw new IllegalArgumentException(options + " combines " + options.members() + " models, got "
                     + members.size());
         }
         this.gathered = alignment.isIdentity() ? null : new float[members.size()][alignment.size()];
+        this.gatheredRows = new MemorySegment[members.size()];
+        for (int m = 0; m < members.size() && gathered != null; m++) {
+            gatheredRows[m] = MemorySegment.ofArray(gathered[m]);
+        }
         this.rows = new MemorySegment[members.size()];
         this.out = new float[alignment.size()];
-        this.adaptive = options.adaptive() ? new AdaptiveWeights(options) : null;
     }
 
     /** Adaptive weights back to their prior. */
     public void resetWeights() {
-        if (adaptive != null) {
-            adaptive.reset();
-        }
+        mixer.reset();
     }
 
     /** The member weights now: the options' own, or what adaptive weights have learnt. */
     public float[] weights() {
-        return adaptive != null ? adaptive.current().clone() : combiner.options().weights();
+        return mixer.weights();
     }
 
     /** The text under member {@code k} alone, with its own tokenisation. */
@@ -130,27 +133,14 @@ public final class TextScorer {
             for (int m = 0; m < k; m++) {
                 rows[m] = decoders[m].logits(0, predictRow[m][i]);
             }
-            if (adaptive != null) {
-                combiner.reweight(adaptive.current());
+            MemorySegment[] view = rows;
+            if (!alignment.isIdentity()) {
+                alignment.gatherAll(rows, gathered, mixer.options().method());
+                view = gatheredRows;
             }
-            if (alignment.isIdentity()) {
-                combiner.combine(rows, alignment.size(), out);
-            } else {
-                boolean proxyMissing = combiner.options().method() != CombineMethod.LINEAR;
-                for (int m = 0; m < k; m++) {
-                    alignment.gather(m, rows[m], gathered[m], proxyMissing);
-                }
-                combiner.combine(gathered, alignment.size(), out);
-            }
+            mixer.combine(view, alignment.size(), i, out);
             nats -= out[target[i]];
-            if (adaptive != null) {
-                double[] lp = new double[k];
-                for (int m = 0; m < k; m++) {
-                    lp[m] = AdaptiveWeights.logProbability(alignment.isIdentity() ? rows[m]
-                            : MemorySegment.ofArray(gathered[m]), alignment.size(), target[i]);
-                }
-                adaptive.observe(lp);
-            }
+            mixer.observe(view, alignment.size(), out, target[i]);
         }
         return new Score(nats, n - 1, text.getBytes(StandardCharsets.UTF_8).length);
     }

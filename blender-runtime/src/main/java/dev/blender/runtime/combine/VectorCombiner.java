@@ -97,7 +97,9 @@ final class VectorCombiner implements Combiner {
             }
             FloatVector acc = core.mul(w[0]);
             for (int m = 1; m < k; m++) {
-                acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
+                if (w[m] != 0) {
+                    acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
+                }
             }
             acc = acc.blend(Float.NEGATIVE_INFINITY, plausible.not());
             acc.intoArray(out, i);
@@ -110,7 +112,9 @@ final class VectorCombiner implements Combiner {
             if (core >= floor) {
                 v = w[0] * core;
                 for (int m = 1; m < k; m++) {
-                    v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+                    if (w[m] != 0) {
+                        v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+                    }
                 }
             }
             out[i] = v;
@@ -158,7 +162,10 @@ final class VectorCombiner implements Combiner {
         }
     }
 
-    /** out = sum_k w_k x_k; returns max(out). */
+    /**
+     * out = sum_k w_k x_k; returns max(out). A member of weight 0 has no say, even where its row is -infinity
+     * (a token it lacks, {@link VocabAlignment#gatherAll}), which 0 * -infinity would make NaN.
+     */
     private float mixLogSpace(MemorySegment[] logits, int k, int n, float[] out) {
         int bound = F.loopBound(n);
         FloatVector best = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
@@ -166,18 +173,22 @@ final class VectorCombiner implements Combiner {
         for (; i < bound; i += F.length()) {
             long off = (long) i * Float.BYTES;
             FloatVector core = FloatVector.fromMemorySegment(F, logits[0], off, NATIVE);
-            FloatVector acc = core.mul(w[0]);
+            FloatVector acc = w[0] == 0 ? FloatVector.zero(F) : core.mul(w[0]);
             for (int m = 1; m < k; m++) {
-                acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
+                if (w[m] != 0) {
+                    acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
+                }
             }
             acc.intoArray(out, i);
             best = best.max(acc);
         }
         float b = best.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
-            float v = w[0] * logits[0].getAtIndex(JAVA_FLOAT, i);
-            for (int m = 1; m < k; m++) {
-                v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+            float v = 0;
+            for (int m = 0; m < k; m++) {
+                if (w[m] != 0) {
+                    v += w[m] * logits[m].getAtIndex(JAVA_FLOAT, i);
+                }
             }
             out[i] = v;
             b = Math.max(b, v);
@@ -229,6 +240,65 @@ final class VectorCombiner implements Combiner {
                 dst[i] = e;
             }
             s += e;
+        }
+        return s;
+    }
+
+    /**
+     * One pass over a row after its max: {@code into[0] = sum_i e_i} and {@code into[1] = sum_i e_i (x_i - max)}
+     * with {@code e_i = exp(x_i - max)}, from which the gate reads the row's normaliser and entropy
+     * ({@code H = log into[0] - into[1] / into[0]}). Entries of -infinity count as nothing.
+     */
+    static void expStats(MemorySegment seg, int n, float max, double[] into) {
+        int bound = F.loopBound(n);
+        int step = F.length();
+        double s = 0;
+        double t = 0;
+        int i = 0;
+        while (i < bound) {
+            int end = Math.min(bound, i + CHUNK * step);
+            FloatVector accS = FloatVector.zero(F);
+            FloatVector accT = FloatVector.zero(F);
+            for (; i < end; i += step) {
+                // below -100 e is 0; the floor keeps 0 * -infinity out of the sum
+                FloatVector d = FloatVector.fromMemorySegment(F, seg, (long) i * Float.BYTES, NATIVE).sub(max).max(-100f);
+                FloatVector e = VectorMath.exp(d);
+                accS = accS.add(e);
+                accT = e.fma(d, accT);
+            }
+            s += accS.reduceLanes(VectorOperators.ADD);
+            t += accT.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            float d = Math.max(seg.getAtIndex(JAVA_FLOAT, i) - max, -100f);
+            float e = (float) Math.exp(d);
+            s += e;
+            t += e * d;
+        }
+        into[0] = s;
+        into[1] = t;
+    }
+
+    /**
+     * {@code sum_i exp(logp_i) * max(x_i, floor)}: the expectation of a member's logits under the
+     * combined distribution, the floor keeping tokens the member rules out finite.
+     */
+    static double expectation(float[] logp, MemorySegment x, int n, float floor) {
+        int bound = F.loopBound(n);
+        int step = F.length();
+        double s = 0;
+        int i = 0;
+        while (i < bound) {
+            int end = Math.min(bound, i + CHUNK * step);
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < end; i += step) {
+                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, logp, i));
+                acc = p.fma(FloatVector.fromMemorySegment(F, x, (long) i * Float.BYTES, NATIVE).max(floor), acc);
+            }
+            s += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            s += Math.exp(logp[i]) * Math.max(x.getAtIndex(JAVA_FLOAT, i), floor);
         }
         return s;
     }

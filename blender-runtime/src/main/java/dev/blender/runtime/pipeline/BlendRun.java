@@ -571,9 +571,9 @@ final class BlendRun {
                 leases.add(l);
                 contexts.add(l.context());
             }
-            CombineOptions options = x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
+            CombineOptions options = x.adapted(x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
                     : config.combine() != null ? combineFor(members)
-                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size());
+                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size()));
             MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
             MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
                     .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
@@ -616,9 +616,9 @@ final class BlendRun {
                     mixed.add(RemoteMix.Member.local(config.memberLabel(p), l.context(), generatorPrompt(l.model())));
                 }
             }
-            CombineOptions options = x.method() != null ? CombineOptions.equal(x.method(), members.size())
+            CombineOptions options = x.adapted(x.method() != null ? CombineOptions.equal(x.method(), members.size())
                     : config.combine() != null ? combineFor(members)
-                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size());
+                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size()));
             RemoteMix.Result r = new RemoteMix(mixed, options, topK).generate(config.generatorText(request.prompt()),
                     maxTokens(), sampler(config.answerSampler()).temperature(), stop(), request.seed(),
                     this::isCancelled, stream ? answerListener() : TokenListener.NONE);

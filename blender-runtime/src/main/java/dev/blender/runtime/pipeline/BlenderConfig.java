@@ -620,7 +620,12 @@ public final class BlenderConfig {
                         + ", which reads every member's full distribution; remote members give their top"
                         + " log-probabilities only";
             }
-            if (x.method() == null && combine != null && combine.adaptive()) {
+            if (x.adapt() != null && x.adapt() != CombineOptions.Adaptation.FIXED) {
+                return "strategy " + composition.name() + " mixes with adapt " + Composition.normalise(x.adapt().name())
+                        + ", which reads every member's log-probabilities of each token; with remote members a mix"
+                        + " takes fixed weights";
+            }
+            if (x.method() == null && x.adapt() == null && combine != null && combine.adaptive()) {
                 return "combine " + combine + " has adaptive weights, which read every member's log-probabilities"
                         + " of the prompt; with remote members a mix takes fixed weights";
             }

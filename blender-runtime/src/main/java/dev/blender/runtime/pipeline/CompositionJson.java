@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions.Adaptation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +33,7 @@ import java.util.Set;
  *   "verify",
  *   {"stage": "gate", "rule": "agreement", "threshold": 0.75},
  *   {"stage": "refine", "rounds": 1},
- *   {"stage": "mix", "method": "log-linear", "pack": 1.0, "solo": 0.5}]}
+ *   {"stage": "mix", "method": "log-linear", "pack": 1.0, "solo": 0.5, "adapt": "learned", "rate": 0.1}]}
  * }</pre>
  * A route stage comes first and names its rule:
  * <pre>{@code
@@ -132,9 +133,11 @@ public final class CompositionJson {
                         s.get("by").asText(), "rank: by") : Stage.Ranker.JUDGE, integer(s, "among"));
             }
             case "mix" -> {
-                keys(s, id, Set.of("method", "pack", "solo"));
+                keys(s, id, Set.of("method", "pack", "solo", "adapt", "rate"));
                 yield new Stage.Mix(s.has("method") ? constant(CombineMethod.class, s.get("method").asText(),
-                        "mix: method") : null, decimal(s, "pack"), decimal(s, "solo"));
+                        "mix: method") : null, decimal(s, "pack"), decimal(s, "solo"),
+                        s.has("adapt") ? constant(Adaptation.class, s.get("adapt").asText(), "mix: adapt") : null,
+                        decimal(s, "rate"));
             }
             case "fuse" -> {
                 keys(s, id, Set.of("topK", "inputs", "orders"));
@@ -250,7 +253,7 @@ public final class CompositionJson {
     }
 
     /** An enum constant from any spelling: {@code max-logits}, {@code MAX_LOGITS}, {@code maxlogits}. */
-    static <E extends Enum<E>> E constant(Class<E> type, String text, String what) {
+    public static <E extends Enum<E>> E constant(Class<E> type, String text, String what) {
         String want = squash(text);
         for (E e : type.getEnumConstants()) {
             if (squash(e.name()).equals(want)) {
@@ -318,6 +321,12 @@ public final class CompositionJson {
                 }
                 if (x.solo() != null) {
                     o.put("solo", x.solo());
+                }
+                if (x.adapt() != null) {
+                    o.put("adapt", spelling(x.adapt()));
+                }
+                if (x.rate() != null) {
+                    o.put("rate", x.rate());
                 }
             }
             case Stage.Fuse x -> {

@@ -2,6 +2,8 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.pairranker.Aggregation;
 import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.CombineOptions.Adaptation;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -149,8 +151,12 @@ public sealed interface Stage {
      * @param pack   weights from each member's perplexity of the prompt at this temperature (PackLLM); null = off
      * @param solo   the first generator alone at the steps where its top token is at least this likely
      *               (mixing only where it is unsure); null = always mix
+     * @param adapt  how the weights learn from the text as it goes (linear and log-linear):
+     *               {@link Adaptation#BAYES} or {@link Adaptation#LEARNED}, from the combination's weights as
+     *               the prior; null = the combination's own (fixed unless the blender's {@code combine} says)
+     * @param rate   the adaptation's rate; null = its default
      */
-    record Mix(CombineMethod method, Float pack, Float solo) implements Stage {
+    record Mix(CombineMethod method, Float pack, Float solo, Adaptation adapt, Float rate) implements Stage {
         public Mix {
             if (pack != null && !(pack > 0)) {
                 throw new IllegalArgumentException("mix: pack temperature must be > 0, was " + pack);
@@ -158,6 +164,27 @@ public sealed interface Stage {
             if (solo != null && !(solo > 0 && solo <= 1)) {
                 throw new IllegalArgumentException("mix: solo must be in (0, 1], was " + solo);
             }
+            if (rate != null && (adapt == null || adapt == Adaptation.FIXED)) {
+                throw new IllegalArgumentException("mix: rate is the rate of adapt (bayes or learned), which is not set");
+            }
+            if (adapt != null && adapt != Adaptation.FIXED && method == CombineMethod.NEGATIVE_EVIDENCE) {
+                throw new IllegalArgumentException("mix: adapt is for linear and log-linear mixing, not negative"
+                        + " evidence, whose members play fixed roles");
+            }
+            if (adapt != null) {
+                // the combination checks the rate's range for its adaptation
+                CombineOptions.equal(CombineMethod.LINEAR, 1).adapting(adapt, rate);
+            }
+        }
+
+        /** A mix whose weights are the combination's own. */
+        public Mix(CombineMethod method, Float pack, Float solo) {
+            this(method, pack, solo, null, null);
+        }
+
+        /** The combination with this stage's adaptation, if it sets one. */
+        public CombineOptions adapted(CombineOptions options) {
+            return adapt == null ? options : options.adapting(adapt, rate);
         }
 
         @Override

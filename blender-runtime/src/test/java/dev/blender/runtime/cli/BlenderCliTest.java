@@ -79,10 +79,46 @@ class BlenderCliTest {
         java.util.Map<String, Double> bpb = new java.util.HashMap<>();
         rows.forEach(row -> bpb.put(row.get("method").asText(), row.get("bits_per_byte").asDouble()));
         assertEquals(java.util.Set.of("member:stories260K", "member:aidreams260K", "token:linear", "token:log-linear",
-                "token:linear-adaptive", "token:log-linear-adaptive"), bpb.keySet());
+                "token:linear-adaptive", "token:log-linear-adaptive", "token:linear-learned", "token:log-linear-learned"),
+                bpb.keySet());
         assertTrue(bpb.get("token:linear-adaptive") < bpb.get("token:linear"), bpb.toString());
         assertTrue(bpb.get("token:log-linear-adaptive") < bpb.get("token:log-linear"), bpb.toString());
+        assertTrue(bpb.get("token:linear-learned") < bpb.get("token:linear"), bpb.toString());
+        assertTrue(bpb.get("token:log-linear-learned") < bpb.get("token:log-linear"), bpb.toString());
         assertTrue(r.out.contains("member:stories260K"), r.out);
+
+        // one adaptation, chosen by name: its rows alone beside the members', the same figures
+        Run learned = run("perplexity", "--text", text.toString(), "--max-bytes", "3000", "--adapt", "learned",
+                "--json", out.toString());
+        assertEquals(0, learned.code, learned.err);
+        java.util.Map<String, Double> only = new java.util.HashMap<>();
+        new ObjectMapper().readTree(out.toFile()).get("rows").forEach(row -> only.put(row.get("method").asText(),
+                row.get("bits_per_byte").asDouble()));
+        assertEquals(java.util.Set.of("member:stories260K", "member:aidreams260K", "token:linear-learned",
+                "token:log-linear-learned"), only.keySet());
+        assertEquals(bpb.get("token:linear-learned"), only.get("token:linear-learned"), 1e-6);
+        Run bad = run("perplexity", "--text", text.toString(), "--adapt", "gated");
+        assertEquals(2, bad.code);
+        assertTrue(bad.err.contains("'gated' is not one of [fixed, bayes, learned]"), bad.err);
+    }
+
+    @Test
+    void blendAdaptsItsWeightsByName() {
+        String s = TestModels.stories().toString();
+        String d = TestModels.aidreams().toString();
+        Run alone = run("blend", "-m", s, "-m", d, "--align-by-text", "--method", "LINEAR", "--weights", "1,0",
+                "--prompt", "Once upon a time", "--max-tokens", "24");
+        Run learned = run("blend", "-m", s, "-m", d, "--align-by-text", "--method", "LINEAR", "--adapt", "learned",
+                "--prompt", "Once upon a time", "--max-tokens", "24");
+        Run equal = run("blend", "-m", s, "-m", d, "--align-by-text", "--method", "LINEAR",
+                "--prompt", "Once upon a time", "--max-tokens", "24");
+        assertEquals(0, learned.code, learned.err);
+        // as AdaptiveWeightsTest pins: after the prompt the learned gate follows stories260K, equal weights do not
+        assertEquals(alone.out, learned.out);
+        assertTrue(!equal.out.equals(learned.out), equal.out);
+        Run rate = run("blend", "-m", s, "-m", d, "--align-by-text", "--rate", "0.1", "--prompt", "Once");
+        assertEquals(2, rate.code);
+        assertTrue(rate.err.contains("--rate is the rate of --adapt"), rate.err);
     }
 
     @Test

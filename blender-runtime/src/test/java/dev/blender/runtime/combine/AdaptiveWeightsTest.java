@@ -12,7 +12,10 @@ import dev.blender.nativebridge.generation.Candidate;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Online Bayesian weights with fixed share: the update itself, and what it does to mixing two real models. */
+/**
+ * Online Bayesian weights with fixed share and the learned gate: the update itself, and what they do to
+ * mixing two real models with different vocabularies.
+ */
 class AdaptiveWeightsTest {
 
     @Test
@@ -74,6 +77,83 @@ class AdaptiveWeightsTest {
                     + "\nequal: " + equal2.text());
             assertEquals(storiesAlone.text(), learnt2.text());
             assertTrue(!equal2.text().equals(storiesAlone.text()), "equal weights do not: " + equal2.text());
+        }
+    }
+
+    /** A few hundred tokens of TinyStories, in the pieces `blender perplexity` scores. */
+    static List<String> tinyStories(int pieces) throws java.io.IOException {
+        String all = java.nio.file.Files.readString(TestModels.sharedFile("data/tinystories/tinystories_val_dev.txt"));
+        List<String> out = new java.util.ArrayList<>();
+        for (String para : all.split("\\n\\s*\\n")) {
+            for (String sentence : para.strip().split("(?<=[.!?])\\s+")) {
+                if (out.size() < pieces && !sentence.isBlank() && sentence.length() < 150) {
+                    out.add(sentence);
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void aProductSpeaksTheFirstMembersVocabulary() throws Exception {
+        // stories260K alone through a product with aidreams260K (weight 0) must score as stories260K alone:
+        // a proxy in its row for the 26 tokens only aidreams260K has (" the" for " t" ...) would copy
+        // probability it gives its own tokens (1.54 against 1.11 bits per byte over 100 KB)
+        try (LlamaModel s = LlamaModel.load(TestModels.stories()); LlamaModel d = LlamaModel.load(TestModels.aidreams());
+             LlamaContext cs = s.newContext(MixedGeneratorTest.ctx(256));
+             LlamaContext cd = d.newContext(MixedGeneratorTest.ctx(256))) {
+            TextScorer firstOnly = new TextScorer(List.of(cs, cd), CombineOptions.logLinear(1, 0),
+                    VocabAlignment.Policy.ALIGN_BY_TEXT);
+            TextScorer secondOnly = new TextScorer(List.of(cs, cd), CombineOptions.logLinear(0, 1),
+                    VocabAlignment.Policy.ALIGN_BY_TEXT);
+            for (String p : tinyStories(6)) {
+                TextScorer.Score alone = TextScorer.single(cs, p);
+                TextScorer.Score product = firstOnly.score(p);
+                assertEquals(alone.nats(), product.nats(), 1e-3 * alone.nats(), p);
+                // the first member at weight 0 has no say, not a veto of NaN (0 times its -infinity)
+                double other = secondOnly.score(p).nats();
+                assertTrue(Double.isFinite(other) && other > alone.nats(), p + ": " + other);
+            }
+        }
+    }
+
+    @Test
+    void aLearnedGateMixesTwoRealModelsBetterThanEqualOrBayesianWeights() throws Exception {
+        List<String> text = tinyStories(200);
+        try (LlamaModel s = LlamaModel.load(TestModels.stories()); LlamaModel d = LlamaModel.load(TestModels.aidreams());
+             LlamaContext cs = s.newContext(MixedGeneratorTest.ctx(256));
+             LlamaContext cd = d.newContext(MixedGeneratorTest.ctx(256))) {
+            for (CombineOptions equal : List.of(CombineOptions.linear(1, 1), CombineOptions.logLinear(1, 1))) {
+                TextScorer fixed = new TextScorer(List.of(cs, cd), equal, VocabAlignment.Policy.ALIGN_BY_TEXT);
+                TextScorer bayes = new TextScorer(List.of(cs, cd), equal.adaptive(0.01f), VocabAlignment.Policy.ALIGN_BY_TEXT);
+                TextScorer learned = new TextScorer(List.of(cs, cd), equal.learned(0.1f), VocabAlignment.Policy.ALIGN_BY_TEXT);
+                TextScorer.Score f = TextScorer.Score.ZERO;
+                TextScorer.Score b = TextScorer.Score.ZERO;
+                TextScorer.Score l = TextScorer.Score.ZERO;
+                for (String p : text) {
+                    f = f.plus(fixed.score(p));
+                    b = b.plus(bayes.score(p));
+                    l = l.plus(learned.score(p));
+                }
+                String all = equal + ": learned " + l.bitsPerByte() + ", bayes " + b.bitsPerByte() + ", equal "
+                        + f.bitsPerByte();
+                System.out.println(all);
+                assertTrue(l.bitsPerByte() < f.bitsPerByte() - 0.1, all);
+                assertTrue(l.bitsPerByte() < b.bitsPerByte(), all);
+                assertTrue(learned.weights()[0] > 0.8, "stories260K knows TinyStories: "
+                        + java.util.Arrays.toString(learned.weights()));
+                learned.resetWeights();
+                assertArrayEquals(new float[] {0.5f, 0.5f}, learned.weights(), 1e-6f);
+            }
+
+            // generating, the prompt moves the gate's prior as it moves Bayesian weights: after "Once upon a
+            // time" the mix follows stories260K, which equal weights do not
+            MixRequest q = MixRequest.of("Once upon a time").withMaxTokens(24);
+            Candidate storiesAlone = new MixedGenerator(List.of(cs, cd), CombineOptions.linear(1, 0),
+                    VocabAlignment.Policy.ALIGN_BY_TEXT).generate(q);
+            Candidate gated = new MixedGenerator(List.of(cs, cd), CombineOptions.linear(1, 1).learned(0.1f),
+                    VocabAlignment.Policy.ALIGN_BY_TEXT).generate(q);
+            assertEquals(storiesAlone.text(), gated.text());
         }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -178,6 +179,29 @@ class CombinerTest {
         double z = 2 * Math.sqrt(0.125) + 0.25;
         assertAllClose(new float[] {(float) Math.log(Math.sqrt(0.125) / z), (float) Math.log(0.25 / z),
             (float) Math.log(Math.sqrt(0.125) / z)}, out, 3, TOL, "log-linear");
+    }
+
+    @Test
+    void aMemberOfWeightZeroHasNoSayEvenWhereItRulesATokenOut() {
+        // a product's first member rules out tokens it lacks (-infinity); at weight 0, 0 * -infinity must not
+        // turn the product into NaN: the result is the other member alone, in both implementations
+        int n = 777;
+        float[][] x = randomLogits(2, n, 5);
+        for (int i = 0; i < n; i += 3) {
+            x[0][i] = Float.NEGATIVE_INFINITY;
+        }
+        float[] expected = logSoftmax(x[1]);
+        for (Combiner c : List.of(Combiner.vectorized(CombineOptions.logLinear(0, 1)),
+                Combiner.scalar(CombineOptions.logLinear(0, 1)))) {
+            float[] out = new float[n];
+            c.combine(x, n, out);
+            assertAllClose(expected, out, n, TOL, c.getClass().getSimpleName());
+        }
+        // at any weight above 0 the first member's -infinity is a veto
+        float[] out = new float[n];
+        Combiner.vectorized(CombineOptions.logLinear(0.01f, 1)).combine(x, n, out);
+        assertEquals(Float.NEGATIVE_INFINITY, out[3]);
+        assertTrue(Float.isFinite(out[4]));
     }
 
     @Test

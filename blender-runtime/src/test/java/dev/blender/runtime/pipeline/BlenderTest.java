@@ -307,6 +307,29 @@ class BlenderTest {
     }
 
     @Test
+    void aMixStageLearnsItsWeightsAsItsJsonSays() {
+        Composition learned = CompositionJson.parse("""
+                {"name": "learned", "stages": [{"stage": "mix", "method": "linear", "adapt": "learned", "rate": 0.1}]}""");
+        Composition fixed = CompositionJson.parse("""
+                {"name": "fixed", "stages": [{"stage": "mix", "method": "linear"}]}""");
+        try (Blender blender = Blender.builder().generator(TestModels.stories()).generator(TestModels.aidreams())
+                .contextSize(128).maxTokens(24).modelOptions(ModelOptions.defaults().withThreads(1)).build();
+             dev.blender.nativebridge.LlamaModel s = dev.blender.nativebridge.LlamaModel.load(TestModels.stories());
+             dev.blender.nativebridge.LlamaModel d = dev.blender.nativebridge.LlamaModel.load(TestModels.aidreams());
+             var cs = s.newContext(ContextOptions.defaults().withContextSize(128).withThreads(1));
+             var cd = d.newContext(ContextOptions.defaults().withContextSize(128).withThreads(1))) {
+            BlendResult r = blender.blend(BlendRequest.of("Once upon a time").withComposition(learned));
+            var direct = new dev.blender.runtime.combine.MixedGenerator(List.of(cs, cd),
+                    dev.blender.runtime.combine.CombineOptions.linear(1, 1).learned(0.1f),
+                    dev.blender.runtime.combine.VocabAlignment.Policy.ALIGN_BY_TEXT)
+                    .generate(dev.blender.runtime.combine.MixRequest.of("Once upon a time").withMaxTokens(24).withSeed(1));
+            assertEquals(direct.text().strip(), r.answer());
+            // equal weights write something else: the stage's adapt is what made the difference
+            assertNotEquals(r.answer(), blender.blend(BlendRequest.of("Once upon a time").withComposition(fixed)).answer());
+        }
+    }
+
+    @Test
     void perModelSettingsRerankerRoleAndTooSmallBudgets(@TempDir Path dir) throws Exception {
         Path models = TestModels.sharedFile("models/arith");
         Path file = Files.writeString(dir.resolve("per-model.json"), """

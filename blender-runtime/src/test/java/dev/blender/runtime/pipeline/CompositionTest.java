@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.pairranker.Aggregation;
 import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,6 +26,12 @@ class CompositionTest {
                 .rank(Aggregation.BUBBLE, 2).stage(new Stage.Rank(null, 1, Stage.Ranker.CONSENSUS, 3)).fuse(2).verify().gate(Stage.GateRule.AGREEMENT, 0.6).refine(2)
                 .mix(CombineMethod.NEGATIVE_EVIDENCE).build();
         assertEquals(mine, CompositionJson.parse(CompositionJson.write(mine).toString()));
+        Composition adapting = Composition.builder("adapting")
+                .stage(new Stage.Mix(CombineMethod.LINEAR, null, null, CombineOptions.Adaptation.LEARNED, 0.05f)).build();
+        assertEquals(adapting, CompositionJson.parse(CompositionJson.write(adapting).toString()));
+        Stage.Mix bayes = (Stage.Mix) CompositionJson.parse("[{\"stage\": \"mix\", \"adapt\": \"BAYES\"}]").stages().get(0);
+        assertEquals(CombineOptions.linear(1, 1).adaptive(CombineOptions.DEFAULT_SWITCH_RATE),
+                bayes.adapted(CombineOptions.linear(1, 1)));
     }
 
     @Test
@@ -64,6 +71,14 @@ class CompositionTest {
         assertMessage("gate: threshold must be in [0, 1]",
                 () -> CompositionJson.parse("[\"sample\", {\"stage\": \"gate\", \"threshold\": 2}, \"vote\"]"));
         assertMessage("is not valid JSON", () -> CompositionJson.parse("[\"sample\""));
+        assertMessage("mix: adapt 'gated' is not one of [fixed, bayes, learned]",
+                () -> CompositionJson.parse("[{\"stage\": \"mix\", \"adapt\": \"gated\"}]"));
+        assertMessage("mix: rate is the rate of adapt",
+                () -> CompositionJson.parse("[{\"stage\": \"mix\", \"rate\": 0.1}]"));
+        assertMessage("not negative evidence",
+                () -> CompositionJson.parse("[{\"stage\": \"mix\", \"method\": \"negative-evidence\", \"adapt\": \"bayes\"}]"));
+        assertMessage("the learning rate must be finite and >= 0",
+                () -> CompositionJson.parse("[{\"stage\": \"mix\", \"adapt\": \"learned\", \"rate\": -1}]"));
         Path file = Files.writeString(dir.resolve("verified.json"), "[\"sample\", \"rank\", \"fuse\", \"verify\"]");
         Composition fromFile = CompositionJson.parse(file.toString());
         assertEquals("verified", fromFile.name(), "a file's composition is named after the file");

@@ -62,6 +62,16 @@ public final class ModelChecks {
         return "; the file is corrupt or was written by a broken tool: download or convert it again";
     }
 
+    /**
+     * Refuses a metadata key with a zero byte, which llama.cpp would read as a shorter key than the one the
+     * Java checks saw (so they could be sidestepped); adapter files are checked with it too.
+     *
+     * @throws GgufFormatException {@link Problem#BAD_KEY}
+     */
+    public static void checkKeys(GgufFile f) {
+        keys(f);
+    }
+
     static void keys(GgufFile f) {
         for (String key : f.metadata().keySet()) {
             // gguf.cpp gguf_find_key compares keys as C strings (strcmp), so "a\0b" answers for "a" without
@@ -341,9 +351,19 @@ public final class ModelChecks {
         }
     }
 
+    /**
+     * Whether llama.cpp's CPU kernels multiply by (or look rows up in) a matrix of this type: every float and
+     * quantised type except the dot-product-only Q8_1/Q8_K; not the integer types nor F64.
+     */
+    public static boolean isComputableMatrixType(GgmlType type) {
+        return !NOT_MATRIX_TYPES.contains(type);
+    }
+
+    /** ggml-cpu has no matrix product or row lookup for these; with I8/I16/I32 weights both ABIs exited. */
+    private static final Set<GgmlType> NOT_MATRIX_TYPES = Set.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64,
+            GgmlType.F64, GgmlType.Q8_1, GgmlType.Q8_K);
+
     static void tensorTypes(GgufFile f) {
-        Set<GgmlType> notWeights = Set.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64,
-                GgmlType.Q8_1, GgmlType.Q8_K);
         for (TensorInfo t : f.tensors()) {
             // norms and biases are the second operand of ggml_mul/ggml_add: b4916 ggml-cpu.c asserts
             // GGML_ASSERT((src1->type == GGML_TYPE_F32 || src1->type == GGML_TYPE_F16) && "only f32/f16 src1
@@ -355,15 +375,15 @@ public final class ModelChecks {
             }
             // ggml-cpu: matrix products and row lookups have no kernel for integer, F64 or the dot-product-only
             // Q8_1/Q8_K weights; with I8/I16/I32 weights both ABIs took the process down (exit status 1)
-            if (notWeights.contains(t.type())) {
+            if (!isComputableMatrixType(t.type())) {
                 throw fail(f, Problem.BAD_TENSOR_TYPE, "tensor '" + t.name() + "' is " + t.type()
                         + ", which llama.cpp cannot compute with as a weight" + reconvert());
             }
         }
     }
 
-    /** The string llama.cpp sees: gguf_get_arr_str hands out a C string, which ends at the first NUL byte. */
-    private static String asC(String s) {
+    /** The string llama.cpp sees: gguf_get_val_str/gguf_get_arr_str hand out C strings, which end at the first NUL byte. */
+    public static String asC(String s) {
         int nul = s.indexOf('\0');
         return nul < 0 ? s : s.substring(0, nul);
     }

@@ -100,6 +100,9 @@ public final class LoraAdapter implements AutoCloseable {
         if (LlamaCpp.ABI == LlamaAbi.B4916) {
             refuseRepackedBaseTensors(file, model.gguf(), ranks.keySet());
         }
+        if (model.options().probeLoad()) {
+            ModelProbe.checkAdapter(model.path(), abs, model.options());
+        }
         float alpha = (float) file.real("adapter.lora.alpha").orElse(0);
         LoraAdapter adapter = model.register(modelHandle -> {
             MemorySegment modelPtr = modelHandle.retain();

@@ -78,7 +78,7 @@ public final class LlamaModel implements AutoCloseable {
         LlamaBackend.ensureInitialized();
         Path abs = path.toAbsolutePath();
         GgufFile gguf = GgufFile.read(abs);
-        ModelChecks.check(gguf);
+        ModelChecks.check(gguf, LlamaCpp.ABI);
         if (options.probeLoad()) {
             ModelProbe.check(abs, options);
         }

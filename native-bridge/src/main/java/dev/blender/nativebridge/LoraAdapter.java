@@ -84,10 +84,13 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /**
-     * Validates the adapter file against {@code model} and loads it.
+     * Validates the adapter file against {@code model} ({@link #validate}, then what the running llama.cpp cannot
+     * take) and loads it; with the model's {@link ModelOptions#probeLoad()}, first in a child JVM over the model's
+     * file ({@link ModelProbe#checkAdapter}).
      *
      * @throws dev.blender.nativebridge.gguf.GgufFormatException the file is missing or not valid GGUF
-     * @throws AdapterFormatException the file is GGUF but not a LoRA adapter for this model
+     * @throws AdapterFormatException the file is GGUF but not a LoRA adapter this llama.cpp can apply to this model
+     * @throws ModelLoadException with probe-load, loading the adapter killed the probing child JVM or took too long
      * @throws LlamaException llama.cpp refused it all the same (the message carries its reason)
      * @throws IllegalStateException the model is closed
      */

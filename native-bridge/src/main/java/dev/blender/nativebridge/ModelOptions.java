@@ -81,4 +81,18 @@ public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean v
     public ModelOptions withProbeTimeout(Duration timeout) {
         return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, threads, probeLoad, timeout);
     }
+
+    /**
+     * A probe timeout given in seconds, fractions allowed, as the command line ({@code --probe-timeout}) and
+     * configuration files ({@code "probeTimeoutSeconds"}) give it.
+     *
+     * @throws IllegalArgumentException not a positive, finite number of seconds (or under a millisecond)
+     */
+    public static Duration probeTimeoutOfSeconds(double seconds) {
+        if (!(seconds > 0) || Double.isInfinite(seconds) || seconds < 1e-3) {
+            throw new IllegalArgumentException("the probe timeout must be a positive number of seconds (at least"
+                    + " 0.001), was " + seconds);
+        }
+        return Duration.ofMillis(Math.round(Math.min(seconds, Long.MAX_VALUE / 1000.0) * 1000));
+    }
 }

@@ -160,8 +160,11 @@ final class BlenderOptions {
         if (sequentialMembers) {
             b.parallelMembers(false);
         }
-        if (models.probeLoad) {
+        if (models.probe.probeLoad) {
             b.probeLoad(true);
+        }
+        if (models.probe.timeout() != null) {
+            b.probeTimeout(models.probe.timeout());
         }
         return b.buildConfig();
     }

@@ -35,7 +35,7 @@ class AdapterFuzzTest {
     void mutatedAdaptersNeverCrashTheProcess() throws Exception {
         long seed = Long.getLong("blender.fuzz.seed", DEFAULT_SEED);
         int from = Integer.getInteger("blender.fuzz.from", 0);
-        int to = Integer.getInteger("blender.fuzz.adapter.cases", 400);
+        int to = Integer.getInteger("blender.fuzz.adapter.cases", 1000);
         FuzzDriver.Result r = FuzzDriver.run(AdapterFuzzRunner.class, seed, from, to, pairs(), dir);
         System.out.println("AdapterFuzzTest: seed " + seed + ", cases " + from + ".." + (to - 1) + " on llama.cpp "
                 + LlamaBackend.version() + " (" + LlamaBackend.abi() + ") " + r.summary());
@@ -78,9 +78,10 @@ class AdapterFuzzTest {
         List<String> args = new ArrayList<>();
         for (int i = 0; i < bases.size(); i++) {
             Path base = bases.get(i);
-            // ranks and factor types vary, so the mutations start from more than one layout
-            Path adapter = TestAdapters.everyMatrix(base, dir.resolve("adapter-" + i + ".gguf"), i % 2 == 0 ? 4 : 8,
-                    i % 3 == 1 ? GgmlType.F16 : GgmlType.F32, i);
+            // ranks and factor types vary, so the mutations start from more than one layout; at rank 32 a factor
+            // retyped to a 32-value block type (Q4_0, Q8_0, IQ4_NL, ...) still has whole blocks and reaches llama.cpp
+            Path adapter = TestAdapters.everyMatrix(base, dir.resolve("adapter-" + i + ".gguf"), new int[] {4, 8, 32}[i % 3],
+                    i % 2 == 1 ? GgmlType.F16 : GgmlType.F32, i);
             args.add(base.toAbsolutePath().toString());
             args.add(adapter.toAbsolutePath().toString());
         }

@@ -135,8 +135,27 @@ public final class FuzzDriver {
         child.exit = p.exitValue();
         if (!child.done) {
             String err = Files.readString(stderr, StandardCharsets.ISO_8859_1);
-            child.stderrTail = err.substring(Math.max(0, err.length() - 1500)).strip().replace("\n", "\n    ");
+            child.stderrTail = (err.substring(Math.max(0, err.length() - 1500)).strip() + jvmCrash(work))
+                    .replace("\n", "\n    ");
         }
         return child;
+    }
+
+    /** The signal and native frame of a crash the JVM caught (a SIGSEGV): its report goes to a file, not stderr. */
+    private static String jvmCrash(Path work) throws IOException {
+        try (var files = Files.list(work)) {
+            for (Path report : files.filter(f -> f.getFileName().toString().startsWith("hs_err_")).toList()) {
+                List<String> lines = Files.readAllLines(report, StandardCharsets.ISO_8859_1);
+                StringBuilder b = new StringBuilder();
+                for (int i = 0; i < Math.min(lines.size(), 40); i++) {
+                    String l = lines.get(i);
+                    if (l.matches("#\\s+SIG[A-Z]+ .*") || (i > 0 && lines.get(i - 1).startsWith("# Problematic frame"))) {
+                        b.append("\n").append(l);
+                    }
+                }
+                return b.toString();
+            }
+        }
+        return "";
     }
 }

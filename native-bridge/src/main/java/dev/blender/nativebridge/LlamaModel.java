@@ -75,13 +75,8 @@ public final class LlamaModel implements AutoCloseable {
     public static LlamaModel load(Path path, ModelOptions options) {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
-        LlamaBackend.ensureInitialized();
         Path abs = path.toAbsolutePath();
-        GgufFile gguf = GgufFile.read(abs);
-        ModelChecks.check(gguf);
-        if (options.probeLoad()) {
-            ModelProbe.check(abs, options);
-        }
+        GgufFile gguf = check(abs, options);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
             LlamaCpp.ABI.writeModelParams(params, options.gpuLayers() != 0 && !hasGpu()
@@ -98,6 +93,29 @@ public final class LlamaModel implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
+    }
+
+    /**
+     * What {@link #load} does before llama.cpp loads the file here: reads and validates it in Java for the running
+     * llama.cpp ({@link ModelChecks}) and, with {@link ModelOptions#probeLoad()}, probes it in a child JVM
+     * ({@link ModelProbe}); for a caller that wants to know whether a file is safe to load without loading it.
+     *
+     * @return the parsed file
+     * @throws dev.blender.nativebridge.gguf.GgufFormatException the file is missing, unreadable, not valid GGUF, or
+     *                            fails a check
+     * @throws ModelLoadException with probeLoad, loading it killed the probing child JVM or did not finish in time
+     */
+    public static GgufFile check(Path path, ModelOptions options) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        LlamaBackend.ensureInitialized();
+        Path abs = path.toAbsolutePath();
+        GgufFile gguf = GgufFile.read(abs);
+        ModelChecks.check(gguf, LlamaCpp.ABI);
+        if (options.probeLoad()) {
+            ModelProbe.check(abs, options);
+        }
+        return gguf;
     }
 
     /** Where an architecture is unknown to b4916, which library loads it and how to get it. */

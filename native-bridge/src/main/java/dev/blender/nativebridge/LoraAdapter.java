@@ -5,6 +5,7 @@ import dev.blender.nativebridge.gguf.GgmlType;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.nativebridge.gguf.GgufValue;
 import dev.blender.nativebridge.gguf.GgufValueType;
+import dev.blender.nativebridge.gguf.ModelChecks;
 import dev.blender.nativebridge.gguf.TensorInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -83,10 +84,13 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /**
-     * Validates the adapter file against {@code model} and loads it.
+     * Validates the adapter file against {@code model} ({@link #validate}, then what the running llama.cpp cannot
+     * take) and loads it; with the model's {@link ModelOptions#probeLoad()}, first in a child JVM over the model's
+     * file ({@link ModelProbe#checkAdapter}).
      *
      * @throws dev.blender.nativebridge.gguf.GgufFormatException the file is missing or not valid GGUF
-     * @throws AdapterFormatException the file is GGUF but not a LoRA adapter for this model
+     * @throws AdapterFormatException the file is GGUF but not a LoRA adapter this llama.cpp can apply to this model
+     * @throws ModelLoadException with probe-load, loading the adapter killed the probing child JVM or took too long
      * @throws LlamaException llama.cpp refused it all the same (the message carries its reason)
      * @throws IllegalStateException the model is closed
      */
@@ -96,6 +100,12 @@ public final class LoraAdapter implements AutoCloseable {
         Path abs = path.toAbsolutePath();
         GgufFile file = GgufFile.read(abs);
         Map<String, Integer> ranks = validate(file, model.gguf());
+        if (LlamaCpp.ABI == LlamaAbi.B4916) {
+            refuseRepackedBaseTensors(file, model.gguf(), ranks.keySet());
+        }
+        if (model.options().probeLoad()) {
+            ModelProbe.checkAdapter(model.path(), abs, model.options());
+        }
         float alpha = (float) file.real("adapter.lora.alpha").orElse(0);
         LoraAdapter adapter = model.register(modelHandle -> {
             MemorySegment modelPtr = modelHandle.retain();
@@ -123,32 +133,50 @@ public final class LoraAdapter implements AutoCloseable {
     }
 
     /**
-     * Checks that {@code adapter} is a LoRA adapter llama.cpp can apply to {@code base}: the metadata it
-     * reads ({@code general.type} = {@code adapter}, {@code adapter.type} = {@code lora}, the same
-     * {@code general.architecture}, {@code adapter.lora.alpha} a FLOAT32 if present), every tensor a
-     * {@code <base tensor>.lora_a}/{@code .lora_b} pair of F32 or F16 matrices (or a skipped norm), the
-     * base tensor a matrix, and the shapes llama.cpp multiplies: for a base tensor of {@code ne = [in, out]},
-     * {@code lora_a [in, r]} and {@code lora_b [r, out]}; for {@code token_embd.weight}
-     * ({@code [n_embd, n_vocab]}), which is looked up by row instead, {@code lora_a [r, n_vocab]} and
-     * {@code lora_b [r, n_embd]}.
+     * Checks that {@code adapter} is a LoRA adapter llama.cpp can load against {@code base} and apply, mirroring
+     * llama-adapter.cpp (b4916 and v0.5.0 alike) and the graph code that multiplies by the factors. The metadata
+     * it reads ({@code general.type} = {@code adapter}, {@code adapter.type} = {@code lora}, the same
+     * {@code general.architecture}, as strings; {@code adapter.lora.alpha} a finite FLOAT32 if present); every
+     * tensor a {@code .lora_a}/{@code .lora_b} factor (or a {@code _norm.weight}, which llama.cpp skips), paired
+     * by the name left once every {@code .lora_a} (or {@code .lora_b}) is cut out of it, as llama.cpp pairs them
+     * (a later factor for the same name replaces an earlier one); the base tensor a matrix; the factors matrices
+     * of a type llama.cpp multiplies with (F32, F16, BF16 or quantised); and the shapes it multiplies: for a base
+     * tensor of {@code ne = [in, out]}, {@code lora_a [in, r]} and {@code lora_b [r, out]}; for
+     * {@code token_embd.weight} ({@code [n_embd, n_vocab]}), which is looked up by row instead,
+     * {@code lora_a [r, n_vocab]} and {@code lora_b [r, n_embd]}.
+     *
+     * <p>What depends on the running llama.cpp (b4916 repacks some quantised matrices, and writing factors
+     * beside them crashes it) is checked by {@link #load}, not here.
      *
      * @return the rank of each adapted base tensor, by name
      * @throws AdapterFormatException naming the first problem
+     * @throws dev.blender.nativebridge.gguf.GgufFormatException a metadata key with a zero byte ({@code BAD_KEY})
      */
     public static Map<String, Integer> validate(GgufFile adapter, GgufFile base) {
         Path p = adapter.path();
-        String type = adapter.string("general.type").orElse(null);
+        // gguf.cpp gguf_find_key compares keys with strcmp: "general.type\0x" would answer for general.type
+        ModelChecks.checkKeys(adapter);
+        for (String key : new String[] {"general.type", "general.architecture", "adapter.type"}) {
+            // llama-adapter.cpp get_kv_str: gguf_get_val_str asserts GGML_ASSERT(type == GGUF_TYPE_STRING)
+            GgufValue v = adapter.metadata().get(key);
+            if (v != null && v.type() != GgufValueType.STRING) {
+                throw new AdapterFormatException(p, Problem.BAD_METADATA_TYPE, key + " is a " + v.type()
+                        + ", llama.cpp reads it only as a STRING (and aborts on anything else)");
+            }
+        }
+        // llama.cpp compares what gguf_get_val_str hands out: C strings, cut at a zero byte
+        String type = adapter.string("general.type").map(ModelChecks::asC).orElse(null);
         if (!"adapter".equals(type)) {
             throw new AdapterFormatException(p, Problem.NOT_AN_ADAPTER, "general.type is "
                     + describe(adapter, "general.type") + ", expected \"adapter\" (is this a model rather than an adapter?)");
         }
-        String adapterType = adapter.string("adapter.type").orElse(null);
+        String adapterType = adapter.string("adapter.type").map(ModelChecks::asC).orElse(null);
         if (!"lora".equals(adapterType)) {
             throw new AdapterFormatException(p, Problem.NOT_LORA, "adapter.type is " + describe(adapter, "adapter.type")
                     + ", expected \"lora\" (llama.cpp loads only LoRA adapters this way)");
         }
-        String arch = adapter.string("general.architecture").orElse("(none)");
-        String baseArch = base.architecture().orElse("(none)");
+        String arch = adapter.string("general.architecture").map(ModelChecks::asC).orElse("(none)");
+        String baseArch = base.architecture().map(ModelChecks::asC).orElse("(none)");
         if (!arch.equals(baseArch)) {
             throw new AdapterFormatException(p, Problem.ARCHITECTURE_MISMATCH, "the adapter is for architecture '" + arch
                     + "' but " + base.path().getFileName() + " is '" + baseArch + "'");
@@ -159,19 +187,29 @@ public final class LoraAdapter implements AutoCloseable {
             throw new AdapterFormatException(p, Problem.BAD_METADATA_TYPE, "adapter.lora.alpha is a " + alpha.type()
                     + ", llama.cpp reads it only as a FLOAT32");
         }
+        if (alpha instanceof GgufValue.Real r && !Double.isFinite(r.value())) {
+            // llama.cpp takes it, and every adapted product, so every logit, becomes NaN or infinite: sampling
+            // from those is undefined (std::discrete_distribution in llama.cpp's dist sampler)
+            throw new AdapterFormatException(p, Problem.BAD_ALPHA, "adapter.lora.alpha is " + r.value()
+                    + "; it must be a finite number (the scale is alpha / rank)");
+        }
+        // llama-adapter.cpp: for each tensor in file order, a name ending in .lora_a (.lora_b) with every
+        // ".lora_a" (".lora_b") cut out is the base tensor's (replace_all), the last such factor wins;
+        // *_norm.weight is skipped; anything else throws "has unexpected suffix"
         Map<String, TensorInfo[]> pairs = new TreeMap<>();
         for (TensorInfo t : adapter.tensors()) {
             String name = t.name();
             if (name.endsWith(A)) {
-                pairs.computeIfAbsent(name.substring(0, name.length() - A.length()), k -> new TensorInfo[2])[0] = t;
+                pairs.computeIfAbsent(name.replace(A, ""), k -> new TensorInfo[2])[0] = t;
             } else if (name.endsWith(B)) {
-                pairs.computeIfAbsent(name.substring(0, name.length() - B.length()), k -> new TensorInfo[2])[1] = t;
+                pairs.computeIfAbsent(name.replace(B, ""), k -> new TensorInfo[2])[1] = t;
             } else if (!name.endsWith(NORM)) {
                 throw new AdapterFormatException(p, Problem.UNEXPECTED_TENSOR, "tensor '" + name
                         + "' ends neither in .lora_a nor .lora_b");
             }
         }
         if (pairs.isEmpty()) {
+            // llama.cpp would load it and change nothing: an empty adapter is a mistake worth naming
             throw new AdapterFormatException(p, Problem.NO_TENSORS, "it holds no .lora_a/.lora_b tensor pair");
         }
         boolean tiedEmbeddings = base.tensor("output.weight").isEmpty();
@@ -180,46 +218,57 @@ public final class LoraAdapter implements AutoCloseable {
             String name = e.getKey();
             TensorInfo a = e.getValue()[0];
             TensorInfo b = e.getValue()[1];
+            // llama.cpp throws "is missing one component", "does not exist in base model" for these two
             if (a == null || b == null) {
                 throw new AdapterFormatException(p, Problem.MISSING_PAIR_MEMBER, "tensor '" + name + (a == null ? A : B)
                         + "' is missing (it has '" + name + (a == null ? B : A) + "')");
             }
             TensorInfo w = base.tensor(name).orElseThrow(() -> new AdapterFormatException(p, Problem.UNKNOWN_BASE_TENSOR,
                     "it adapts '" + name + "', which " + base.path().getFileName() + " does not have (another base model?)"));
-            if (w.rank() != 2) {
+            // a vector is never multiplied through build_lora_mm, so llama.cpp would load its pair and ignore it;
+            // a 3-D expert tensor goes through ggml_mul_mat_id, which asserts on 2-D factors
+            if (effectiveRank(w) != 2) {
                 throw new AdapterFormatException(p, Problem.UNKNOWN_BASE_TENSOR, "it adapts '" + name
-                        + "', which is not a matrix in " + base.path().getFileName() + " (shape " + Arrays.toString(w.dims()) + ")");
+                        + "', which is not a matrix in " + base.path().getFileName() + " (shape " + Arrays.toString(w.dims())
+                        + "); LoRA adapts matrices only");
             }
             for (TensorInfo f : new TensorInfo[] {a, b}) {
-                if (f.type() != GgmlType.F32 && f.type() != GgmlType.F16) {
+                // ggml-cpu: no matrix product or row lookup for integer, F64, Q8_1 or Q8_K operands (the process dies)
+                if (!ModelChecks.isComputableMatrixType(f.type())) {
                     throw new AdapterFormatException(p, Problem.UNSUPPORTED_TENSOR_TYPE, "tensor '" + f.name() + "' is "
-                            + f.type() + "; LoRA factors must be F32 or F16");
+                            + f.type() + ", which llama.cpp cannot multiply with; LoRA factors are F32, F16, BF16 or quantised");
                 }
-                if (f.rank() != 2) {
+                // llama.cpp checks ne[0] and ne[1] only; a factor with ne[2] or ne[3] above 1 fails ggml_mul_mat's
+                // GGML_ASSERT(ggml_can_mul_mat(a, b)) in the graph, which aborts
+                if (effectiveRank(f) > 2) {
                     throw new AdapterFormatException(p, Problem.SHAPE_MISMATCH, "tensor '" + f.name() + "' has shape "
                             + Arrays.toString(f.dims()) + "; LoRA factors are matrices");
                 }
             }
             long in = w.dim(0);
             long out = w.dim(1);
-            boolean embedding = name.equals(TOKEN_EMBD);
+            boolean embedding = name.endsWith(TOKEN_EMBD); // llama.cpp: str_endswith(name, "token_embd.weight")
             if (embedding && tiedEmbeddings) {
+                // the output projection is then token_embd.weight too, and build_lora_mm multiplies by factors laid
+                // out for row lookup: ggml_mul_mat asserts on the shapes
                 throw new AdapterFormatException(p, Problem.TIED_EMBEDDINGS, base.path().getFileName()
                         + " has no output.weight (its output reuses token_embd.weight), and llama.cpp would apply the"
                         + " embedding's factors to the output projection with the wrong layout; drop the token_embd pair");
             }
             long rankA = embedding ? a.dim(0) : a.dim(1);
             long rankB = b.dim(0);
-            // for token_embd llama.cpp gathers rows of lora_a ([r, n_vocab]) and multiplies by lora_b ([r, n_embd])
-            long[] wantA = embedding ? new long[] {rankA, out} : new long[] {in, rankA};
-            long[] wantB = embedding ? new long[] {rankB, in} : new long[] {rankB, out};
-            if (!Arrays.equals(a.dims(), wantA) || !Arrays.equals(b.dims(), wantB)) {
+            // llama-adapter.cpp "has incorrect shape": token_embd ne[0] == b.ne[1] && ne[1] == a.ne[1], else
+            // ne[0] == a.ne[0] && ne[1] == b.ne[1]
+            boolean outer = embedding ? a.dim(1) == out && b.dim(1) == in : a.dim(0) == in && b.dim(1) == out;
+            if (!outer) {
                 throw new AdapterFormatException(p, Problem.SHAPE_MISMATCH, "'" + name + "' has shape "
                         + Arrays.toString(w.dims()) + " in " + base.path().getFileName() + ", so its lora_a must be "
                         + (embedding ? "[r, " + out + "]" : "[" + in + ", r]") + " and its lora_b "
                         + (embedding ? "[r, " + in + "]" : "[r, " + out + "]") + ", but they are "
                         + Arrays.toString(a.dims()) + " and " + Arrays.toString(b.dims()) + " (another base model?)");
             }
+            // llama-adapter.cpp throws "lora_a tensor is not transposed" for a.ne[1] != b.ne[0]; for token_embd it
+            // checks nothing, and the graph's ggml_mul_mat(lora_b, ggml_get_rows(lora_a, tokens)) asserts instead
             if (rankA != rankB) {
                 throw new AdapterFormatException(p, Problem.RANK_MISMATCH, "'" + name + "' has rank " + rankA
                         + " in its lora_a but " + rankB + " in its lora_b");
@@ -227,6 +276,38 @@ public final class LoraAdapter implements AutoCloseable {
             ranks.put(name, Math.toIntExact(rankA));
         }
         return Collections.unmodifiableMap(ranks);
+    }
+
+    /**
+     * b4916 (not v0.5.0) gives a LoRA factor the buffer type of its base tensor, and a Q4_0 or IQ4_NL matrix it
+     * multiplies on the CPU lives in the repacking CPU_AARCH64 buffer (Q4_0 with {@code ne[1] % 8 == 0} on AVX2
+     * or SVE, Q4_0 and IQ4_NL with {@code ne[1] % 4 == 0} on NEON); setting an F32 factor there dereferences
+     * the missing repack traits: SIGSEGV in {@code ggml_backend_cpu_aarch64_buffer_set_tensor}, seen with a
+     * valid adapter over a Q4_0 model. Embeddings are looked up by row, never repacked. Which CPU runs is not
+     * asked: the weakest condition refuses.
+     */
+    private static void refuseRepackedBaseTensors(GgufFile adapter, GgufFile base, Set<String> adapted) {
+        for (String name : adapted) {
+            TensorInfo w = base.tensor(name).orElseThrow();
+            if ((w.type() == GgmlType.Q4_0 || w.type() == GgmlType.IQ4_NL) && w.dim(1) % 4 == 0
+                    && !name.endsWith(TOKEN_EMBD)) {
+                throw new AdapterFormatException(adapter.path(), Problem.REPACKED_BASE_TENSOR, "it adapts '" + name
+                        + "', a " + w.type() + " matrix of " + base.path().getFileName() + ", which llama.cpp b4916"
+                        + " keeps repacked for its CPU kernels and crashes writing LoRA factors beside; use llama.cpp"
+                        + " v0.5.0 (`blender natives install cpu`, then set BLENDER_LLAMA_LIBRARY) or a base model"
+                        + " quantised otherwise (Q8_0, F16)");
+            }
+        }
+    }
+
+    /** Dimensions up to the last one above 1: ggml pads every shape with ones, so [n, r, 1] is a matrix. */
+    private static int effectiveRank(TensorInfo t) {
+        long[] dims = t.dims();
+        int n = dims.length;
+        while (n > 1 && dims[n - 1] == 1) {
+            n--;
+        }
+        return n;
     }
 
     private static String describe(GgufFile f, String key) {

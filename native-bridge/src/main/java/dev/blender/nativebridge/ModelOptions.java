@@ -1,5 +1,8 @@
 package dev.blender.nativebridge;
 
+import java.time.Duration;
+import java.util.Objects;
+
 /**
  * How to load a model. Immutable; start from {@link #defaults()} and change what you need:
  * {@code ModelOptions.defaults().withGpuLayers(99).withThreads(4)}.
@@ -16,10 +19,16 @@ package dev.blender.nativebridge;
  *                     (0 = automatic, see {@link ContextOptions#threads()})
  * @param probeLoad    load the file and decode one token in a child JVM first ({@link ModelProbe}), so that a
  *                     native abort on an untrusted file kills the child, not this process; once per file
- *                     (path, size, modification time) per process, at the cost of a JVM start and a load
+ *                     (path, size, modification time) per process, at the cost of a JVM start and a load;
+ *                     a LoRA adapter loaded against the model ({@link LoraAdapter#load}) is probed the same way,
+ *                     over its base
+ * @param probeTimeout how long a probe may take before the file is refused as hanging (default 600 s); a probe
+ *                     that times out is not remembered, so a later load with a longer limit probes again
  */
 public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean vocabOnly, boolean checkTensors,
-                           int threads, boolean probeLoad) {
+                           int threads, boolean probeLoad, Duration probeTimeout) {
+    /** Generous: real loads of files that fit in memory take seconds, and the probe only guards against a hang. */
+    public static final Duration DEFAULT_PROBE_TIMEOUT = Duration.ofSeconds(600);
 
     public ModelOptions {
         if (gpuLayers < -1) {
@@ -29,38 +38,61 @@ public record ModelOptions(int gpuLayers, boolean mmap, boolean mlock, boolean v
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0 = automatic), was " + threads);
         }
+        Objects.requireNonNull(probeTimeout, "probeTimeout");
+        if (probeTimeout.isNegative() || probeTimeout.isZero()) {
+            throw new IllegalArgumentException("probeTimeout must be positive, was " + probeTimeout.toMillis() + " ms");
+        }
     }
 
     /** CPU only, memory-mapped, weights loaded, automatic threads. */
     public static ModelOptions defaults() {
-        return new ModelOptions(0, true, false, false, false, 0, false);
+        return new ModelOptions(0, true, false, false, false, 0, false, DEFAULT_PROBE_TIMEOUT);
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(n, mmap, mlock, vocabOnly, checkTensors, threads, probeLoad);
+        return new ModelOptions(n, mmap, mlock, vocabOnly, checkTensors, threads, probeLoad, probeTimeout);
     }
 
     public ModelOptions withMmap(boolean on) {
-        return new ModelOptions(gpuLayers, on, mlock, vocabOnly, checkTensors, threads, probeLoad);
+        return new ModelOptions(gpuLayers, on, mlock, vocabOnly, checkTensors, threads, probeLoad, probeTimeout);
     }
 
     public ModelOptions withMlock(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, on, vocabOnly, checkTensors, threads, probeLoad);
+        return new ModelOptions(gpuLayers, mmap, on, vocabOnly, checkTensors, threads, probeLoad, probeTimeout);
     }
 
     public ModelOptions withVocabOnly(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, mlock, on, checkTensors, threads, probeLoad);
+        return new ModelOptions(gpuLayers, mmap, mlock, on, checkTensors, threads, probeLoad, probeTimeout);
     }
 
     public ModelOptions withCheckTensors(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, on, threads, probeLoad);
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, on, threads, probeLoad, probeTimeout);
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, n, probeLoad);
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, n, probeLoad, probeTimeout);
     }
 
     public ModelOptions withProbeLoad(boolean on) {
-        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, threads, on);
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, threads, on, probeTimeout);
+    }
+
+    /** How long a probe ({@link #withProbeLoad}) may run; positive. */
+    public ModelOptions withProbeTimeout(Duration timeout) {
+        return new ModelOptions(gpuLayers, mmap, mlock, vocabOnly, checkTensors, threads, probeLoad, timeout);
+    }
+
+    /**
+     * A probe timeout given in seconds, fractions allowed, as the command line ({@code --probe-timeout}) and
+     * configuration files ({@code "probeTimeoutSeconds"}) give it.
+     *
+     * @throws IllegalArgumentException not a positive, finite number of seconds (or under a millisecond)
+     */
+    public static Duration probeTimeoutOfSeconds(double seconds) {
+        if (!(seconds > 0) || Double.isInfinite(seconds) || seconds < 1e-3) {
+            throw new IllegalArgumentException("the probe timeout must be a positive number of seconds (at least"
+                    + " 0.001), was " + seconds);
+        }
+        return Duration.ofMillis(Math.round(Math.min(seconds, Long.MAX_VALUE / 1000.0) * 1000));
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.blender.nativebridge.gguf.GgmlType;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.nativebridge.gguf.GgufFormatException;
 import dev.blender.nativebridge.gguf.GgufMutator;
@@ -14,6 +15,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -124,6 +126,96 @@ class ModelProbeTest {
         assertEquals(before + 2, ModelProbe.childrenStarted(), "a failed start is not remembered");
         ModelProbe.childMainForTests(ModelProbe.class.getName());
         ModelProbe.check(p);
+    }
+
+    @Test
+    void anAdapterIsProbedOverItsBaseOnceAndLoads() throws IOException {
+        Path base = Files.copy(TestModels.tiny(), dir.resolve("base.gguf"));
+        Path adapter = TestAdapters.everyMatrix(base, dir.resolve("adapter.gguf"), 4, GgmlType.F32, 1);
+        ModelOptions probed = ModelOptions.defaults().withProbeLoad(true);
+        int before = ModelProbe.childrenStarted();
+        try (LlamaModel m = LlamaModel.load(base, probed)) {
+            assertEquals(before + 1, ModelProbe.childrenStarted(), "the base");
+            try (LoraAdapter a = LoraAdapter.load(m, adapter)) {
+                assertEquals(before + 2, ModelProbe.childrenStarted(), "the adapter over the base");
+                assertEquals(4, a.ranks().values().iterator().next());
+            }
+            LoraAdapter.load(m, adapter).close();
+            assertEquals(before + 2, ModelProbe.childrenStarted(), "the second load reuses the first probe");
+            // an adapter that changed is a new adapter
+            Files.setLastModifiedTime(adapter, FileTime.fromMillis(Files.getLastModifiedTime(adapter).toMillis() - 60_000));
+            LoraAdapter.load(m, adapter).close();
+            assertEquals(before + 3, ModelProbe.childrenStarted());
+        }
+        // without the option nothing is probed
+        try (LlamaModel m = LlamaModel.load(base); LoraAdapter a = LoraAdapter.load(m, adapter)) {
+            assertEquals(before + 3, ModelProbe.childrenStarted());
+        }
+    }
+
+    @Test
+    void aRealLlamaCppAbortOnAnAdapterIsSurvived() throws IOException {
+        // llama-adapter.cpp reads adapter.lora.alpha with gguf_get_val_f32, which asserts the FLOAT32 type: an abort
+        // on both ABIs. The Java checks refuse the file; the unchecked child hands it to llama.cpp and dies
+        Path base = Files.copy(TestModels.tiny(), dir.resolve("base.gguf"));
+        Path clean = TestAdapters.everyMatrix(base, dir.resolve("clean.gguf"), 4, GgmlType.F32, 1);
+        GgufMutator mutator = new GgufMutator(Files.readAllBytes(clean), GgufFile.read(clean));
+        Path bad = Files.write(dir.resolve("alpha-as-uint32.gguf"),
+                mutator.withMetadata(m -> m.put("adapter.lora.alpha", GgufValue.u32(4))));
+        try (LlamaModel m = LlamaModel.load(base)) {
+            AdapterFormatException refused = assertThrows(AdapterFormatException.class, () -> LoraAdapter.load(m, bad));
+            assertEquals(AdapterFormatException.Problem.BAD_METADATA_TYPE, refused.problem());
+        }
+        ModelProbe.childMainForTests(ProbeChildren.UncheckedAdapter.class.getName());
+        ModelLoadException e = assertThrows(ModelLoadException.class,
+                () -> ModelProbe.checkAdapter(base, bad, ModelOptions.defaults()));
+        assertEquals(bad.toAbsolutePath().normalize(), e.path());
+        assertTrue(e.getMessage().contains("alpha-as-uint32.gguf") && e.getMessage().contains("killed a child JVM")
+                && e.getMessage().contains("signal 6"), e.getMessage());
+        // the unchecked child loads the clean adapter, so it is the file that killed it
+        ModelProbe.checkAdapter(base, clean, ModelOptions.defaults());
+        if (LlamaBackend.abi() == LlamaAbi.B4916) {
+            // the crash the adapter fuzzing found: b4916 writing factors beside a repacked Q4_0 matrix (SIGSEGV)
+            Path q4 = dir.resolve("q4_0.gguf");
+            SyntheticLlama.builder().tensorType(GgmlType.Q4_0).build().writeTo(q4);
+            Path overQ4 = TestAdapters.everyMatrix(q4, dir.resolve("over-q4_0.gguf"), 4, GgmlType.F32, 1);
+            ModelLoadException segv = assertThrows(ModelLoadException.class,
+                    () -> ModelProbe.checkAdapter(q4, overQ4, ModelOptions.defaults()));
+            assertTrue(segv.getMessage().contains("over-q4_0.gguf") && segv.getMessage().contains("SIGSEGV")
+                    && segv.getMessage().contains("ggml_backend_cpu_aarch64_buffer_set_tensor"), segv.getMessage());
+        }
+    }
+
+    @Test
+    void aProbeThatRunsOutOfTimeIsRefusedAndNotRemembered() throws IOException {
+        Path p = Files.copy(TestModels.tiny(), dir.resolve("slow.gguf"));
+        int before = ModelProbe.childrenStarted();
+        // no JVM starts, let alone loads a model, in 50 ms
+        ModelOptions hurried = ModelOptions.defaults().withProbeLoad(true).withProbeTimeout(Duration.ofMillis(50));
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> LlamaModel.load(p, hurried));
+        assertTrue(e.getMessage().contains("slow.gguf") && e.getMessage().contains("did not finish within 0.05 s")
+                && e.getMessage().contains("--probe-timeout"), e.getMessage());
+        // the time-out is no verdict on the file: with the default limit it is probed again, and loads
+        try (LlamaModel m = LlamaModel.load(p, ModelOptions.defaults().withProbeLoad(true))) {
+            assertTrue(m.vocab().size() > 0);
+        }
+        assertEquals(before + 2, ModelProbe.childrenStarted());
+        // and an adapter probe keeps to the limit too
+        Path adapter = TestAdapters.everyMatrix(p, dir.resolve("slow-adapter.gguf"), 4, GgmlType.F32, 1);
+        ModelLoadException a = assertThrows(ModelLoadException.class,
+                () -> ModelProbe.checkAdapter(p, adapter, hurried));
+        assertTrue(a.getMessage().contains("slow-adapter.gguf") && a.getMessage().contains("0.05 s"), a.getMessage());
+    }
+
+    @Test
+    void theProbeTimeoutMustBePositive() {
+        for (Duration bad : new Duration[] {Duration.ZERO, Duration.ofSeconds(-1)}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ModelOptions.defaults().withProbeTimeout(bad));
+            assertTrue(e.getMessage().contains("probeTimeout must be positive"), e.getMessage());
+        }
+        assertThrows(NullPointerException.class, () -> ModelOptions.defaults().withProbeTimeout(null));
+        assertEquals(Duration.ofSeconds(600), ModelOptions.defaults().probeTimeout());
     }
 
     /** What probing costs beside a plain load: -Dblender.measure=true prints it (no assertion on time). */

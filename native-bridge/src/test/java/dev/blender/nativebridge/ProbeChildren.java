@@ -33,6 +33,28 @@ final class ProbeChildren {
         }
     }
 
+    /**
+     * Loads the base, then hands the adapter (the fifth argument) to llama.cpp's adapter loader without
+     * {@link LoraAdapter#validate} or the ABI checks of {@link LoraAdapter#load}, as before they existed.
+     */
+    static final class UncheckedAdapter {
+        public static void main(String[] args) throws Throwable {
+            System.out.println(ModelProbe.START);
+            LlamaBackend.ensureInitialized();
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
+                LlamaCpp.ABI.writeModelParams(params, ModelProbe.childOptions(args));
+                MemorySegment model = (MemorySegment) LlamaCpp.model_load_from_file.invokeExact(
+                        arena.allocateFrom(args[0]), params);
+                GgufFile.read(Path.of(args[4]));
+                MemorySegment adapter = (MemorySegment) LlamaCpp.adapter_lora_init.invokeExact(model,
+                        arena.allocateFrom(args[4]));
+                System.out.println(adapter.equals(MemorySegment.NULL) ? "PROBE ERROR refused" : "PROBE OK");
+                System.exit(adapter.equals(MemorySegment.NULL) ? 2 : 0);
+            }
+        }
+    }
+
     /** Hands the file to llama.cpp without {@link dev.blender.nativebridge.gguf.ModelChecks}, as before they existed. */
     static final class Unchecked {
         public static void main(String[] args) throws Throwable {

@@ -173,8 +173,11 @@ final class BlenderOptions {
         } else if (prefixReuseByDefault && config == null) {
             b.prefixReuse(true);
         }
-        if (models.probeLoad) {
+        if (models.probe.probeLoad) {
             b.probeLoad(true);
+        }
+        if (models.probe.timeout() != null) {
+            b.probeTimeout(models.probe.timeout());
         }
         return b.buildConfig();
     }

@@ -1,5 +1,6 @@
 package dev.blender.runtime.cli;
 
+import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.VocabCompatibility;
@@ -11,19 +12,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code blender inspect}: GGUF metadata of files and whether their vocabularies are compatible. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Shows the GGUF header of each file (validated in Java, nothing native runs on a bad file) "
-                + "and, for two or more files, whether their vocabularies can be mixed token by token."})
+                + "and, for two or more files, whether their vocabularies can be mixed token by token; with "
+                + "--probe-load each file is also loaded, and one token decoded, in a child JVM."})
 final class InspectCommand implements Callable<Integer> {
     @Parameters(arity = "1..*", paramLabel = "FILE", description = "GGUF model files")
     List<Path> files;
 
     @Option(names = "--tensors", description = "also list every tensor")
     boolean tensors;
+
+    @Mixin
+    ProbeFlags probe = new ProbeFlags();
 
     @Override
     public Integer call() {
@@ -39,11 +45,18 @@ final class InspectCommand implements Callable<Integer> {
                     System.out.printf("  %-44s %-6s %s%n", t.name(), t.type(), java.util.Arrays.toString(t.dims()));
                 }
             }
+            if (probe.probeLoad) {
+                LlamaModel.check(f, probe.apply(ModelOptions.defaults()));
+                System.out.printf("  probe-load: loaded and decoded one token in a child JVM (llama.cpp %s)%n",
+                        LlamaBackend.version());
+            }
         }
         if (files.size() > 1) {
-            try (LlamaModel first = LlamaModel.load(files.get(0), ModelOptions.defaults().withVocabOnly(true))) {
+            // each file was probed whole above, which covers loading its vocabulary alone
+            ModelOptions vocabulary = ModelOptions.defaults().withVocabOnly(true);
+            try (LlamaModel first = LlamaModel.load(files.get(0), vocabulary)) {
                 for (Path other : files.subList(1, files.size())) {
-                    try (LlamaModel m = LlamaModel.load(other, ModelOptions.defaults().withVocabOnly(true))) {
+                    try (LlamaModel m = LlamaModel.load(other, vocabulary)) {
                         System.out.printf("vocabulary %s vs %s: %s%n", files.get(0).getFileName(), other.getFileName(),
                                 VocabCompatibility.check(first.vocab(), m.vocab()).explain());
                     }

@@ -6,6 +6,7 @@ import dev.blender.runtime.remote.RemoteEndpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Which models to load and how, for every command that loads models given on the command line. */
@@ -23,10 +24,8 @@ final class ModelFlags {
             description = "layers to offload to a GPU (-1 = all; needs `blender natives install cuda` or vulkan; without a GPU the CPU runs them, with one warning)")
     int gpuLayers;
 
-    @Option(names = "--probe-load", description = "load each model file in a child JVM first (one token decoded there), "
-        + "so that a file that crashes llama.cpp fails with an error instead of killing this process; for untrusted "
-        + "files, at the cost of a JVM start and a load per file")
-    boolean probeLoad;
+    @Mixin
+    ProbeFlags probe = new ProbeFlags();
 
     /** Each -m as a generator: a file, or a remote member for a URL. */
     void addGenerators(BlenderConfig.Builder b) {
@@ -57,6 +56,6 @@ final class ModelFlags {
     }
 
     ModelOptions modelOptions() {
-        return ModelOptions.defaults().withThreads(threads).withGpuLayers(gpuLayers).withProbeLoad(probeLoad);
+        return probe.apply(ModelOptions.defaults().withThreads(threads).withGpuLayers(gpuLayers));
     }
 }

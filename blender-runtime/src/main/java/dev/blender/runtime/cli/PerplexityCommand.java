@@ -3,6 +3,7 @@ package dev.blender.runtime.cli;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.ModelOptions;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
@@ -22,6 +23,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code blender perplexity}: bits per byte of a text under each model and under their combinations. */
@@ -65,6 +67,9 @@ final class PerplexityCommand implements Callable<Integer> {
             description = "learning rate of the learned gate's rows (default: ${DEFAULT-VALUE})")
     float learningRate;
 
+    @Mixin
+    ProbeFlags probe = new ProbeFlags();
+
     @Option(names = "--json", paramLabel = "OUT.json",
             description = "also write {\"rows\": [{\"method\", \"bits_per_byte\"}]}")
     Path json;
@@ -82,7 +87,7 @@ final class PerplexityCommand implements Callable<Integer> {
         try {
             List<LlamaContext> contexts = new ArrayList<>();
             for (Path p : paths) {
-                LlamaModel m = LlamaModel.load(p);
+                LlamaModel m = LlamaModel.load(p, probe.apply(ModelOptions.defaults()));
                 loaded.add(m);
                 contexts.add(m.newContext(ContextOptions.defaults().withContextSize(Math.min(512, m.trainingContextLength()))
                         .withBatchSize(512)));

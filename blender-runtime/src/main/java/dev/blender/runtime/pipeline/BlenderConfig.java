@@ -148,10 +148,14 @@ public final class BlenderConfig {
                 : b.generators.size() >= 2 ? Composition.named("majority") : Strategy.SINGLE.composition();
         generators = List.copyOf(generators);
         stop = List.copyOf(stop);
-        if (b.probeLoad) {
-            modelOptions = modelOptions == null ? null : modelOptions.withProbeLoad(true);
+        if (b.probeLoad || b.probeTimeout != null) {
+            java.util.function.UnaryOperator<ModelOptions> probe = o -> {
+                ModelOptions p = b.probeLoad ? o.withProbeLoad(true) : o;
+                return b.probeTimeout != null ? p.withProbeTimeout(b.probeTimeout) : p;
+            };
+            modelOptions = modelOptions == null ? null : probe.apply(modelOptions);
             Map<Path, ModelOptions> probed = new java.util.HashMap<>();
-            perModelOptions.forEach((k, v) -> probed.put(k, v.withProbeLoad(true)));
+            perModelOptions.forEach((k, v) -> probed.put(k, probe.apply(v)));
             perModelOptions = probed;
         }
         perModelOptions = Map.copyOf(perModelOptions);
@@ -722,6 +726,7 @@ public final class BlenderConfig {
         private final Map<Path, Integer> perModelContextSize = new HashMap<>();
         private ModelOptions modelOptions = ModelOptions.defaults();
         private boolean probeLoad;
+        private java.time.Duration probeTimeout;
         private int contextSize = 512;
         private int candidatesPerModel = 4;
         private Aggregation aggregation = Aggregation.MAX_LOGITS;
@@ -848,6 +853,15 @@ public final class BlenderConfig {
          */
         public Builder probeLoad(boolean on) {
             this.probeLoad = on;
+            return this;
+        }
+
+        /**
+         * How long each probe ({@link #probeLoad}) may run before its file is refused, for every model of the blend
+         * (default {@link ModelOptions#DEFAULT_PROBE_TIMEOUT}); positive.
+         */
+        public Builder probeTimeout(java.time.Duration timeout) {
+            this.probeTimeout = ModelOptions.defaults().withProbeTimeout(timeout).probeTimeout();
             return this;
         }
 

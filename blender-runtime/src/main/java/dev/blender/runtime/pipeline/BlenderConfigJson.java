@@ -57,7 +57,7 @@ public final class BlenderConfigJson {
     private static final List<String> KEYS = List.of("models", "strategy", "candidatesPerModel", "topK", "maxTokens",
             "fusedMaxTokens", "contextSize", "threads", "gpuLayers", "temperature", "candidateSampler", "aggregation",
             "memoryBudgetMiB", "deviceMemoryBudgetMiB", "parallelMembers", "prefixReuse", "cascadeConfidence", "stop",
-            "generatorPrompt", "eval", "probeLoad");
+            "generatorPrompt", "eval", "probeLoad", "probeTimeoutSeconds");
 
     /**
      * Reads a configuration file.
@@ -165,6 +165,16 @@ public final class BlenderConfigJson {
         }
         if (root.has("probeLoad")) {
             b.probeLoad(flag(root, "probeLoad"));
+        }
+        if (root.has("probeTimeoutSeconds")) {
+            if (!root.get("probeTimeoutSeconds").isNumber()) {
+                throw new IllegalArgumentException("'probeTimeoutSeconds' must be a number, was " + root.get("probeTimeoutSeconds"));
+            }
+            try {
+                b.probeTimeout(ModelOptions.probeTimeoutOfSeconds(root.get("probeTimeoutSeconds").asDouble()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("'probeTimeoutSeconds': " + e.getMessage(), e);
+            }
         }
         if (root.has("generatorPrompt")) {
             b.generatorPrompt(root.get("generatorPrompt").asText());

@@ -1,5 +1,6 @@
 package dev.blender.nativebridge.gguf;
 
+import dev.blender.nativebridge.LlamaAbi;
 import dev.blender.nativebridge.gguf.GgufFormatException.Problem;
 
 import java.util.HashMap;
@@ -13,17 +14,17 @@ import java.util.regex.Pattern;
  * What llama.cpp assumes of a model's metadata and tensor table without checking, and so asserts on (which
  * aborts the whole process) or reads out of bounds: checked in Java on a file {@link GgufFile#read} has
  * already parsed, before any native call sees it. Problems llama.cpp reports as an ordinary load error are
- * left to it. Beside each check: the native check it pre-empts.
+ * left to it, and so is whatever it tolerates (a special token id past the vocabulary it replaces, a merge
+ * it cannot use, an unknown token type): no file that the running llama.cpp loads and runs is refused.
+ * Where the two supported builds differ (the expert cap, special token defaults), the check is the one of
+ * the {@link LlamaAbi} given. Beside each check: the native check it pre-empts.
  */
 public final class ModelChecks {
     /** llama-hparams.h LLAMA_MAX_LAYERS (both supported ABIs). */
     static final int MAX_LAYERS = 512;
-    /** llama-hparams.h LLAMA_MAX_EXPERTS in b4916; v0.5.0 allows 1024, but a file both can load is the rule. */
-    static final int MAX_EXPERTS = 256;
     /** ggml-backend-impl.h TENSOR_ALIGNMENT. */
     static final int TENSOR_ALIGNMENT = 32;
-    /** llama_token_type: UNDEFINED (0) .. BYTE (6). */
-    private static final int MAX_TOKEN_TYPE = 6;
+    /** llama_token_type BYTE. */
     private static final int TOKEN_TYPE_BYTE = 6;
     private static final Pattern BYTE_TOKEN = Pattern.compile("<0x[0-9A-Fa-f]{2}>");
     private static final String TOKENS = "tokenizer.ggml.tokens";
@@ -33,25 +34,37 @@ public final class ModelChecks {
     private static final List<String> SPECIAL_TOKEN_KEYS = List.of("bos", "eos", "unknown", "seperator", "padding",
             "cls", "mask", "eot", "eom", "prefix", "suffix", "middle", "fim_pre", "fim_suf", "fim_mid", "fim_pad",
             "fim_rep", "fim_sep");
-    /** Special tokens that tokenising or stopping uses; llama.cpp ignores the others when out of range. */
-    private static final Set<String> STRICT_SPECIAL_TOKENS = Set.of("bos", "eos", "unknown", "eot", "eom");
     /** Tokenizer models whose merges llama.cpp reads (byte-pair encodings). */
     private static final Set<String> BPE_MODELS = Set.of("gpt2", "gemma4", "hybriddna", "whitespace");
 
     private ModelChecks() {}
 
     /**
-     * Checks the vocabulary, the hyper-parameters and the tensor types of a model file.
+     * Checks the vocabulary, the hyper-parameters and the tensor types of a model file for llama.cpp of the given
+     * ABI ({@link dev.blender.nativebridge.LlamaBackend#abi()} for the library that will load it).
      *
      * @throws GgufFormatException naming the first problem and what to do about it
      */
-    public static void check(GgufFile file) {
+    public static void check(GgufFile file, LlamaAbi abi) {
+        java.util.Objects.requireNonNull(abi, "abi");
         keys(file);
         fixedTypes(file);
-        vocabulary(file);
-        hyperParameters(file);
+        vocabulary(file, abi);
+        hyperParameters(file, abi);
         tensorPlacement(file);
         tensorTypes(file);
+    }
+
+    /** {@link #check(GgufFile, LlamaAbi)} for every supported ABI: what passes loads on either. */
+    public static void check(GgufFile file) {
+        for (LlamaAbi abi : LlamaAbi.values()) {
+            check(file, abi);
+        }
+    }
+
+    /** llama-hparams.h LLAMA_MAX_EXPERTS: 256 in b4916, 1024 in v0.5.0. */
+    static int maxExperts(LlamaAbi abi) {
+        return abi == LlamaAbi.B4916 ? 256 : 1024;
     }
 
     private static GgufFormatException fail(GgufFile f, Problem p, String detail) {
@@ -60,6 +73,16 @@ public final class ModelChecks {
 
     private static String reconvert() {
         return "; the file is corrupt or was written by a broken tool: download or convert it again";
+    }
+
+    /**
+     * Refuses a metadata key with a zero byte, which llama.cpp would read as a shorter key than the one the
+     * Java checks saw (so they could be sidestepped); adapter files are checked with it too.
+     *
+     * @throws GgufFormatException {@link Problem#BAD_KEY}
+     */
+    public static void checkKeys(GgufFile f) {
+        keys(f);
     }
 
     static void keys(GgufFile f) {
@@ -83,7 +106,7 @@ public final class ModelChecks {
         }
     }
 
-    static void vocabulary(GgufFile f) {
+    static void vocabulary(GgufFile f, LlamaAbi abi) {
         String model = asC(f.string("tokenizer.ggml.model").orElse(""));
         GgufValue tokensValue = f.metadata().get(TOKENS);
         if (tokensValue == null) {
@@ -118,8 +141,9 @@ public final class ModelChecks {
                         + " empty one; the texts collide" + reconvert());
             }
         }
-        // b4916 llama-vocab.cpp reads scores[i] and toktypes[i] for every token without a length check (an
-        // out-of-bounds read), and gguf_get_arr_data asserts GGML_ASSERT(type != GGUF_TYPE_STRING)
+        // b4916 llama-vocab.cpp reads scores[i] and toktypes[i] (as 4-byte values) for every token without a length
+        // check, an out-of-bounds read (v0.5.0 throws), and gguf_get_arr_data asserts GGML_ASSERT(type != GGUF_TYPE_STRING);
+        // more entries than tokens are never read
         GgufValue scores = f.metadata().get(SCORES);
         if (scores != null) {
             if (!(scores instanceof GgufValue.Array s)
@@ -127,9 +151,9 @@ public final class ModelChecks {
                 throw fail(f, Problem.BAD_METADATA_TYPE, SCORES + " is " + describe(scores)
                         + " but must be an array of FLOAT32, one per token" + reconvert());
             }
-            if (s.elements().size() != n) {
+            if (s.elements().size() < n) {
                 throw fail(f, Problem.BAD_VOCABULARY, SCORES + " has " + s.elements().size() + " entries for " + n
-                        + " tokens; it needs exactly one per token" + reconvert());
+                        + " tokens; it needs one per token" + reconvert());
             }
         }
         GgufValue types = f.metadata().get(TOKEN_TYPE);
@@ -138,16 +162,13 @@ public final class ModelChecks {
                 throw fail(f, Problem.BAD_METADATA_TYPE, TOKEN_TYPE + " is " + describe(types)
                         + " but must be an array of INT32, one per token" + reconvert());
             }
-            if (t.elements().size() != n) {
+            if (t.elements().size() < n) {
                 throw fail(f, Problem.BAD_VOCABULARY, TOKEN_TYPE + " has " + t.elements().size() + " entries for "
-                        + n + " tokens; it needs exactly one per token" + reconvert());
+                        + n + " tokens; it needs one per token" + reconvert());
             }
+            // a type llama.cpp does not know becomes LLAMA_TOKEN_ATTR_UNDEFINED (the switch's default), as type 0 is
             long[] values = f.intArray(TOKEN_TYPE);
             for (int i = 0; i < n; i++) {
-                if (values[i] < 0 || values[i] > MAX_TOKEN_TYPE) {
-                    throw fail(f, Problem.BAD_VOCABULARY, "token " + i + " has type " + values[i]
-                            + ", which llama.cpp does not define (0..6)" + reconvert());
-                }
                 // llama-vocab.cpp token_to_byte (SPM): token_data.text.substr(3, 2), which throws
                 // std::out_of_range from the C API when a byte token's text is not "<0xHH>"
                 if (values[i] == TOKEN_TYPE_BYTE && "llama".equals(model) && !BYTE_TOKEN.matcher(tokens.get(i)).matches()) {
@@ -157,12 +178,12 @@ public final class ModelChecks {
             }
         }
         if (BPE_MODELS.contains(model)) {
-            merges(f, ids);
+            merges(f);
         }
-        specialTokens(f, model, n);
+        specialTokens(f, model, n, abi);
     }
 
-    private static void merges(GgufFile f, Map<String, Integer> ids) {
+    private static void merges(GgufFile f) {
         GgufValue merges = f.metadata().get(MERGES);
         if (merges == null) {
             return; // llama.cpp: "cannot find tokenizer merges in model file", an ordinary load error
@@ -172,58 +193,40 @@ public final class ModelChecks {
             throw fail(f, Problem.BAD_METADATA_TYPE, MERGES + " is " + describe(merges)
                     + " but must be an array of strings \"left right\"" + reconvert());
         }
-        List<String> list = f.stringArray(MERGES).stream().map(ModelChecks::asC).toList();
-        for (int i = 0; i < list.size(); i++) {
-            String merge = list.get(i);
-            // llama-vocab.cpp splits at the first space after the first byte and keeps an unsplittable merge
-            // as an empty pair, and find_bpe_rank asserts GGML_ASSERT(token_left.find(' ') == npos) on the
-            // pieces it looks up: a merge must be two space-free token texts joined by one space
-            int space = merge.indexOf(' ', 1);
-            String left = space < 0 ? "" : merge.substring(0, space);
-            String right = space < 0 ? "" : merge.substring(space + 1);
-            if (left.isEmpty() || right.isEmpty() || right.indexOf(' ') >= 0 || left.indexOf('\n') >= 0
-                    || right.indexOf('\n') >= 0) {
-                throw fail(f, Problem.BAD_VOCABULARY, "merge " + i + " is \"" + printable(merge)
-                        + "\"; a merge is two token texts separated by one space" + reconvert());
-            }
-            if (!ids.containsKey(left) || !ids.containsKey(right)) {
-                throw fail(f, Problem.BAD_VOCABULARY, "merge " + i + " (\"" + printable(merge) + "\") joins \""
-                        + printable(ids.containsKey(left) ? right : left) + "\", which is not a token" + reconvert());
-            }
-        }
+        // what a merge holds is never asserted on: llama-vocab.cpp splits it at the first space after its first
+        // byte (none: an empty pair), and the tokenizer merges only adjacent pieces of the text, falling back on
+        // bytes for a merged piece that is no token; find_bpe_rank's GGML_ASSERT(no ' ' or '\n') applies to those
+        // pieces, which byte-level pre-tokenising keeps free of spaces and newlines
     }
 
-    private static void specialTokens(GgufFile f, String model, int n) {
+    private static void specialTokens(GgufFile f, String model, int n, LlamaAbi abi) {
         for (String name : SPECIAL_TOKEN_KEYS) {
             String key = "tokenizer.ggml." + name + "_token_id";
             GgufValue v = f.metadata().get(key);
-            if (v == null) {
-                continue;
-            }
-            if (!(v instanceof GgufValue.Int id) || !v.type().isInteger()) {
+            if (v != null && (!(v instanceof GgufValue.Int) || !v.type().isInteger())) {
                 throw fail(f, Problem.BAD_METADATA_TYPE, key + " is " + describe(v) + " but must be a token id (UINT32)"
                         + reconvert());
             }
-            // llama-vocab.cpp drops an id past the vocabulary with a warning and falls back on its default id, which
-            // b4916 then uses unchecked (id_to_token.at(id), out-of-range tokens in prompts). Converters write
-            // 0xFFFFFFFF (-1) for "none", and real files carry stray padding or separator ids that llama.cpp
-            // ignores, so only the ids that build and end prompts must be in range.
-            boolean none = id.value() == -1 || id.value() == 0xFFFF_FFFFL;
-            if (!none && (id.value() < 0 || id.value() >= n) && STRICT_SPECIAL_TOKENS.contains(name)) {
-                throw fail(f, Problem.BAD_SPECIAL_TOKEN, key + " is " + id.value() + " but the vocabulary has "
-                        + n + " tokens (0.." + (n - 1) + ")" + reconvert());
+            // llama-vocab.cpp ignores an id past the vocabulary ("bad special token ... using default id") and keeps
+            // its default for the tokenizer. v0.5.0 first disables a default past the vocabulary; b4916 keeps it and
+            // uses it unchecked (print_info reads id_to_token[id], tokenize puts it in prompts)
+            long effective = effectiveId(f, name, defaultId(model, name), n);
+            if (abi == LlamaAbi.B4916 && effective != NONE && effective >= n) {
+                throw fail(f, Problem.BAD_SPECIAL_TOKEN, key + " is " + (v == null ? "absent" : ((GgufValue.Int) v).value())
+                        + ", so llama.cpp b4916 uses its default " + name + " id " + effective + " for a '" + model
+                        + "' tokenizer, but the vocabulary has " + n + " tokens (0.." + (n - 1) + ")" + reconvert());
             }
         }
         // llama-vocab.cpp tokenize: GGML_ASSERT(vocab.token_bos() != LLAMA_TOKEN_NULL) when the model adds
         // BOS (and likewise EOS); the default ids (llama 1/2, gpt2 11) are dropped when past the vocabulary
         boolean addsBos = f.bool("tokenizer.ggml.add_bos_token").orElse("llama".equals(model) || "bert".equals(model));
         boolean addsEos = f.bool("tokenizer.ggml.add_eos_token").orElse("t5".equals(model));
-        if (addsBos && effectiveId(f, "bos", defaultBos(model), n) >= n) {
+        if (addsBos && effectiveId(f, "bos", defaultId(model, "bos"), n) >= n) {
             throw fail(f, Problem.BAD_SPECIAL_TOKEN, "the tokenizer adds a BOS token to every prompt but the"
                     + " vocabulary of " + n + " tokens has none (set tokenizer.ggml.bos_token_id, or"
                     + " tokenizer.ggml.add_bos_token to false)");
         }
-        if (addsEos && effectiveId(f, "eos", defaultEos(model), n) >= n) {
+        if (addsEos && effectiveId(f, "eos", defaultId(model, "eos"), n) >= n) {
             throw fail(f, Problem.BAD_SPECIAL_TOKEN, "the tokenizer adds an EOS token to every prompt but the"
                     + " vocabulary of " + n + " tokens has none (set tokenizer.ggml.eos_token_id, or"
                     + " tokenizer.ggml.add_eos_token to false)");
@@ -235,25 +238,38 @@ public final class ModelChecks {
         return id.isPresent() && id.getAsLong() >= 0 && id.getAsLong() < n ? id.getAsLong() : fallback;
     }
 
-    private static long defaultBos(String model) {
+    /** LLAMA_TOKEN_NULL: no such token. */
+    private static final long NONE = Long.MAX_VALUE;
+
+    /** llama-vocab.cpp load: the special token ids each tokenizer starts from before the file's; NONE for none. */
+    private static long defaultId(String model, String name) {
         return switch (model) {
-            case "llama", "plamo2" -> 1;
-            case "bert" -> 101;
-            case "gpt2", "hybriddna", "whitespace" -> 11;
-            default -> Long.MAX_VALUE;
+            case "llama", "plamo2" -> switch (name) {
+                case "bos" -> 1;
+                case "eos" -> 2;
+                case "unknown" -> 0;
+                default -> NONE;
+            };
+            case "bert" -> switch (name) {
+                case "bos" -> 101;
+                case "unknown" -> 100;
+                case "seperator" -> 102;
+                case "padding" -> 0;
+                case "mask" -> 103;
+                default -> NONE;
+            };
+            case "gpt2", "hybriddna", "whitespace" -> name.equals("bos") || name.equals("eos") ? 11 : NONE;
+            case "t5" -> switch (name) {
+                case "eos" -> 1;
+                case "unknown" -> 2;
+                case "padding" -> 0;
+                default -> NONE;
+            };
+            default -> NONE;
         };
     }
 
-    private static long defaultEos(String model) {
-        return switch (model) {
-            case "llama", "plamo2" -> 2;
-            case "gpt2", "hybriddna", "whitespace" -> 11;
-            case "t5" -> 1;
-            default -> Long.MAX_VALUE;
-        };
-    }
-
-    static void hyperParameters(GgufFile f) {
+    static void hyperParameters(GgufFile f, LlamaAbi abi) {
         String arch = f.architecture().map(ModelChecks::asC).orElse(null);
         if (arch == null) {
             return; // llama.cpp: "unknown model architecture", an ordinary load error
@@ -274,15 +290,17 @@ public final class ModelChecks {
                         + nLayers + " layers (" + arch + ".block_count)" + reconvert());
             }
         }
-        // llama-model.cpp load_hparams: GGML_ASSERT(hparams.n_expert <= LLAMA_MAX_EXPERTS),
+        // llama-model.cpp load_hparams: GGML_ASSERT(hparams.n_expert <= LLAMA_MAX_EXPERTS) (256 in b4916, 1024 in v0.5.0),
         // GGML_ASSERT(n_expert_used <= hparams.n_expert), with experts GGML_ASSERT(n_expert_used > 0), without
         // them GGML_ASSERT(n_expert_used == 0); the used count may be one per layer (v0.5.0)
         long experts = maxInt(f, arch + ".expert_count");
         long used = maxInt(f, arch + ".expert_used_count");
-        if (experts < 0 || experts > MAX_EXPERTS || used < 0 || used > experts || (experts > 0 && used == 0)) {
+        int maxExperts = maxExperts(abi);
+        if (experts < 0 || experts > maxExperts || used < 0 || used > experts || (experts > 0 && used == 0)) {
             throw fail(f, Problem.BAD_HYPERPARAMETERS, arch + ".expert_count is " + experts + " and "
                     + arch + ".expert_used_count is " + used + "; llama.cpp needs 0 <= used <= count <= "
-                    + MAX_EXPERTS + ", and at least one used expert when there are experts" + reconvert());
+                    + maxExperts + " (llama.cpp " + abi + "), and at least one used expert when there are experts"
+                    + reconvert());
         }
         // llama-model.cpp load_hparams (v0.5.0): GGML_ASSERT(hparams.n_expert_groups < hparams.n_expert), or == 0
         // without experts; with groups GGML_ASSERT(n_expert % n_expert_groups == 0), GGML_ASSERT(n_group_used > 0)
@@ -308,12 +326,6 @@ public final class ModelChecks {
         OptionalLong kvHeads = f.integer(arch + ".attention.head_count_kv");
         if (heads.isPresent() && heads.getAsLong() > 0) {
             long h = heads.getAsLong();
-            // the head size is embedding_length / head_count unless key_length says otherwise; a remainder
-            // leaves weights llama.cpp's graph cannot split into heads
-            if (embd.isPresent() && f.integer(arch + ".attention.key_length").isEmpty() && embd.getAsLong() % h != 0) {
-                throw fail(f, Problem.BAD_HYPERPARAMETERS, arch + ".embedding_length (" + embd.getAsLong()
-                        + ") is not a multiple of " + arch + ".attention.head_count (" + h + ")" + reconvert());
-            }
             // llama-hparams.cpp n_gqa: n_head / n_head_kv, which the attention graph uses to group queries
             if (kvHeads.isPresent() && (kvHeads.getAsLong() < 1 || kvHeads.getAsLong() > h || h % kvHeads.getAsLong() != 0)) {
                 throw fail(f, Problem.BAD_HYPERPARAMETERS, arch + ".attention.head_count_kv (" + kvHeads.getAsLong()
@@ -341,9 +353,19 @@ public final class ModelChecks {
         }
     }
 
+    /**
+     * Whether llama.cpp's CPU kernels multiply by (or look rows up in) a matrix of this type: every float and
+     * quantised type except the dot-product-only Q8_1/Q8_K; not the integer types nor F64.
+     */
+    public static boolean isComputableMatrixType(GgmlType type) {
+        return !NOT_MATRIX_TYPES.contains(type);
+    }
+
+    /** ggml-cpu has no matrix product or row lookup for these; with I8/I16/I32 weights both ABIs exited. */
+    private static final Set<GgmlType> NOT_MATRIX_TYPES = Set.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64,
+            GgmlType.F64, GgmlType.Q8_1, GgmlType.Q8_K);
+
     static void tensorTypes(GgufFile f) {
-        Set<GgmlType> notWeights = Set.of(GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64,
-                GgmlType.Q8_1, GgmlType.Q8_K);
         for (TensorInfo t : f.tensors()) {
             // norms and biases are the second operand of ggml_mul/ggml_add: b4916 ggml-cpu.c asserts
             // GGML_ASSERT((src1->type == GGML_TYPE_F32 || src1->type == GGML_TYPE_F16) && "only f32/f16 src1
@@ -355,15 +377,15 @@ public final class ModelChecks {
             }
             // ggml-cpu: matrix products and row lookups have no kernel for integer, F64 or the dot-product-only
             // Q8_1/Q8_K weights; with I8/I16/I32 weights both ABIs took the process down (exit status 1)
-            if (notWeights.contains(t.type())) {
+            if (!isComputableMatrixType(t.type())) {
                 throw fail(f, Problem.BAD_TENSOR_TYPE, "tensor '" + t.name() + "' is " + t.type()
                         + ", which llama.cpp cannot compute with as a weight" + reconvert());
             }
         }
     }
 
-    /** The string llama.cpp sees: gguf_get_arr_str hands out a C string, which ends at the first NUL byte. */
-    private static String asC(String s) {
+    /** The string llama.cpp sees: gguf_get_val_str/gguf_get_arr_str hand out C strings, which end at the first NUL byte. */
+    public static String asC(String s) {
         int nul = s.indexOf('\0');
         return nul < 0 ? s : s.substring(0, nul);
     }

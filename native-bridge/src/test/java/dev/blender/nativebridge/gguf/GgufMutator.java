@@ -22,8 +22,13 @@ public final class GgufMutator {
     public enum Kind {
         BIT_FLIP, BYTE_OVERWRITE, INT_OVERWRITE, TRUNCATE,
         VALUE_TYPE_SWAP, INT_VALUE, STRING_VALUE, ARRAY_LENGTH, ARRAY_DUPLICATE, ARRAY_ELEMENT, ARRAY_ELEMENT_TYPE,
-        DELETE_KEY, ADD_KEY, MERGE_EDIT, TENSOR_SHAPE, TENSOR_TYPE, TENSOR_DROP, TENSOR_RENAME
+        DELETE_KEY, ADD_KEY, MERGE_EDIT, TENSOR_SHAPE, TENSOR_TYPE, TENSOR_DROP, TENSOR_RENAME,
+        /** Adapters only: a second copy of a tensor under another name, e.g. one llama.cpp pairs with the same base. */
+        TENSOR_COPY
     }
+
+    /** What a model's cases draw from (the kinds before adapters existed, so model seeds keep their cases). */
+    private static final Kind[] MODEL_KINDS = Arrays.copyOf(Kind.values(), Kind.TENSOR_RENAME.ordinal() + 1);
 
     /** A mutated file and what was done to it. */
     public record Mutant(Kind kind, String description, byte[] bytes) {}
@@ -51,20 +56,47 @@ public final class GgufMutator {
         "%s.expert_used_count", "%s.nextn_predict_layers", "%s.attention.sliding_window", "%s.pooling_type",
     };
 
+    /** Keys llama.cpp reads while loading a LoRA adapter (and a few it only prints). */
+    private static final String[] ADAPTER_KEYS = {
+        "general.type", "general.architecture", "adapter.type", "adapter.lora.alpha", "adapter.alora.invocation_tokens",
+        "general.name", "general.alignment",
+    };
+
     private final byte[] original;
     private final GgufFile file;
     private final String arch;
+    private final String[] keys;
+    private final Kind[] kinds;
+    /** For an adapter, the tensor names of its base model; null for a model. */
+    private final List<String> baseTensors;
 
-    /** A mutator of {@code file}, whose bytes are {@code original}. */
+    /** A mutator of the model {@code file}, whose bytes are {@code original}. */
     public GgufMutator(byte[] original, GgufFile file) {
+        this(original, file, null);
+    }
+
+    private GgufMutator(byte[] original, GgufFile file, GgufFile base) {
         this.original = original.clone();
         this.file = file;
         this.arch = file.architecture().orElse("llama");
+        this.baseTensors = base == null ? null : base.tensors().stream().map(TensorInfo::name).toList();
+        this.keys = base == null
+                ? Arrays.stream(SENSITIVE_KEYS).map(k -> k.replace("%s", arch)).toArray(String[]::new) : ADAPTER_KEYS;
+        this.kinds = base == null ? MODEL_KINDS : Kind.values();
+    }
+
+    /**
+     * A mutator of the LoRA adapter {@code adapter} (bytes {@code original}) for {@code base}: the keys it mutates
+     * are those llama.cpp's adapter loader reads, and renamed or copied tensors take names llama.cpp would pair
+     * with the base's tensors (another base tensor, the other factor, a doubled or missing suffix, a norm).
+     */
+    public static GgufMutator forAdapter(byte[] original, GgufFile adapter, GgufFile base) {
+        return new GgufMutator(original, adapter, base);
     }
 
     /** The mutant for one random stream: the same stream state gives the same file. */
     public Mutant mutate(SplittableRandom r) {
-        Kind kind = Kind.values()[r.nextInt(Kind.values().length)];
+        Kind kind = kinds[r.nextInt(kinds.length)];
         return switch (kind) {
             case BIT_FLIP, BYTE_OVERWRITE, INT_OVERWRITE, TRUNCATE -> raw(kind, r);
             default -> structural(kind, r);
@@ -224,7 +256,7 @@ public final class GgufMutator {
                 description = "removed " + key;
             }
             case ADD_KEY -> {
-                String key = SENSITIVE_KEYS[r.nextInt(SENSITIVE_KEYS.length)].replace("%s", arch);
+                String key = this.keys[r.nextInt(this.keys.length)];
                 GgufValue v = r.nextBoolean() ? fitU32(interestingInt(r, vocabSize(meta)))
                         : randomValue(r, meta.get(key));
                 meta.put(key, v);
@@ -264,12 +296,26 @@ public final class GgufMutator {
                 Tensor t = tensors.remove(r.nextInt(tensors.size()));
                 description = "dropped tensor " + t.name();
             }
+            case TENSOR_COPY -> {
+                Tensor t = tensors.get(r.nextInt(tensors.size()));
+                String n = adapterName(r, t.name());
+                if (tensors.stream().anyMatch(o -> o.name().equals(n))) {
+                    return raw(Kind.BIT_FLIP, r);
+                }
+                tensors.add(r.nextInt(tensors.size() + 1), new Tensor(n, t.typeId(), t.dims(), t.data()));
+                description = "copied tensor " + t.name() + " as '" + n + "'";
+            }
             default -> {
                 int i = r.nextInt(tensors.size());
                 Tensor t = tensors.get(i);
-                String[] names = {"blk.999.attn_q.weight", "blk.0.attn_q.weight", "output.weight", "token_embd.weight",
-                        "blk.-1.ffn_up.weight", "blk.1", "blk." + r.nextInt(64) + ".ffn_gate.weight", "x", ""};
-                String n = names[r.nextInt(names.length)];
+                String n;
+                if (baseTensors != null) {
+                    n = adapterName(r, t.name());
+                } else {
+                    String[] names = {"blk.999.attn_q.weight", "blk.0.attn_q.weight", "output.weight", "token_embd.weight",
+                            "blk.-1.ffn_up.weight", "blk.1", "blk." + r.nextInt(64) + ".ffn_gate.weight", "x", ""};
+                    n = names[r.nextInt(names.length)];
+                }
                 if (tensors.stream().anyMatch(o -> o.name().equals(n))) {
                     tensors.remove(i);
                     description = "dropped tensor " + t.name() + " (its rename to " + n + " would duplicate)";
@@ -282,12 +328,24 @@ public final class GgufMutator {
         return new Mutant(kind, description, write(meta, tensors));
     }
 
-    private String pickKey(SplittableRandom r, List<String> keys) {
+    private String pickKey(SplittableRandom r, List<String> present) {
         // half the time a key a loader reads, so that mutations land where they matter
-        if (r.nextBoolean() || keys.isEmpty()) {
-            return SENSITIVE_KEYS[r.nextInt(SENSITIVE_KEYS.length)].replace("%s", arch);
+        if (r.nextBoolean() || present.isEmpty()) {
+            return keys[r.nextInt(keys.length)];
         }
-        return keys.get(r.nextInt(keys.size()));
+        return present.get(r.nextInt(present.size()));
+    }
+
+    /** A name for an adapter's tensor that llama.cpp pairs in some interesting way with the base's tensors. */
+    private String adapterName(SplittableRandom r, String name) {
+        String suffix = name.endsWith(".lora_b") ? ".lora_b" : ".lora_a";
+        String other = suffix.equals(".lora_a") ? ".lora_b" : ".lora_a";
+        String stem = name.endsWith(suffix) ? name.substring(0, name.length() - suffix.length()) : name;
+        String baseName = baseTensors.isEmpty() ? "x" : baseTensors.get(r.nextInt(baseTensors.size()));
+        String[] names = {stem + other, baseName + suffix, baseName + other, name + suffix, stem + suffix + other,
+                stem + suffix + ".x" + suffix, "blk.0.attn_norm.weight", stem, "blk.999.attn_q.weight" + suffix,
+                "token_embd.weight" + suffix, "output.weight" + suffix, "", suffix};
+        return names[r.nextInt(names.length)];
     }
 
     private static long vocabSize(Map<String, GgufValue> meta) {

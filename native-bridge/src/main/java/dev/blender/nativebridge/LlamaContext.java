@@ -63,6 +63,8 @@ public final class LlamaContext implements AutoCloseable {
     /** Which batch rows of the last successful decode have logits; null before any decode. */
     private boolean[] outputs = new boolean[0];
     private int lastBatchSize;
+    /** Bumped by everything that may change what the KV cache holds or means (see {@link #kvVersion()}). */
+    private long kvVersion;
     /** Scope of the logits views handed out since the last decode; closed when they go stale. */
     private Arena views;
     private boolean closed;
@@ -230,6 +232,7 @@ public final class LlamaContext implements AutoCloseable {
         validate(batch);
         invalidateViews();
         lastBatchSize = 0;
+        kvVersion++; // even a failed decode may have written cells
         int used = usedCells();
         if (used + batch.size() > nCtx) {
             // llama.cpp would fail this too, after logging; refusing here gives the reason in words
@@ -404,6 +407,7 @@ public final class LlamaContext implements AutoCloseable {
      * @throws IllegalStateException this context or the adapter is closed
      */
     public synchronized void setLoraAdapter(LoraAdapter adapter, float scale) {
+        kvVersion++;
         Objects.requireNonNull(adapter, "adapter");
         checkOpen();
         if (!Float.isFinite(scale)) {
@@ -447,6 +451,7 @@ public final class LlamaContext implements AutoCloseable {
      * @return false when it was not set on this context
      */
     public synchronized boolean removeLoraAdapter(LoraAdapter adapter) {
+        kvVersion++;
         Objects.requireNonNull(adapter, "adapter");
         checkOpen();
         Applied applied = loras.remove(adapter);
@@ -473,6 +478,7 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Stops applying every adapter to later decodes. */
     public synchronized void clearLoraAdapters() {
+        kvVersion++;
         checkOpen();
         try {
             if (LlamaCpp.clear_adapter_lora != null) {
@@ -525,6 +531,7 @@ public final class LlamaContext implements AutoCloseable {
     /** Empties the KV cache of every sequence. */
     public synchronized void clearKvCache() {
         checkOpen();
+        kvVersion++;
         invalidateViews();
         try {
             LlamaCpp.kv_clear.invokeExact(kv);
@@ -542,6 +549,7 @@ public final class LlamaContext implements AutoCloseable {
      */
     public synchronized boolean removeSequence(int seq, int from, int to) {
         checkOpen();
+        kvVersion++;
         if (seq >= 0) {
             checkSeq(seq);
         }
@@ -567,6 +575,7 @@ public final class LlamaContext implements AutoCloseable {
      */
     public synchronized void copySequence(int src, int dst, int from, int to) {
         checkOpen();
+        kvVersion++;
         checkSeq(src);
         checkSeq(dst);
         try {
@@ -585,6 +594,7 @@ public final class LlamaContext implements AutoCloseable {
     /** Removes every sequence but {@code seq}. */
     public synchronized void keepSequence(int seq) {
         checkOpen();
+        kvVersion++;
         checkSeq(seq);
         try {
             LlamaCpp.kv_seq_keep.invokeExact(kv, seq);
@@ -597,6 +607,7 @@ public final class LlamaContext implements AutoCloseable {
     /** Shifts positions {@code [from, to)} of a sequence by {@code delta}. */
     public synchronized void shiftSequence(int seq, int from, int to, int delta) {
         checkOpen();
+        kvVersion++;
         checkSeq(seq);
         try {
             LlamaCpp.kv_seq_add.invokeExact(kv, seq, from, to, delta);
@@ -618,6 +629,16 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
+    }
+
+    /**
+     * A number that changes whenever what the KV cache holds, or what its cells mean, may have changed: every
+     * decode, KV-cache edit and LoRA adapter change. Whoever leaves sequences in the cache to reuse later
+     * (a prompt prefix decoded once for several calls) compares it to tell that no one else used the context
+     * in between.
+     */
+    public synchronized long kvVersion() {
+        return kvVersion;
     }
 
     /** KV-cache cells in use by at least one sequence (a cell shared by copied sequences counts once). */

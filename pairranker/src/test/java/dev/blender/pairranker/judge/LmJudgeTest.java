@@ -71,6 +71,46 @@ class LmJudgeTest {
     }
 
     @Test
+    void laterCallsReuseThePrefixesTheLastOneLeftAndScoreAsAFreshJudge() {
+        // a bubble pass: each comparison shows the incumbent again, after the same question
+        List<String> candidates = List.of("85", "84", "75", "95", "185");
+        int[][] comparisons = {{1, 0}, {2, 0}, {3, 0}, {4, 3}};
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext kept = m.newContext(judgeContext(4)); LlamaContext fresh = m.newContext(judgeContext(4))) {
+            LmJudge reusing = new LmJudge(kept, JudgeTemplate.arith());
+            long freshTokens = 0;
+            for (int i = 0; i < comparisons.length; i++) {
+                int c = comparisons[i][0];
+                int best = comparisons[i][1];
+                List<OrderedPair> pairs = List.of(new OrderedPair(c, best), new OrderedPair(best, c));
+                if (i == 2) {
+                    // someone else uses the context between two calls: nothing stale may be reused
+                    new LmJudge(kept, JudgeTemplate.arith()).compare("12+13=", List.of("25", "26"),
+                            List.of(new OrderedPair(0, 1)));
+                }
+                long before = reusing.tokensDecoded();
+                double[] again = reusing.compare("37+48=", candidates, pairs);
+                LmJudge once = new LmJudge(fresh, JudgeTemplate.arith());
+                double[] alone = once.compare("37+48=", candidates, pairs);
+                for (int p = 0; p < 2; p++) {
+                    assertEquals(alone[p], again[p], 2e-3, "comparison " + i + ", pair " + pairs.get(p));
+                }
+                long spent = reusing.tokensDecoded() - before;
+                freshTokens += once.tokensDecoded();
+                if (i == 1 || i == 3) {
+                    assertTrue(spent < once.tokensDecoded(), "comparison " + i + " reused the incumbent's prefix: "
+                            + spent + " tokens against " + once.tokensDecoded());
+                } else {
+                    assertEquals(once.tokensDecoded(), spent, "comparison " + i + " had nothing to reuse");
+                }
+                assertTrue(once.tokensGenerated() > 0 && once.tokensGenerated() < once.tokensDecoded(),
+                        "the rationale is written and counted: " + once.tokensGenerated());
+            }
+            assertTrue(reusing.tokensDecoded() < freshTokens);
+        }
+    }
+
+    @Test
     void rankingArithCandidatesMostlyPutsTheCorrectAnswerFirst() {
         String[][] problems = {{"85+95=", "180"}, {"39+99=", "138"}, {"77-67=", "10"}, {"79+14=", "93"},
             {"83+60=", "143"}, {"17+62=", "79"}, {"15+67=", "82"}, {"98+33=", "131"}, {"58+27=", "85"},

@@ -20,6 +20,7 @@ import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.ModelPool;
 import dev.blender.runtime.pipeline.Strategy;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -325,9 +326,12 @@ public final class ShapeBench {
             Composition single = Strategy.SINGLE.composition();
             settings.put("full_blend", "2 generators x 2 candidates, bubble top-1 (3 comparisons, both orders),"
                     + " fuse top 3");
-            // what each decodes, from one request of each (stated: random weights run to the limits)
+            // what each decodes, from one request of each (stated: random weights run to the limits); the
+            // first requests also load every model and create its contexts, which is reported apart
             for (Composition c : List.of(single, full)) {
+                ModelPool.Stats before = blender.pool().stats();
                 BlendResult r = blender.blend(BlendRequest.of(prompt).withComposition(c).withSeed(99));
+                settings.put(c.name().replace('-', '_') + "_cold", cold(r, blender.pool().stats().since(before)));
                 // per stage: tokens generated, and every token put through a model (a judge's prompts and
                 // rationales are all decoding, counted as prompt)
                 Map<String, Map<String, Long>> byStage = new LinkedHashMap<>();
@@ -338,9 +342,15 @@ public final class ShapeBench {
                 });
                 settings.put(c.name().replace('-', '_') + "_tokens", byStage);
             }
+            ModelPool.Stats[] poolAtStart = new ModelPool.Stats[1];
             LatencyBench.Report report = LatencyBench.builder()
                     .compositions(List.of(single, full))
                     .prompts(List.of(prompt)).runs(repeats).warmup(1).listener(new LatencyBench.Listener() {
+                        @Override
+                        public void measuring(int total) {
+                            poolAtStart[0] = blender.pool().stats();
+                        }
+
                         @Override
                         public void measured(int done, int total, LatencyBench.Sample s) {
                             progress.accept(String.format(Locale.ROOT, "%s %d/%d: %.0f ms", s.composition(), done,
@@ -350,8 +360,43 @@ public final class ShapeBench {
             double singleMs = report.results().get(0).summary().total().p50();
             double fullMs = report.results().get(1).summary().total().p50();
             settings.put("full_blend_first_token_p50_ms", report.results().get(1).summary().firstToken().p50());
+            settings.put("single_stages_p50_ms", stages(report.results().get(0).summary()));
+            settings.put("full_blend_stages_p50_ms", stages(report.results().get(1).summary()));
+            // a warm pool neither loads a model nor creates a context for a measured request
+            settings.put("pool_while_measuring", poolJson(blender.pool().stats().since(poolAtStart[0])));
             return Ratio.of("full_blend_over_single", fullMs, singleMs, "ms end to end (p50)");
         }
+    }
+
+    /** Each stage's p50 and the total's, in ms: where a request's time goes. */
+    private static Map<String, Double> stages(LatencyBench.Summary s) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("sampling", s.sampling().p50());
+        m.put("ranking", s.ranking().p50());
+        m.put("fusion", s.fusion().p50());
+        m.put("total", s.total().p50());
+        return m;
+    }
+
+    /** A cold request: its stages, and the model loads and context creations the pool did for it. */
+    private static Map<String, Object> cold(BlendResult r, ModelPool.Stats pool) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        BlendResult.Timings t = r.timings();
+        m.put("sampling_ms", t.samplingMillis());
+        m.put("ranking_ms", t.rankingMillis());
+        m.put("fusion_ms", t.fusionMillis());
+        m.put("total_ms", t.totalMillis());
+        m.putAll(poolJson(pool));
+        return m;
+    }
+
+    private static Map<String, Object> poolJson(ModelPool.Stats p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("models_loaded", p.modelsLoaded());
+        m.put("load_ms", p.loadMillis());
+        m.put("contexts_created", p.contextsCreated());
+        m.put("context_ms", p.contextMillis());
+        return m;
     }
 
     private static double median(double[] v) {
@@ -370,6 +415,12 @@ public final class ShapeBench {
                     ? String.format(Locale.ROOT, "%-24s %10.4f %10s %14.4f %14.4f  %s%s", r.key(), r.ratio(), r.goal(),
                             r.numerator(), r.denominator(), r.unit(), r.met() ? "" : "  (goal not met)")
                     : String.format(Locale.ROOT, "%-24s %10s %10s  not measured: %s", r.key(), "n/a", r.goal(), r.note()));
+        }
+        for (String c : List.of("single", "full_blend")) {
+            if (report.settings().get(c + "_stages_p50_ms") instanceof Map<?, ?> st) {
+                lines.add(String.format(Locale.ROOT, "%-12s p50 ms: sampling %.0f, ranking %.0f, fusion %.0f, total %.0f",
+                        c.replace('_', '-'), st.get("sampling"), st.get("ranking"), st.get("fusion"), st.get("total")));
+            }
         }
         return lines;
     }

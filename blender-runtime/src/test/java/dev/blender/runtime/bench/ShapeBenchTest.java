@@ -83,4 +83,22 @@ class ShapeBenchTest {
                 json.get("ratios").get("full_blend_over_single").get("ratio").asDouble());
         assertEquals("<= 2.5", json.get("ratios").get("full_blend_over_single").get("goal").asText());
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theMemoryRunLoadsEachModelWithItsContextAndMeasuresOnlyThePeak(@TempDir Path dir) throws Exception {
+        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        ShapeBench bench = new ShapeBench(family, 1, 6, 3, 1, false, s -> {});
+        ShapeBench.Report report = bench.memory();
+        ShapeBench.Ratio peak = report.ratios().get("peak_rss_over_files");
+        assertTrue(peak.measured() && peak.numerator() > 0 && peak.denominator() > family.fileBytes(), peak.toString());
+        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
+                "combine_over_step")) {
+            assertTrue(!report.ratios().get(key).measured(), key);
+        }
+        Map<String, Long> steps = (Map<String, Long>) report.settings().get("rss_kib_after");
+        assertEquals(List.of("loaded generator-a.gguf with its context", "loaded generator-b.gguf with its context",
+                "loaded judge.gguf with its context", "loaded fuser.gguf with its context",
+                "after one full-blend request"), List.copyOf(steps.keySet()));
+    }
 }

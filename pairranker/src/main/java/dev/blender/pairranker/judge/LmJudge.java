@@ -239,30 +239,36 @@ public final class LmJudge implements PairRanker {
         int live = n;
         while (live > 0) {
             int[] seqs = new int[live];
-            int[] fed = new int[live];
+            int[][] fed = new int[live][];
             int k = 0;
             for (int s = 0; s < n; s++) {
                 if (done[s]) {
                     continue;
                 }
-                int token;
-                if (steps[s] >= template.maxRationaleTokens()) {
-                    token = stopTokens[forced[s]++];
-                } else {
+                int[] tokens = null;
+                if (steps[s] < template.maxRationaleTokens()) {
                     decoder.copyLogits(seqIds[s], scratch);
-                    token = Sampler.argmax(scratch, scratch.length);
+                    int token = Sampler.argmax(scratch, scratch.length);
                     if (vocab.isEndOfGeneration(token)) {
                         steps[s] = template.maxRationaleTokens(); // it wants to stop: give it the stop text
-                        token = stopTokens[forced[s]++];
+                    } else {
+                        text[s].append(vocab.piece(token, false));
+                        tokens = new int[] {token};
                     }
                 }
-                steps[s]++;
-                text[s].append(vocab.piece(token, false));
+                if (tokens == null) {
+                    // the budget is spent: the stop text goes in in one decode, as far as it is needed
+                    tokens = forcedStop(text[s], forced[s]);
+                    forced[s] += tokens.length;
+                }
+                steps[s] += tokens.length;
                 seqs[k] = seqIds[s];
-                fed[k++] = token;
+                fed[k++] = tokens;
             }
-            decoder.step(seqs, fed);
-            tokensGenerated += live;
+            decoder.append(seqs, fed, LogitsFor.LAST);
+            for (int[] f : fed) {
+                tokensGenerated += f.length;
+            }
             live = 0;
             for (int s = 0; s < n; s++) {
                 if (!done[s] && (text[s].text().stripTrailing().endsWith(stop) || forced[s] == stopTokens.length
@@ -276,6 +282,22 @@ public final class LmJudge implements PairRanker {
             }
         }
         return verdicts;
+    }
+
+    /**
+     * The stop tokens from {@code from} on, up to the first after which the text ends with the stop (what
+     * forcing them one step at a time would feed), each appended to {@code text}.
+     */
+    private int[] forcedStop(StreamingText text, int from) {
+        String stop = template.rationaleStop();
+        int to = from;
+        while (to < stopTokens.length) {
+            text.append(vocab.piece(stopTokens[to++], false));
+            if (text.text().stripTrailing().endsWith(stop)) {
+                break;
+            }
+        }
+        return Arrays.copyOfRange(stopTokens, from, to);
     }
 
     /** Tokens this judge has put through the model so far (prompts, rationales, verdict prefixes): its cost. */

@@ -236,4 +236,42 @@ class LmJudgeTest {
             assertEquals(scores[0][1], scores[1][1], 1e-6);
         }
     }
+
+    @Test
+    void aStopForcedAfterTheBudgetScoresAsThoughDecodedInOneGo() {
+        String stop = "!?!";
+        JudgeTemplate template = new JudgeTemplate("Q: {instruction} X: {first} Y: {second} R:", stop, "X", "Y", 3);
+        try (LlamaModel m = LlamaModel.load(TestModels.tiny()); LlamaContext ctx = m.newContext(judgeContext(2));
+                LlamaContext plain = m.newContext(judgeContext(1))) {
+            LmJudge judge = new LmJudge(ctx, template);
+            double[] s = judge.compare("2+2=", List.of("4", "5"), List.of(new OrderedPair(0, 1)));
+            // the same tokens decoded one by one: the prompt, the greedy rationale, then the stop text as it
+            // follows text (random weights never write "!?!" themselves)
+            var vocab = m.vocab();
+            int[] base = vocab.tokenize("a", false, false);
+            int[] with = vocab.tokenize("a" + stop, false, false);
+            int[] stopTokens = Arrays.copyOfRange(with, base.length, with.length);
+            assertTrue(stopTokens.length > 1, "a stop of several tokens: " + Arrays.toString(stopTokens));
+            int[] v = judge.verdictTokens();
+            double expected;
+            try (var d = new dev.blender.nativebridge.generation.SequenceDecoder(plain)) {
+                d.prefill(0, vocab.tokenize(template.render("2+2=", "4", "5")));
+                float[] logits = new float[m.vocab().size()];
+                for (int step = 0; step < 3; step++) {
+                    d.copyLogits(0, logits);
+                    int next = dev.blender.nativebridge.generation.Sampler.argmax(logits, logits.length);
+                    assertTrue(!vocab.isEndOfGeneration(next), "the rationale runs to its budget");
+                    d.step(new int[] {0}, new int[] {next});
+                }
+                for (int t : stopTokens) {
+                    d.step(new int[] {0}, new int[] {t});
+                }
+                d.copyLogits(0, logits);
+                expected = logits[v[0]] - logits[v[1]];
+            }
+            assertTrue(Math.abs(expected) > 1e-3, "a verdict the tokens decide: " + expected);
+            assertEquals(expected, s[0], 1e-3);
+            assertEquals(3 + stopTokens.length, judge.tokensGenerated(), "the budget, then the whole stop");
+        }
+    }
 }

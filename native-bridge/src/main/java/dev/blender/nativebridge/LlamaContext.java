@@ -63,6 +63,8 @@ public final class LlamaContext implements AutoCloseable {
     /** Which batch rows of the last successful decode have logits; null before any decode. */
     private boolean[] outputs = new boolean[0];
     private int lastBatchSize;
+    /** Bumped by everything that may change what the KV cache holds or means (see {@link #kvVersion()}). */
+    private long kvVersion;
     /** Scope of the logits views handed out since the last decode; closed when they go stale. */
     private Arena views;
     private boolean closed;
@@ -225,12 +227,12 @@ public final class LlamaContext implements AutoCloseable {
      *                         when the KV cache has no room for it
      */
     public synchronized void decode(Batch batch) {
-        keptPrefix = NO_TOKENS;
         Objects.requireNonNull(batch, "batch");
         checkOpen();
         validate(batch);
         invalidateViews();
         lastBatchSize = 0;
+        kvVersion++; // even a failed decode may have written cells
         int used = usedCells();
         if (used + batch.size() > nCtx) {
             // llama.cpp would fail this too, after logging; refusing here gives the reason in words
@@ -405,7 +407,7 @@ public final class LlamaContext implements AutoCloseable {
      * @throws IllegalStateException this context or the adapter is closed
      */
     public synchronized void setLoraAdapter(LoraAdapter adapter, float scale) {
-        keptPrefix = NO_TOKENS;
+        kvVersion++;
         Objects.requireNonNull(adapter, "adapter");
         checkOpen();
         if (!Float.isFinite(scale)) {
@@ -449,7 +451,7 @@ public final class LlamaContext implements AutoCloseable {
      * @return false when it was not set on this context
      */
     public synchronized boolean removeLoraAdapter(LoraAdapter adapter) {
-        keptPrefix = NO_TOKENS;
+        kvVersion++;
         Objects.requireNonNull(adapter, "adapter");
         checkOpen();
         Applied applied = loras.remove(adapter);
@@ -476,7 +478,7 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Stops applying every adapter to later decodes. */
     public synchronized void clearLoraAdapters() {
-        keptPrefix = NO_TOKENS;
+        kvVersion++;
         checkOpen();
         try {
             if (LlamaCpp.clear_adapter_lora != null) {
@@ -529,6 +531,8 @@ public final class LlamaContext implements AutoCloseable {
     private static final int[] NO_TOKENS = new int[0];
     /** The tokens sequence 0's cells hold, left by the last SequenceDecoder for the next one; empty: none. */
     private int[] keptPrefix = NO_TOKENS;
+    /** The {@link #kvVersion()} the kept tokens belong to: any later change to the cache or adapters voids them. */
+    private long keptVersion = -1;
 
     /**
      * Hands over the tokens sequence 0 holds from the last {@link
@@ -537,7 +541,7 @@ public final class LlamaContext implements AutoCloseable {
      * time owns them.
      */
     public synchronized int[] takeKeptPrefix() {
-        int[] tokens = keptPrefix;
+        int[] tokens = keptVersion == kvVersion ? keptPrefix : NO_TOKENS;
         keptPrefix = NO_TOKENS;
         return tokens;
     }
@@ -547,6 +551,7 @@ public final class LlamaContext implements AutoCloseable {
         Objects.requireNonNull(tokens, "tokens");
         if (!closed && options.prefixReuse()) {
             keptPrefix = tokens.clone();
+            keptVersion = kvVersion;
         }
     }
 
@@ -554,8 +559,8 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Empties the KV cache of every sequence. */
     public synchronized void clearKvCache() {
-        keptPrefix = NO_TOKENS;
         checkOpen();
+        kvVersion++;
         invalidateViews();
         try {
             LlamaCpp.kv_clear.invokeExact(kv);
@@ -572,8 +577,8 @@ public final class LlamaContext implements AutoCloseable {
      * @return false when llama.cpp cannot remove a partial range (it then removes nothing)
      */
     public synchronized boolean removeSequence(int seq, int from, int to) {
-        keptPrefix = NO_TOKENS;
         checkOpen();
+        kvVersion++;
         if (seq >= 0) {
             checkSeq(seq);
         }
@@ -598,8 +603,8 @@ public final class LlamaContext implements AutoCloseable {
      * ({@code -1} = open end): how a prompt decoded once serves several candidates.
      */
     public synchronized void copySequence(int src, int dst, int from, int to) {
-        keptPrefix = NO_TOKENS;
         checkOpen();
+        kvVersion++;
         checkSeq(src);
         checkSeq(dst);
         try {
@@ -617,8 +622,8 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Removes every sequence but {@code seq}. */
     public synchronized void keepSequence(int seq) {
-        keptPrefix = NO_TOKENS;
         checkOpen();
+        kvVersion++;
         checkSeq(seq);
         try {
             LlamaCpp.kv_seq_keep.invokeExact(kv, seq);
@@ -630,8 +635,8 @@ public final class LlamaContext implements AutoCloseable {
 
     /** Shifts positions {@code [from, to)} of a sequence by {@code delta}. */
     public synchronized void shiftSequence(int seq, int from, int to, int delta) {
-        keptPrefix = NO_TOKENS;
         checkOpen();
+        kvVersion++;
         checkSeq(seq);
         try {
             LlamaCpp.kv_seq_add.invokeExact(kv, seq, from, to, delta);
@@ -653,6 +658,16 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
+    }
+
+    /**
+     * A number that changes whenever what the KV cache holds, or what its cells mean, may have changed: every
+     * decode, KV-cache edit and LoRA adapter change. Whoever leaves sequences in the cache to reuse later
+     * (a prompt prefix decoded once for several calls) compares it to tell that no one else used the context
+     * in between.
+     */
+    public synchronized long kvVersion() {
+        return kvVersion;
     }
 
     /** KV-cache cells in use by at least one sequence (a cell shared by copied sequences counts once). */

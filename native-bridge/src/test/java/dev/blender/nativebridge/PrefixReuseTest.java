@@ -144,10 +144,12 @@ class PrefixReuseTest {
             assertEquals(0, prefill(ctx, prompt).reused(), "any direct edit of the cache");
 
             try (SequenceDecoder d = new SequenceDecoder(ctx)) {
-                d.prefill(1, prompt); // sequence 0 afresh in another sequence's place: nothing of 0 is read
-                d.fork(1, 0);
+                d.prefill(1, prompt);
+                d.fork(1, 0); // sequence 0 then holds what 1 holds, and is kept as such
             }
-            assertEquals(0, prefill(ctx, prompt).reused(), "a fork into sequence 0 is not tracked");
+            Prefill forked = prefill(ctx, prompt);
+            assertEquals(prompt.length - 1, forked.reused(), "a fork into sequence 0 carries its tokens");
+            assertTrue(TestModels.maxAbsDiff(fresh(prompt), forked.logits()) <= TOLERANCE);
         }
         try (LlamaModel tiny = LlamaModel.load(TestModels.tiny());
              LlamaContext ctx = tiny.newContext(options(true));

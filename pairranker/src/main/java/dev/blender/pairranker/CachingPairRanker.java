@@ -138,6 +138,11 @@ public final class CachingPairRanker implements PairRanker {
         return delegate.tokensDecoded();
     }
 
+    @Override
+    public long tokensGenerated() {
+        return delegate.tokensGenerated();
+    }
+
     public PairRanker delegate() {
         return delegate;
     }

@@ -26,4 +26,9 @@ public interface PairRanker {
     default long tokensDecoded() {
         return 0;
     }
+
+    /** Of {@link #tokensDecoded()}, the tokens the ranker wrote itself (a judge's rationales). */
+    default long tokensGenerated() {
+        return 0;
+    }
 }

@@ -20,11 +20,13 @@ import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.ModelPool;
 import dev.blender.runtime.pipeline.Strategy;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -181,12 +183,9 @@ public final class ShapeBench {
         double[] step = decodeSteps(settings, ratios);
         ratios.put("combine_over_step", combine(step[0], settings));
         ratios.put("full_blend_over_single", blend(settings));
-        OptionalLong peak = LatencyBench.procStatusKib("VmHWM");
         long files = family.fileBytes();
         settings.put("model_file_bytes", files);
-        ratios.put("peak_rss_over_files", peak.isPresent() && jvmRssKib > 0
-                ? Ratio.of("peak_rss_over_files", peak.getAsLong() * 1024.0, files + jvmRssKib * 1024.0, "bytes")
-                : Ratio.notMeasured("peak_rss_over_files", "no /proc/self/status here"));
+        ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));
         Map<String, Ratio> ordered = new LinkedHashMap<>();
         for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
                 "combine_over_step", "peak_rss_over_files")) {
@@ -309,25 +308,108 @@ public final class ShapeBench {
         return Ratio.of("combine_over_step", slowest, stepMillis, "ms per token");
     }
 
-    /** full-blend against single through {@link Blender} and {@link LatencyBench}, interleaved. */
-    private Ratio blend(Map<String, Object> settings) {
-        progress.accept("full-blend against single");
-        try (Blender blender = Blender.builder().generator(family.generators().get(0))
+    /**
+     * KV cells per sequence each role needs at the forced lengths, so that no context holds cells the blend
+     * never uses (a judge's context has 16 sequences of its size): the prompt (at most one token per byte),
+     * and for the judge two candidates and for the fuser three, each allowed twice its tokens (random tokens'
+     * text re-tokenises to more), plus 64 for each template, and the rationale.
+     */
+    Map<String, Integer> contextSizes() {
+        int prompt = this.prompt.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        Map<String, Integer> m = new LinkedHashMap<>();
+        m.put("generator", prompt + answerTokens + 16);
+        m.put("judge", prompt + 4 * answerTokens + rationaleTokens + 64);
+        m.put("fuser", prompt + 6 * answerTokens + 64 + answerTokens);
+        return m;
+    }
+
+    /** The blend the issue measures: both generators x 2 candidates, the judge, the fuser, each context sized by role. */
+    private Blender blender(Map<String, Object> settings) {
+        Map<String, Integer> cells = contextSizes();
+        settings.put("context_cells_per_sequence", cells);
+        return Blender.builder().generator(family.generators().get(0))
                 .generator(family.generators().get(1))
                 .judge(family.judge(), SyntheticFamily.judgeTemplate(rationaleTokens))
                 .fuser(family.fuser(), SyntheticFamily.fuserTemplate(answerTokens))
                 .candidatesPerModel(2).aggregation(Aggregation.BUBBLE).topK(3).maxTokens(answerTokens)
-                .fusedMaxTokens(answerTokens).contextSize(2048)
+                .fusedMaxTokens(answerTokens).contextSize(cells.get("generator"))
+                .contextSize(family.judge(), cells.get("judge")).contextSize(family.fuser(), cells.get("fuser"))
                 .candidateSampler(SamplerOptions.defaults().withTemperature(1f))
-                .modelOptions(ModelOptions.defaults().withThreads(threads)).build()) {
-            // the issue's full blend: every candidate, the judge's best by one bubble pass, that and two more fused
-            Composition full = Composition.builder("full-blend").sample().rank(Aggregation.BUBBLE, 1).fuse(3).build();
+                .modelOptions(ModelOptions.defaults().withThreads(threads)).build();
+    }
+
+    /** The issue's full blend: every candidate, the judge's best by one bubble pass, that and two more fused. */
+    private static Composition fullBlend() {
+        return Composition.builder("full-blend").sample().rank(Aggregation.BUBBLE, 1).fuse(3).build();
+    }
+
+    /**
+     * Memory only, in minutes rather than the whole run: the blend's models loaded one by one with their
+     * contexts, then one full-blend request; the process's RSS after each step, and
+     * {@code peak_rss_over_files} (the other ratios are not measured).
+     */
+    public Report memory() throws IOException {
+        long jvmRssKib = LatencyBench.procStatusKib("VmRSS").orElse(0);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("shape", family.shape());
+        settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
+        settings.put("threads", threads);
+        settings.put("answer_tokens", answerTokens);
+        settings.put("rationale_tokens", rationaleTokens);
+        settings.put("jvm_rss_before_models_kib", jvmRssKib);
+        Map<String, Long> steps = new LinkedHashMap<>();
+        try (Blender blender = blender(settings)) {
+            Path[] loading = new Path[1];
+            blender.warmUp((done, total, file) -> {
+                if (loading[0] != null) {
+                    steps.put("loaded " + loading[0].getFileName() + " with its context", rssKib());
+                }
+                loading[0] = file;
+                if (file != null) {
+                    progress.accept("loading " + file.getFileName());
+                }
+            });
+            progress.accept("one full-blend request");
+            blender.blend(BlendRequest.of(prompt).withComposition(fullBlend()).withSeed(99));
+            steps.put("after one full-blend request", rssKib());
+        }
+        settings.put("rss_kib_after", steps);
+        long files = family.fileBytes();
+        settings.put("model_file_bytes", files);
+        Map<String, Ratio> ratios = new LinkedHashMap<>();
+        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
+                "combine_over_step")) {
+            ratios.put(key, Ratio.notMeasured(key, "memory-only run"));
+        }
+        ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));
+        return new Report(family.shape(), ratios, settings);
+    }
+
+    private static long rssKib() {
+        return LatencyBench.procStatusKib("VmRSS").orElse(-1);
+    }
+
+    private static Ratio peakOverFiles(long jvmRssKib, long files) {
+        OptionalLong peak = LatencyBench.procStatusKib("VmHWM");
+        return peak.isPresent() && jvmRssKib > 0
+                ? Ratio.of("peak_rss_over_files", peak.getAsLong() * 1024.0, files + jvmRssKib * 1024.0, "bytes")
+                : Ratio.notMeasured("peak_rss_over_files", "no /proc/self/status here");
+    }
+
+    /** full-blend against single through {@link Blender} and {@link LatencyBench}, interleaved. */
+    private Ratio blend(Map<String, Object> settings) {
+        progress.accept("full-blend against single");
+        try (Blender blender = blender(settings)) {
+            Composition full = fullBlend();
             Composition single = Strategy.SINGLE.composition();
             settings.put("full_blend", "2 generators x 2 candidates, bubble top-1 (3 comparisons, both orders),"
                     + " fuse top 3");
-            // what each decodes, from one request of each (stated: random weights run to the limits)
+            // what each decodes, from one request of each (stated: random weights run to the limits); the
+            // first requests also load every model and create its contexts, which is reported apart
             for (Composition c : List.of(single, full)) {
+                ModelPool.Stats before = blender.pool().stats();
                 BlendResult r = blender.blend(BlendRequest.of(prompt).withComposition(c).withSeed(99));
+                settings.put(c.name().replace('-', '_') + "_cold", cold(r, blender.pool().stats().since(before)));
                 // per stage: tokens generated, and every token put through a model (a judge's prompts and
                 // rationales are all decoding, counted as prompt)
                 Map<String, Map<String, Long>> byStage = new LinkedHashMap<>();
@@ -338,9 +420,15 @@ public final class ShapeBench {
                 });
                 settings.put(c.name().replace('-', '_') + "_tokens", byStage);
             }
+            ModelPool.Stats[] poolAtStart = new ModelPool.Stats[1];
             LatencyBench.Report report = LatencyBench.builder()
                     .compositions(List.of(single, full))
                     .prompts(List.of(prompt)).runs(repeats).warmup(1).listener(new LatencyBench.Listener() {
+                        @Override
+                        public void measuring(int total) {
+                            poolAtStart[0] = blender.pool().stats();
+                        }
+
                         @Override
                         public void measured(int done, int total, LatencyBench.Sample s) {
                             progress.accept(String.format(Locale.ROOT, "%s %d/%d: %.0f ms", s.composition(), done,
@@ -350,8 +438,43 @@ public final class ShapeBench {
             double singleMs = report.results().get(0).summary().total().p50();
             double fullMs = report.results().get(1).summary().total().p50();
             settings.put("full_blend_first_token_p50_ms", report.results().get(1).summary().firstToken().p50());
+            settings.put("single_stages_p50_ms", stages(report.results().get(0).summary()));
+            settings.put("full_blend_stages_p50_ms", stages(report.results().get(1).summary()));
+            // a warm pool neither loads a model nor creates a context for a measured request
+            settings.put("pool_while_measuring", poolJson(blender.pool().stats().since(poolAtStart[0])));
             return Ratio.of("full_blend_over_single", fullMs, singleMs, "ms end to end (p50)");
         }
+    }
+
+    /** Each stage's p50 and the total's, in ms: where a request's time goes. */
+    private static Map<String, Double> stages(LatencyBench.Summary s) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("sampling", s.sampling().p50());
+        m.put("ranking", s.ranking().p50());
+        m.put("fusion", s.fusion().p50());
+        m.put("total", s.total().p50());
+        return m;
+    }
+
+    /** A cold request: its stages, and the model loads and context creations the pool did for it. */
+    private static Map<String, Object> cold(BlendResult r, ModelPool.Stats pool) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        BlendResult.Timings t = r.timings();
+        m.put("sampling_ms", t.samplingMillis());
+        m.put("ranking_ms", t.rankingMillis());
+        m.put("fusion_ms", t.fusionMillis());
+        m.put("total_ms", t.totalMillis());
+        m.putAll(poolJson(pool));
+        return m;
+    }
+
+    private static Map<String, Object> poolJson(ModelPool.Stats p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("models_loaded", p.modelsLoaded());
+        m.put("load_ms", p.loadMillis());
+        m.put("contexts_created", p.contextsCreated());
+        m.put("context_ms", p.contextMillis());
+        return m;
     }
 
     private static double median(double[] v) {
@@ -370,6 +493,12 @@ public final class ShapeBench {
                     ? String.format(Locale.ROOT, "%-24s %10.4f %10s %14.4f %14.4f  %s%s", r.key(), r.ratio(), r.goal(),
                             r.numerator(), r.denominator(), r.unit(), r.met() ? "" : "  (goal not met)")
                     : String.format(Locale.ROOT, "%-24s %10s %10s  not measured: %s", r.key(), "n/a", r.goal(), r.note()));
+        }
+        for (String c : List.of("single", "full_blend")) {
+            if (report.settings().get(c + "_stages_p50_ms") instanceof Map<?, ?> st) {
+                lines.add(String.format(Locale.ROOT, "%-12s p50 ms: sampling %.0f, ranking %.0f, fusion %.0f, total %.0f",
+                        c.replace('_', '-'), st.get("sampling"), st.get("ranking"), st.get("fusion"), st.get("total")));
+            }
         }
         return lines;
     }

@@ -88,12 +88,12 @@ public record SyntheticFamily(String shape, List<Path> generators, Path judge, P
                     + String.join(", ", shapes(false)) + ")");
         }
         Files.createDirectories(dir);
-        // one vocabulary for all (they mix per token); a weight seed each
+        // one vocabulary for all (they mix per token), generated once; a weight seed each
         List<Path> files = new ArrayList<>();
         String[] roles = {"generator-a", "generator-b", "judge", "fuser"};
+        SyntheticLlama shared = spec.get().vocabularySeed(1).build();
         for (int i = 0; i < roles.length; i++) {
-            SyntheticLlama model = spec.get().vocabularySeed(1).weightSeed(i + 1).name("synthetic " + shape + " " + roles[i])
-                    .build();
+            SyntheticLlama model = shared.withWeights(i + 1, "synthetic " + shape + " " + roles[i]);
             Path file = dir.resolve(roles[i] + ".gguf");
             if (!matches(file, model)) {
                 progress.accept("writing " + file + " (" + String.format(Locale.ROOT, "%,d", model.fileSize())

@@ -95,8 +95,15 @@ final class BenchCommand implements Callable<Integer> {
             description = "with --synthetic: skip java-llama.cpp's own generation (bridge_over_native)")
     boolean noNativeBaseline;
 
+    @Option(names = "--memory-only",
+            description = "with --synthetic: only peak_rss_over_files, from loading the blend and one request (minutes)")
+    boolean memoryOnly;
+
     @Override
     public Integer call() throws IOException {
+        if (memoryOnly && synthetic == null) {
+            throw new IllegalArgumentException("--memory-only goes with --synthetic SHAPE");
+        }
         if (synthetic != null) {
             return synthetic();
         }
@@ -153,8 +160,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--runs must be >= 1, was " + runs);
         }
         SyntheticFamily family = SyntheticFamily.of(synthetic, line -> System.err.println(line));
-        ShapeBench.Report report = new ShapeBench(family, blender.models.threads, answerTokens, rationaleTokens, runs,
-                !noNativeBaseline, line -> System.err.println("measuring " + line)).run();
+        ShapeBench bench = new ShapeBench(family, blender.models.threads, answerTokens, rationaleTokens, runs,
+                !noNativeBaseline, line -> System.err.println("measuring " + line));
+        ShapeBench.Report report = memoryOnly ? bench.memory() : bench.run();
         System.out.println(synthetic + ": " + report.settings());
         ShapeBench.table(report).forEach(System.out::println);
         if (json != null) {

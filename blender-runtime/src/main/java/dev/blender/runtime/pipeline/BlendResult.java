@@ -83,8 +83,8 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
                           double totalMillis) {}
 
     /**
-     * What one stage decoded: {@code promptTokens} read (prompts, and for the judge everything it put
-     * through its model) and {@code generatedTokens} sampled. Stages: {@code sampling}, {@code ranking}
+     * What one stage decoded: {@code promptTokens} read (prompts; for the judge, its prompts and verdict
+     * prefixes) and {@code generatedTokens} written (samples; for the judge, its rationales). Stages: {@code sampling}, {@code ranking}
      * (rank and verify), {@code fusion} (fuse and refine), {@code mixing} (every member counted),
      * {@code routing} (a route stage's confidence answers). Pairs the
      * judge had already compared (the blender's pair cache) cost nothing, except under {@link SharedWork}.

@@ -516,13 +516,15 @@ final class BlendRun {
         SharedWork shared = request.sharedWork();
         CachingPairRanker caching = new CachingPairRanker(ranker, shared != null ? shared.pairs() : blender.pairCache);
         long before = ranker.tokensDecoded();
+        long generatedBefore = ranker.tokensGenerated();
         T out = use.apply(caching);
         if (shared != null) {
             // every pair at what it cost when first judged, as if this request had judged it
             count("ranking", Math.round(caching.chargedTokens()), 0);
             reuse(caching.chargedMillis());
         } else if (config.judge() != null) {
-            count("ranking", ranker.tokensDecoded() - before, 0);
+            long generated = ranker.tokensGenerated() - generatedBefore; // the judge's rationales
+            count("ranking", ranker.tokensDecoded() - before - generated, generated);
         }
         return out;
     }

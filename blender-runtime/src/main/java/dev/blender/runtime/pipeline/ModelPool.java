@@ -17,6 +17,7 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiFunction;
 
 /**
@@ -93,6 +94,27 @@ public final class ModelPool implements AutoCloseable {
     /** GPU bytes of models not yet closed (evicted ones with leases out included); guarded by itself. */
     private final long[] deviceUsed = new long[1];
     private volatile boolean closed;
+    private final LongAdder modelsLoaded = new LongAdder();
+    private final LongAdder loadNanos = new LongAdder();
+    private final LongAdder contextsCreated = new LongAdder();
+    private final LongAdder contextNanos = new LongAdder();
+
+    /**
+     * What the pool has done since it was made: models loaded (cache misses) and contexts created (no idle
+     * one of the options asked for), with the wall time of each kind. A warm pool serving a steady load
+     * adds to neither; {@code blender bench} reports them to show it.
+     */
+    public record Stats(long modelsLoaded, double loadMillis, long contextsCreated, double contextMillis) {
+        /** What happened between {@code before} and this. */
+        public Stats since(Stats before) {
+            return new Stats(modelsLoaded - before.modelsLoaded, loadMillis - before.loadMillis,
+                    contextsCreated - before.contextsCreated, contextMillis - before.contextMillis);
+        }
+    }
+
+    public Stats stats() {
+        return new Stats(modelsLoaded.sum(), loadNanos.sum() / 1e6, contextsCreated.sum(), contextNanos.sum() / 1e6);
+    }
 
     /** A pool that keeps loaded models while their files total at most {@code memoryBudgetBytes}, all on the host. */
     public ModelPool(long memoryBudgetBytes) {
@@ -214,7 +236,10 @@ public final class ModelPool implements AutoCloseable {
                 LlamaContext ctx = idle == null || idle.isEmpty() ? null : idle.pop();
                 try {
                     if (ctx == null) {
+                        long t0 = System.nanoTime();
                         ctx = e.model.newContext(contextOptions);
+                        contextNanos.add(System.nanoTime() - t0);
+                        contextsCreated.increment();
                     }
                 } catch (RuntimeException ex) {
                     e.leases--;
@@ -229,7 +254,7 @@ public final class ModelPool implements AutoCloseable {
     private Entry load(Key key) {
         MemoryFootprint fp = footprints.apply(GgufFile.read(key.path()), key.options());
         if (fp.deviceBytes() == 0) {
-            return cache.get(key, k -> new Entry(LlamaModel.load(k.path(), k.options()), fp));
+            return cache.get(key, k -> new Entry(timedLoad(k), fp));
         }
         if (fp.deviceBytes() > deviceBudgetBytes) {
             throw new IllegalArgumentException(key.path().getFileName() + " needs " + fp.deviceBytes() + " bytes of GPU"
@@ -253,10 +278,18 @@ public final class ModelPool implements AutoCloseable {
                 cache.invalidate(coldest); // closes it now, or when its last lease returns
                 cache.cleanUp();
             }
-            Entry e = cache.get(key, k -> new Entry(LlamaModel.load(k.path(), k.options()), fp));
+            Entry e = cache.get(key, k -> new Entry(timedLoad(k), fp));
             deviceUsed[0] += fp.deviceBytes();
             return e;
         }
+    }
+
+    private LlamaModel timedLoad(Key k) {
+        long t0 = System.nanoTime();
+        LlamaModel m = LlamaModel.load(k.path(), k.options());
+        loadNanos.add(System.nanoTime() - t0);
+        modelsLoaded.increment();
+        return m;
     }
 
     private void closeModel(Entry e) {

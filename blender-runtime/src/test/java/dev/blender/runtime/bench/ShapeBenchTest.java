@@ -63,10 +63,42 @@ class ShapeBenchTest {
         assertEquals(4L * answer, full.get("sampling").get("generated"), full.toString());
         assertEquals((long) answer, full.get("fusion").get("generated"), full.toString());
         assertTrue(full.get("ranking").get("decoded") > 0, full.toString());
-        assertEquals(6, ShapeBench.table(report).size());
+        // 3 bubble comparisons x both orders, each rationale run to its budget (then the forced stop text)
+        assertTrue(full.get("ranking").get("generated") >= 6L * rationale, full.toString());
+        // the first requests load the models (single: one generator; full-blend: the other, the judge and the
+        // fuser) and make their contexts; the measured ones find all of it in the pool
+        Map<String, Object> singleCold = (Map<String, Object>) report.settings().get("single_cold");
+        Map<String, Object> fullCold = (Map<String, Object>) report.settings().get("full_blend_cold");
+        assertEquals(1L, singleCold.get("models_loaded"), singleCold.toString());
+        assertEquals(3L, fullCold.get("models_loaded"), fullCold.toString());
+        assertTrue((long) fullCold.get("contexts_created") >= 3, fullCold.toString());
+        Map<String, Object> warm = (Map<String, Object>) report.settings().get("pool_while_measuring");
+        assertEquals(0L, warm.get("models_loaded"), warm.toString());
+        assertEquals(0L, warm.get("contexts_created"), warm.toString());
+        Map<String, Double> stages = (Map<String, Double>) report.settings().get("full_blend_stages_p50_ms");
+        assertTrue(stages.get("sampling") > 0 && stages.get("ranking") > 0 && stages.get("fusion") > 0, stages.toString());
+        assertEquals(8, ShapeBench.table(report).size());
         var json = report.toJson();
         assertEquals(report.ratios().get("full_blend_over_single").ratio(),
                 json.get("ratios").get("full_blend_over_single").get("ratio").asDouble());
         assertEquals("<= 2.5", json.get("ratios").get("full_blend_over_single").get("goal").asText());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theMemoryRunLoadsEachModelWithItsContextAndMeasuresOnlyThePeak(@TempDir Path dir) throws Exception {
+        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        ShapeBench bench = new ShapeBench(family, 1, 6, 3, 1, false, s -> {});
+        ShapeBench.Report report = bench.memory();
+        ShapeBench.Ratio peak = report.ratios().get("peak_rss_over_files");
+        assertTrue(peak.measured() && peak.numerator() > 0 && peak.denominator() > family.fileBytes(), peak.toString());
+        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
+                "combine_over_step")) {
+            assertTrue(!report.ratios().get(key).measured(), key);
+        }
+        Map<String, Long> steps = (Map<String, Long>) report.settings().get("rss_kib_after");
+        assertEquals(List.of("loaded generator-a.gguf with its context", "loaded generator-b.gguf with its context",
+                "loaded judge.gguf with its context", "loaded fuser.gguf with its context",
+                "after one full-blend request"), List.copyOf(steps.keySet()));
     }
 }

@@ -45,7 +45,8 @@ import java.util.function.BooleanSupplier;
  * after {@link #end(int) end(0)}) stays in the cache, and a {@link #prefill} of sequence 0 decodes only
  * the part of its prompt after the tokens it shares with that, at least its last token (whose logits it
  * needs); {@link #reusedTokens()} counts what it did not decode. Anything else that writes the context's
- * cache or its LoRA adapters in between forgets the kept tokens, so they are never reused stale. Not thread-safe: it drives one context, like the context's own thread rules. Close it
+ * cache or its LoRA adapters in between ({@link LlamaContext#kvVersion()}) voids the kept tokens, so they
+ * are never reused stale. A {@link Snapshot} does the same for every sequence, for callers that keep it. Not thread-safe: it drives one context, like the context's own thread rules. Close it
  * (idempotent) to free its batch; closing does not close the context.
  */
 public final class SequenceDecoder implements AutoCloseable {
@@ -60,6 +61,8 @@ public final class SequenceDecoder implements AutoCloseable {
     private final int vocabSize;
     private final boolean[] live;
     private final int[] next;
+    /** The tokens each sequence holds: {@code held[s][0 .. next[s])}. */
+    private final int[][] held;
     /** The append whose outputs each sequence's logits come from; -1 none. */
     private final long[] outCall;
     /** Position of a sequence's first token with logits in that append. */
@@ -77,9 +80,8 @@ public final class SequenceDecoder implements AutoCloseable {
     private final boolean keep;
     /** Tokens sequence 0's cells hold while it is not live (kept from before); null: none. */
     private int[] reusable;
-    /** The tokens sequence 0 holds, position by position; unknown after a fork into it or a failed append. */
-    private int[] held0 = new int[16];
-    private boolean held0Known = true;
+    /** False once an append failed part way: the cache may then hold cells that {@code held} does not list. */
+    private boolean intact = true;
     /** Where sequence 0's first append ended: its prompt, kept by end(0). */
     private int prompt0;
     // scratch for the order rows go into batches, reused so a decode loop allocates little
@@ -94,26 +96,79 @@ public final class SequenceDecoder implements AutoCloseable {
 
     /** A decoder that asks {@code cancelled} before every decode (see the class comment). */
     public SequenceDecoder(LlamaContext ctx, BooleanSupplier cancelled) {
+        this(ctx, cancelled, null);
+    }
+
+    /**
+     * A decoder that takes over the sequences an earlier decoder of this context left in its KV cache
+     * ({@link #snapshot()}), as sources for {@link #prefillShared} and {@link #fork(int, int, int)}, when no
+     * one has used the context since ({@link LlamaContext#kvVersion()}); otherwise, or with a null
+     * snapshot, it empties the cache as a new decoder does. Resumed sequences have no logits.
+     */
+    public SequenceDecoder(LlamaContext ctx, BooleanSupplier cancelled, Snapshot resume) {
         this.ctx = Objects.requireNonNull(ctx, "ctx");
         this.cancelled = Objects.requireNonNull(cancelled, "cancelled");
         int seqs = ctx.maxSequences();
         this.vocabSize = ctx.vocabSize();
         this.live = new boolean[seqs];
         this.next = new int[seqs];
+        this.held = new int[seqs][];
         this.outCall = new long[seqs];
         this.outFrom = new int[seqs];
         this.outCount = new int[seqs];
         this.outSlot = new int[seqs][];
         Arrays.fill(outCall, -1);
         this.keep = ctx.options().prefixReuse();
-        int[] kept = keep ? ctx.takeKeptPrefix() : new int[0];
-        if (kept.length > 0 && ctx.sequenceMaxPosition(0) == kept.length - 1) {
+        int[] kept = keep && resume == null ? ctx.takeKeptPrefix() : new int[0];
+        if (resume != null && resume.context == ctx && resume.kvVersion == ctx.kvVersion()
+                && resume.tokens.length == seqs) {
+            for (int s = 0; s < seqs; s++) {
+                if (resume.tokens[s] != null) {
+                    live[s] = true;
+                    held[s] = resume.tokens[s].clone();
+                    next[s] = held[s].length;
+                }
+            }
+        } else if (kept.length > 0 && ctx.sequenceMaxPosition(0) == kept.length - 1) {
             ctx.keepSequence(0);
             reusable = kept;
         } else {
             ctx.clearKvCache();
         }
         this.batch = Batch.create(ctx.batchSize());
+    }
+
+    /**
+     * What this decoder's sequences hold, for a later decoder of the same context to resume
+     * ({@link #SequenceDecoder(LlamaContext, BooleanSupplier, Snapshot)}). Take it after the last decode.
+     */
+    public Snapshot snapshot() {
+        checkOpen();
+        int[][] tokens = new int[live.length][];
+        for (int s = 0; s < live.length; s++) {
+            if (live[s]) {
+                tokens[s] = Arrays.copyOf(held[s], next[s]);
+            }
+        }
+        return new Snapshot(ctx, ctx.kvVersion(), tokens);
+    }
+
+    /** The sequences a decoder left in its context's KV cache (see {@link #snapshot()}). Immutable. */
+    public static final class Snapshot {
+        private final LlamaContext context;
+        private final long kvVersion;
+        private final int[][] tokens;
+
+        private Snapshot(LlamaContext context, long kvVersion, int[][] tokens) {
+            this.context = context;
+            this.kvVersion = kvVersion;
+            this.tokens = tokens;
+        }
+
+        /** Whether a decoder made from this now finds the sequences still there. */
+        public boolean isCurrent() {
+            return context.isOpen() && context.kvVersion() == kvVersion;
+        }
     }
 
     public LlamaContext context() {
@@ -126,9 +181,10 @@ public final class SequenceDecoder implements AutoCloseable {
         unpin();
         ctx.clearKvCache();
         reusable = null;
-        held0Known = true;
+        intact = true;
         Arrays.fill(live, false);
         Arrays.fill(next, 0);
+        Arrays.fill(held, null);
         Arrays.fill(outCall, -1);
     }
 
@@ -142,6 +198,12 @@ public final class SequenceDecoder implements AutoCloseable {
     public int position(int seq) {
         checkSeq(seq);
         return next[seq];
+    }
+
+    /** The tokens a sequence holds, in order (empty for an empty sequence). */
+    public int[] tokens(int seq) {
+        checkSeq(seq);
+        return live[seq] ? Arrays.copyOf(held[seq], next[seq]) : new int[0];
     }
 
     /** KV cells no sequence uses (a cell shared by forked sequences counts once). */
@@ -186,8 +248,7 @@ public final class SequenceDecoder implements AutoCloseable {
                 live[0] = true;
                 next[0] = shared;
                 outCall[0] = -1;
-                held0 = Arrays.copyOf(prompt, Math.max(16, prompt.length));
-                held0Known = true;
+                held[0] = Arrays.copyOf(prompt, Math.max(16, prompt.length));
                 prompt0 = prompt.length;
                 reusedTokens += shared;
                 append(0, Arrays.copyOfRange(prompt, shared, prompt.length), prompt.length - shared - 1);
@@ -248,15 +309,209 @@ public final class SequenceDecoder implements AutoCloseable {
         }
         if (dst == 0) {
             dropReusable();
-            held0Known = false; // the source's tokens are not tracked
         }
         ctx.copySequence(src, dst);
         live[dst] = true;
         next[dst] = next[src];
+        held[dst] = Arrays.copyOf(held[src], next[src]);
         outCall[dst] = outCall[src];
         outFrom[dst] = outFrom[src];
         outCount[dst] = outCount[src];
         outSlot[dst] = outSlot[src] == null ? null : outSlot[src].clone();
+    }
+
+    /**
+     * Makes empty sequence {@code dst} hold the first {@code length} tokens of {@code src}, sharing their KV
+     * cells. With all of them it is {@link #fork(int, int)}; with fewer, {@code dst} has no logits until its
+     * next decode.
+     */
+    public void fork(int src, int dst, int length) {
+        checkOpen();
+        checkSeq(src);
+        checkSeq(dst);
+        if (!live[src] || length < 1 || length > next[src]) {
+            throw new IllegalArgumentException("sequence " + src + " holds " + next[src] + " tokens; cannot fork "
+                    + length + " of them");
+        }
+        if (length == next[src]) {
+            fork(src, dst);
+            return;
+        }
+        if (live[dst] || src == dst) {
+            throw new IllegalArgumentException("sequence " + dst + " already holds tokens; fork into an empty one");
+        }
+        extend(src, dst, length);
+    }
+
+    /**
+     * Gives {@code dst} (empty, or holding what {@code src} holds up to its own length) {@code src}'s cells
+     * up to position {@code to}; {@code dst} has no logits afterwards.
+     */
+    private void extend(int src, int dst, int to) {
+        int from = live[dst] ? next[dst] : 0;
+        ctx.copySequence(src, dst, from, to);
+        int[] h = held[dst] == null || held[dst].length < to ? Arrays.copyOf(held[dst] == null ? new int[0] : held[dst],
+                Math.max(to, 16)) : held[dst];
+        System.arraycopy(held[src], from, h, from, to - from);
+        held[dst] = h;
+        live[dst] = true;
+        next[dst] = to;
+        outCall[dst] = -1;
+    }
+
+    /**
+     * Puts {@code prompts[i]} into empty sequence {@code seqs[i]} for every i, each with logits for its last
+     * token, decoding each prefix once: where prompts share a prefix, and where a live sequence outside
+     * {@code seqs} already holds one (left by earlier calls or a resumed decoder), the cells are shared by
+     * KV copy instead of decoded again. The prefixes go in one decode per level of the prompts' prefix tree,
+     * the last tokens in one more. Gives the logits of prefilling each prompt alone, up to float summation
+     * order.
+     */
+    public void prefillShared(int[] seqs, int[][] prompts) {
+        checkOpen();
+        Objects.requireNonNull(seqs, "seqs");
+        Objects.requireNonNull(prompts, "prompts");
+        if (seqs.length != prompts.length) {
+            throw new IllegalArgumentException(seqs.length + " sequences but " + prompts.length + " prompts");
+        }
+        boolean[] target = new boolean[live.length];
+        for (int i = 0; i < seqs.length; i++) {
+            checkSeq(seqs[i]);
+            if (target[seqs[i]]) {
+                throw new IllegalArgumentException("sequence " + seqs[i] + " appears twice");
+            }
+            target[seqs[i]] = true;
+            if (live[seqs[i]]) {
+                throw new IllegalArgumentException("sequence " + seqs[i] + " already holds " + next[seqs[i]]
+                        + " tokens; prefill starts an empty sequence (end it first, or append)");
+            }
+            if (prompts[i].length == 0) {
+                throw new IllegalArgumentException("an empty prompt gives no logits to continue from");
+            }
+        }
+        if (seqs.length == 0) {
+            return;
+        }
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < seqs.length; i++) {
+            all.add(i);
+        }
+        // every sequence decodes its last token itself, in the final step, so that all have logits together
+        List<PrefixNode> level = List.of(prefixTree(prompts, all, 0, 0));
+        while (!level.isEmpty()) {
+            List<Integer> appendSeqs = new ArrayList<>();
+            List<int[]> appendTokens = new ArrayList<>();
+            List<PrefixNode> below = new ArrayList<>();
+            for (PrefixNode node : level) {
+                int carrier = seqs[node.carrier];
+                int[] path = prompts[node.carrier];
+                int have = live[carrier] ? next[carrier] : 0;
+                // a live sequence outside this prefill that already holds more of the path lends its cells
+                int bestSource = -1;
+                int best = have;
+                for (int s = 0; s < live.length; s++) {
+                    if (live[s] && !target[s] && s != carrier) {
+                        int m = Math.min(commonPrefix(held[s], next[s], path, node.to), node.to);
+                        if (m > best) {
+                            best = m;
+                            bestSource = s;
+                        }
+                    }
+                }
+                if (bestSource >= 0) {
+                    extend(bestSource, carrier, best);
+                    have = best;
+                }
+                if (have < node.to) {
+                    appendSeqs.add(carrier);
+                    appendTokens.add(Arrays.copyOfRange(path, have, node.to));
+                }
+                below.add(node);
+            }
+            if (!appendSeqs.isEmpty()) {
+                append(appendSeqs.stream().mapToInt(Integer::intValue).toArray(), appendTokens.toArray(int[][]::new),
+                        LogitsFor.NONE);
+            }
+            List<PrefixNode> nextLevel = new ArrayList<>();
+            for (PrefixNode node : below) {
+                int carrier = seqs[node.carrier];
+                // the prompts that end here and the branches below start from the carrier's cells
+                for (int m : node.ending) {
+                    if (m != node.carrier && node.to > 0) {
+                        extend(carrier, seqs[m], node.to);
+                    }
+                }
+                for (PrefixNode child : node.children) {
+                    if (child.carrier != node.carrier && node.to > 0) {
+                        extend(carrier, seqs[child.carrier], node.to);
+                    }
+                    nextLevel.add(child);
+                }
+            }
+            level = nextLevel;
+        }
+        int[] last = new int[seqs.length];
+        for (int i = 0; i < seqs.length; i++) {
+            last[i] = prompts[i][prompts[i].length - 1];
+        }
+        step(seqs, last);
+    }
+
+    /**
+     * A node of the prefix tree over {@code prompts[i][0 .. length - 1)} for i in {@code members}: the
+     * span {@code [from, to)} all of them share, decoded into the sequence of {@code carrier} (the first
+     * member, which continues into the first branch), the members whose prefix ends at {@code to}, and the
+     * branches that go on.
+     */
+    private record PrefixNode(int from, int to, int carrier, List<Integer> ending, List<PrefixNode> children) {}
+
+    private static PrefixNode prefixTree(int[][] prompts, List<Integer> members, int from, int depth) {
+        if (depth > 4096) {
+            throw new IllegalStateException("prefix tree deeper than 4096 levels");
+        }
+        int end = Integer.MAX_VALUE;
+        for (int m : members) {
+            end = Math.min(end, prompts[m].length - 1);
+        }
+        int to = from;
+        int[] first = prompts[members.get(0)];
+        while (to < end) {
+            int t = first[to];
+            boolean same = true;
+            for (int m : members) {
+                if (prompts[m][to] != t) {
+                    same = false;
+                    break;
+                }
+            }
+            if (!same) {
+                break;
+            }
+            to++;
+        }
+        List<Integer> ending = new ArrayList<>();
+        java.util.Map<Integer, List<Integer>> branches = new java.util.LinkedHashMap<>();
+        for (int m : members) {
+            if (prompts[m].length - 1 == to) {
+                ending.add(m);
+            } else {
+                branches.computeIfAbsent(prompts[m][to], k -> new ArrayList<>()).add(m);
+            }
+        }
+        List<PrefixNode> children = new ArrayList<>();
+        for (List<Integer> b : branches.values()) {
+            children.add(prefixTree(prompts, b, to, depth + 1));
+        }
+        return new PrefixNode(from, to, members.get(0), ending, children);
+    }
+
+    private static int commonPrefix(int[] a, int aLength, int[] b, int bLength) {
+        int n = Math.min(aLength, bLength);
+        int i = 0;
+        while (i < n && a[i] == b[i]) {
+            i++;
+        }
+        return i;
     }
 
     /** Frees a sequence's cells (those it shares with others stay theirs); no-op for an empty one. */
@@ -264,15 +519,16 @@ public final class SequenceDecoder implements AutoCloseable {
         checkOpen();
         checkSeq(seq);
         if (live[seq]) {
-            if (seq == 0 && keep && held0Known && prompt0 > 0 && prompt0 <= next[0]
+            if (seq == 0 && keep && intact && prompt0 > 0 && prompt0 <= next[0]
                     && ctx.removeSequence(0, prompt0, -1)) {
                 // the prompt stays for a later prefill: its cells are shared with the forks anyway
-                reusable = Arrays.copyOf(held0, prompt0);
+                reusable = Arrays.copyOf(held[0], prompt0);
             } else {
                 ctx.removeSequence(seq);
             }
             live[seq] = false;
             next[seq] = 0;
+            held[seq] = null;
             outCall[seq] = -1;
         }
     }
@@ -375,6 +631,12 @@ public final class SequenceDecoder implements AutoCloseable {
             if (tokens[i].length == 0) {
                 continue;
             }
+            int have = live[s] ? next[s] : 0;
+            int need = have + tokens[i].length;
+            if (held[s] == null || held[s].length < need) {
+                held[s] = Arrays.copyOf(held[s] == null ? new int[0] : held[s], Math.max(need, have * 2));
+            }
+            System.arraycopy(tokens[i], 0, held[s], have, tokens[i].length);
             live[s] = true;
             outCall[s] = -1; // until the append succeeds
             outFrom[s] = next[s] + firstOutput[i];
@@ -389,13 +651,13 @@ public final class SequenceDecoder implements AutoCloseable {
             where[seqs[i]] = i;
             start[i] = next[seqs[i]];
         }
-        if (seen[0]) {
-            track0(tokens[where[0]], start[where[0]]);
+        if (seen[0] && start[where[0]] == 0) {
+            prompt0 = tokens[where[0]].length; // what end(0) keeps
         }
         for (int from = 0; from < total; from += capacity) {
             int to = Math.min(total, from + capacity);
             if (cancelled.getAsBoolean()) {
-                held0Known = false; // some batches of this append may be in the cache already
+                intact = false; // some batches of this append may be in the cache already
                 throw new CancellationException("decoding cancelled");
             }
             batch.clear();
@@ -408,7 +670,7 @@ public final class SequenceDecoder implements AutoCloseable {
             try {
                 ctx.decode(batch);
             } catch (RuntimeException e) {
-                held0Known = false;
+                intact = false;
                 throw e;
             }
             boolean last = to == total;
@@ -466,20 +728,6 @@ public final class SequenceDecoder implements AutoCloseable {
         }
     }
 
-    /** Records the tokens an append puts into sequence 0 at positions from {@code at}. */
-    private void track0(int[] tokens, int at) {
-        if (!held0Known) {
-            return;
-        }
-        if (at == 0) {
-            prompt0 = tokens.length;
-        }
-        if (at + tokens.length > held0.length) {
-            held0 = Arrays.copyOf(held0, Math.max(at + tokens.length, held0.length * 2));
-        }
-        System.arraycopy(tokens, 0, held0, at, tokens.length);
-    }
-
     /** Frees the cells kept for sequence 0 before something else goes into it. */
     private void dropReusable() {
         if (reusable != null) {
@@ -527,7 +775,7 @@ public final class SequenceDecoder implements AutoCloseable {
             unpin();
             batch.close();
             if (keep && ctx.isOpen()) {
-                int[] tokens = live[0] ? (held0Known ? Arrays.copyOf(held0, next[0]) : null) : reusable;
+                int[] tokens = live[0] ? (intact ? Arrays.copyOf(held[0], next[0]) : null) : reusable;
                 if (tokens != null && tokens.length > 0) {
                     ctx.keepPrefix(tokens);
                 }

@@ -179,6 +179,12 @@ public final class GgufFile {
         if (metadata.get(key) instanceof GgufValue.Array(GgufValueType t, List<GgufValue> elements)
                 && t == GgufValueType.STRING) {
             List<String> out = new ArrayList<>(elements.size());
+            if (elements instanceof PackedValues p) {
+                for (int i = 0; i < p.size(); i++) {
+                    out.add(p.string(i));
+                }
+                return Collections.unmodifiableList(out);
+            }
             for (GgufValue e : elements) {
                 out.add(((GgufValue.Str) e).value());
             }
@@ -193,7 +199,7 @@ public final class GgufFile {
                 && t.isInteger()) {
             long[] out = new long[elements.size()];
             for (int i = 0; i < out.length; i++) {
-                out[i] = ((GgufValue.Int) elements.get(i)).value();
+                out[i] = elements instanceof PackedValues p ? p.longValue(i) : ((GgufValue.Int) elements.get(i)).value();
             }
             return out;
         }
@@ -206,7 +212,7 @@ public final class GgufFile {
                 && t.isReal()) {
             double[] out = new double[elements.size()];
             for (int i = 0; i < out.length; i++) {
-                out[i] = ((GgufValue.Real) elements.get(i)).value();
+                out[i] = elements instanceof PackedValues p ? p.doubleValue(i) : ((GgufValue.Real) elements.get(i)).value();
             }
             return out;
         }
@@ -290,20 +296,35 @@ public final class GgufFile {
         }
 
         private String string(String what) {
-            long len = u64("the length of " + what);
+            return string("", what);
+        }
+
+        /** A string whose description is {@code prefix + what}, put together only for an error. */
+        private String string(String prefix, String what) {
+            int len = stringLength(prefix, what);
+            byte[] bytes = new byte[len];
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, bytes, 0, len);
+            pos += len;
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+
+        /** Reads a string's length and checks that its bytes follow; {@code pos} is then at the bytes. */
+        private int stringLength(String prefix, String what) {
+            if (8 > remaining()) {
+                need(8, "the length of " + prefix + what);
+            }
+            long len = seg.get(U64, pos);
+            pos += 8;
             if (len < 0 || len > remaining()) {
-                throw fail(Problem.STRING_TOO_LONG, what + " at byte " + (pos - 8) + " claims a length of "
+                throw fail(Problem.STRING_TOO_LONG, prefix + what + " at byte " + (pos - 8) + " claims a length of "
                         + Long.toUnsignedString(len) + " bytes but only " + remaining()
                         + " bytes follow; the file is corrupt or truncated");
             }
             if (len > Integer.MAX_VALUE - 16) {
-                throw fail(Problem.STRING_TOO_LONG, what + " at byte " + (pos - 8) + " is " + len
+                throw fail(Problem.STRING_TOO_LONG, prefix + what + " at byte " + (pos - 8) + " is " + len
                         + " bytes long; strings over 2 GiB are not supported");
             }
-            byte[] bytes = new byte[(int) len];
-            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, bytes, 0, bytes.length);
-            pos += len;
-            return new String(bytes, StandardCharsets.UTF_8);
+            return (int) len;
         }
 
         private GgufValueType valueType(String where) {
@@ -384,7 +405,7 @@ public final class GgufFile {
                 case FLOAT32 -> new GgufValue.Real(type, Float.intBitsToFloat(u32(where)));
                 case FLOAT64 -> new GgufValue.Real(type, Double.longBitsToDouble(u64(where)));
                 case BOOL -> new GgufValue.Bool(u8(where) != 0);
-                case STRING -> new GgufValue.Str(string("the string value of " + where));
+                case STRING -> new GgufValue.Str(string("the string value of ", where));
                 case ARRAY -> array(where, depth);
             };
         }
@@ -414,12 +435,73 @@ public final class GgufFile {
                         + Long.toUnsignedString(count) + " " + elementType + " elements, which cannot fit in the "
                         + remaining() + " bytes left in the file; " + countHint(count, PLAUSIBLE_ARRAY_LENGTH));
             }
+            if (count > Integer.MAX_VALUE - 16) {
+                throw fail(Problem.ABSURD_COUNT, where + " claims an array of " + count + " elements; arrays over"
+                        + " 2^31 elements are not supported");
+            }
+            if (elementType != GgufValueType.ARRAY) {
+                return new GgufValue.Array(elementType, packed(elementType, (int) count, where));
+            }
             // count is now bounded by the file size, so the list cannot be made absurdly large
             List<GgufValue> elements = new ArrayList<>((int) Math.min(count, 1 << 20));
             for (long i = 0; i < count; i++) {
                 elements.add(value(elementType, where, depth + 1));
             }
             return new GgufValue.Array(elementType, elements);
+        }
+
+        /**
+         * {@code count} scalars of {@code type} straight into primitive arrays ({@link PackedValues}), with
+         * the checks and messages of reading them one by one.
+         */
+        private PackedValues packed(GgufValueType type, int count, String where) {
+            switch (type) {
+                case STRING -> {
+                    int[] offsets = new int[count + 1];
+                    byte[] bytes = new byte[(int) Math.min(Math.max(16, remaining()), Math.max(16L, 8L * count))];
+                    int used = 0;
+                    for (int i = 0; i < count; i++) {
+                        int len = stringLength("the string value of ", where);
+                        if (used + (long) len > Integer.MAX_VALUE - 16) {
+                            throw fail(Problem.STRING_TOO_LONG, where + " holds more than 2 GiB of text, which is not"
+                                    + " supported");
+                        }
+                        if (used + len > bytes.length) {
+                            bytes = java.util.Arrays.copyOf(bytes, (int) Math.min(Integer.MAX_VALUE - 16,
+                                    Math.max(used + (long) len, 2L * bytes.length)));
+                        }
+                        MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, bytes, used, len);
+                        pos += len;
+                        used += len;
+                        offsets[i + 1] = used;
+                    }
+                    return PackedValues.strings(count, java.util.Arrays.copyOf(bytes, used), offsets);
+                }
+                case FLOAT32, FLOAT64 -> {
+                    double[] values = new double[count];
+                    for (int i = 0; i < count; i++) {
+                        values[i] = type == GgufValueType.FLOAT32 ? Float.intBitsToFloat(u32(where))
+                                : Double.longBitsToDouble(u64(where));
+                    }
+                    return PackedValues.reals(type, values);
+                }
+                default -> {
+                    long[] values = new long[count];
+                    for (int i = 0; i < count; i++) {
+                        values[i] = switch (type) {
+                            case UINT8 -> u8(where);
+                            case INT8 -> (byte) u8(where);
+                            case UINT16 -> u16(where);
+                            case INT16 -> (short) u16(where);
+                            case UINT32 -> Integer.toUnsignedLong(u32(where));
+                            case INT32 -> u32(where);
+                            case BOOL -> u8(where) != 0 ? 1 : 0;
+                            default -> u64(where); // UINT64, INT64
+                        };
+                    }
+                    return PackedValues.longs(type, values);
+                }
+            }
         }
 
         private int alignment(GgufValue v) {

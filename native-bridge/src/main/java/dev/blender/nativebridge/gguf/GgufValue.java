@@ -80,11 +80,14 @@ public sealed interface GgufValue permits GgufValue.Int, GgufValue.Real, GgufVal
         /** @throws IllegalArgumentException if an element's type differs from {@code elementType} */
         public Array {
             Objects.requireNonNull(elementType, "elementType");
-            elements = List.copyOf(elements);
-            for (GgufValue e : elements) {
-                if (e.type() != elementType) {
-                    throw new IllegalArgumentException(
-                            "array of " + elementType + " cannot hold a " + e.type() + " element");
+            // a packed list is immutable and holds elements of its type by construction
+            if (!(elements instanceof PackedValues p && p.elementType() == elementType)) {
+                elements = List.copyOf(elements);
+                for (GgufValue e : elements) {
+                    if (e.type() != elementType) {
+                        throw new IllegalArgumentException(
+                                "array of " + elementType + " cannot hold a " + e.type() + " element");
+                    }
                 }
             }
         }

@@ -80,6 +80,7 @@ public final class SyntheticLlama {
     private final String name;
     private final List<String> tokens;
     private final List<String> merges;
+    private long fileSize = -1;
 
     private SyntheticLlama(Builder b, int kvHeads, int headDim, int ffn, String name) {
         this.architecture = b.architecture;
@@ -105,6 +106,41 @@ public final class SyntheticLlama {
             this.tokens = List.copyOf(SyntheticVocabulary.tokens(vocabSize, vocabularySeed));
             this.merges = List.of();
         }
+    }
+
+    /** This spec with other weights and name, sharing the generated vocabulary (which takes seconds at 152k tokens). */
+    private SyntheticLlama(SyntheticLlama o, long weightSeed, String name) {
+        this.architecture = o.architecture;
+        this.vocabulary = o.vocabulary;
+        this.vocabSize = o.vocabSize;
+        this.vocabularySeed = o.vocabularySeed;
+        this.weightSeed = weightSeed;
+        this.layers = o.layers;
+        this.embeddingLength = o.embeddingLength;
+        this.heads = o.heads;
+        this.kvHeads = o.kvHeads;
+        this.headDim = o.headDim;
+        this.feedForwardLength = o.feedForwardLength;
+        this.contextLength = o.contextLength;
+        this.tensorType = o.tensorType;
+        this.chatTemplate = o.chatTemplate;
+        this.name = name;
+        this.tokens = o.tokens;
+        this.merges = o.merges;
+    }
+
+    /**
+     * The same spec with another weight seed and name: what {@link Builder#weightSeed} and {@link Builder#name}
+     * would build, without generating the vocabulary again. A family of models of one shape and vocabulary
+     * is made this way.
+     *
+     * @throws IllegalArgumentException a blank name
+     */
+    public SyntheticLlama withWeights(long weightSeed, String name) {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("invalid SyntheticLlama options: name must not be blank");
+        }
+        return new SyntheticLlama(this, weightSeed, name);
     }
 
     /** A builder with all defaults. */
@@ -208,7 +244,10 @@ public final class SyntheticLlama {
 
     /** Size of the file {@link #writeTo(Path)} produces. */
     public long fileSize() {
-        return writer().fileSize();
+        if (fileSize < 0) { // the metadata of a large vocabulary is worth laying out once
+            fileSize = writer().fileSize();
+        }
+        return fileSize;
     }
 
     /** Writes the model atomically to {@code path}. */

@@ -215,6 +215,80 @@ class SequenceDecoderTest {
         }
     }
 
+    @Test
+    void sharedPrefillDecodesEachDistinctPrefixOnceAndGivesEachPromptsOwnLogits() {
+        int[] p = tokens("Once upon a time there was");
+        int[] a = model.vocab().tokenize(" a little dog", false, false);
+        int[] b = model.vocab().tokenize(" a big cat who", false, false);
+        int[][] prompts = {concat(p, a), concat(p, b), concat(p, a), p, Arrays.copyOf(p, 1),
+            concat(tokens("Lily"), a)};
+        int[] seqs = {5, 0, 2, 1, 3, 4};
+        // what sharing should cost: every distinct prefix (all tokens but the last) once, then every last token
+        java.util.Set<java.util.List<Integer>> prefixes = new java.util.HashSet<>();
+        for (int[] q : prompts) {
+            for (int k = 1; k < q.length; k++) {
+                prefixes.add(Arrays.stream(Arrays.copyOf(q, k)).boxed().toList());
+            }
+        }
+        try (LlamaContext ctx = model.newContext(opts(6, 128)); SequenceDecoder d = new SequenceDecoder(ctx)) {
+            d.prefillShared(seqs, prompts);
+            assertEquals(prefixes.size() + prompts.length, d.tokensDecoded());
+            for (int i = 0; i < prompts.length; i++) {
+                assertEquals(prompts[i].length, d.position(seqs[i]));
+                assertTrue(Arrays.equals(prompts[i], d.tokens(seqs[i])), "prompt " + i);
+                assertClose(alone(prompts[i]), d.logits(seqs[i]).toArray(JAVA_FLOAT), "prompt " + i);
+            }
+            // the sequences go on independently
+            d.step(seqs, new int[] {300, 301, 302, 303, 304, 305});
+            assertClose(alone(concat(prompts[1], new int[] {301})), d.logits(0).toArray(JAVA_FLOAT), "a step after");
+            assertThrows(IllegalArgumentException.class, () -> d.prefillShared(new int[] {0}, new int[][] {p}),
+                    "prefill needs empty sequences");
+        }
+    }
+
+    @Test
+    void aResumedDecoderSharesWhatTheLastOneLeftUnlessTheContextWasUsedSince() {
+        int[] question = tokens("Once upon a time there was a little");
+        int[] first = concat(question, model.vocab().tokenize(" dog", false, false));
+        int[] second = concat(question, model.vocab().tokenize(" cat and", false, false));
+        try (LlamaContext ctx = model.newContext(opts(3, 128))) {
+            SequenceDecoder.Snapshot left;
+            try (SequenceDecoder d = new SequenceDecoder(ctx)) {
+                d.prefillShared(new int[] {0}, new int[][] {first});
+                d.step(new int[] {0}, new int[] {300}); // a continuation the next call does not share
+                left = d.snapshot();
+            }
+            assertTrue(left.isCurrent());
+            try (SequenceDecoder d = new SequenceDecoder(ctx, () -> false, left)) {
+                assertEquals(first.length + 1, d.position(0), "the sequence is still there");
+                d.prefillShared(new int[] {1}, new int[][] {second});
+                int shared = 0;
+                while (first[shared] == second[shared]) {
+                    shared++;
+                }
+                assertTrue(shared >= question.length);
+                assertEquals(second.length - shared, d.tokensDecoded(), "only what follows the shared part");
+                assertClose(alone(second), d.logits(1).toArray(JAVA_FLOAT), "resumed");
+                left = d.snapshot();
+            }
+            ctx.removeSequence(1, 2, -1); // someone else edits the cache
+            assertFalse(left.isCurrent());
+            try (SequenceDecoder d = new SequenceDecoder(ctx, () -> false, left)) {
+                assertFalse(d.isLive(0), "a snapshot the context has moved on from is not resumed");
+                assertEquals(0, ctx.usedCells());
+                d.prefillShared(new int[] {1}, new int[][] {second});
+                assertEquals(second.length, d.tokensDecoded());
+                assertClose(alone(second), d.logits(1).toArray(JAVA_FLOAT), "fresh");
+                d.fork(1, 2, question.length);
+                assertTrue(Arrays.equals(question, d.tokens(2)));
+                assertEquals(second.length, ctx.usedCells(), "a partial fork shares cells too");
+                assertThrows(IllegalStateException.class, () -> d.logits(2), "a partial fork has no logits");
+                d.append(2, model.vocab().tokenize(" cat and", false, false), 0);
+                assertClose(alone(second), d.logits(2).toArray(JAVA_FLOAT), "continued from the partial fork");
+            }
+        }
+    }
+
     private static void assertClose(float[] expected, float[] actual, String what) {
         assertEquals(expected.length, actual.length, what);
         float worst = 0;

@@ -54,7 +54,17 @@ class GgufRoundTripTest {
                 .putU32Array("t.u32s", new long[] {0, 0xFFFF_FFFFL})
                 .put("t.nested", new GgufValue.Array(GgufValueType.ARRAY, List.of(
                         GgufValue.i32Array(new int[] {1, 2}), GgufValue.i32Array(new int[0]))))
-                .put("t.empty.array", new GgufValue.Array(GgufValueType.UINT8, List.of()));
+                .put("t.empty.array", new GgufValue.Array(GgufValueType.UINT8, List.of()))
+                // every scalar element type, as the reader packs each kind
+                .put("t.bools", new GgufValue.Array(GgufValueType.BOOL, List.of(GgufValue.bool(true), GgufValue.bool(false))))
+                .put("t.i8s", GgufValue.intArray(GgufValueType.INT8, new long[] {-128, 127}))
+                .put("t.u8s", GgufValue.intArray(GgufValueType.UINT8, new long[] {0, 255}))
+                .put("t.i16s", GgufValue.intArray(GgufValueType.INT16, new long[] {-32768, 5}))
+                .put("t.u16s", GgufValue.intArray(GgufValueType.UINT16, new long[] {65535}))
+                .put("t.i64s", GgufValue.intArray(GgufValueType.INT64, new long[] {Long.MIN_VALUE, 1}))
+                .put("t.u64s", GgufValue.intArray(GgufValueType.UINT64, new long[] {-1L}))
+                .put("t.f64s", new GgufValue.Array(GgufValueType.FLOAT64, List.of(GgufValue.f64(Math.E),
+                        GgufValue.f64(-0.0))));
         w.tensor("w.f32", GgmlType.F32, new long[] {5, 3}, wave(1));
         w.tensor("w.f16", GgmlType.F16, new long[] {7, 2, 3}, wave(2));
         w.tensor("w.q8", GgmlType.Q8_0, new long[] {64, 5}, wave(0.3));
@@ -92,6 +102,11 @@ class GgufRoundTripTest {
         assertArrayEquals(new double[] {1.5, -2, Float.MIN_VALUE}, g.floatArray("t.floats"));
         assertArrayEquals(new long[] {1, -2, 3}, g.intArray("t.ints"));
         assertArrayEquals(new long[] {0, 0xFFFF_FFFFL}, g.intArray("t.u32s"));
+        assertArrayEquals(new long[] {Long.MIN_VALUE, 1}, g.intArray("t.i64s"));
+        assertArrayEquals(new double[] {Math.E, -0.0}, g.floatArray("t.f64s"));
+        assertEquals(List.of(GgufValue.bool(true), GgufValue.bool(false)),
+                ((GgufValue.Array) g.value("t.bools").orElseThrow()).elements());
+        assertEquals(w.metadata().get("t.strings").hashCode(), g.metadata().get("t.strings").hashCode());
         assertTrue(g.string("t.u8").isEmpty(), "typed accessor ignores other types");
         assertTrue(g.integer("missing").isEmpty());
         assertEquals(List.of(), g.stringArray("t.ints"));

@@ -132,6 +132,19 @@ class SyntheticLlamaTest {
     }
 
     @Test
+    void anotherWeightSeedOfASpecWritesWhatTheBuilderWrites() throws IOException {
+        UnaryOperator<SyntheticLlama.Builder> opts = b -> b.vocabulary(SyntheticLlama.VocabularyKind.BYTE_LEVEL_BPE)
+                .vocabSize(700).layers(1).vocabularySeed(4);
+        SyntheticLlama base = opts.apply(SyntheticLlama.builder()).weightSeed(1).name("first").build();
+        SyntheticLlama other = base.withWeights(7, "second");
+        Path a = write("built.gguf", opts.apply(SyntheticLlama.builder()).weightSeed(7).name("second").build());
+        Path b = write("derived.gguf", other);
+        assertEquals(sha256(a), sha256(b));
+        assertEquals(Files.size(b), other.fileSize());
+        assertThrows(IllegalArgumentException.class, () -> base.withWeights(2, " "));
+    }
+
+    @Test
     void weightSeedChangesWeightsOnly() throws IOException {
         GgufFile a = GgufFile.read(write("w1.gguf", SyntheticLlama.builder().weightSeed(1).build()));
         GgufFile b = GgufFile.read(write("w2.gguf", SyntheticLlama.builder().weightSeed(2).build()));

@@ -22,10 +22,13 @@ import java.util.function.BooleanSupplier;
  * (a cross-encoder), the judge optionally writes a rationale, and the score of an ordered pair is
  * {@code log P(verdictFirst) - log P(verdictSecond)} at the first token where the two verdicts differ.
  *
- * <p>All pairs of a request are decoded together: the prompt prefix they share (usually the
- * instruction) is decoded once into sequence 0 and copied to the other sequences, then every pair's
- * own tokens and every rationale step go through one {@code llama_decode} for all pairs. Pairs beyond
- * the context's {@code maxSequences}, or beyond its cells, are processed in further rounds.
+ * <p>All pairs of a request are decoded together: every prompt prefix that several pairs share (the
+ * instruction, and the first candidate with it for pairs that show it first) is decoded once and copied
+ * to the sequences that need it ({@link SequenceDecoder#prefillShared}), then every rationale step goes
+ * through one {@code llama_decode} for all pairs. Pairs beyond the context's {@code maxSequences}, or
+ * beyond its cells, are processed in further rounds. The sequences of the last round stay in the
+ * context's KV cache, and the next call starts from the prefixes they hold while no one else has used the
+ * context (a bubble ranking's next comparison shows the same instruction and the incumbent again).
  *
  * <p>Not thread-safe: it drives one context. Use one judge (and context) per thread.
  */
@@ -40,6 +43,9 @@ public final class LmJudge implements PairRanker {
     private final String id;
     private final BooleanSupplier cancelled;
     private long tokensDecoded;
+    private long tokensGenerated;
+    /** What the last round left in the KV cache, for the next call's shared prefixes; null: nothing. */
+    private SequenceDecoder.Snapshot kept;
 
     public LmJudge(LlamaContext ctx, JudgeTemplate template) {
         this(ctx, template, () -> false);
@@ -134,27 +140,42 @@ public final class LmJudge implements PairRanker {
                         + perPair + " for rationale and verdict does not fit the judge's context of "
                         + ctx.contextSize() + " cells; shorten the candidates or enlarge the context");
             }
-            round(prompts, from, to, out);
+            round(prompts, from, to, cells, out);
             from = to;
         }
         return out;
     }
 
-    /** Scores prompts[from..to) with one sequence each. */
-    private void round(int[][] prompts, int from, int to, double[] out) {
+    /** Scores prompts[from..to), which need at most {@code cells} KV cells unshared, with one sequence each. */
+    private void round(int[][] prompts, int from, int to, long cells, double[] out) {
         int n = to - from;
-        int shared = prompts[from].length;
-        for (int i = from + 1; i < to; i++) {
-            shared = Math.min(shared, commonPrefix(prompts[from], prompts[i]));
-        }
-        shared = Math.min(shared, minLength(prompts, from, to) - 1); // every sequence keeps one token of its own
-        try (SequenceDecoder decoder = new SequenceDecoder(ctx, this::checkCancelled)) {
+        SequenceDecoder.Snapshot resume = kept;
+        kept = null;
+        try (SequenceDecoder decoder = new SequenceDecoder(ctx, this::checkCancelled, resume)) {
             try {
-                score(decoder, prompts, from, n, shared, out);
+                int[] seqs = emptySequences(decoder, n);
+                if (seqs == null || decoder.freeCells() < cells) {
+                    decoder.reset(); // what the last round left does not leave room for this one
+                    seqs = emptySequences(decoder, n);
+                }
+                score(decoder, seqs, Arrays.copyOfRange(prompts, from, to), from, out);
+                kept = decoder.snapshot();
             } finally {
                 tokensDecoded += decoder.tokensDecoded();
             }
         }
+    }
+
+    /** The first {@code n} sequence ids that hold nothing, or null when fewer are free. */
+    private static int[] emptySequences(SequenceDecoder decoder, int n) {
+        int[] seqs = new int[n];
+        int k = 0;
+        for (int s = 0; s < decoder.context().maxSequences() && k < n; s++) {
+            if (!decoder.isLive(s)) {
+                seqs[k++] = s;
+            }
+        }
+        return k == n ? seqs : null;
     }
 
     private boolean checkCancelled() {
@@ -164,39 +185,30 @@ public final class LmJudge implements PairRanker {
         return false;
     }
 
-    private void score(SequenceDecoder decoder, int[][] prompts, int from, int n, int shared, double[] out) {
-        int[] seqs = new int[n];
-        for (int s = 0; s < n; s++) {
-            seqs[s] = s;
+    private void score(SequenceDecoder decoder, int[] seqs, int[][] prompts, int from, double[] out) {
+        int n = seqs.length;
+        decoder.prefillShared(seqs, prompts);
+        // the last round's sequences have lent their prefixes: their cells go to the rationales
+        boolean[] mine = new boolean[ctx.maxSequences()];
+        for (int s : seqs) {
+            mine[s] = true;
         }
-        if (shared > 0) {
-            decoder.append(0, Arrays.copyOf(prompts[from], shared), shared);
-            for (int s = 1; s < n; s++) {
-                decoder.fork(0, s);
+        for (int s = 0; s < mine.length; s++) {
+            if (!mine[s]) {
+                decoder.end(s);
             }
         }
-        // each pair's own tokens but its last, then every last token in one decode, so that all their
-        // logits are current together
-        int[][] own = new int[n][];
-        int[] last = new int[n];
-        for (int s = 0; s < n; s++) {
-            int[] p = prompts[from + s];
-            own[s] = Arrays.copyOfRange(p, shared, p.length - 1);
-            last[s] = p[p.length - 1];
-        }
-        decoder.append(seqs, own, LogitsFor.NONE);
-        decoder.step(seqs, last);
         double[] early = null;
         if (template.rationaleStop() != null) {
-            early = rationale(decoder, n);
+            early = rationale(decoder, seqs);
         }
         if (verdictPrefix.length > 0) {
             int[][] prefix = new int[n][];
             Arrays.fill(prefix, verdictPrefix);
             decoder.append(seqs, prefix, LogitsFor.LAST);
         }
-        for (int s = 0; s < n; s++) {
-            out[from + s] = early != null && verdictPrefix.length == 0 ? early[s] : verdict(decoder, s);
+        for (int i = 0; i < n; i++) {
+            out[from + i] = early != null && verdictPrefix.length == 0 ? early[i] : verdict(decoder, seqs[i]);
         }
     }
 
@@ -211,7 +223,8 @@ public final class LmJudge implements PairRanker {
      * Returns each sequence's verdict score as its rationale ended: with no verdict prefix decoded after
      * the rationale, a sequence that ended before the others has no current logits later.
      */
-    private double[] rationale(SequenceDecoder decoder, int n) {
+    private double[] rationale(SequenceDecoder decoder, int[] seqIds) {
+        int n = seqIds.length;
         String stop = template.rationaleStop();
         // bytes, not pieces, become text: a character split over several tokens must survive for the stop
         StreamingText[] text = new StreamingText[n];
@@ -226,36 +239,43 @@ public final class LmJudge implements PairRanker {
         int live = n;
         while (live > 0) {
             int[] seqs = new int[live];
-            int[] fed = new int[live];
+            int[][] fed = new int[live][];
             int k = 0;
             for (int s = 0; s < n; s++) {
                 if (done[s]) {
                     continue;
                 }
-                int token;
-                if (steps[s] >= template.maxRationaleTokens()) {
-                    token = stopTokens[forced[s]++];
-                } else {
-                    decoder.copyLogits(s, scratch);
-                    token = Sampler.argmax(scratch, scratch.length);
+                int[] tokens = null;
+                if (steps[s] < template.maxRationaleTokens()) {
+                    decoder.copyLogits(seqIds[s], scratch);
+                    int token = Sampler.argmax(scratch, scratch.length);
                     if (vocab.isEndOfGeneration(token)) {
                         steps[s] = template.maxRationaleTokens(); // it wants to stop: give it the stop text
-                        token = stopTokens[forced[s]++];
+                    } else {
+                        text[s].append(vocab.piece(token, false));
+                        tokens = new int[] {token};
                     }
                 }
-                steps[s]++;
-                text[s].append(vocab.piece(token, false));
-                seqs[k] = s;
-                fed[k++] = token;
+                if (tokens == null) {
+                    // the budget is spent: the stop text goes in in one decode, as far as it is needed
+                    tokens = forcedStop(text[s], forced[s]);
+                    forced[s] += tokens.length;
+                }
+                steps[s] += tokens.length;
+                seqs[k] = seqIds[s];
+                fed[k++] = tokens;
             }
-            decoder.step(seqs, fed);
+            decoder.append(seqs, fed, LogitsFor.LAST);
+            for (int[] f : fed) {
+                tokensGenerated += f.length;
+            }
             live = 0;
             for (int s = 0; s < n; s++) {
                 if (!done[s] && (text[s].text().stripTrailing().endsWith(stop) || forced[s] == stopTokens.length
                         && forced[s] > 0)) {
                     done[s] = true;
                     if (verdictPrefix.length == 0) {
-                        verdicts[s] = verdict(decoder, s);
+                        verdicts[s] = verdict(decoder, seqIds[s]);
                     }
                 }
                 live += done[s] ? 0 : 1;
@@ -264,25 +284,31 @@ public final class LmJudge implements PairRanker {
         return verdicts;
     }
 
+    /**
+     * The stop tokens from {@code from} on, up to the first after which the text ends with the stop (what
+     * forcing them one step at a time would feed), each appended to {@code text}.
+     */
+    private int[] forcedStop(StreamingText text, int from) {
+        String stop = template.rationaleStop();
+        int to = from;
+        while (to < stopTokens.length) {
+            text.append(vocab.piece(stopTokens[to++], false));
+            if (text.text().stripTrailing().endsWith(stop)) {
+                break;
+            }
+        }
+        return Arrays.copyOfRange(stopTokens, from, to);
+    }
+
     /** Tokens this judge has put through the model so far (prompts, rationales, verdict prefixes): its cost. */
     @Override
     public long tokensDecoded() {
         return tokensDecoded;
     }
 
-    private static int commonPrefix(int[] a, int[] b) {
-        int i = 0;
-        while (i < a.length && i < b.length && a[i] == b[i]) {
-            i++;
-        }
-        return i;
-    }
-
-    private static int minLength(int[][] p, int from, int to) {
-        int m = Integer.MAX_VALUE;
-        for (int i = from; i < to; i++) {
-            m = Math.min(m, p[i].length);
-        }
-        return m;
+    /** Rationale tokens this judge has written so far (part of {@link #tokensDecoded()}). */
+    @Override
+    public long tokensGenerated() {
+        return tokensGenerated;
     }
 }

@@ -71,6 +71,46 @@ class LmJudgeTest {
     }
 
     @Test
+    void laterCallsReuseThePrefixesTheLastOneLeftAndScoreAsAFreshJudge() {
+        // a bubble pass: each comparison shows the incumbent again, after the same question
+        List<String> candidates = List.of("85", "84", "75", "95", "185");
+        int[][] comparisons = {{1, 0}, {2, 0}, {3, 0}, {4, 3}};
+        try (LlamaModel m = LlamaModel.load(TestModels.sharedFile("models/arith/judge.gguf"));
+                LlamaContext kept = m.newContext(judgeContext(4)); LlamaContext fresh = m.newContext(judgeContext(4))) {
+            LmJudge reusing = new LmJudge(kept, JudgeTemplate.arith());
+            long freshTokens = 0;
+            for (int i = 0; i < comparisons.length; i++) {
+                int c = comparisons[i][0];
+                int best = comparisons[i][1];
+                List<OrderedPair> pairs = List.of(new OrderedPair(c, best), new OrderedPair(best, c));
+                if (i == 2) {
+                    // someone else uses the context between two calls: nothing stale may be reused
+                    new LmJudge(kept, JudgeTemplate.arith()).compare("12+13=", List.of("25", "26"),
+                            List.of(new OrderedPair(0, 1)));
+                }
+                long before = reusing.tokensDecoded();
+                double[] again = reusing.compare("37+48=", candidates, pairs);
+                LmJudge once = new LmJudge(fresh, JudgeTemplate.arith());
+                double[] alone = once.compare("37+48=", candidates, pairs);
+                for (int p = 0; p < 2; p++) {
+                    assertEquals(alone[p], again[p], 2e-3, "comparison " + i + ", pair " + pairs.get(p));
+                }
+                long spent = reusing.tokensDecoded() - before;
+                freshTokens += once.tokensDecoded();
+                if (i == 1 || i == 3) {
+                    assertTrue(spent < once.tokensDecoded(), "comparison " + i + " reused the incumbent's prefix: "
+                            + spent + " tokens against " + once.tokensDecoded());
+                } else {
+                    assertEquals(once.tokensDecoded(), spent, "comparison " + i + " had nothing to reuse");
+                }
+                assertTrue(once.tokensGenerated() > 0 && once.tokensGenerated() < once.tokensDecoded(),
+                        "the rationale is written and counted: " + once.tokensGenerated());
+            }
+            assertTrue(reusing.tokensDecoded() < freshTokens);
+        }
+    }
+
+    @Test
     void rankingArithCandidatesMostlyPutsTheCorrectAnswerFirst() {
         String[][] problems = {{"85+95=", "180"}, {"39+99=", "138"}, {"77-67=", "10"}, {"79+14=", "93"},
             {"83+60=", "143"}, {"17+62=", "79"}, {"15+67=", "82"}, {"98+33=", "131"}, {"58+27=", "85"},
@@ -194,6 +234,44 @@ class LmJudgeTest {
             assertEquals(cost[0], cost[1], "the rationale stops at its stop text, whatever the budget");
             assertEquals(scores[0][0], scores[1][0], 1e-6);
             assertEquals(scores[0][1], scores[1][1], 1e-6);
+        }
+    }
+
+    @Test
+    void aStopForcedAfterTheBudgetScoresAsThoughDecodedInOneGo() {
+        String stop = "!?!";
+        JudgeTemplate template = new JudgeTemplate("Q: {instruction} X: {first} Y: {second} R:", stop, "X", "Y", 3);
+        try (LlamaModel m = LlamaModel.load(TestModels.tiny()); LlamaContext ctx = m.newContext(judgeContext(2));
+                LlamaContext plain = m.newContext(judgeContext(1))) {
+            LmJudge judge = new LmJudge(ctx, template);
+            double[] s = judge.compare("2+2=", List.of("4", "5"), List.of(new OrderedPair(0, 1)));
+            // the same tokens decoded one by one: the prompt, the greedy rationale, then the stop text as it
+            // follows text (random weights never write "!?!" themselves)
+            var vocab = m.vocab();
+            int[] base = vocab.tokenize("a", false, false);
+            int[] with = vocab.tokenize("a" + stop, false, false);
+            int[] stopTokens = Arrays.copyOfRange(with, base.length, with.length);
+            assertTrue(stopTokens.length > 1, "a stop of several tokens: " + Arrays.toString(stopTokens));
+            int[] v = judge.verdictTokens();
+            double expected;
+            try (var d = new dev.blender.nativebridge.generation.SequenceDecoder(plain)) {
+                d.prefill(0, vocab.tokenize(template.render("2+2=", "4", "5")));
+                float[] logits = new float[m.vocab().size()];
+                for (int step = 0; step < 3; step++) {
+                    d.copyLogits(0, logits);
+                    int next = dev.blender.nativebridge.generation.Sampler.argmax(logits, logits.length);
+                    assertTrue(!vocab.isEndOfGeneration(next), "the rationale runs to its budget");
+                    d.step(new int[] {0}, new int[] {next});
+                }
+                for (int t : stopTokens) {
+                    d.step(new int[] {0}, new int[] {t});
+                }
+                d.copyLogits(0, logits);
+                expected = logits[v[0]] - logits[v[1]];
+            }
+            assertTrue(Math.abs(expected) > 1e-3, "a verdict the tokens decide: " + expected);
+            assertEquals(expected, s[0], 1e-3);
+            assertEquals(3 + stopTokens.length, judge.tokensGenerated(), "the budget, then the whole stop");
         }
     }
 }

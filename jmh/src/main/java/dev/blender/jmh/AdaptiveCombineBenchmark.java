@@ -28,12 +28,14 @@ import org.openjdk.jmh.infra.Blackhole;
  * the token that came ({@link AdaptiveCombiner}). {@code FIXED} is the baseline in the same fork: the
  * plain combination, which the adaptations add to (Bayesian weights: each member's log-probability of
  * the token; the learned gate: each member's max, normaliser and entropy, and for log-linear mixing
- * the expectation of each member's logits under the mix). One core, average time per token.
+ * the expectation of each member's logits under the mix). One core, average time per token. Warm-up is
+ * longer than {@code CombineBenchmark}'s: until C2 compiles the Vector API loops an interpreted step at
+ * 152k tokens takes seconds.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 2, time = 1)
+@Warmup(iterations = 5, time = 2)
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
 public class AdaptiveCombineBenchmark {

@@ -45,6 +45,8 @@ final class LearnedGate implements OnlineWeights {
     private final double[] recent;
     private final double[] stats = new double[2];
     private final float[] asFloats;
+    /** The combined distribution of a log-linear step, exponentiated once for every member's expectation. */
+    private float[] probabilities = new float[0];
 
     LearnedGate(CombineOptions options) {
         if (options.method() == CombineMethod.NEGATIVE_EVIDENCE) {
@@ -148,11 +150,15 @@ final class LearnedGate implements OnlineWeights {
                 grad[m] = gate[m] - Math.exp(Math.log(gate[m]) + lp[m] - best) / total;
             }
         } else {
+            if (probabilities.length < n) {
+                probabilities = new float[n];
+            }
+            VectorCombiner.exp(mixed, n, probabilities);
             double[] d = new double[k];
             double mean = 0;
             for (int m = 0; m < k; m++) {
                 double expected = logZ[m] == Double.NEGATIVE_INFINITY ? -MAX_LOSS
-                        : VectorCombiner.expectation(mixed, rows[m], n, (float) (logZ[m] - MAX_LOSS)) - logZ[m];
+                        : VectorCombiner.expectation(probabilities, rows[m], n, (float) (logZ[m] - MAX_LOSS)) - logZ[m];
                 d[m] = (expected - lp[m]) / logN;
                 mean += gate[m] * d[m];
             }

@@ -279,11 +279,23 @@ final class VectorCombiner implements Combiner {
         into[1] = t;
     }
 
+    /** {@code into[i] = exp(logp[i])} for i < n. */
+    static void exp(float[] logp, int n, float[] into) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            VectorMath.exp(FloatVector.fromArray(F, logp, i)).intoArray(into, i);
+        }
+        for (; i < n; i++) {
+            into[i] = (float) Math.exp(logp[i]);
+        }
+    }
+
     /**
-     * {@code sum_i exp(logp_i) * max(x_i, floor)}: the expectation of a member's logits under the
-     * combined distribution, the floor keeping tokens the member rules out finite.
+     * {@code sum_i p_i * max(x_i, floor)}: with p a distribution, the expectation of a member's logits under
+     * it, the floor keeping tokens the member rules out finite.
      */
-    static double expectation(float[] logp, MemorySegment x, int n, float floor) {
+    static double expectation(float[] p, MemorySegment x, int n, float floor) {
         int bound = F.loopBound(n);
         int step = F.length();
         double s = 0;
@@ -292,13 +304,13 @@ final class VectorCombiner implements Combiner {
             int end = Math.min(bound, i + CHUNK * step);
             FloatVector acc = FloatVector.zero(F);
             for (; i < end; i += step) {
-                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, logp, i));
-                acc = p.fma(FloatVector.fromMemorySegment(F, x, (long) i * Float.BYTES, NATIVE).max(floor), acc);
+                acc = FloatVector.fromArray(F, p, i)
+                        .fma(FloatVector.fromMemorySegment(F, x, (long) i * Float.BYTES, NATIVE).max(floor), acc);
             }
             s += acc.reduceLanes(VectorOperators.ADD);
         }
         for (; i < n; i++) {
-            s += Math.exp(logp[i]) * Math.max(x.getAtIndex(JAVA_FLOAT, i), floor);
+            s += p[i] * Math.max(x.getAtIndex(JAVA_FLOAT, i), floor);
         }
         return s;
     }

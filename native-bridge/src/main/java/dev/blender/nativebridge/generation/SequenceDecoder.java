@@ -20,7 +20,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>A sequence is a sequence id of the context ({@code 0 .. maxSequences()-1}) with the tokens put
  * into it so far. {@link #prefill} puts a prompt into an empty sequence; {@link #fork} gives another
- * sequence the same tokens by copying KV cells, not by decoding them again; {@link #append} and
+ * sequence the same tokens by copying KV cells, not by decoding them again ({@link #prefillShared}
+ * does both for several prompts, decoding each shared prefix once); {@link #append} and
  * {@link #step} add tokens to any set of live sequences in one {@code llama_decode}, or in several when
  * they exceed the context's batch size; {@link #end} frees a sequence's cells. The decoder keeps each
  * sequence's next position, so callers never compute one.
@@ -39,9 +40,10 @@ import java.util.function.BooleanSupplier;
  * answers true the append throws {@link CancellationException}. After any exception from an append,
  * {@link #reset()} before decoding again: tokens of earlier batches may already be in the cache.
  *
- * <p>The decoder empties the context's KV cache when created and assumes it alone uses the context
- * until closed. Not thread-safe: it drives one context, like the context's own thread rules. Close it
- * (idempotent) to free its batch; closing does not close the context.
+ * <p>The decoder empties the context's KV cache when created, unless it resumes the sequences an earlier
+ * decoder left ({@link Snapshot}; then they lend their prefixes to {@link #prefillShared}), and assumes it
+ * alone uses the context until closed. Not thread-safe: it drives one context, like the context's own
+ * thread rules. Close it (idempotent) to free its batch; closing does not close the context.
  */
 public final class SequenceDecoder implements AutoCloseable {
     /** Which of a sequence's appended tokens get logits. */

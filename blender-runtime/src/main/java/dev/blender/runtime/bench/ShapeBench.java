@@ -169,7 +169,7 @@ public final class ShapeBench {
     }
 
     public Report run() throws IOException {
-        long jvmRssKib = LatencyBench.procStatusKib("VmRSS").orElse(0);
+        long jvmRssKib = baselineRssKib();
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("shape", family.shape());
         settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
@@ -349,7 +349,7 @@ public final class ShapeBench {
      * {@code peak_rss_over_files} (the other ratios are not measured).
      */
     public Report memory() throws IOException {
-        long jvmRssKib = LatencyBench.procStatusKib("VmRSS").orElse(0);
+        long jvmRssKib = baselineRssKib();
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("shape", family.shape());
         settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
@@ -374,6 +374,8 @@ public final class ShapeBench {
             steps.put("after one full-blend request", rssKib());
         }
         settings.put("rss_kib_after", steps);
+        // of that, the Java heap the JVM has committed (which it keeps once grown)
+        settings.put("jvm_heap_committed_kib", Runtime.getRuntime().totalMemory() >> 10);
         long files = family.fileBytes();
         settings.put("model_file_bytes", files);
         Map<String, Ratio> ratios = new LinkedHashMap<>();
@@ -383,6 +385,21 @@ public final class ShapeBench {
         }
         ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));
         return new Report(family.shape(), ratios, settings);
+    }
+
+    /**
+     * The JVM's RSS before any model: after a full collection has handed back the heap that garbage of what
+     * ran before took (checking a 152k-token family's files allocates hundreds of MB), which would
+     * otherwise count as the JVM's own and flatter {@code peak_rss_over_files}.
+     */
+    private static long baselineRssKib() {
+        System.gc();
+        try {
+            Thread.sleep(1000); // G1 uncommits the freed regions concurrently, just after the collection
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return LatencyBench.procStatusKib("VmRSS").orElse(0);
     }
 
     private static long rssKib() {

@@ -943,9 +943,27 @@ final class BlendRun {
         return c;
     }
 
-    /** Where decodes of different contexts are exact in parallel (v0.5.0), members sample at once. */
+    /**
+     * Where decodes of different contexts are exact in parallel (v0.5.0), members sample at once, if their
+     * threads fit the processors: members with a thread count of their own keep it, the others split the
+     * automatic count. llama.cpp's compute threads spin at every barrier, so two members of 2 threads on 2
+     * cores took 81 s where one after the other took 5 (the synthetic bench's sampling stage).
+     */
     boolean sampleInParallel(List<Path> generators) {
-        return config.parallelMembers() && generators.size() > 1 && !LlamaContext.decodesSerialised();
+        if (!config.parallelMembers() || generators.size() < 2 || LlamaContext.decodesSerialised()) {
+            return false;
+        }
+        List<Integer> threads = new ArrayList<>();
+        for (Path p : generators) {
+            int own = config.modelOptionsFor(p).threads();
+            threads.add(own > 0 ? own : Math.max(1, ContextOptions.automaticThreads() / generators.size()));
+        }
+        return fitsProcessors(threads, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** Whether decodes with these thread counts can all run at once without sharing a processor. */
+    static boolean fitsProcessors(List<Integer> threads, int processors) {
+        return threads.stream().mapToInt(Integer::intValue).sum() <= processors;
     }
 
     private static <T> T join(CompletableFuture<T> f) {

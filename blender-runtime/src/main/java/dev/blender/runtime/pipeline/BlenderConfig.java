@@ -956,10 +956,10 @@ public final class BlenderConfig {
         }
 
         /**
-         * Whether the generators sample at the same time, one thread each with the threads split between
-         * them, where the llama.cpp library decodes different contexts in parallel exactly (v0.5.0; see
-         * {@link dev.blender.nativebridge.LlamaAbi#serialisesDecodes()}). Default true; the candidates are
-         * the same either way.
+         * Whether the generators sample at the same time, the automatic threads split between them, where
+         * the llama.cpp library decodes different contexts in parallel exactly (v0.5.0; see
+         * {@link dev.blender.nativebridge.LlamaAbi#serialisesDecodes()}) and their threads together fit the
+         * processors (oversubscribed, they sample in turn). Default true; the candidates are the same either way.
          */
         public Builder parallelMembers(boolean on) {
             this.parallelMembers = on;

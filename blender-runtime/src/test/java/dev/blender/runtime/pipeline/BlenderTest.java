@@ -386,6 +386,29 @@ class BlenderTest {
         assertEquals(results.get(0).answer(), results.get(1).answer());
     }
 
+    /**
+     * Members sample at once only where their compute threads fit the processors: llama.cpp's threads spin
+     * at every barrier, and oversubscribed they made the synthetic bench's sampling 16 times slower.
+     */
+    @Test
+    void membersSampleAtOnceOnlyWhereTheirThreadsFitTheProcessors() {
+        int processors = Runtime.getRuntime().availableProcessors();
+        boolean exact = !dev.blender.nativebridge.LlamaContext.decodesSerialised();
+        try (Blender one = arithBlender().modelOptions(ModelOptions.defaults().withThreads(1)).build();
+                Blender all = arithBlender().modelOptions(ModelOptions.defaults().withThreads(processors)).build();
+                Blender automatic = arithBlender().modelOptions(ModelOptions.defaults()).build()) {
+            List<Path> generators = one.config().generators();
+            assertEquals(2, generators.size());
+            assertEquals(exact && processors >= 2, new BlendRun(one, BlendRequest.of("1+1="), BlendListener.NONE)
+                    .sampleInParallel(generators), "one thread each");
+            assertFalse(new BlendRun(all, BlendRequest.of("1+1="), BlendListener.NONE).sampleInParallel(generators),
+                    "every processor each");
+            // automatic threads (half the processors) are split between the members, so they fit
+            assertEquals(exact && processors >= 2, new BlendRun(automatic, BlendRequest.of("1+1="), BlendListener.NONE)
+                    .sampleInParallel(generators));
+        }
+    }
+
     @Test
     void usageCountsEveryStagesTokens() {
         try (Blender blender = arithBlender().build()) {

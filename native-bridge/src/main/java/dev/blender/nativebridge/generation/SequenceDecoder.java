@@ -20,7 +20,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>A sequence is a sequence id of the context ({@code 0 .. maxSequences()-1}) with the tokens put
  * into it so far. {@link #prefill} puts a prompt into an empty sequence; {@link #fork} gives another
- * sequence the same tokens by copying KV cells, not by decoding them again; {@link #append} and
+ * sequence the same tokens by copying KV cells, not by decoding them again ({@link #prefillShared}
+ * does both for several prompts, decoding each shared prefix once); {@link #append} and
  * {@link #step} add tokens to any set of live sequences in one {@code llama_decode}, or in several when
  * they exceed the context's batch size; {@link #end} frees a sequence's cells. The decoder keeps each
  * sequence's next position, so callers never compute one.
@@ -39,15 +40,17 @@ import java.util.function.BooleanSupplier;
  * answers true the append throws {@link CancellationException}. After any exception from an append,
  * {@link #reset()} before decoding again: tokens of earlier batches may already be in the cache.
  *
- * <p>The decoder empties the context's KV cache when created and assumes it alone uses the context
- * until closed. On a context created with {@link dev.blender.nativebridge.ContextOptions#prefixReuse()}
- * it keeps sequence 0 instead: what sequence 0 held when the previous decoder closed (and its prompt
- * after {@link #end(int) end(0)}) stays in the cache, and a {@link #prefill} of sequence 0 decodes only
- * the part of its prompt after the tokens it shares with that, at least its last token (whose logits it
- * needs); {@link #reusedTokens()} counts what it did not decode. Anything else that writes the context's
- * cache or its LoRA adapters in between ({@link LlamaContext#kvVersion()}) voids the kept tokens, so they
- * are never reused stale. A {@link Snapshot} does the same for every sequence, for callers that keep it. Not thread-safe: it drives one context, like the context's own thread rules. Close it
- * (idempotent) to free its batch; closing does not close the context.
+ * <p>The decoder empties the context's KV cache when created, unless it resumes the sequences an earlier
+ * decoder left ({@link Snapshot}; then they lend their prefixes to {@link #prefillShared}), and assumes it
+ * alone uses the context until closed. On a context created with
+ * {@link dev.blender.nativebridge.ContextOptions#prefixReuse()} it keeps sequence 0 instead: what sequence 0
+ * held when the previous decoder closed (and its prompt after {@link #end(int) end(0)}) stays in the cache,
+ * and a {@link #prefill} of sequence 0 decodes only the part of its prompt after the tokens it shares with
+ * that, at least its last token (whose logits it needs); {@link #reusedTokens()} counts what it did not
+ * decode. Anything else that writes the context's cache or its LoRA adapters in between
+ * ({@link LlamaContext#kvVersion()}) voids the kept tokens, so they are never reused stale. Not thread-safe:
+ * it drives one context, like the context's own thread rules. Close it (idempotent) to free its batch;
+ * closing does not close the context.
  */
 public final class SequenceDecoder implements AutoCloseable {
     /** Which of a sequence's appended tokens get logits. */

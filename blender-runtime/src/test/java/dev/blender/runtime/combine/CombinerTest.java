@@ -144,6 +144,57 @@ class CombinerTest {
         }
     }
 
+    /**
+     * A row split over cores normalises each part against its own maximum; whatever the split, the result is
+     * the definition's, also where a member rules out a whole part and where the parts' maxima differ widely.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"linear", "loglinear"})
+    void rowsSplitIntoPartsMatchTheDefinition(String method) {
+        int n = 4 * VectorCombiner.MIN_PART + 13;
+        CombineOptions o = options(method, 3);
+        float[][] x = randomLogits(3, n, 77);
+        for (int i = 0; i < n / 2; i++) {
+            x[1][i] = Float.NEGATIVE_INFINITY;
+        }
+        x[2][n - 1] += 40;
+        float[] expected = reference(o, x, n);
+        for (int parts = 1; parts <= 5; parts++) {
+            Combiner c = new VectorCombiner(o, parts);
+            float[] out = new float[n];
+            c.combine(x, n, out);
+            assertAllClose(expected, out, n, TOL, o + " in up to " + parts + " parts");
+        }
+    }
+
+    /** Combiners on different threads share the pool that splits their rows, and each stays exact. */
+    @Test
+    void combinersOnManyThreadsAtOnceStayExact() throws Exception {
+        int n = 151_936;
+        CombineOptions o = options("linear", 3);
+        float[][] x = randomLogits(3, n, 78);
+        float[] expected = reference(o, x, n);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<float[]>> results = new java.util.ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                results.add(pool.submit(() -> {
+                    Combiner c = new VectorCombiner(o, 3);
+                    float[] out = new float[n];
+                    for (int r = 0; r < 5; r++) {
+                        c.combine(x, n, out);
+                    }
+                    return out;
+                }));
+            }
+            for (var f : results) {
+                assertAllClose(expected, f.get(), n, TOL, "concurrent");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource({"linear", "loglinear"})
     void aModelCombinedWithItselfIsItself(String method) {

@@ -27,22 +27,50 @@ public final class VectorMath {
     private static final float EXP_MIN = -87.3f; // below this e^x is under FLT_MIN; treated as 0 after scaling
     private static final float EXP_MAX = 88.3f;
     private static final float SQRT_HALF = 0.707106781186547524f;
+    /**
+     * Whether the JVM uses the CPU's fused multiply-add. Without it a vector {@code fma} falls back to an
+     * exact software path that is orders of magnitude slower, so the polynomials then multiply and add.
+     */
+    private static final boolean FMA = hardwareFma();
+
+    private static boolean hardwareFma() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
+                    com.sun.management.HotSpotDiagnosticMXBean.class);
+            return bean == null || Boolean.parseBoolean(bean.getVMOption("UseFMA").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return true; // not HotSpot: its compilers use FMA where the CPU has it
+        }
+    }
+
+    /** {@code a * b + c}, fused where the CPU has FMA. */
+    private static FloatVector madd(FloatVector a, FloatVector b, FloatVector c) {
+        return FMA ? a.fma(b, c) : a.mul(b).add(c);
+    }
+
+    private static FloatVector madd(FloatVector a, FloatVector b, float c) {
+        return madd(a, b, FloatVector.broadcast(F, c));
+    }
+
+    private static FloatVector madd(FloatVector a, float b, FloatVector c) {
+        return madd(a, FloatVector.broadcast(F, b), c);
+    }
 
     /** e^x lane-wise; lanes below -87.3 give 0. */
     public static FloatVector exp(FloatVector x) {
         VectorMask<Float> tiny = x.compare(VectorOperators.LT, EXP_MIN);
         x = x.max(EXP_MIN).min(EXP_MAX);
-        FloatVector n = x.mul(LOG2E).add(ROUND_MAGIC).sub(ROUND_MAGIC);
-        FloatVector r = x.sub(n.mul(LN2_HI));
-        r = r.sub(n.mul(LN2_LO));
-        FloatVector p = FloatVector.broadcast(F, 1.9875691500e-4f)
-                .mul(r).add(1.3981999507e-3f)
-                .mul(r).add(8.3334519073e-3f)
-                .mul(r).add(4.1665795894e-2f)
-                .mul(r).add(1.6666665459e-1f)
-                .mul(r).add(5.0000001201e-1f);
-        FloatVector r2 = r.mul(r);
-        p = p.fma(r2, r).add(1f);
+        FloatVector n = madd(x, LOG2E, FloatVector.broadcast(F, ROUND_MAGIC)).sub(ROUND_MAGIC);
+        FloatVector r = madd(n, -LN2_HI, x);
+        r = madd(n, -LN2_LO, r);
+        // Horner steps as fused multiply-adds: one instruction each, and one rounding
+        FloatVector p = FloatVector.broadcast(F, 1.9875691500e-4f);
+        p = madd(p, r, 1.3981999507e-3f);
+        p = madd(p, r, 8.3334519073e-3f);
+        p = madd(p, r, 4.1665795894e-2f);
+        p = madd(p, r, 1.6666665459e-1f);
+        p = madd(p, r, 5.0000001201e-1f);
+        p = madd(p, r.mul(r), r).add(1f);
         IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
         FloatVector scale = bits.reinterpretAsFloats();
         return p.mul(scale).blend(0f, tiny);
@@ -59,18 +87,18 @@ public final class VectorMath {
         e = e.sub(1f, small);
         m = m.add(m.blend(0f, small.not())).sub(1f); // m < sqrt(1/2): 2m - 1, else m - 1
         FloatVector z = m.mul(m);
-        FloatVector y = FloatVector.broadcast(F, 7.0376836292e-2f)
-                .mul(m).add(-1.1514610310e-1f)
-                .mul(m).add(1.1676998740e-1f)
-                .mul(m).add(-1.2420140846e-1f)
-                .mul(m).add(1.4249322787e-1f)
-                .mul(m).add(-1.6668057665e-1f)
-                .mul(m).add(2.0000714765e-1f)
-                .mul(m).add(-2.4999993993e-1f)
-                .mul(m).add(3.3333331174e-1f)
-                .mul(m).mul(z);
-        y = y.add(e.mul(LN2_LO));
-        y = y.sub(z.mul(0.5f));
+        FloatVector y = FloatVector.broadcast(F, 7.0376836292e-2f);
+        y = madd(y, m, -1.1514610310e-1f);
+        y = madd(y, m, 1.1676998740e-1f);
+        y = madd(y, m, -1.2420140846e-1f);
+        y = madd(y, m, 1.4249322787e-1f);
+        y = madd(y, m, -1.6668057665e-1f);
+        y = madd(y, m, 2.0000714765e-1f);
+        y = madd(y, m, -2.4999993993e-1f);
+        y = madd(y, m, 3.3333331174e-1f);
+        y = y.mul(m).mul(z);
+        y = madd(e, LN2_LO, y);
+        y = madd(z, -0.5f, y);
         FloatVector result = m.add(y).add(e.mul(LN2_HI));
         return result.blend(Float.NEGATIVE_INFINITY, zero);
     }

@@ -1,7 +1,6 @@
 package dev.blender.nativebridge;
 
 import dev.blender.nativebridge.AdapterFormatException.Problem;
-import dev.blender.nativebridge.gguf.GgmlType;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.nativebridge.gguf.GgufValue;
 import dev.blender.nativebridge.gguf.GgufValueType;
@@ -280,17 +279,14 @@ public final class LoraAdapter implements AutoCloseable {
 
     /**
      * b4916 (not v0.5.0) gives a LoRA factor the buffer type of its base tensor, and a Q4_0 or IQ4_NL matrix it
-     * multiplies on the CPU lives in the repacking CPU_AARCH64 buffer (Q4_0 with {@code ne[1] % 8 == 0} on AVX2
-     * or SVE, Q4_0 and IQ4_NL with {@code ne[1] % 4 == 0} on NEON); setting an F32 factor there dereferences
-     * the missing repack traits: SIGSEGV in {@code ggml_backend_cpu_aarch64_buffer_set_tensor}, seen with a
-     * valid adapter over a Q4_0 model. Embeddings are looked up by row, never repacked. Which CPU runs is not
-     * asked: the weakest condition refuses.
+     * multiplies on the CPU lives in the repacking CPU_AARCH64 buffer ({@link LlamaModel#repackedOnCpu}); setting
+     * an F32 factor there dereferences the missing repack traits: SIGSEGV in
+     * {@code ggml_backend_cpu_aarch64_buffer_set_tensor}, seen with a valid adapter over a Q4_0 model.
      */
     private static void refuseRepackedBaseTensors(GgufFile adapter, GgufFile base, Set<String> adapted) {
         for (String name : adapted) {
             TensorInfo w = base.tensor(name).orElseThrow();
-            if ((w.type() == GgmlType.Q4_0 || w.type() == GgmlType.IQ4_NL) && w.dim(1) % 4 == 0
-                    && !name.endsWith(TOKEN_EMBD)) {
+            if (LlamaModel.repackedOnCpu(name, w)) {
                 throw new AdapterFormatException(adapter.path(), Problem.REPACKED_BASE_TENSOR, "it adapts '" + name
                         + "', a " + w.type() + " matrix of " + base.path().getFileName() + ", which llama.cpp b4916"
                         + " keeps repacked for its CPU kernels and crashes writing LoRA factors beside; use llama.cpp"

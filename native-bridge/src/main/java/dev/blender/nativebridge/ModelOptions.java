@@ -10,7 +10,10 @@ import java.util.Objects;
  * @param gpuLayers    layers to offload to a GPU (0 = CPU only; -1 or more than the layer count = all).
  *                     Without a GPU device ({@link LlamaBackend#devices()}) the model runs on the CPU,
  *                     with one warning per process on logger {@code dev.blender.llama}.
- * @param mmap         memory-map the file instead of reading it (fast load, pages shared between processes)
+ * @param mmap         memory-map the file instead of reading it (fast load, pages shared between processes);
+ *                     a CPU-only model with Q4_0 or IQ4_NL matrices is read all the same, because llama.cpp
+ *                     repacks those into memory of their own and the mapped pages would stay resident beside
+ *                     them ({@link LlamaModel#mapped()})
  * @param mlock        lock the weights in RAM
  * @param vocabOnly    load the vocabulary and metadata only, no weights: enough for tokenising and for
  *                     vocabulary checks, and fast

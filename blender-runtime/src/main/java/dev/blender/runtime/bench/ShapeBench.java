@@ -265,7 +265,8 @@ public final class ShapeBench {
         String slowestName = null;
         Map<String, Double> each = new LinkedHashMap<>();
         // the logits in native memory, where llama.cpp leaves them for the mixing generator
-        try (Arena arena = Arena.ofConfined()) {
+        // shared like llama.cpp's own (a pointer any thread may read), so rows can be split over cores
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment[] logits = new MemorySegment[3];
             for (int k = 0; k < logits.length; k++) {
                 logits[k] = arena.allocate(ValueLayout.JAVA_FLOAT, vocab);

@@ -42,6 +42,8 @@ final class VectorCombiner implements Combiner {
      */
     static final int MIN_PART = 32_768;
     private static final int PROCESSORS = Runtime.getRuntime().availableProcessors();
+    /** Never started: asks whether a segment may be read by threads other than the caller. */
+    private static final Thread ANOTHER_THREAD = Thread.ofVirtual().unstarted(() -> { });
 
     private final CombineOptions options;
     private final int maxParts;
@@ -95,11 +97,17 @@ final class VectorCombiner implements Combiner {
 
     /**
      * How many parts a row of {@code n} tokens is split into, each done by one core: at most the processors,
-     * and none shorter than {@link #MIN_PART} tokens, below which handing work to another core costs more
-     * than it saves.
+     * none shorter than {@link #MIN_PART} tokens, below which handing work to another core costs more than it
+     * saves, and one where a row lives in a confined arena (llama.cpp's logits and arrays may be shared).
      */
-    private int parts(int n) {
-        return Math.max(1, Math.min(maxParts, n / MIN_PART));
+    private int parts(MemorySegment[] logits, int k, int n) {
+        int parts = Math.max(1, Math.min(maxParts, n / MIN_PART));
+        for (int m = 0; m < k && parts > 1; m++) {
+            if (!logits[m].isAccessibleBy(ANOTHER_THREAD)) {
+                return 1; // a confined arena's rows: only this thread may read them
+            }
+        }
+        return parts;
     }
 
     /** Token {@code [from, to)} of part {@code p} of {@code parts}, on vector boundaries. */
@@ -125,7 +133,7 @@ final class VectorCombiner implements Combiner {
      * maximum; the parts' sums, rescaled to the row's maximum, give the normaliser each part then subtracts.
      */
     private void mixLogSpaceInParts(MemorySegment[] logits, int k, int n, float[] out) {
-        int parts = parts(n);
+        int parts = parts(logits, k, n);
         ensureParts(parts);
         eachPart(parts, p -> {
             int from = bound(p, parts, n);
@@ -226,7 +234,7 @@ final class VectorCombiner implements Combiner {
         if (exps.length < k || exps[0].length < n) {
             exps = new float[k][n];
         }
-        int parts = parts(n);
+        int parts = parts(logits, k, n);
         ensureParts(parts);
         if (partScale.length < k || partScale[0].length < parts) {
             partScale = new float[k][parts];

@@ -167,6 +167,25 @@ class CombinerTest {
         }
     }
 
+    /** Rows in a confined arena may be read by the calling thread only: they are combined there, in one part. */
+    @Test
+    void rowsOfAConfinedArenaAreCombinedOnTheCallingThread() {
+        int n = 151_936;
+        CombineOptions o = options("linear", 3);
+        float[][] x = randomLogits(3, n, 79);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment[] rows = new java.lang.foreign.MemorySegment[3];
+            for (int m = 0; m < 3; m++) {
+                rows[m] = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, x[m]);
+            }
+            for (CombineOptions each : List.of(o, options("loglinear", 3))) {
+                float[] out = new float[n];
+                new VectorCombiner(each, 4).combine(rows, n, out);
+                assertAllClose(reference(each, x, n), out, n, TOL, each + " confined");
+            }
+        }
+    }
+
     /** Combiners on different threads share the pool that splits their rows, and each stays exact. */
     @Test
     void combinersOnManyThreadsAtOnceStayExact() throws Exception {

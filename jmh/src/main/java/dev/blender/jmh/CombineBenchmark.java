@@ -27,7 +27,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * The per-token hot path: mixing K next-token distributions of V entries into one normalised
  * log-probability row, reading the logits from native memory as llama.cpp leaves them. {@code scalar}
  * is the plain-Java reference (the baseline, run in the same fork); {@code vector} is the Vector API
- * path the runtime uses. One core, average time per combined token.
+ * path the runtime uses, which splits a row of 64k tokens or more over the cores; the rows live in a shared
+ * arena, as llama.cpp's logits do. Average time per combined token.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)

@@ -26,7 +26,7 @@ public final class VectorMath {
     private static final float ROUND_MAGIC = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
     private static final float EXP_MIN = -87.3f; // below this e^x is under FLT_MIN; treated as 0 after scaling
     private static final float EXP_MAX = 88.3f;
-    private static final float SQRT_HALF = 0.707106781186547524f;
+    private static final int SQRT_HALF_BITS = Float.floatToRawIntBits(0.707106781186547524f);
     /**
      * Whether the JVM uses the CPU's fused multiply-add. Without it a vector {@code fma} falls back to an
      * exact software path that is orders of magnitude slower, so the polynomials then multiply and add.
@@ -79,13 +79,12 @@ public final class VectorMath {
     /** ln(x) lane-wise for x >= 0; lanes equal to 0 (or denormal) give -infinity. */
     public static FloatVector log(FloatVector x) {
         VectorMask<Float> zero = x.compare(VectorOperators.LT, Float.MIN_NORMAL);
-        IntVector bits = x.reinterpretAsInts();
-        IntVector exponent = bits.lanewise(VectorOperators.LSHR, 23).and(0xff).sub(126);
-        FloatVector m = bits.and(0x007fffff).or(0x3f000000).reinterpretAsFloats(); // [0.5, 1)
-        FloatVector e = (FloatVector) exponent.convert(VectorOperators.I2F, 0);
-        VectorMask<Float> small = m.compare(VectorOperators.LT, SQRT_HALF);
-        e = e.sub(1f, small);
-        m = m.add(m.blend(0f, small.not())).sub(1f); // m < sqrt(1/2): 2m - 1, else m - 1
+        // x = 2^e * (1 + m) with 1 + m in [sqrt(1/2), sqrt(2)), in integer arithmetic alone: shifting the bits
+        // by those of sqrt(1/2) first makes the exponent field e and leaves the mantissa to rebuild 1 + m.
+        // No masks, so the method stays small enough for C2 to inline into the loops that call it.
+        IntVector shifted = x.reinterpretAsInts().sub(SQRT_HALF_BITS);
+        FloatVector e = (FloatVector) shifted.lanewise(VectorOperators.ASHR, 23).convert(VectorOperators.I2F, 0);
+        FloatVector m = shifted.and(0x007fffff).add(SQRT_HALF_BITS).reinterpretAsFloats().sub(1f);
         FloatVector z = m.mul(m);
         FloatVector y = FloatVector.broadcast(F, 7.0376836292e-2f);
         y = madd(y, m, -1.1514610310e-1f);

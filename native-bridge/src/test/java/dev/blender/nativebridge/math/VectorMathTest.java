@@ -43,6 +43,35 @@ class VectorMathTest {
         }
     }
 
+    /** ln over the normal floats (relative error about 1e-7 against double), 0 and denormals to -infinity. */
+    @Test
+    void logMatchesDoubleArithmetic() {
+        SplittableRandom r = new SplittableRandom(6);
+        int lanes = VectorMath.F.length();
+        float[] x = new float[lanes * 4096];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) Math.exp(r.nextDouble(-87, 88));
+        }
+        // the edges of the range reduction and of the float range
+        float[] edges = {1f, 0.5f, 2f, 0.70710677f, 0.7071068f, 1.4142135f, 1.4142137f, Float.MIN_NORMAL,
+            Float.MAX_VALUE, 1e-30f, 3.4e38f, 0.99999994f, 1.0000001f};
+        System.arraycopy(edges, 0, x, 0, edges.length);
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i += lanes) {
+            VectorMath.log(jdk.incubator.vector.FloatVector.fromArray(VectorMath.F, x, i)).intoArray(out, i);
+        }
+        for (int i = 0; i < x.length; i++) {
+            double expected = Math.log(x[i]);
+            assertEquals(expected, out[i], Math.max(Math.abs(expected), 1) * 3e-7, "log " + x[i]);
+        }
+        float[] special = new float[lanes];
+        special[0] = 0f;
+        special[1 % lanes] = Float.MIN_VALUE; // denormal
+        VectorMath.log(jdk.incubator.vector.FloatVector.fromArray(VectorMath.F, special, 0)).intoArray(out, 0);
+        assertEquals(Float.NEGATIVE_INFINITY, out[0]);
+        assertEquals(Float.NEGATIVE_INFINITY, out[1 % lanes]);
+    }
+
     @Test
     void minusInfinityWeighsNothing() {
         float[] v = {0f, Float.NEGATIVE_INFINITY, 0f, Float.NEGATIVE_INFINITY, 0f, 0f, 0f, 0f, 0f,

@@ -5,8 +5,6 @@ import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -61,14 +59,7 @@ public class AdaptiveCombineBenchmark {
     public void setUp() {
         mixer = new AdaptiveCombiner(CombineOptions.equal(method, k).adapting(adaptation));
         arena = Arena.ofShared();
-        logits = new MemorySegment[k];
-        SplittableRandom r = new SplittableRandom(k * 31L + vocab);
-        for (int m = 0; m < k; m++) {
-            logits[m] = arena.allocate(ValueLayout.JAVA_FLOAT, vocab);
-            for (int i = 0; i < vocab; i++) {
-                logits[m].setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (r.nextGaussian() * 3));
-            }
-        }
+        logits = RandomLogits.rows(arena, k, vocab, k * 31L + vocab);
         out = new float[vocab];
     }
 

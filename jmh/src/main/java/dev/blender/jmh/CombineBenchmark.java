@@ -5,8 +5,6 @@ import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.combine.Combiner;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -62,14 +60,7 @@ public class CombineBenchmark {
                 ? CombineOptions.negativeEvidence(members, 0.5f, 0.1f) : CombineOptions.equal(method, members);
         combiner = "vector".equals(impl) ? Combiner.vectorized(options) : Combiner.scalar(options);
         arena = Arena.ofShared();
-        logits = new MemorySegment[members];
-        SplittableRandom r = new SplittableRandom(k * 31L + vocab);
-        for (int m = 0; m < members; m++) {
-            logits[m] = arena.allocate(ValueLayout.JAVA_FLOAT, vocab);
-            for (int i = 0; i < vocab; i++) {
-                logits[m].setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (r.nextGaussian() * 3));
-            }
-        }
+        logits = RandomLogits.rows(arena, members, vocab, k * 31L + vocab);
         out = new float[vocab];
     }
 

@@ -1,5 +1,8 @@
 package dev.blender.runtime.bench;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
@@ -364,6 +367,55 @@ public final class LatencyBench {
         /** The {@code single} result, when it was measured. */
         public Optional<Result> baseline() {
             return results.stream().filter(r -> r.composition().name().equals(BASELINE)).findFirst();
+        }
+
+        /**
+         * {@code {runs, warmup, prompts, peak_rss_kib, current_rss_kib, strategies: [{strategy, requests,
+         * total_ms, first_token_ms, sampling_ms, ranking_ms, fusion_ms: {p50, p95, mean}, answer_tokens_per_s,
+         * p50_vs_single}]}}; what was not measured is null.
+         */
+        public ObjectNode toJson() {
+            ObjectNode root = new ObjectMapper().createObjectNode();
+            root.put("runs", runs);
+            root.put("warmup", warmup);
+            root.put("prompts", prompts);
+            putKib(root, "peak_rss_kib", peakRssKib);
+            putKib(root, "current_rss_kib", currentRssKib);
+            ArrayNode list = root.putArray("strategies");
+            for (Result r : results) {
+                Summary s = r.summary();
+                ObjectNode o = list.addObject();
+                o.put("strategy", s.composition());
+                o.put("requests", s.requests());
+                putStats(o.putObject("total_ms"), s.total());
+                putStats(o.putObject("first_token_ms"), s.firstToken());
+                putStats(o.putObject("sampling_ms"), s.sampling());
+                putStats(o.putObject("ranking_ms"), s.ranking());
+                putStats(o.putObject("fusion_ms"), s.fusion());
+                o.put("answer_tokens_per_s", s.answerPiecesPerSecond());
+                // NaN (a baseline p50 of 0) is not JSON
+                Double ratio = s.p50VsSingle();
+                if (ratio == null || ratio.isNaN()) {
+                    o.putNull("p50_vs_single");
+                } else {
+                    o.put("p50_vs_single", ratio);
+                }
+            }
+            return root;
+        }
+
+        private static void putKib(ObjectNode o, String name, OptionalLong v) {
+            if (v.isPresent()) {
+                o.put(name, v.getAsLong());
+            } else {
+                o.putNull(name);
+            }
+        }
+
+        private static void putStats(ObjectNode o, Stats s) {
+            o.put("p50", s.p50());
+            o.put("p95", s.p95());
+            o.put("mean", s.mean());
         }
     }
 

@@ -170,14 +170,7 @@ public final class ShapeBench {
 
     public Report run() throws IOException {
         long jvmRssKib = baselineRssKib();
-        Map<String, Object> settings = new LinkedHashMap<>();
-        settings.put("shape", family.shape());
-        settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
-        settings.put("threads", threads);
-        settings.put("repeats", repeats);
-        settings.put("answer_tokens", answerTokens);
-        settings.put("rationale_tokens", rationaleTokens);
-        settings.put("jvm_rss_before_models_kib", jvmRssKib);
+        Map<String, Object> settings = settings(jvmRssKib, true);
 
         Map<String, Ratio> ratios = new LinkedHashMap<>();
         double[] step = decodeSteps(settings, ratios);
@@ -344,6 +337,21 @@ public final class ShapeBench {
         return Composition.builder("full-blend").sample().rank(Aggregation.BUBBLE, 1).fuse(3).build();
     }
 
+    /** What every report states first: the shape, library, threads, lengths and the JVM's own RSS. */
+    private Map<String, Object> settings(long jvmRssKib, boolean withRepeats) {
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("shape", family.shape());
+        settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
+        settings.put("threads", threads);
+        if (withRepeats) {
+            settings.put("repeats", repeats);
+        }
+        settings.put("answer_tokens", answerTokens);
+        settings.put("rationale_tokens", rationaleTokens);
+        settings.put("jvm_rss_before_models_kib", jvmRssKib);
+        return settings;
+    }
+
     /**
      * Memory only, in minutes rather than the whole run: the blend's models loaded one by one with their
      * contexts, then one full-blend request; the process's RSS after each step, and
@@ -351,13 +359,7 @@ public final class ShapeBench {
      */
     public Report memory() throws IOException {
         long jvmRssKib = baselineRssKib();
-        Map<String, Object> settings = new LinkedHashMap<>();
-        settings.put("shape", family.shape());
-        settings.put("llama_cpp", LlamaBackend.version() + " (" + LlamaBackend.abi() + ")");
-        settings.put("threads", threads);
-        settings.put("answer_tokens", answerTokens);
-        settings.put("rationale_tokens", rationaleTokens);
-        settings.put("jvm_rss_before_models_kib", jvmRssKib);
+        Map<String, Object> settings = settings(jvmRssKib, false);
         Map<String, Long> steps = new LinkedHashMap<>();
         try (Blender blender = blender(settings)) {
             Path[] loading = new Path[1];

@@ -1,7 +1,6 @@
 package dev.blender.runtime.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.bench.LatencyBench;
@@ -146,7 +145,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         printTables(System.out, report);
         if (json != null) {
-            writeJson(json, report);
+            write(json, report.toJson());
         }
         return 0;
     }
@@ -166,7 +165,7 @@ final class BenchCommand implements Callable<Integer> {
         System.out.println(synthetic + ": " + report.settings());
         ShapeBench.table(report).forEach(System.out::println);
         if (json != null) {
-            write(json, new ObjectMapper(), report.toJson());
+            write(json, report.toJson());
         }
         return 0;
     }
@@ -311,60 +310,15 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static void writeJson(Path file, LatencyBench.Report report) {
-        ObjectMapper mapper = new ObjectMapper();
-        ObjectNode root = mapper.createObjectNode();
-        root.put("runs", report.runs());
-        root.put("warmup", report.warmup());
-        root.put("prompts", report.prompts());
-        putKib(root, "peak_rss_kib", report.peakRssKib());
-        putKib(root, "current_rss_kib", report.currentRssKib());
-        ArrayNode list = root.putArray("strategies");
-        for (LatencyBench.Result r : report.results()) {
-            LatencyBench.Summary s = r.summary();
-            ObjectNode o = list.addObject();
-            o.put("strategy", s.composition());
-            o.put("requests", s.requests());
-            putStats(o.putObject("total_ms"), s.total());
-            putStats(o.putObject("first_token_ms"), s.firstToken());
-            putStats(o.putObject("sampling_ms"), s.sampling());
-            putStats(o.putObject("ranking_ms"), s.ranking());
-            putStats(o.putObject("fusion_ms"), s.fusion());
-            o.put("answer_tokens_per_s", s.answerPiecesPerSecond());
-            // NaN (a baseline p50 of 0) is not JSON
-            Double ratio = s.p50VsSingle();
-            if (ratio == null || ratio.isNaN()) {
-                o.putNull("p50_vs_single");
-            } else {
-                o.put("p50_vs_single", ratio);
-            }
-        }
-        write(file, mapper, root);
-    }
-
-    private static void write(Path file, ObjectMapper mapper, ObjectNode root) {
+    private static void write(Path file, ObjectNode root) {
         try {
             Path parent = file.toAbsolutePath().getParent();
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            mapper.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
-    }
-
-    private static void putKib(ObjectNode o, String name, OptionalLong v) {
-        if (v.isPresent()) {
-            o.put(name, v.getAsLong());
-        } else {
-            o.putNull(name);
-        }
-    }
-
-    private static void putStats(ObjectNode o, LatencyBench.Stats s) {
-        o.put("p50", s.p50());
-        o.put("p95", s.p95());
-        o.put("mean", s.mean());
     }
 }

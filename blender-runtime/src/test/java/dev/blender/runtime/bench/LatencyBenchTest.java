@@ -123,6 +123,13 @@ class LatencyBenchTest {
             assertEquals(full.summary().total().p50() / single.summary().total().p50(), full.summary().p50VsSingle(),
                     1e-12);
             assertTrue(full.samples().stream().allMatch(s -> s.timings().rankingMillis() > 0), "full-blend asks the judge");
+            // the JSON a library user writes says the same, in the order run
+            var json = report.toJson();
+            assertEquals(2, json.get("runs").asInt());
+            assertEquals("full-blend", json.get("strategies").get(1).get("strategy").asText());
+            assertEquals(full.summary().total().p50(), json.get("strategies").get(1).get("total_ms").get("p50").asDouble());
+            assertEquals(full.summary().p50VsSingle(), json.get("strategies").get(1).get("p50_vs_single").asDouble(),
+                    1e-12);
             if (java.nio.file.Files.isReadable(java.nio.file.Path.of("/proc/self/status"))) {
                 assertTrue(report.peakRssKib().getAsLong() >= report.currentRssKib().getAsLong(), report.toString());
             }
@@ -136,6 +143,7 @@ class LatencyBenchTest {
                     .prompts(List.of("17+62=")).build().run(blender);
             assertTrue(report.baseline().isEmpty());
             assertNull(report.results().get(0).summary().p50VsSingle());
+            assertTrue(report.toJson().get("strategies").get(0).get("p50_vs_single").isNull());
             assertEquals(1, report.results().get(0).samples().size());
         }
     }

@@ -38,6 +38,8 @@ public final class LlamaModel implements AutoCloseable {
 
     private final Path path;
     private final ModelOptions options;
+    /** Whether llama.cpp mapped the file ({@link #loadedWith}), decided once at load. */
+    private final boolean mapped;
     private final GgufFile gguf;
     private final NativeHandle handle;
     private final Vocab vocab;
@@ -45,9 +47,10 @@ public final class LlamaModel implements AutoCloseable {
     private final Set<LoraAdapter> adapters = ConcurrentHashMap.newKeySet();
     private final Cleaner.Cleanable cleanable;
 
-    private LlamaModel(Path path, ModelOptions options, GgufFile gguf, MemorySegment ptr) {
+    private LlamaModel(Path path, ModelOptions options, boolean mapped, GgufFile gguf, MemorySegment ptr) {
         this.path = path;
         this.options = options;
+        this.mapped = mapped;
         this.gguf = gguf;
         this.handle = new NativeHandle(ptr, LlamaModel::free, "model " + path.getFileName());
         MemorySegment vocabPtr;
@@ -81,7 +84,8 @@ public final class LlamaModel implements AutoCloseable {
         GgufFile gguf = check(abs, options);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment params = (MemorySegment) LlamaCpp.model_default_params.invokeExact((SegmentAllocator) arena);
-            LlamaCpp.ABI.writeModelParams(params, loadedWith(gguf, options));
+            ModelOptions effective = loadedWith(gguf, options);
+            LlamaCpp.ABI.writeModelParams(params, effective);
             LlamaBackend.takeErrors();
             MemorySegment ptr = (MemorySegment) LlamaCpp.model_load_from_file.invokeExact(
                     arena.allocateFrom(abs.toString()), params);
@@ -90,7 +94,7 @@ public final class LlamaModel implements AutoCloseable {
                 throw new ModelLoadException(abs, "llama.cpp " + LlamaBackend.version() + " could not load " + abs
                         + (why.isEmpty() ? "" : ": " + why) + newerLibraryHint(gguf, why));
             }
-            return new LlamaModel(abs, options, gguf, ptr);
+            return new LlamaModel(abs, options, effective.mmap(), gguf, ptr);
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
@@ -103,7 +107,7 @@ public final class LlamaModel implements AutoCloseable {
      * the copies: a 0.5B Q4_0 model (342 MB) took 760 MB mapped and 500 MB read, on both ABIs. Only CPU-only loads
      * are read; with layers on a GPU the mapping serves the offloaded layers.
      */
-    static ModelOptions loadedWith(GgufFile gguf, ModelOptions options) {
+    private static ModelOptions loadedWith(GgufFile gguf, ModelOptions options) {
         ModelOptions o = options.gpuLayers() != 0 && !hasGpu() ? options.withGpuLayers(0) : options;
         if (o.mmap() && !o.vocabOnly() && o.gpuLayers() == 0
                 && gguf.tensors().stream().anyMatch(t -> repackedOnCpu(t.name(), t))) {
@@ -129,7 +133,7 @@ public final class LlamaModel implements AutoCloseable {
      * weights on the CPU (see {@link ModelOptions#mmap()}).
      */
     public boolean mapped() {
-        return loadedWith(gguf, options).mmap();
+        return mapped;
     }
 
     /**

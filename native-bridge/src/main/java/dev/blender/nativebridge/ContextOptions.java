@@ -14,7 +14,7 @@ package dev.blender.nativebridge;
  * @param microBatchSize   physical batch size llama.cpp splits a decode into (at most {@code batchSize})
  * @param maxSequences     distinct sequence ids the context accepts: ids are 0 .. maxSequences-1
  * @param threads          threads for single-token decoding (0 = the model's setting, else automatic:
- *                         half the available processors, at least 1 - decoding is memory-bound and
+ *                         the physical cores, see {@link #automaticThreads()} - decoding is memory-bound and
  *                         hyper-threads do not add bandwidth)
  * @param batchThreads     threads for prompt/batch decoding (0 = same as {@code threads})
  * @param embeddings       compute embeddings (for embedding and reranker models) instead of logits
@@ -116,8 +116,11 @@ public record ContextOptions(int contextSize, int batchSize, int microBatchSize,
                 embeddings, pooling, flashAttention, on);
     }
 
-    /** What {@code threads = 0} becomes: half the available processors, at least 1. */
+    /**
+     * What {@code threads = 0} becomes: the physical cores this process may use ({@link CpuTopology}), as
+     * llama.cpp's own tools choose. Members that decode at the same time split this count between them.
+     */
     public static int automaticThreads() {
-        return Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+        return CpuTopology.physicalCores();
     }
 }

@@ -19,11 +19,13 @@ import java.util.List;
  * @param mmap              whether model files can be memory-mapped
  * @param mlock             whether model memory can be locked
  * @param decodesSerialised whether decodes of different contexts take turns process-wide
+ * @param automaticThreads  the compute threads a context gets when nothing sets them (the physical cores)
  * @param devices           the compute devices found, with their memory
  */
 public record NativeReport(String javaVersion, String javaHome, String platform, Path library, String origin,
                            LlamaAbi abi, String version, String systemInfo, boolean gpuOffload, boolean mmap,
-                           boolean mlock, boolean decodesSerialised, List<BackendDevice> devices) {
+                           boolean mlock, boolean decodesSerialised, int automaticThreads,
+                           List<BackendDevice> devices) {
 
     public NativeReport {
         devices = List.copyOf(devices);
@@ -41,7 +43,7 @@ public record NativeReport(String javaVersion, String javaHome, String platform,
                 System.getProperty("os.name") + " " + System.getProperty("os.arch"), LlamaBackend.libraryPath(),
                 NativeLibrary.origin(), LlamaBackend.abi(), LlamaBackend.version(), LlamaBackend.systemInfo().strip(),
                 LlamaBackend.supportsGpuOffload(), LlamaBackend.supportsMmap(), LlamaBackend.supportsMlock(),
-                LlamaContext.decodesSerialised(), LlamaBackend.devices());
+                LlamaContext.decodesSerialised(), ContextOptions.automaticThreads(), LlamaBackend.devices());
     }
 
     /** Whether a device can take offloaded layers. */

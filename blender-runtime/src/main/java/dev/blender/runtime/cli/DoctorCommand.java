@@ -54,6 +54,8 @@ final class DoctorCommand implements Callable<Integer> {
         System.out.printf("decodes     %s%n", r.decodesSerialised()
                 ? "one at a time process-wide (this build computes wrong logits when they overlap)"
                 : "in parallel, one context per thread");
+        System.out.printf("threads     %d by default (the physical cores this process may use; members that decode"
+                + " at once split them)%n", r.automaticThreads());
         System.out.println("devices");
         for (BackendDevice d : r.devices()) {
             System.out.printf("  %-10s %-15s %s, %s free of %s%n", d.name(), d.kind(), d.description(),
@@ -81,6 +83,7 @@ final class DoctorCommand implements Callable<Integer> {
         o.put("mmap", r.mmap());
         o.put("mlock", r.mlock());
         o.put("decodesSerialised", r.decodesSerialised());
+        o.put("automaticThreads", r.automaticThreads());
         ArrayNode devices = o.putArray("devices");
         for (BackendDevice d : r.devices()) {
             devices.addObject().put("name", d.name()).put("description", d.description()).put("kind", d.kind().name())

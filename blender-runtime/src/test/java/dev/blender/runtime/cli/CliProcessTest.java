@@ -164,6 +164,8 @@ class CliProcessTest {
             cpu |= d.path("kind").asText().equals("CPU") && d.path("totalBytes").asLong() > 0;
         }
         assertTrue(cpu, "a CPU device with its memory: " + r.out());
+        assertEquals(dev.blender.nativebridge.CpuTopology.physicalCores(), json.path("automaticThreads").asInt(),
+                "the default thread count is the physical cores: " + r.out());
         // the JDK's own notice about the Vector API module is the only line allowed on stderr
         assertEquals("", r.err().replace("WARNING: Using incubator modules: jdk.incubator.vector", "").strip(),
                 "nothing on stderr");

@@ -403,7 +403,7 @@ class BlenderTest {
                     .sampleInParallel(generators), "one thread each");
             assertFalse(new BlendRun(all, BlendRequest.of("1+1="), BlendListener.NONE).sampleInParallel(generators),
                     "every processor each");
-            // automatic threads (half the processors) are split between the members, so they fit
+            // automatic threads (the physical cores) are split between the members, so they fit
             assertEquals(exact && processors >= 2, new BlendRun(automatic, BlendRequest.of("1+1="), BlendListener.NONE)
                     .sampleInParallel(generators));
         }

@@ -4,11 +4,19 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
+import dev.blender.nativebridge.chat.ChatOptions;
+import dev.blender.nativebridge.chat.ChatTemplate;
+import dev.blender.nativebridge.chat.ChatTemplateException;
+import dev.blender.nativebridge.chat.Reasoning;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * A model's vocabulary: tokenising, detokenising, token text and special tokens, chat templates.
@@ -29,6 +37,9 @@ public final class Vocab {
     private final int pad;
     private final boolean addBos;
     private final boolean addEos;
+    /** Parsed on first use; races only parse twice. */
+    private volatile Optional<ChatTemplate> parsedTemplate;
+    private volatile Reasoning reasoning;
 
     Vocab(LlamaModel model, MemorySegment ptr) {
         this.model = model;
@@ -275,24 +286,101 @@ public final class Vocab {
     }
 
     /**
-     * Formats a conversation with the model's own chat template.
+     * Formats a conversation with the model's own chat template, executed as written ({@link ChatTemplate}), the
+     * assistant's turn opened when {@code addAssistantPrefix}.
      *
-     * @throws LlamaException the model has no chat template, or llama.cpp does not recognise it
+     * @throws LlamaException        the model has no chat template
+     * @throws ChatTemplateException the template cannot be run (the message names the construct) or refuses
+     *                               the conversation
      */
     public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistantPrefix) {
-        String template = model.chatTemplate().orElseThrow(() -> new LlamaException("model "
-                + model.path().getFileName() + " has no chat template (tokenizer.chat_template); "
-                + "pass a template or a built-in name to applyChatTemplate(template, ...)"));
-        return applyChatTemplate(template, messages, addAssistantPrefix);
+        return applyChatTemplate(messages, ChatOptions.defaults().withGenerationPrompt(addAssistantPrefix));
     }
 
     /**
-     * Formats a conversation with an explicit template: a Jinja template string that llama.cpp
-     * recognises, or a built-in name such as {@code "chatml"}, {@code "llama3"}, {@code "gemma"}.
-     * llama.cpp (b4916 and v0.5.0 alike) matches templates against its built-in list; it does not execute
-     * Jinja.
+     * Formats a conversation with the model's own chat template as Hugging Face transformers renders it, with
+     * this vocabulary's BOS and EOS texts as {@code bos_token} and {@code eos_token}.
+     *
+     * @throws LlamaException        the model has no chat template
+     * @throws ChatTemplateException the template cannot be run (the message names the model and the construct)
+     *                               or refuses the conversation
      */
-    public static String applyChatTemplate(String template, List<ChatMessage> messages, boolean addAssistantPrefix) {
+    public String applyChatTemplate(List<ChatMessage> messages, ChatOptions options) {
+        Objects.requireNonNull(messages, "messages");
+        Objects.requireNonNull(options, "options");
+        ChatTemplate template = chatTemplate().orElseThrow(() -> new LlamaException("model "
+                + model.path().getFileName() + " has no chat template (tokenizer.chat_template); "
+                + "use applyBuiltinChatTemplate(name, ...) for one of llama.cpp's built-in formats"));
+        List<Map<String, Object>> turns = new ArrayList<>(messages.size());
+        for (ChatMessage m : messages) {
+            turns.add(Map.of("role", m.role(), "content", m.content()));
+        }
+        ChatTemplate.Input input = new ChatTemplate.Input(turns, options.addGenerationPrompt(), specialText(bos),
+                specialText(eos), LocalDateTime.now(options.clock()), options.variables());
+        try {
+            return template.render(input);
+        } catch (ChatTemplateException e) {
+            throw e.in("the chat template of " + model.path().getFileName());
+        }
+    }
+
+    /**
+     * The model's chat template, parsed once.
+     *
+     * @throws ChatTemplateException the template is not Jinja this engine can run (naming the model and construct)
+     */
+    public Optional<ChatTemplate> chatTemplate() {
+        Optional<ChatTemplate> t = parsedTemplate;
+        if (t == null) {
+            try {
+                t = model.chatTemplate().map(ChatTemplate::parse);
+            } catch (ChatTemplateException e) {
+                throw e.in("the chat template of " + model.path().getFileName());
+            }
+            parsedTemplate = t;
+        }
+        return t;
+    }
+
+    /** Where this model's thinking ends and its answer begins, read off its chat template. */
+    public Reasoning reasoning() {
+        Reasoning r = reasoning;
+        if (r == null) {
+            r = Reasoning.forTemplate(model.chatTemplate().orElse(null));
+            reasoning = r;
+        }
+        return r;
+    }
+
+    /**
+     * Tokens of a conversation rendered by {@link #applyChatTemplate}: its special-token texts read as those
+     * tokens, and BOS added where the model wants one but never twice. Templates write {@code bos_token}
+     * themselves (Llama 3, Gemma, Mistral), so a BOS at the start of the text is dropped before the tokenizer
+     * adds its own, as llama.cpp's server does.
+     */
+    public int[] tokenizeChat(String rendered) {
+        Objects.requireNonNull(rendered, "rendered");
+        String text = rendered;
+        String b = specialText(bos);
+        if (addBos && !b.isEmpty() && text.startsWith(b)) {
+            text = text.substring(b.length());
+        }
+        return tokenize(text, true, true);
+    }
+
+    private String specialText(int token) {
+        return token < 0 || token >= size || type == VocabType.NONE ? "" : text(token);
+    }
+
+    /**
+     * Formats a conversation with one of llama.cpp's built-in chat formats, by name ({@code "chatml"},
+     * {@code "llama3"}, {@code "gemma"}, ...) or by a template text it recognises. llama.cpp (b4916 and v0.5.0
+     * alike) matches templates against its built-in list and writes its own approximation; it does not execute
+     * Jinja. A fallback for a model whose own template cannot be run: {@link #applyChatTemplate} is the faithful
+     * way.
+     */
+    public static String applyBuiltinChatTemplate(String template, List<ChatMessage> messages,
+                                                  boolean addAssistantPrefix) {
         Objects.requireNonNull(template, "template");
         Objects.requireNonNull(messages, "messages");
         LlamaBackend.ensureInitialized();

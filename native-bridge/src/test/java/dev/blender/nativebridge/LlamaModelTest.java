@@ -159,9 +159,9 @@ class LlamaModelTest {
             assertTrue(e.getMessage().contains("no chat template"), e.getMessage());
         }
         LlamaException e = assertThrows(LlamaException.class,
-                () -> Vocab.applyChatTemplate("no-such-template", List.of(ChatMessage.user("hi")), true));
+                () -> Vocab.applyBuiltinChatTemplate("no-such-template", List.of(ChatMessage.user("hi")), true));
         assertTrue(e.getMessage().contains("does not support"), e.getMessage());
-        assertFalse(Vocab.applyChatTemplate("llama3", List.of(ChatMessage.user("hi")), true).isEmpty());
+        assertFalse(Vocab.applyBuiltinChatTemplate("llama3", List.of(ChatMessage.user("hi")), true).isEmpty());
     }
 
     @Test

@@ -30,7 +30,8 @@ final class BlenderOptions {
         + "or a server's /v1/completions that returns logprobs (http://host:port/v1#model)")
     String judge;
 
-    @Option(names = "--judge-template", defaultValue = "ab", description = "ab or arith (default: ${DEFAULT-VALUE})")
+    @Option(names = "--judge-template", description = "instruct, ab or arith (default: instruct where the judge"
+            + " model has a chat template, else ab)")
     String judgeTemplate;
 
     @Option(names = "--reranker", paramLabel = "GGUF", description = "a reranker model (rank pooling) instead of a judge")
@@ -115,15 +116,17 @@ final class BlenderOptions {
         } else {
             models.addGenerators(b);
             if (judge != null) {
-                JudgeTemplate t;
+                JudgeTemplate t = null;
                 try {
-                    t = JudgeTemplate.named(judgeTemplate);
+                    t = judgeTemplate == null ? null : JudgeTemplate.named(judgeTemplate);
                 } catch (IllegalArgumentException e) {
                     throw new IllegalArgumentException("--judge-template: " + e.getMessage(), e);
                 }
                 if (RemoteEndpoint.isUrl(judge)) {
                     RemoteEndpoint e = remote("--judge", judge);
-                    b.judge(e, t, e.model() != null ? e.model() : "judge");
+                    b.judge(e, t != null ? t : JudgeTemplate.abAnswer(), e.model() != null ? e.model() : "judge");
+                } else if (t == null) {
+                    b.judge(Path.of(judge));
                 } else {
                     b.judge(Path.of(judge), t);
                 }

@@ -197,6 +197,11 @@ public final class BlenderConfig {
             }
             adapterBytes.merge(a.base(), sizeOf(a.adapter()), Long::sum);
         }
+        if (judge != null && judgeTemplate == null) {
+            // an instruction-tuned judge is asked in its own chat format, a base model with a completion prompt
+            GgufFile f = files.get(adapters.containsKey(judge) ? adapters.get(judge).base() : judge);
+            judgeTemplate = JudgeTemplate.defaultFor(f != null && f.string("tokenizer.chat_template").isPresent());
+        }
         if (reranker != null) {
             RerankerScorer.checkSupported(files.get(reranker));
             if (judge != null) {
@@ -791,6 +796,16 @@ public final class BlenderConfig {
             RemoteMember r = new RemoteMember(endpoint, name);
             generators.add(r.key());
             remotes.put(r.key(), r);
+            return this;
+        }
+
+        /**
+         * The pairwise judge, asked as suits its model: {@link JudgeTemplate#instruct()} where the file has a chat
+         * template, else {@link JudgeTemplate#abAnswer()}.
+         */
+        public Builder judge(Path model) {
+            this.judge = Objects.requireNonNull(model, "model");
+            this.judgeTemplate = null;
             return this;
         }
 

@@ -242,7 +242,13 @@ public final class BlenderConfigJson {
                     b.generator(p);
                 }
             }
-            case "judge" -> b.judge(p, judgeTemplate(template));
+            case "judge" -> {
+                if (template == null) {
+                    b.judge(p); // asked as suits the model: in its chat format where it has one
+                } else {
+                    b.judge(p, judgeTemplate(template));
+                }
+            }
             case "reranker" -> b.reranker(p);
             case "fuser" -> b.fuser(p, fuserTemplate(template));
             default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
@@ -322,10 +328,11 @@ public final class BlenderConfigJson {
                         + " [\" A\", \" B\"]");
             }
             return new JudgeTemplate(t.path("prompt").asText(null), t.path("rationaleStop").asText(null),
-                    verdicts.get(0).asText(), verdicts.get(1).asText(), t.path("maxRationaleTokens").asInt(0));
+                    verdicts.get(0).asText(), verdicts.get(1).asText(), t.path("maxRationaleTokens").asInt(0),
+                    t.path("useChatTemplate").asBoolean(false));
         }
-        throw new IllegalArgumentException("unknown judge template " + t + " (arith, ab, or an object with prompt,"
-                + " rationaleStop, verdicts, maxRationaleTokens)");
+        throw new IllegalArgumentException("unknown judge template " + t + " (instruct, ab, arith, or an object with"
+                + " prompt, rationaleStop, verdicts, maxRationaleTokens, useChatTemplate)");
     }
 
     private static FuserTemplate fuserTemplate(JsonNode t) {

@@ -32,6 +32,17 @@ public final class ChatTemplateException extends RuntimeException {
         this.line = line;
     }
 
+    private ChatTemplateException(ChatTemplateException cause, String where) {
+        super(where + ": " + cause.getMessage(), cause);
+        this.kind = cause.kind;
+        this.line = cause.line;
+    }
+
+    /** The same failure, its message prefixed with where the template came from (a model's file name). */
+    public ChatTemplateException in(String where) {
+        return new ChatTemplateException(this, Objects.requireNonNull(where, "where"));
+    }
+
     public Kind kind() {
         return kind;
     }

@@ -4,6 +4,7 @@ import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaModel;
+import dev.blender.nativebridge.chat.ChatOptions;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
@@ -42,12 +43,24 @@ public final class Generator {
      * model without a template has no way to tell turns apart.
      */
     public static int[] prompt(LlamaModel model, List<ChatMessage> messages, boolean useChatTemplate) {
+        return prompt(model, messages, useChatTemplate ? ChatOptions.defaults() : null);
+    }
+
+    /**
+     * A conversation as the model reads it: through its own chat template, executed as written, when it has
+     * one and {@code chat} is not null; otherwise the last message's text alone, since a model without a
+     * template has no way to tell turns apart.
+     *
+     * @throws dev.blender.nativebridge.chat.ChatTemplateException the template cannot be run or refuses the
+     *                                                             conversation
+     */
+    public static int[] prompt(LlamaModel model, List<ChatMessage> messages, ChatOptions chat) {
         Vocab vocab = model.vocab();
         if (messages.isEmpty()) {
             throw new IllegalArgumentException("no messages to prompt with");
         }
-        if (useChatTemplate && model.chatTemplate().isPresent()) {
-            return vocab.tokenize(vocab.applyChatTemplate(messages, true), true, true);
+        if (chat != null && vocab.chatTemplate().isPresent()) {
+            return vocab.tokenizeChat(vocab.applyChatTemplate(messages, chat));
         }
         return vocab.tokenize(messages.getLast().content(), true, false);
     }

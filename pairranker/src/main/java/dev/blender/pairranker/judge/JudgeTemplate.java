@@ -13,9 +13,12 @@ import java.util.Objects;
  * @param verdictFirst       continuation meaning "the first candidate is better", e.g. {@code " X"}
  * @param verdictSecond      continuation meaning "the second is better", e.g. {@code " Y"}
  * @param maxRationaleTokens rationale budget; a judge that has not reached the stop by then is given it
+ * @param useChatTemplate    the prompt is the user's turn of the judge's own chat template, and the verdict
+ *                           (or rationale) starts the assistant's answer; for a judge whose model has no
+ *                           chat template the prompt is read as it is
  */
 public record JudgeTemplate(String prompt, String rationaleStop, String verdictFirst, String verdictSecond,
-                            int maxRationaleTokens) {
+                            int maxRationaleTokens, boolean useChatTemplate) {
 
     public JudgeTemplate {
         Objects.requireNonNull(prompt, "prompt");
@@ -38,16 +41,24 @@ public record JudgeTemplate(String prompt, String rationaleStop, String verdictF
         }
     }
 
+    /** A template that reads the prompt as it is (no chat template). */
+    public JudgeTemplate(String prompt, String rationaleStop, String verdictFirst, String verdictSecond,
+                         int maxRationaleTokens) {
+        this(prompt, rationaleStop, verdictFirst, verdictSecond, maxRationaleTokens, false);
+    }
+
     /** The built-in templates' names, for configuration files and flags. */
-    public static final java.util.List<String> NAMES = java.util.List.of("ab", "arith");
+    public static final java.util.List<String> NAMES = java.util.List.of("instruct", "ab", "arith");
 
     /**
-     * A built-in template by name: {@code ab} ({@link #abAnswer()}) or {@code arith} ({@link #arith()}).
+     * A built-in template by name: {@code instruct} ({@link #instruct()}), {@code ab} ({@link #abAnswer()}) or
+     * {@code arith} ({@link #arith()}).
      *
      * @throws IllegalArgumentException another name; the message lists these
      */
     public static JudgeTemplate named(String name) {
         return switch (name.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "instruct" -> instruct();
             case "ab" -> abAnswer();
             case "arith" -> arith();
             default -> throw new IllegalArgumentException("unknown judge template '" + name + "' (built in: "
@@ -60,7 +71,25 @@ public record JudgeTemplate(String prompt, String rationaleStop, String verdictF
         return new JudgeTemplate("Q: {instruction} X: {first} Y: {second} Result:", "Better:", " X", " Y", 12);
     }
 
-    /** A general instruction-following judge that answers "A" or "B" at once. */
+    /**
+     * The default for a judge whose model has a chat template: for an instruction-tuned model, the comparison
+     * is the user's turn and the assistant's answer starts with the letter of the better response.
+     */
+    public static JudgeTemplate instruct() {
+        return new JudgeTemplate("Which response follows the instruction better?\n\n"
+                + "Instruction:\n{instruction}\n\nResponse A:\n{first}\n\nResponse B:\n{second}\n\n"
+                + "Answer with the letter of the better response, A or B, and nothing else.", null, "A", "B", 0, true);
+    }
+
+    /**
+     * The default for a judge of the given kind: {@link #instruct()} for a model with a chat template, else
+     * {@link #abAnswer()}, a completion prompt for a base model.
+     */
+    public static JudgeTemplate defaultFor(boolean modelHasChatTemplate) {
+        return modelHasChatTemplate ? instruct() : abAnswer();
+    }
+
+    /** A general instruction-following judge that answers "A" or "B" at once, as a completion. */
     public static JudgeTemplate abAnswer() {
         return new JudgeTemplate("Instruction: {instruction}\nResponse A: {first}\nResponse B: {second}\n"
                 + "Which response follows the instruction better? Answer A or B.\nAnswer:", null, " A", " B", 0);

@@ -1,7 +1,9 @@
 package dev.blender.pairranker.judge;
 
+import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.chat.ChatOptions;
 import dev.blender.nativebridge.generation.Sampler;
 import dev.blender.nativebridge.generation.SequenceDecoder;
 import dev.blender.nativebridge.generation.SequenceDecoder.LogitsFor;
@@ -20,7 +22,9 @@ import java.util.function.BooleanSupplier;
 /**
  * A pairwise judge over any loaded GGUF model: the instruction and both candidates go into one prompt
  * (a cross-encoder), the judge optionally writes a rationale, and the score of an ordered pair is
- * {@code log P(verdictFirst) - log P(verdictSecond)} at the first token where the two verdicts differ.
+ * {@code log P(verdictFirst) - log P(verdictSecond)} at the first token where the two verdicts differ. An
+ * instruction-tuned judge ({@link JudgeTemplate#useChatTemplate()}) reads the comparison as a user's turn in
+ * its own chat format, and its verdict is the start of its answer.
  *
  * <p>All pairs of a request are decoded together: every prompt prefix that several pairs share (the
  * instruction, and the first candidate with it for pairs that show it first) is decoded once and copied
@@ -42,6 +46,8 @@ public final class LmJudge implements PairRanker {
     private final int[] stopTokens;
     private final String id;
     private final BooleanSupplier cancelled;
+    /** The judge's own chat format frames each comparison (the template asks for it and the model has one). */
+    private final boolean chat;
     private long tokensDecoded;
     private long tokensGenerated;
     /** What the last round left in the KV cache, for the next call's shared prefixes; null: nothing. */
@@ -60,6 +66,7 @@ public final class LmJudge implements PairRanker {
         this.ctx = Objects.requireNonNull(ctx, "ctx");
         this.template = Objects.requireNonNull(template, "template");
         this.vocab = ctx.model().vocab();
+        this.chat = template.useChatTemplate() && vocab.chatTemplate().isPresent();
         int[] a = continuation(template.verdictFirst());
         int[] b = continuation(template.verdictSecond());
         int common = 0;
@@ -95,8 +102,36 @@ public final class LmJudge implements PairRanker {
         return new int[] {firstVerdictToken, secondVerdictToken};
     }
 
-    /** How {@code text} tokenises when it follows other text (no BOS, no leading-space artefact). */
+    /**
+     * The prompt tokens of one comparison. In chat form the comparison is the user's turn and the answer starts
+     * at once: a reasoning template is asked not to think, and a thinking part its generation prompt opens
+     * anyway is closed, so the verdict is the assistant's first word.
+     */
+    private int[] prompt(String comparison) {
+        if (!chat) {
+            return vocab.tokenize(comparison);
+        }
+        return vocab.tokenizeChat(chatPrompt(comparison));
+    }
+
+    private String chatPrompt(String comparison) {
+        String rendered = vocab.applyChatTemplate(List.of(ChatMessage.user(comparison)),
+                ChatOptions.defaults().withVariable(ChatOptions.ENABLE_THINKING, false));
+        return vocab.reasoning().closeThinking(rendered);
+    }
+
+    /** How {@code text} tokenises where the judge writes it: after other text, or at the start of the answer. */
     private int[] continuation(String text) {
+        if (chat) {
+            // the tokens the rendered answer start gains from the text, as the model reads them there
+            String start = chatPrompt("x");
+            int[] base = vocab.tokenizeChat(start);
+            int[] with = vocab.tokenizeChat(start + text);
+            if (with.length > base.length && Arrays.equals(base, Arrays.copyOf(with, base.length))) {
+                return Arrays.copyOfRange(with, base.length, with.length);
+            }
+            return vocab.tokenize(text, false, false);
+        }
         int[] base = vocab.tokenize("a", false, false);
         int[] with = vocab.tokenize("a" + text, false, false);
         if (with.length <= base.length || !Arrays.equals(base, Arrays.copyOf(with, base.length))) {
@@ -120,8 +155,7 @@ public final class LmJudge implements PairRanker {
         int[][] prompts = new int[pairs.size()][];
         for (int i = 0; i < pairs.size(); i++) {
             OrderedPair p = pairs.get(i);
-            prompts[i] = vocab.tokenize(template.render(instruction, candidates.get(p.first()),
-                    candidates.get(p.second())));
+            prompts[i] = prompt(template.render(instruction, candidates.get(p.first()), candidates.get(p.second())));
         }
         double[] out = new double[pairs.size()];
         int perPair = template.maxRationaleTokens() + stopTokens.length + verdictPrefix.length + 1;

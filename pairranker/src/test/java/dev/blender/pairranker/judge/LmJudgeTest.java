@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.blender.nativebridge.Batch;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
@@ -272,6 +273,65 @@ class LmJudgeTest {
             assertTrue(Math.abs(expected) > 1e-3, "a verdict the tokens decide: " + expected);
             assertEquals(expected, s[0], 1e-3);
             assertEquals(3 + stopTokens.length, judge.tokensGenerated(), "the budget, then the whole stop");
+        }
+    }
+
+    /** A comparison's prompt as an instruction-tuned judge must read it, rendered and tokenised by hand. */
+    private static double scoreByHand(LlamaModel m, String rendered, String first, String second) {
+        var vocab = m.vocab();
+        int[] prompt = vocab.tokenizeChat(rendered);
+        int a = vocab.tokenize(first, false, false)[0];
+        int b = vocab.tokenize(second, false, false)[0];
+        try (LlamaContext ctx = m.newContext(judgeContext(1)); Batch batch = Batch.create(prompt.length)) {
+            batch.addSequence(prompt, 0, 0, true);
+            ctx.decode(batch);
+            float[] logits = ctx.logitsArray(prompt.length - 1);
+            return logits[a] - logits[b];
+        }
+    }
+
+    @Test
+    void anInstructJudgeReadsTheComparisonAsAUserTurnAndItsVerdictAtTheAnswersStart() {
+        // chatml with a byte-level BPE vocabulary whose <|im_start|> and <|im_end|> are special tokens
+        SyntheticLlama spec = SyntheticLlama.builder().vocabulary(SyntheticLlama.VocabularyKind.BYTE_LEVEL_BPE)
+                .chatTemplate(TestModels.CHATML).build();
+        JudgeTemplate instruct = JudgeTemplate.instruct();
+        try (LlamaModel m = LlamaModel.load(TestModels.generated("chatml-bpe", spec));
+                LlamaContext ctx = m.newContext(judgeContext(2))) {
+            LmJudge judge = new LmJudge(ctx, instruct);
+            assertEquals(1, m.vocab().tokenize("A", false, false).length, "A and B are single tokens here");
+            double[] got = judge.compare("2+2=", List.of("4", "5"), List.of(new OrderedPair(0, 1), new OrderedPair(1, 0)));
+            String ab = "<|im_start|>user\n" + instruct.render("2+2=", "4", "5") + "<|im_end|>\n<|im_start|>assistant\n";
+            String ba = "<|im_start|>user\n" + instruct.render("2+2=", "5", "4") + "<|im_end|>\n<|im_start|>assistant\n";
+            assertEquals(scoreByHand(m, ab, "A", "B"), got[0], 1e-3);
+            assertEquals(scoreByHand(m, ba, "A", "B"), got[1], 1e-3);
+        }
+    }
+
+    @Test
+    void aThinkingPartTheJudgesTemplateOpensIsClosedBeforeTheVerdict() {
+        // as DeepSeek-R1's distills do: the generation prompt opens <think> and nothing closes it
+        String r1 = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                + "{% if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}";
+        SyntheticLlama spec = SyntheticLlama.builder().vocabulary(SyntheticLlama.VocabularyKind.BYTE_LEVEL_BPE)
+                .chatTemplate(r1).build();
+        JudgeTemplate instruct = JudgeTemplate.instruct();
+        try (LlamaModel m = LlamaModel.load(TestModels.generated("r1-bpe", spec));
+                LlamaContext ctx = m.newContext(judgeContext(1))) {
+            double[] got = new LmJudge(ctx, instruct).compare("2+2=", List.of("4", "5"), List.of(new OrderedPair(0, 1)));
+            String ab = "<|im_start|>user\n" + instruct.render("2+2=", "4", "5") + "<|im_end|>\n<|im_start|>assistant\n"
+                    + "<think>\n\n</think>\n\n";
+            assertEquals(scoreByHand(m, ab, "A", "B"), got[0], 1e-3);
+        }
+    }
+
+    @Test
+    void aJudgeWithoutAChatTemplateReadsTheInstructPromptAsItIs() {
+        try (LlamaModel m = LlamaModel.load(TestModels.tiny()); LlamaContext ctx = m.newContext(judgeContext(1))) {
+            JudgeTemplate instruct = JudgeTemplate.instruct();
+            LmJudge judge = new LmJudge(ctx, instruct);
+            judge.compare("2+2=", List.of("4", "5"), List.of(new OrderedPair(0, 1)));
+            assertEquals(m.vocab().tokenize(instruct.render("2+2=", "4", "5")).length, judge.tokensDecoded());
         }
     }
 }

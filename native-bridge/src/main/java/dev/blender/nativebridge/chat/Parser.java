@@ -20,6 +20,7 @@ final class Parser {
     private final int maxNesting;
     private int pos;
     private int depth;
+    private int loops; // enclosing for loops in the current macro, for break/continue
 
     private Parser(List<Token> tokens, int maxNesting) {
         this.tokens = tokens;
@@ -172,7 +173,10 @@ final class Parser {
                 blockEnd();
                 List<Stmt> b = new ArrayList<>();
                 List<Stmt> e = new ArrayList<>();
-                if (block(b, "for", t, "else", "endfor").equals("else")) {
+                loops++;
+                String end = block(b, "for", t, "else", "endfor");
+                loops--;
+                if (end.equals("else")) {
                     blockEnd();
                     block(e, "for", t, "endfor");
                 }
@@ -205,7 +209,10 @@ final class Parser {
                 signature(params, defaults);
                 blockEnd();
                 List<Stmt> b = new ArrayList<>();
+                int outerLoops = loops;
+                loops = 0;
                 block(b, "macro", t, "endmacro");
+                loops = outerLoops;
                 if (peek().type() == Type.NAME) next(); // {% endmacro name %}
                 blockEnd();
                 return new Macro(name, List.copyOf(params), java.util.Collections.unmodifiableList(defaults), List.copyOf(b), t.line());
@@ -244,6 +251,7 @@ final class Parser {
                 return new FilterBlock(List.of(), List.copyOf(b), t.line());
             }
             case "break", "continue" -> {
+                if (loops == 0) throw error(t, "'" + t.text() + "' outside a for loop");
                 blockEnd();
                 return t.text().equals("break") ? new Break(t.line()) : new Continue(t.line());
             }

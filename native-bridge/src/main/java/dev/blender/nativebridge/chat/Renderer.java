@@ -322,7 +322,7 @@ final class Renderer {
                 }
                 s.vars.put(p, v);
             }
-            s.vars.put("varargs", Py.list(new ArrayList<>(args.subList(Math.min(n, args.size()), args.size()))));
+            s.vars.put("varargs", new Tuple(args.subList(Math.min(n, args.size()), args.size())));
             s.vars.put("kwargs", Py.dict(new LinkedHashMap<>(kw)));
             if (caller != null) s.vars.put("caller", caller);
             return capture(m.body(), s);

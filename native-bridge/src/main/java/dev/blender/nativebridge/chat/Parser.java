@@ -389,20 +389,26 @@ final class Parser {
     }
 
     private Expr or() {
+        int mark = depth;
         Expr left = and();
         while (peek().isName("or")) {
             Token t = next();
+            enter(t); // each link nests the tree, which the renderer walks recursively
             left = new Binary("or", left, and(), t.line());
         }
+        depth = mark;
         return left;
     }
 
     private Expr and() {
+        int mark = depth;
         Expr left = not();
         while (peek().isName("and")) {
             Token t = next();
+            enter(t);
             left = new Binary("and", left, not(), t.line());
         }
+        depth = mark;
         return left;
     }
 
@@ -445,11 +451,14 @@ final class Parser {
     }
 
     private Expr math1() {
+        int mark = depth;
         Expr left = concat();
         while (peek().isOp("+") || peek().isOp("-")) {
             Token t = next();
+            enter(t);
             left = new Binary(t.text(), left, concat(), t.line());
         }
+        depth = mark;
         return left;
     }
 
@@ -467,20 +476,26 @@ final class Parser {
     }
 
     private Expr math2() {
+        int mark = depth;
         Expr left = pow();
         while (peek().isOp("*") || peek().isOp("/") || peek().isOp("//") || peek().isOp("%")) {
             Token t = next();
+            enter(t);
             left = new Binary(t.text(), left, pow(), t.line());
         }
+        depth = mark;
         return left;
     }
 
     private Expr pow() {
+        int mark = depth;
         Expr left = unary(true);
         while (peek().isOp("**")) {
             Token t = next();
+            enter(t);
             left = new Binary("**", left, unary(true), t.line());
         }
+        depth = mark;
         return left;
     }
 
@@ -577,8 +592,18 @@ final class Parser {
     }
 
     private Expr postfix(Expr node) {
+        int mark = depth;
+        try {
+            return postfixChain(node);
+        } finally {
+            depth = mark;
+        }
+    }
+
+    private Expr postfixChain(Expr node) {
         while (true) {
             Token t = peek();
+            if (t.isOp(".") || t.isOp("[") || t.isOp("(")) enter(t);
             if (t.isOp(".")) {
                 next();
                 Token n = next();
@@ -642,8 +667,18 @@ final class Parser {
     }
 
     private Expr filters(Expr node) {
+        int mark = depth;
+        try {
+            return filterChain(node);
+        } finally {
+            depth = mark;
+        }
+    }
+
+    private Expr filterChain(Expr node) {
         while (true) {
             Token t = peek();
+            if (t.isOp("|") || t.isName("is") || t.isOp("(")) enter(t);
             if (t.isOp("|")) {
                 next();
                 node = new Filter(node, filterCall(), t.line());

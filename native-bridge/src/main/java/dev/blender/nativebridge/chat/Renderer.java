@@ -189,7 +189,7 @@ final class Renderer {
             try {
                 f = exec(s, scope);
             } catch (ChatTemplateException e) {
-                throw e.line() == 0 && e.kind() != Kind.LIMIT ? new ChatTemplateException(e.kind(), s.line(), e.getMessage()) : e;
+                throw e.line() == 0 ? new ChatTemplateException(e.kind(), s.line(), e.getMessage()) : e;
             }
             if (f != Flow.NORMAL) return f;
         }
@@ -451,7 +451,7 @@ final class Renderer {
         try {
             return Filters.apply(this, fc.name(), input, args, kw);
         } catch (ChatTemplateException e) {
-            throw e.line() == 0 && e.kind() != Kind.LIMIT ? new ChatTemplateException(e.kind(), fc.line(), e.getMessage()) : e;
+            throw e.line() == 0 ? new ChatTemplateException(e.kind(), fc.line(), e.getMessage()) : e;
         }
     }
 }

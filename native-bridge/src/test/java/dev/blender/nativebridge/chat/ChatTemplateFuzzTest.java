@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class ChatTemplateFuzzTest {
 
     private static final long SEED = 0x5EED_CAFEL;
-    private static final int CASES = 1500;
+    private static final int CASES = Integer.getInteger("chat.fuzz.cases", 1500);
     private static final Pattern TOKEN = Pattern.compile("\\{\\{-?|-?\\}\\}|\\{%-?|-?%\\}|\\{#|#\\}|\\w+|\\s+|'[^'\\n]*'|\"[^\"\\n]*\"|.", Pattern.DOTALL);
     private static final String[] FRAGMENTS = {
         "{% for x in messages %}", "{% endfor %}", "{% if x %}", "{% endif %}", "{% else %}", "{% elif y %}",

@@ -7,7 +7,6 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -458,9 +457,5 @@ final class Filters {
             }
         }
         return fallback;
-    }
-
-    static Map<Object, Object> copy(Map<?, ?> m) {
-        return new LinkedHashMap<>(m);
     }
 }

@@ -78,8 +78,9 @@ final class Attributes {
         return new Undefined("'" + Py.typeName(obj) + " object' has no attribute " + Py.repr(key));
     }
 
+    /** A bound method: the lambda captures the receiver and nothing else of the host. */
     private static PyCallable method(String name, PyCallable body) {
-        return body; // a bound method: the receiver is captured, nothing else of the host is
+        return body;
     }
 
     private static void arity(String name, List<Object> args, int min, int max) {

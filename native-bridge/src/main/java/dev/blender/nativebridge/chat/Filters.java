@@ -7,7 +7,6 @@ import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -265,7 +264,14 @@ final class Filters {
                 Object width = arg(args, kw, 0, "width", 4L);
                 boolean first = Py.truthy(arg(args, kw, 1, "first", false));
                 boolean blank = Py.truthy(arg(args, kw, 2, "blank", false));
-                String indention = width instanceof String s ? s : " ".repeat((int) Math.min(Py.toLong(width), 10_000));
+                String indention;
+                if (width instanceof String s) {
+                    indention = s;
+                } else {
+                    long w = Math.max(0, Py.toLong(width));
+                    r.charge(w);
+                    indention = " ".repeat((int) w);
+                }
                 @SuppressWarnings("unchecked")
                 List<Object> lines = new ArrayList<>((List<Object>) Strings.call(r, r.str(v) + "\n", "splitlines", List.of(), Map.of()));
                 r.charge((long) Py.length(r.str(v)) + (long) lines.size() * indention.length());
@@ -451,9 +457,5 @@ final class Filters {
             }
         }
         return fallback;
-    }
-
-    static Map<Object, Object> copy(Map<?, ?> m) {
-        return new LinkedHashMap<>(m);
     }
 }

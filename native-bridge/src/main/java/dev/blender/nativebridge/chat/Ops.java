@@ -120,15 +120,23 @@ final class Ops {
     private static Object repeat(Renderer r, Object seq, long times) {
         if (times <= 0) return seq instanceof String ? "" : seq instanceof Tuple ? new Tuple(List.of()) : Py.list(new ArrayList<>());
         if (seq instanceof String s) {
-            r.charge(Math.multiplyHigh(s.length(), times) != 0 ? Long.MAX_VALUE : s.length() * times);
+            r.charge(saturatedProduct(s.length(), times));
             return s.repeat((int) times);
         }
         List<?> l = (List<?>) seq;
-        long n = Math.multiplyHigh(l.size(), times) != 0 ? Long.MAX_VALUE : l.size() * times;
+        long n = saturatedProduct(l.size(), times);
         r.chargeCollection(n);
         List<Object> out = new ArrayList<>((int) n);
         for (long i = 0; i < times; i++) out.addAll(l);
         return seq instanceof Tuple ? new Tuple(out) : Py.list(out);
+    }
+
+    private static long saturatedProduct(long a, long b) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     static boolean compare(String op, Object a, Object b) {

@@ -20,6 +20,7 @@ final class Parser {
     private final int maxNesting;
     private int pos;
     private int depth;
+    private int loops; // enclosing for loops in the current macro, for break/continue
 
     private Parser(List<Token> tokens, int maxNesting) {
         this.tokens = tokens;
@@ -172,7 +173,10 @@ final class Parser {
                 blockEnd();
                 List<Stmt> b = new ArrayList<>();
                 List<Stmt> e = new ArrayList<>();
-                if (block(b, "for", t, "else", "endfor").equals("else")) {
+                loops++;
+                String end = block(b, "for", t, "else", "endfor");
+                loops--;
+                if (end.equals("else")) {
                     blockEnd();
                     block(e, "for", t, "endfor");
                 }
@@ -205,7 +209,10 @@ final class Parser {
                 signature(params, defaults);
                 blockEnd();
                 List<Stmt> b = new ArrayList<>();
+                int outerLoops = loops;
+                loops = 0;
                 block(b, "macro", t, "endmacro");
+                loops = outerLoops;
                 if (peek().type() == Type.NAME) next(); // {% endmacro name %}
                 blockEnd();
                 return new Macro(name, List.copyOf(params), java.util.Collections.unmodifiableList(defaults), List.copyOf(b), t.line());
@@ -244,6 +251,7 @@ final class Parser {
                 return new FilterBlock(List.of(), List.copyOf(b), t.line());
             }
             case "break", "continue" -> {
+                if (loops == 0) throw error(t, "'" + t.text() + "' outside a for loop");
                 blockEnd();
                 return t.text().equals("break") ? new Break(t.line()) : new Continue(t.line());
             }
@@ -381,20 +389,26 @@ final class Parser {
     }
 
     private Expr or() {
+        int mark = depth;
         Expr left = and();
         while (peek().isName("or")) {
             Token t = next();
+            enter(t); // each link nests the tree, which the renderer walks recursively
             left = new Binary("or", left, and(), t.line());
         }
+        depth = mark;
         return left;
     }
 
     private Expr and() {
+        int mark = depth;
         Expr left = not();
         while (peek().isName("and")) {
             Token t = next();
+            enter(t);
             left = new Binary("and", left, not(), t.line());
         }
+        depth = mark;
         return left;
     }
 
@@ -437,11 +451,14 @@ final class Parser {
     }
 
     private Expr math1() {
+        int mark = depth;
         Expr left = concat();
         while (peek().isOp("+") || peek().isOp("-")) {
             Token t = next();
+            enter(t);
             left = new Binary(t.text(), left, concat(), t.line());
         }
+        depth = mark;
         return left;
     }
 
@@ -459,20 +476,26 @@ final class Parser {
     }
 
     private Expr math2() {
+        int mark = depth;
         Expr left = pow();
         while (peek().isOp("*") || peek().isOp("/") || peek().isOp("//") || peek().isOp("%")) {
             Token t = next();
+            enter(t);
             left = new Binary(t.text(), left, pow(), t.line());
         }
+        depth = mark;
         return left;
     }
 
     private Expr pow() {
+        int mark = depth;
         Expr left = unary(true);
         while (peek().isOp("**")) {
             Token t = next();
+            enter(t);
             left = new Binary("**", left, unary(true), t.line());
         }
+        depth = mark;
         return left;
     }
 
@@ -569,8 +592,18 @@ final class Parser {
     }
 
     private Expr postfix(Expr node) {
+        int mark = depth;
+        try {
+            return postfixChain(node);
+        } finally {
+            depth = mark;
+        }
+    }
+
+    private Expr postfixChain(Expr node) {
         while (true) {
             Token t = peek();
+            if (t.isOp(".") || t.isOp("[") || t.isOp("(")) enter(t);
             if (t.isOp(".")) {
                 next();
                 Token n = next();
@@ -634,8 +667,18 @@ final class Parser {
     }
 
     private Expr filters(Expr node) {
+        int mark = depth;
+        try {
+            return filterChain(node);
+        } finally {
+            depth = mark;
+        }
+    }
+
+    private Expr filterChain(Expr node) {
         while (true) {
             Token t = peek();
+            if (t.isOp("|") || t.isName("is") || t.isOp("(")) enter(t);
             if (t.isOp("|")) {
                 next();
                 node = new Filter(node, filterCall(), t.line());

@@ -4,9 +4,7 @@ import dev.blender.nativebridge.chat.ChatTemplateException.Kind;
 import java.math.BigDecimal;
 import java.util.AbstractList;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -399,34 +397,10 @@ final class Py {
         return new String(cps, from, to - from);
     }
 
-    static Iterator<Object> none() {
-        return Collections.emptyIterator();
-    }
-
-    static Object[] arr(Object... a) {
-        return a;
-    }
-
     static boolean same(Object a, Object b) {
         if (a == null || b == null) return a == b;
         if (a instanceof Boolean || a instanceof Long) return a.equals(b) && a.getClass() == b.getClass();
         return a == b || (a instanceof String && Objects.equals(a, b) && ((String) a).length() <= 1);
     }
 
-    static String join(List<?> parts) {
-        return String.join("", parts.stream().map(Py::str).toList());
-    }
-
-    static List<Object> mutableCopy(List<?> l) {
-        return new ArrayList<>(l);
-    }
-
-    static boolean hasSurrogates(String s) {
-        for (int i = 0; i < s.length(); i++) if (Character.isSurrogate(s.charAt(i))) return true;
-        return false;
-    }
-
-    static List<Object> listOf(Object... items) {
-        return list(new ArrayList<>(Arrays.asList(items)));
-    }
 }

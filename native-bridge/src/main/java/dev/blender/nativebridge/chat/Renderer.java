@@ -189,7 +189,7 @@ final class Renderer {
             try {
                 f = exec(s, scope);
             } catch (ChatTemplateException e) {
-                throw e.line() == 0 && e.kind() != Kind.LIMIT ? new ChatTemplateException(e.kind(), s.line(), e.getMessage()) : e;
+                throw e.line() == 0 ? new ChatTemplateException(e.kind(), s.line(), e.getMessage()) : e;
             }
             if (f != Flow.NORMAL) return f;
         }
@@ -322,7 +322,7 @@ final class Renderer {
                 }
                 s.vars.put(p, v);
             }
-            s.vars.put("varargs", Py.list(new ArrayList<>(args.subList(Math.min(n, args.size()), args.size()))));
+            s.vars.put("varargs", new Tuple(args.subList(Math.min(n, args.size()), args.size())));
             s.vars.put("kwargs", Py.dict(new LinkedHashMap<>(kw)));
             if (caller != null) s.vars.put("caller", caller);
             return capture(m.body(), s);
@@ -451,7 +451,7 @@ final class Renderer {
         try {
             return Filters.apply(this, fc.name(), input, args, kw);
         } catch (ChatTemplateException e) {
-            throw e.line() == 0 && e.kind() != Kind.LIMIT ? new ChatTemplateException(e.kind(), fc.line(), e.getMessage()) : e;
+            throw e.line() == 0 ? new ChatTemplateException(e.kind(), fc.line(), e.getMessage()) : e;
         }
     }
 }

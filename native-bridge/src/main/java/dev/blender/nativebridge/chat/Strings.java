@@ -240,16 +240,16 @@ final class Strings {
                 while (i < n && !isSpace(s.charAt(i))) i++;
                 words.add(new int[] {b, i});
             }
-            if (max < 0 || words.size() <= max + 0 || words.size() <= max) {
+            if (max < 0 || words.size() <= max) {
                 for (int[] w : words) out.add(s.substring(w[0], w[1]));
                 return out;
             }
             if (!fromRight) {
                 for (int k = 0; k < max; k++) out.add(s.substring(words.get(k)[0], words.get(k)[1]));
-                out.add(strip(s.substring(words.get((int) max)[0]), null, false, true));
+                out.add(s.substring(words.get((int) max)[0]));
             } else {
                 int first = words.size() - (int) max;
-                out.add(strip(s.substring(0, words.get(first - 1)[1]), null, true, false));
+                out.add(s.substring(0, words.get(first - 1)[1]));
                 for (int k = first; k < words.size(); k++) out.add(s.substring(words.get(k)[0], words.get(k)[1]));
             }
             return out;

@@ -11,7 +11,6 @@ import dev.blender.nativebridge.chat.Reasoning;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -307,18 +306,28 @@ public final class Vocab {
      */
     public String applyChatTemplate(List<ChatMessage> messages, ChatOptions options) {
         Objects.requireNonNull(messages, "messages");
-        Objects.requireNonNull(options, "options");
-        ChatTemplate template = chatTemplate().orElseThrow(() -> new LlamaException("model "
-                + model.path().getFileName() + " has no chat template (tokenizer.chat_template); "
-                + "use applyBuiltinChatTemplate(name, ...) for one of llama.cpp's built-in formats"));
         List<Map<String, Object>> turns = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             turns.add(Map.of("role", m.role(), "content", m.content()));
         }
-        ChatTemplate.Input input = new ChatTemplate.Input(turns, options.addGenerationPrompt(), specialText(bos),
-                specialText(eos), LocalDateTime.now(options.clock()), options.variables());
+        return renderChat(turns, options);
+    }
+
+    /**
+     * {@link #applyChatTemplate(List, ChatOptions)} of messages given as plain data, as a chat API receives them
+     * (String, Number, Boolean, null, List, Map: tool calls, reasoning content and the like included).
+     *
+     * @throws LlamaException        the model has no chat template
+     * @throws ChatTemplateException the template cannot be run or refuses the conversation
+     */
+    public String renderChat(List<Map<String, Object>> messages, ChatOptions options) {
+        Objects.requireNonNull(messages, "messages");
+        Objects.requireNonNull(options, "options");
+        ChatTemplate template = chatTemplate().orElseThrow(() -> new LlamaException("model "
+                + model.path().getFileName() + " has no chat template (tokenizer.chat_template); "
+                + "use applyBuiltinChatTemplate(name, ...) for one of llama.cpp's built-in formats"));
         try {
-            return template.render(input);
+            return template.render(options.input(messages, specialText(bos), specialText(eos)));
         } catch (ChatTemplateException e) {
             throw e.in("the chat template of " + model.path().getFileName());
         }

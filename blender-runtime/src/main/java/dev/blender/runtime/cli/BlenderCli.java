@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "blender", mixinStandardHelpOptions = true, version = "blender 0.1.0 (llama.cpp b4916 bundled; v0.5.0 with `blender natives install`)",
         description = "Several local GGUF models acting as one: per-token mixing, ranking and fusion.",
         subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, BlendCommand.class, EvalCommand.class, BenchCommand.class, MergeCommand.class, LoraCommand.class,
-            PerplexityCommand.class, InspectCommand.class, DoctorCommand.class, NativesCommand.class,
+            PerplexityCommand.class, InspectCommand.class, TemplateCommand.class, DoctorCommand.class, NativesCommand.class,
             CommandLine.HelpCommand.class})
 public final class BlenderCli {
 
@@ -25,9 +25,11 @@ public final class BlenderCli {
             // a user error (bad file, bad option value, unusable library) is a message, not a stack trace;
             // an IllegalStateException (use after close) is a bug in blender and keeps its trace
             if (e instanceof IllegalArgumentException || e instanceof dev.blender.nativebridge.LlamaException
-                    || e instanceof java.io.UncheckedIOException) {
+                    || e instanceof dev.blender.nativebridge.chat.ChatTemplateException
+                    || e instanceof java.io.UncheckedIOException || e instanceof java.io.IOException) {
                 Progress.endOpenLine(System.err);
-                cmd.getErr().println("blender: " + e.getMessage());
+                cmd.getErr().println("blender: " + (e instanceof java.nio.file.NoSuchFileException
+                        ? "no such file: " + e.getMessage() : e.getMessage()));
                 return 2;
             }
             throw e;

@@ -1,6 +1,8 @@
 package dev.blender.nativebridge.chat;
 
 import java.time.Clock;
+import java.time.LocalDateTime;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -45,6 +47,15 @@ public record ChatOptions(boolean addGenerationPrompt, Clock clock, Map<String, 
         Map<String, Object> v = new LinkedHashMap<>(variables);
         v.put(name, value);
         return new ChatOptions(addGenerationPrompt, clock, v);
+    }
+
+    /**
+     * What a template renders for these messages (plain data: String, Number, Boolean, null, List, Map) with
+     * these special-token texts, under these options.
+     */
+    public ChatTemplate.Input input(List<Map<String, Object>> messages, String bosToken, String eosToken) {
+        return new ChatTemplate.Input(messages, addGenerationPrompt, bosToken, eosToken, LocalDateTime.now(clock),
+                variables);
     }
 
     /** A copy with these template variables added (replacing any of the same names). */

@@ -1,7 +1,6 @@
 package dev.blender.nativebridge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -14,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -28,22 +26,13 @@ import org.junit.jupiter.api.TestFactory;
  * newer than b4916 must be refused there with the advice to use v0.5.0, never half-loaded.
  */
 class TokenizerConformanceTest {
-    private static final String VOCAB_DIR = "data/llama.cpp-v0.5.0/vocab";
-    private static final ModelOptions VOCAB_ONLY = ModelOptions.defaults().withVocabOnly(true);
+    private static final ModelOptions VOCAB_ONLY = RealVocabularies.VOCAB_ONLY;
     private static final String SEPARATOR = "\n__ggml_vocab_test__\n";
-
-    /**
-     * The vocabularies b4916 cannot load and what its refusal must name. Expected failures are listed rather than
-     * inferred, so that a vocabulary b4916 should load but does not fails this test instead of passing as refused.
-     */
-    private static final Map<String, String> NEWER_THAN_B4916 = Map.of(
-            "qwen35", "pre-tokenizer 'qwen35'",
-            "gemma-4", "architecture 'gemma4'");
 
     /** One vocabulary's test vectors: the inputs and, per input, the expected ids. */
     record Vectors(String name, Path gguf, List<String> inputs, List<int[]> expected) {
         static Vectors read(Path gguf) {
-            String name = gguf.getFileName().toString().replaceFirst("^ggml-vocab-", "").replaceFirst("\\.gguf$", "");
+            String name = RealVocabularies.name(gguf);
             try {
                 String inp = Files.readString(Path.of(gguf + ".inp"), StandardCharsets.UTF_8);
                 List<String> inputs = new ArrayList<>(Arrays.asList(inp.split(Pattern.quote(SEPARATOR), -1)));
@@ -62,22 +51,15 @@ class TokenizerConformanceTest {
             }
         }
 
-        boolean loadsOn(LlamaAbi abi) {
-            return abi != LlamaAbi.B4916 || !NEWER_THAN_B4916.containsKey(name);
+        boolean loads() {
+            return RealVocabularies.loads(name);
         }
     }
 
     static List<Vectors> all() {
-        Path dir = TestModels.sharedFile(VOCAB_DIR);
-        try (Stream<Path> files = Files.list(dir)) {
-            List<Vectors> all = files.filter(p -> p.getFileName().toString().matches("ggml-vocab-.*\\.gguf"))
-                    .filter(p -> Files.exists(Path.of(p + ".inp")) && Files.exists(Path.of(p + ".out")))
-                    .sorted().map(Vectors::read).toList();
-            assertFalse(all.isEmpty(), "no test vectors in " + dir);
-            return all;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return RealVocabularies.all().stream()
+                .filter(p -> Files.exists(Path.of(p + ".inp")) && Files.exists(Path.of(p + ".out")))
+                .map(Vectors::read).toList();
     }
 
     private static String show(int[] ids) {
@@ -86,8 +68,7 @@ class TokenizerConformanceTest {
 
     @TestFactory
     Stream<DynamicTest> everyVectorTokenisesAsLlamaCppSays() {
-        LlamaAbi abi = LlamaBackend.abi();
-        return all().stream().filter(v -> v.loadsOn(abi)).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
+        return all().stream().filter(Vectors::loads).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
             List<String> failures = new ArrayList<>();
             try (LlamaModel m = LlamaModel.load(v.gguf(), VOCAB_ONLY)) {
                 Vocab vocab = m.vocab();
@@ -116,8 +97,7 @@ class TokenizerConformanceTest {
      */
     @TestFactory
     Stream<DynamicTest> theIdsDetokeniseBackToTheInput() {
-        LlamaAbi abi = LlamaBackend.abi();
-        return all().stream().filter(v -> v.loadsOn(abi)).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
+        return all().stream().filter(Vectors::loads).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
             try (LlamaModel m = LlamaModel.load(v.gguf(), VOCAB_ONLY)) {
                 Vocab vocab = m.vocab();
                 if (vocab.type() == VocabType.WPM) {
@@ -149,11 +129,10 @@ class TokenizerConformanceTest {
 
     @TestFactory
     Stream<DynamicTest> vocabulariesNewerThanB4916AreRefusedWithTheWayOut() {
-        LlamaAbi abi = LlamaBackend.abi();
-        return all().stream().filter(v -> !v.loadsOn(abi)).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
+        return all().stream().filter(v -> !v.loads()).map(v -> DynamicTest.dynamicTest(v.name(), () -> {
             ModelLoadException e = assertThrows(ModelLoadException.class, () -> LlamaModel.load(v.gguf(), VOCAB_ONLY));
             String why = e.getMessage();
-            assertTrue(why.contains(NEWER_THAN_B4916.get(v.name())), why);
+            assertTrue(why.contains(RealVocabularies.b4916Refusal(v.name()).orElseThrow()), why);
             assertTrue(why.contains("is newer than llama.cpp b4916"), why);
             assertTrue(why.contains("blender natives install cpu"), why);
             assertTrue(why.contains("BLENDER_LLAMA_LIBRARY"), why);
@@ -164,7 +143,7 @@ class TokenizerConformanceTest {
     @Test
     void theVocabulariesNewerThanB4916AreAmongTheVectors() {
         List<String> names = all().stream().map(Vectors::name).toList();
-        assertTrue(names.containsAll(NEWER_THAN_B4916.keySet()), names.toString());
+        assertTrue(names.containsAll(RealVocabularies.newerThanB4916()), names.toString());
     }
 
     private static String escape(String s) {

@@ -343,6 +343,11 @@ public final class VocabAlignment {
         return !identity && Arrays.binarySearch(vetoed, u) >= 0;
     }
 
+    /** How many combined tokens are never chosen ({@link #isVetoed}). */
+    public int vetoedCount() {
+        return vetoed.length;
+    }
+
     /** Member k's own tokens for union token u's bytes, or (ids null) the first byte it has no token for. */
     private record Spelling(int[] ids, int missingByte) {}
 

@@ -8,9 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.RealVocabularies;
+import dev.blender.nativebridge.TestModels;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.VocabCompatibility;
 import dev.blender.nativebridge.VocabType;
+import dev.blender.nativebridge.gguf.GgufFile;
+import dev.blender.nativebridge.gguf.GgufMutator;
+import dev.blender.nativebridge.gguf.GgufValue;
+import dev.blender.nativebridge.gguf.GgufValueType;
 import dev.blender.runtime.combine.VocabAlignment.IncompatibleVocabularyException;
 import dev.blender.runtime.combine.VocabAlignment.Policy;
 import java.io.ByteArrayOutputStream;
@@ -18,8 +23,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +36,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Aligning the vocabularies of real model families by the bytes their tokens decode to (llama.cpp's test
@@ -217,6 +225,38 @@ class RealVocabAlignmentTest {
                 assertFalse(e.compatibility().compatible());
             }
         }));
+    }
+
+    /**
+     * A SentencePiece vocabulary whose tokens for 'A' (its byte token and its piece) are marked unused cannot
+     * spell 'A': it could not read what Llama 2 writes, so the alignment is refused naming it and the byte.
+     */
+    @Test
+    void aVocabularyLackingAByteOfUtf8TextIsRefusedNamingTheByte(@TempDir Path dir) throws Exception {
+        Path clean = TestModels.tiny();
+        GgufFile g = GgufFile.read(clean);
+        List<GgufValue> tokens = ((GgufValue.Array) g.metadata().get("tokenizer.ggml.tokens")).elements();
+        List<GgufValue> types = new ArrayList<>(((GgufValue.Array) g.metadata().get("tokenizer.ggml.token_type")).elements());
+        assertTrue(tokens.contains(new GgufValue.Str("<0x41>")), "the generated vocabulary has byte fallback");
+        for (String spellsA : List.of("<0x41>", "A")) {
+            int id = tokens.indexOf(new GgufValue.Str(spellsA));
+            if (id >= 0) {
+                types.set(id, new GgufValue.Int(GgufValueType.INT32, 5)); // llama_token_type UNUSED: no piece
+            }
+        }
+        Path noA = Files.write(dir.resolve("no-byte-A.gguf"), new GgufMutator(Files.readAllBytes(clean), g)
+                .withMetadata(m -> m.put("tokenizer.ggml.token_type", new GgufValue.Array(GgufValueType.INT32, types))));
+        try (LlamaModel m = LlamaModel.load(noA, RealVocabularies.VOCAB_ONLY)) {
+            for (int id = 0; id < m.vocab().size(); id++) {
+                assertFalse(Arrays.equals("A".getBytes(StandardCharsets.UTF_8), m.vocab().piece(id, false)),
+                        "token " + id + " is 'A'");
+            }
+            IncompatibleVocabularyException e = assertThrows(IncompatibleVocabularyException.class,
+                    () -> VocabAlignment.of(List.of(m.vocab(), vocab("llama-spm")), Policy.ALIGN_BY_TEXT));
+            String why = e.getMessage();
+            assertTrue(why.startsWith("no-byte-A.gguf cannot spell the text of ggml-vocab-llama-spm.gguf's token"), why);
+            assertTrue(why.contains("it has no token for the byte 0x41"), why);
+        }
     }
 
     /** The refusal is of aligning by text: models that share the WordPiece vocabulary still mix id by id. */

@@ -159,14 +159,25 @@ public final class LlamaModel implements AutoCloseable {
         return gguf;
     }
 
-    /** Where an architecture is unknown to b4916, which library loads it and how to get it. */
+    /**
+     * Where an architecture or a pre-tokenizer (the regex that splits text before BPE, tokenizer.ggml.pre) is
+     * unknown to b4916, which library loads it and how to get it: both mean a model family newer than b4916.
+     */
     private static String newerLibraryHint(GgufFile gguf, String why) {
-        if (LlamaCpp.ABI != LlamaAbi.B4916 || !why.contains("unknown model architecture")) {
+        if (LlamaCpp.ABI != LlamaAbi.B4916) {
             return "";
         }
-        return ". The architecture '" + gguf.architecture().orElse("?") + "' is newer than llama.cpp b4916 (the"
-                + " bundled library); llama.cpp v0.5.0 loads it: run `blender natives install cpu` (or cuda) and"
-                + " set BLENDER_LLAMA_LIBRARY, or -Dblender.llama.library, to the folder it prints";
+        String what;
+        if (why.contains("unknown model architecture")) {
+            what = "architecture '" + gguf.architecture().orElse("?") + "'";
+        } else if (why.contains("unknown pre-tokenizer type")) {
+            what = "pre-tokenizer '" + gguf.string("tokenizer.ggml.pre").orElse("?") + "' (tokenizer.ggml.pre)";
+        } else {
+            return "";
+        }
+        return ". The " + what + " is newer than llama.cpp b4916 (the bundled library); llama.cpp v0.5.0 loads it:"
+                + " run `blender natives install cpu` (or cuda) and set BLENDER_LLAMA_LIBRARY, or"
+                + " -Dblender.llama.library, to the folder it prints";
     }
 
     /** For tests of the warning: the next fallback warns again. */

@@ -3,10 +3,12 @@ package dev.blender.runtime.cli;
 import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.ModelOptions;
+import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.VocabCompatibility;
 import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.nativebridge.gguf.GgufValue;
 import dev.blender.nativebridge.gguf.TensorInfo;
+import dev.blender.runtime.combine.VocabAlignment;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -59,11 +61,28 @@ final class InspectCommand implements Callable<Integer> {
                     try (LlamaModel m = LlamaModel.load(other, vocabulary)) {
                         System.out.printf("vocabulary %s vs %s: %s%n", files.get(0).getFileName(), other.getFileName(),
                                 VocabCompatibility.check(first.vocab(), m.vocab()).explain());
+                        System.out.println("  " + mixVerdict(first.vocab(), m.vocab()));
                     }
                 }
             }
         }
         return 0;
+    }
+
+    /** Whether and how the two can be mixed token by token, as the combine path would decide it. */
+    private static String mixVerdict(Vocab a, Vocab b) {
+        try {
+            VocabAlignment al = VocabAlignment.of(List.of(a, b), VocabAlignment.Policy.ALIGN_BY_TEXT);
+            if (al.isIdentity()) {
+                return "can mix: id by id (one shared vocabulary)";
+            }
+            return String.format("can mix: by text, tokens aligned by the bytes they decode to (%,d combined tokens,"
+                    + " %,d of them the first's and %,d the second's%s)", al.size(), al.coverage(0), al.coverage(1),
+                    al.vetoedCount() == 0 ? "" : "; " + al.vetoedCount() + " with bytes no UTF-8 text has are never"
+                            + " chosen");
+        } catch (VocabAlignment.IncompatibleVocabularyException e) {
+            return "cannot mix: " + e.getMessage();
+        }
     }
 
     private static String abbreviate(String s) {

@@ -2,11 +2,13 @@ package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.VocabCompatibility;
+import dev.blender.nativebridge.VocabType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +27,10 @@ import java.util.Objects;
  * product, the probability of the first token of that member's own spelling of the bytes
  * ({@link #gather}), except from the first member, whose tokens a product keeps to
  * ({@link #gatherAll}); when it is chosen that member is fed the bytes spelt with its own tokens (longest
- * match, single-byte tokens as the fallback).
+ * match, single-byte tokens as the fallback). A token with a byte that never occurs in UTF-8 text (0xc0, 0xc1,
+ * 0xf5-0xff), which a member cannot spell, is never chosen: no text needs it, and no member could be fed it.
+ * A vocabulary that cannot spell text byte for byte (WordPiece, or one lacking a byte UTF-8 text uses) is
+ * refused with the reason.
  */
 public final class VocabAlignment {
 
@@ -52,8 +57,11 @@ public final class VocabAlignment {
     private final int[][] proxyId;
     private final List<Map<String, Integer>> textToId;
     private final int maxTokenChars;
+    /** Union tokens some member cannot spell, all of them for a byte no UTF-8 text has: never chosen. */
+    private final int[] vetoed;
 
-    private VocabAlignment(List<Vocab> vocabs, boolean identity) {
+    private VocabAlignment(List<Vocab> vocabs, VocabCompatibility difference) {
+        boolean identity = difference == null;
         this.vocabs = List.copyOf(vocabs);
         this.identity = identity;
         if (identity) {
@@ -65,6 +73,7 @@ public final class VocabAlignment {
             this.proxyId = null;
             this.textToId = List.of();
             this.maxTokenChars = 0;
+            this.vetoed = new int[0];
             return;
         }
         Map<String, Integer> union = new HashMap<>();
@@ -119,18 +128,38 @@ public final class VocabAlignment {
             extraIds[k] = extra.stream().mapToInt(Integer::intValue).toArray();
         }
         this.proxyId = new int[vocabs.size()][size];
+        BitSet never = new BitSet(size);
         for (int k = 0; k < vocabs.size(); k++) {
             for (int u = 0; u < size; u++) {
-                proxyId[k][u] = memberId[k][u] >= 0 ? memberId[k][u] : feed(k, u)[0];
+                if (memberId[k][u] >= 0) {
+                    proxyId[k][u] = memberId[k][u];
+                    continue;
+                }
+                Spelling sp = spell(k, u);
+                if (sp.ids() != null) {
+                    proxyId[k][u] = sp.ids()[0];
+                } else if (neverInUtf8(sp.missingByte())) {
+                    proxyId[k][u] = -1;
+                    never.set(u);
+                } else {
+                    throw new IncompatibleVocabularyException(name(k) + " cannot spell the text of "
+                            + name(owner(u)) + "'s token '" + text(u) + "' byte for byte: it has no token for the byte 0x"
+                            + hex(sp.missingByte()) + ", so it could not read the text the others write; align it only"
+                            + " with vocabularies that spell every byte (byte-level BPE, SentencePiece with byte"
+                            + " fallback), or mix models that share one vocabulary", difference);
+                }
             }
         }
+        this.vetoed = never.stream().toArray();
     }
 
     /**
      * Aligns the vocabularies of the given models (in member order).
      *
-     * @throws IncompatibleVocabularyException under {@link Policy#REQUIRE_SHARED} when ids differ; the
-     *                                         message gives llama.cpp's reasons
+     * @throws IncompatibleVocabularyException under {@link Policy#REQUIRE_SHARED} when ids differ (the
+     *                                         message gives llama.cpp's reasons); under
+     *                                         {@link Policy#ALIGN_BY_TEXT} when a member cannot spell the others'
+     *                                         text byte for byte (the message says which and why)
      */
     public static VocabAlignment of(List<Vocab> vocabs, Policy policy) {
         Objects.requireNonNull(policy, "policy");
@@ -146,10 +175,28 @@ public final class VocabAlignment {
                             + c.explain() + "); align them by token text (Policy.ALIGN_BY_TEXT) or pick models"
                             + " of one family", c);
                 }
-                return new VocabAlignment(vocabs, false);
+                refuseWordPiece(vocabs, c);
+                return new VocabAlignment(vocabs, c);
             }
         }
-        return new VocabAlignment(vocabs, true);
+        return new VocabAlignment(vocabs, null);
+    }
+
+    /**
+     * WordPiece (BERT) lower-cases text, strips its accents and decodes a word as a space plus its text, so no
+     * text another member writes can be spelt in it as the same bytes: refused before any spelling is tried.
+     */
+    private static void refuseWordPiece(List<Vocab> vocabs, VocabCompatibility c) {
+        for (Vocab v : vocabs) {
+            if (v.type() == VocabType.WPM) {
+                List<String> others = vocabs.stream().filter(o -> o != v)
+                        .map(o -> o.model().path().getFileName().toString()).toList();
+                throw new IncompatibleVocabularyException(v.model().path().getFileName() + " has a WordPiece (BERT-style)"
+                        + " vocabulary, which lower-cases text and strips its accents: text cannot be spelt in it byte"
+                        + " for byte, so it cannot be aligned by text with " + String.join(", ", others)
+                        + "; mix it only with models that share its vocabulary", c);
+            }
+        }
     }
 
     /** True when all members share ids: combination needs no gathering. */
@@ -192,6 +239,9 @@ public final class VocabAlignment {
             float b = row.getAtIndex(ValueLayout.JAVA_FLOAT, extra[i + 1]);
             float hi = Math.max(a, b);
             dst[u] = hi == Float.NEGATIVE_INFINITY ? hi : hi + (float) Math.log1p(Math.exp(-Math.abs(a - b)));
+        }
+        for (int u : vetoed) {
+            dst[u] = Float.NEGATIVE_INFINITY;
         }
     }
 
@@ -269,12 +319,39 @@ public final class VocabAlignment {
      * The tokens member k is fed for combined token u: its own id when it has one, otherwise the bytes
      * spelt with its tokens, longest match first (single-byte tokens, which SentencePiece's byte
      * fallback and byte-level BPE both have, for what nothing longer matches).
+     *
+     * @throws IllegalArgumentException u is a token no member is ever fed ({@link #isVetoed})
      */
     public int[] feed(int k, int u) {
         int id = memberId(k, u);
         if (id >= 0) {
             return new int[] {id};
         }
+        Spelling sp = spell(k, u);
+        if (sp.ids() == null) {
+            throw new IllegalArgumentException(name(k) + " cannot spell '" + text(u) + "': its vocabulary lacks the"
+                    + " byte 0x" + hex(sp.missingByte()) + ", which never occurs in UTF-8 text");
+        }
+        return sp.ids();
+    }
+
+    /**
+     * Whether combined token u has bytes that never occur in UTF-8 text and that a member cannot spell: it gets
+     * no probability from any member, so it is never chosen or fed.
+     */
+    public boolean isVetoed(int u) {
+        return !identity && Arrays.binarySearch(vetoed, u) >= 0;
+    }
+
+    /** How many combined tokens are never chosen ({@link #isVetoed}). */
+    public int vetoedCount() {
+        return vetoed.length;
+    }
+
+    /** Member k's own tokens for union token u's bytes, or (ids null) the first byte it has no token for. */
+    private record Spelling(int[] ids, int missingByte) {}
+
+    private Spelling spell(int k, int u) {
         String key = unionText.get(u);
         // a control token a member lacks is spelt as its text; anything else as its bytes
         String text = key.startsWith(CONTROL)
@@ -295,16 +372,41 @@ public final class VocabAlignment {
                 }
             }
             if (found < 0) {
-                throw new IllegalArgumentException("member " + k + " cannot spell '" + text(u)
-                        + "': its vocabulary lacks the byte 0x" + Integer.toHexString(text.charAt(i)));
+                return new Spelling(null, text.charAt(i));
             }
             out.add(found);
             i += len;
         }
-        return out.stream().mapToInt(Integer::intValue).toArray();
+        return new Spelling(out.stream().mapToInt(Integer::intValue).toArray(), -1);
     }
 
-    /** Vocabularies that cannot be mixed id by id, under a policy that requires it. */
+    /** Lead bytes of overlong two-byte forms (0xc0, 0xc1) and of code points past U+10FFFF (0xf5-0xff). */
+    static boolean neverInUtf8(int b) {
+        return b == 0xc0 || b == 0xc1 || b >= 0xf5;
+    }
+
+    private String name(int k) {
+        return vocabs.get(k).model().path().getFileName().toString();
+    }
+
+    /** The first member that has union token u. */
+    private int owner(int u) {
+        for (int k = 0; k < vocabs.size(); k++) {
+            if (memberId[k][u] >= 0) {
+                return k;
+            }
+        }
+        throw new IllegalStateException("union token " + u + " belongs to no member");
+    }
+
+    private static String hex(int b) {
+        return String.format("%02x", b);
+    }
+
+    /**
+     * Vocabularies that cannot be mixed: not id by id under a policy that requires it, or not by text because a
+     * member cannot spell the others' text byte for byte.
+     */
     public static final class IncompatibleVocabularyException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 

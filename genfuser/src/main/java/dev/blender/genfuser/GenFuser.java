@@ -62,8 +62,9 @@ public final class GenFuser {
         while (true) {
             int[] prompt = prompt(instruction, chosen, budget);
             if (prompt.length <= room) {
-                return Generator.generate(ctx, new GenerationRequest(prompt, 1, settings.maxTokens(), settings.sampler(),
-                        settings.stop(), settings.seed(), settings.cancellation()), listener).get(0);
+                Candidate fused = Generator.generate(ctx, new GenerationRequest(prompt, 1, settings.maxTokens(),
+                        settings.sampler(), settings.stop(), settings.seed(), settings.cancellation()), listener).get(0);
+                return Generator.answerOnly(ctx.model(), prompt, fused); // a reasoning fuser's thoughts are not the answer
             }
             if (budget == 1) {
                 throw new IllegalArgumentException("the fusion prompt needs " + prompt.length + " tokens even with"

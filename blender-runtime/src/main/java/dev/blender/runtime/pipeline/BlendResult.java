@@ -72,8 +72,22 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
         }
     }
 
-    /** A candidate and the model (file name) that wrote it. */
-    public record Sampled(String model, Candidate candidate) {}
+    /**
+     * A candidate and the model (file name) that wrote it. A reasoning model's thinking part is kept apart: the
+     * candidate's text is its answer, which ranking, voting and fusion read.
+     *
+     * @param thinking what the model thought before answering; empty for a model that does not reason
+     */
+    public record Sampled(String model, Candidate candidate, String thinking) {
+        public Sampled {
+            java.util.Objects.requireNonNull(thinking, "thinking");
+        }
+
+        /** A candidate with no thinking part. */
+        public Sampled(String model, Candidate candidate) {
+            this(model, candidate, "");
+        }
+    }
 
     /**
      * Milliseconds per stage; {@code firstTokenMillis} is from the request's start to the first token of

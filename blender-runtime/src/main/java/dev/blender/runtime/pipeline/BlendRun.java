@@ -341,7 +341,10 @@ final class BlendRun {
             long generated = 0;
             for (Candidate c : samples.candidates()) {
                 checkedCandidate(c);
-                out.add(new BlendResult.Sampled(config.memberLabel(p), c));
+                // ranking, voting and fusion read a reasoning model's answer, not its thoughts
+                var split = Generator.answer(lease.model(), prompt, c.text());
+                out.add(new BlendResult.Sampled(config.memberLabel(p),
+                        split.answer().equals(c.text()) ? c : c.withText(split.answer()), split.thinking()));
                 generated += c.tokenCount();
             }
             count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates

@@ -43,6 +43,11 @@ public record Candidate(int index, String text, int[] tokens, float[] logProbs, 
         return logProbs.clone();
     }
 
+    /** The same candidate with another text (its answer, the thinking part taken out). */
+    public Candidate withText(String other) {
+        return new Candidate(index, other, tokens, logProbs, finishReason, promptMillis, generationMillis, topLogprobs);
+    }
+
     public int tokenCount() {
         return tokens.length;
     }

@@ -5,6 +5,7 @@ import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.chat.ChatOptions;
+import dev.blender.nativebridge.chat.Reasoning;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
@@ -63,6 +64,26 @@ public final class Generator {
             return vocab.tokenizeChat(vocab.applyChatTemplate(messages, chat));
         }
         return vocab.tokenize(messages.getLast().content(), true, false);
+    }
+
+    /**
+     * A candidate's text as thinking and answer, for a reasoning model ({@link Vocab#reasoning()}): what the
+     * model wrote after {@code prompt}, which may have opened the thinking part itself.
+     */
+    public static Reasoning.Split answer(LlamaModel model, int[] prompt, String text) {
+        Reasoning r = model.vocab().reasoning();
+        if (!r.isReasoning()) {
+            return new Reasoning.Split("", text);
+        }
+        // the generation prompt is at the end; its last few tokens say whether it opened a thinking part
+        int[] tail = Arrays.copyOfRange(prompt, Math.max(0, prompt.length - 16), prompt.length);
+        return r.split(text, r.opensThinking(model.vocab().detokenize(tail, false, true)));
+    }
+
+    /** The candidate with only its answer as text ({@link #answer}); its tokens and timings as they were. */
+    public static Candidate answerOnly(LlamaModel model, int[] prompt, Candidate c) {
+        Reasoning.Split s = answer(model, prompt, c.text());
+        return s.hasThinking() || !s.answer().equals(c.text()) ? c.withText(s.answer()) : c;
     }
 
     /** Generates without streaming. */

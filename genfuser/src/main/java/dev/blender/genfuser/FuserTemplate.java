@@ -51,6 +51,15 @@ public record FuserTemplate(String prompt, String candidateFormat, String separa
                 true);
     }
 
+    /**
+     * The default for a fuser of the given kind: {@link #aggregator()}, an instruction in the model's own chat
+     * format, for a model with a chat template; else {@link #llmBlender()}, the prompt LLM-Blender's fuser was
+     * trained on.
+     */
+    public static FuserTemplate defaultFor(boolean modelHasChatTemplate) {
+        return modelHasChatTemplate ? aggregator() : llmBlender();
+    }
+
     /** The built-in templates' names, for configuration files and flags. */
     public static final java.util.List<String> NAMES = java.util.List.of("llm-blender", "aggregator", "arith");
 

@@ -41,8 +41,8 @@ final class BlenderOptions {
             description = "the fuser model: a GGUF file, or a server (http://host:port/v1#model, asked on /v1/completions)")
     String fuser;
 
-    @Option(names = "--fuser-template", defaultValue = "llm-blender",
-            description = "llm-blender, aggregator or arith (default: ${DEFAULT-VALUE})")
+    @Option(names = "--fuser-template", description = "llm-blender, aggregator or arith (default: aggregator where"
+            + " the fuser model has a chat template, else llm-blender)")
     String fuserTemplate;
 
     @Option(names = "--strategy", paramLabel = "NAME|JSON|FILE.json", description = {
@@ -137,13 +137,15 @@ final class BlenderOptions {
             if (fuser != null) {
                 FuserTemplate t;
                 try {
-                    t = FuserTemplate.named(fuserTemplate);
+                    t = fuserTemplate == null ? null : FuserTemplate.named(fuserTemplate);
                 } catch (IllegalArgumentException e) {
                     throw new IllegalArgumentException("--fuser-template: " + e.getMessage(), e);
                 }
                 if (RemoteEndpoint.isUrl(fuser)) {
                     RemoteEndpoint e = remote("--fuser", fuser);
-                    b.fuser(e, t, e.model() != null ? e.model() : "fuser");
+                    b.fuser(e, t != null ? t : FuserTemplate.llmBlender(), e.model() != null ? e.model() : "fuser");
+                } else if (t == null) {
+                    b.fuser(Path.of(fuser));
                 } else {
                     b.fuser(Path.of(fuser), t);
                 }

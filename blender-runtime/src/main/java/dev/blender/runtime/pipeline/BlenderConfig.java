@@ -197,10 +197,12 @@ public final class BlenderConfig {
             }
             adapterBytes.merge(a.base(), sizeOf(a.adapter()), Long::sum);
         }
+        // an instruction-tuned judge or fuser is asked in its own chat format, a base model with a completion prompt
         if (judge != null && judgeTemplate == null) {
-            // an instruction-tuned judge is asked in its own chat format, a base model with a completion prompt
-            GgufFile f = files.get(adapters.containsKey(judge) ? adapters.get(judge).base() : judge);
-            judgeTemplate = JudgeTemplate.defaultFor(f != null && f.string("tokenizer.chat_template").isPresent());
+            judgeTemplate = JudgeTemplate.defaultFor(hasChatTemplate(files, adapters, judge));
+        }
+        if (fuser != null && fuserTemplate == null) {
+            fuserTemplate = FuserTemplate.defaultFor(hasChatTemplate(files, adapters, fuser));
         }
         if (reranker != null) {
             RerankerScorer.checkSupported(files.get(reranker));
@@ -472,6 +474,11 @@ public final class BlenderConfig {
             }
         }
         return all;
+    }
+
+    private static boolean hasChatTemplate(Map<Path, GgufFile> files, Map<Path, AdapterMember> adapters, Path model) {
+        GgufFile f = files.get(adapters.containsKey(model) ? adapters.get(model).base() : model);
+        return f != null && f.string("tokenizer.chat_template").isPresent();
     }
 
     private static GgufFile readFile(Path p, String what) {
@@ -852,6 +859,16 @@ public final class BlenderConfig {
         /** KV cells per sequence of one model, overriding {@link #contextSize(int)}. */
         public Builder contextSize(Path model, int n) {
             perModelContextSize.put(Objects.requireNonNull(model, "model"), n);
+            return this;
+        }
+
+        /**
+         * The fuser, asked as suits its model: {@link FuserTemplate#aggregator()} where the file has a chat template,
+         * else {@link FuserTemplate#llmBlender()}.
+         */
+        public Builder fuser(Path model) {
+            this.fuser = Objects.requireNonNull(model, "model");
+            this.fuserTemplate = null;
             return this;
         }
 

@@ -250,7 +250,13 @@ public final class BlenderConfigJson {
                 }
             }
             case "reranker" -> b.reranker(p);
-            case "fuser" -> b.fuser(p, fuserTemplate(template));
+            case "fuser" -> {
+                if (template == null) {
+                    b.fuser(p); // asked as suits the model: in its chat format where it has one
+                } else {
+                    b.fuser(p, fuserTemplate(template));
+                }
+            }
             default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
                     + " (roles: generator, judge, reranker, fuser)");
         }

@@ -32,6 +32,15 @@ public final class BlenderCli {
                         ? "no such file: " + e.getMessage() : e.getMessage()));
                 return 2;
             }
+            // a server that did not answer (or answered without what was asked) is the server's failure, not
+            // blender's: its member and reason on one line, wherever in the run it was raised
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof dev.blender.runtime.remote.RemoteException r) {
+                    Progress.endOpenLine(System.err);
+                    cmd.getErr().println("blender: " + r.getMessage());
+                    return 1;
+                }
+            }
             throw e;
         });
         return cli.execute(args);

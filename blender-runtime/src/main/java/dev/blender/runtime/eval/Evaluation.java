@@ -6,6 +6,7 @@ import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Composition;
 import dev.blender.runtime.pipeline.SharedWork;
+import dev.blender.runtime.remote.RemoteException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -124,7 +125,13 @@ public final class Evaluation {
             SharedWork work = new SharedWork();
             BlendRequest request = BlendRequest.of(p.question()).withSeed(seedOf(seed, i)).withSharedWork(work);
             for (Composition c : compositions) {
-                BlendResult r = blender.blend(request.withComposition(c));
+                BlendResult r;
+                try {
+                    r = blender.blend(request.withComposition(c));
+                } catch (RemoteException e) {
+                    throw new RemoteException("row " + c.name() + ", problem " + (i + 1) + " (" + p.question() + "): "
+                            + e.getMessage(), e.retryable(), e);
+                }
                 boolean right = right(r.answer(), p);
                 rows.compute(c.name(),
                         (k, row) -> row.plus(right, r.usage().totalTokens(), r.timings().totalMillis(), in));

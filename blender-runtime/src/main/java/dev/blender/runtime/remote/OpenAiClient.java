@@ -125,6 +125,34 @@ public final class OpenAiClient {
         return completeOne(request, 0, cancelled);
     }
 
+    /**
+     * One answer whose log-probabilities are needed (a per-token mix reads nothing else).
+     *
+     * @throws RemoteException the request failed, or the server returned no log-probabilities in either shape
+     *                         (named: the server, the endpoint and what its answer held instead)
+     * @throws CancellationException {@code cancelled} became true
+     */
+    public RemoteCompletion completeWithLogprobs(RemoteRequest request, BooleanSupplier cancelled) {
+        if (request.logprobs() < 1) {
+            throw new IllegalArgumentException("the request asks for no log-probabilities");
+        }
+        RemoteCompletion c = completeOne(request, 0, cancelled);
+        if (!c.logprobs().returned()) {
+            throw new RemoteException(where() + " returned no log-probabilities although asked for the top "
+                    + request.logprobs() + " per token (" + (endpoint.api() == RemoteEndpoint.Api.CHAT
+                    ? "\"logprobs\": true, \"top_logprobs\"" : "\"logprobs\"") + "): " + c.logprobs().missing()
+                    + "; expected choices[0].logprobs.content[] (chat shape) or choices[0].logprobs.tokens[],"
+                    + " token_logprobs[], top_logprobs[] (completions shape)", false);
+        }
+        return c;
+    }
+
+    /** The server and endpoint, as errors name them. */
+    private String where() {
+        return "server " + endpoint.baseUrl() + (endpoint.model() != null ? " (model " + endpoint.model() + ")" : "")
+                + " at " + endpoint.endpoint().getPath();
+    }
+
     /** Whether this endpoint has shown itself to be llama.cpp's server. */
     public boolean isLlamaCpp() {
         return llamaCpp.get();
@@ -252,6 +280,8 @@ public final class OpenAiClient {
                     llamaCpp.set(true);
                 }
                 return RemoteCompletion.parse(body, endpoint.api());
+            } catch (RemoteException e) {
+                throw new RemoteException(where() + ": " + e.getMessage(), false, e);
             } catch (JsonProcessingException e) {
                 throw new RemoteException("the response of " + endpoint.baseUrl() + " is not JSON: "
                         + RemoteCompletion.abbreviate(r.body()), false, e);

@@ -3,6 +3,7 @@ package dev.blender.runtime.remote;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.blender.nativebridge.generation.FinishReason;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One answer of an OpenAI-compatible server.
@@ -12,25 +13,32 @@ import java.util.List;
  *                         string is {@link FinishReason#STOP}; anything else ended the generation
  * @param promptTokens     {@code usage.prompt_tokens}, or -1 when the server gave no usage
  * @param completionTokens {@code usage.completion_tokens}, or -1 when the server gave no usage
- * @param top              the alternatives at the first generated position, where log-probabilities were asked
- *                         for and returned ({@link TokenLogprob#firstPosition}); else empty
+ * @param logprobs         the log-probabilities of the generated positions, in either shape servers write
+ *                         them ({@link Logprobs#NONE} where none came back)
  */
 public record RemoteCompletion(String text, FinishReason finishReason, long promptTokens, long completionTokens,
-                               List<TokenLogprob> top) {
+                               Logprobs logprobs) {
     public RemoteCompletion {
-        top = List.copyOf(top);
+        Objects.requireNonNull(text, "text");
+        Objects.requireNonNull(logprobs, "logprobs");
     }
 
     /** An answer without log-probabilities. */
     public RemoteCompletion(String text, FinishReason finishReason, long promptTokens, long completionTokens) {
-        this(text, finishReason, promptTokens, completionTokens, List.of());
+        this(text, finishReason, promptTokens, completionTokens, Logprobs.NONE);
+    }
+
+    /** The alternatives at the first generated position, the chosen one among them; empty where none came back. */
+    public List<TokenLogprob> top() {
+        return logprobs.first();
     }
 
     /**
      * Reads a response body of either endpoint, in the shapes llama.cpp's server, vLLM, Ollama's OpenAI
      * compatibility and OpenAI return (they differ in extra fields, all ignored here).
      *
-     * @throws RemoteException the body has no first choice with text
+     * @throws RemoteException the body has no first choice with text, or log-probabilities in a known shape
+     *                         with a field missing or mistyped (named)
      */
     public static RemoteCompletion parse(JsonNode body, RemoteEndpoint.Api api) {
         JsonNode choice = body.path("choices").path(0);
@@ -51,7 +59,7 @@ public record RemoteCompletion(String text, FinishReason finishReason, long prom
         }
         JsonNode usage = body.path("usage");
         return new RemoteCompletion(content, finishReason(choice), count(usage.path("prompt_tokens")),
-                count(usage.path("completion_tokens")), TokenLogprob.firstPosition(choice));
+                count(usage.path("completion_tokens")), Logprobs.read(choice, content));
     }
 
     private static FinishReason finishReason(JsonNode choice) {

@@ -188,7 +188,8 @@ public final class RemoteMix {
                             OpenAiClient client = members.get(m).client();
                             RemoteRequest r = RemoteRequest.text(prefix, 1, List.of(), seed,
                                     client.endpoint().topLogprobs());
-                            asked.put(m, CompletableFuture.supplyAsync(() -> client.completeOnce(r, abandoned), ex));
+                            asked.put(m, CompletableFuture.supplyAsync(() -> client.completeWithLogprobs(r, abandoned),
+                                    ex));
                         }
                     }
                     // every member's log-probability of each union token, by key
@@ -218,7 +219,8 @@ public final class RemoteMix {
                             throw e.getCause() instanceof RuntimeException r ? r : e;
                         }
                         if (c.top().isEmpty()) {
-                            leave(m, "returned no log-probabilities (per-token mixing needs logprobs)", live, failures);
+                            leave(m, "returned log-probabilities without a generated position (per-token mixing"
+                                    + " needs the alternatives at the next token)", live, failures);
                             continue;
                         }
                         if (!counted[m]) {

@@ -200,4 +200,76 @@ class CliProcessTest {
         assertEquals("", rest, "stderr holds only the progress bar");
         assertTrue(r.out().contains("member:answerer-a"), r.out());
     }
+    /** A recipe of the arith settings whose two generators are servers at {@code urls}, with only {@code rows}. */
+    private Path remoteRecipe(List<String> urls, String... rows) throws IOException {
+        StringBuilder models = new StringBuilder();
+        for (int i = 0; i < urls.size(); i++) {
+            models.append(i == 0 ? "" : ",").append("{\"url\": \"").append(urls.get(i)).append("\", \"name\": \"server-")
+                    .append((char) ('a' + i)).append("\", \"api\": \"completions\", \"retries\": 0,"
+                            + " \"timeoutSeconds\": 5}");
+        }
+        String json = "{\"models\": [" + models + "], \"generatorPrompt\": \"Q: {prompt} A:\", \"maxTokens\": 8,"
+                + " \"contextSize\": 64, \"eval\": {\"name\": \"arith\", \"checker\": \"exact\", \"compositions\": [\""
+                + String.join("\", \"", rows) + "\"]}}";
+        return Files.writeString(dir.resolve("remote.recipe.json"), json);
+    }
+
+    /** Stderr without the JVM's incubator warning and the progress bar (a non-empty bar: "content[]" is text). */
+    private static String withoutProgress(String err) {
+        return err.replace("WARNING: Using incubator modules: jdk.incubator.vector", "")
+                .replaceAll("\\[[# ]+\\][^\\n]*", "").strip();
+    }
+
+    @Test
+    void evalWithAServerThatDoesNotAnswerIsOneLineNamingIt() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort(); // closed again: nothing listens there
+        }
+        Path recipe = remoteRecipe(List.of("http://127.0.0.1:" + port + "/v1"), "member:server-a");
+        Result r = cli("", "eval", "--recipe", recipe.toString(), "--problems",
+                TestModels.sharedFile("data/arith/dev.jsonl").toString(), "--limit", "2");
+        assertEquals(1, r.code(), r.out() + r.err());
+        String err = withoutProgress(r.err());
+        assertEquals(1, err.lines().count(), err);
+        assertTrue(err.startsWith("blender: row member:server-a, problem 1"), err);
+        assertTrue(err.contains("server-a: cannot reach http://127.0.0.1:" + port + "/v1"), err);
+    }
+
+    @Test
+    void evalMixingOverServersWithoutLogprobsIsOneLineSayingWhatWasMissing() throws Exception {
+        // answers as llama.cpp's server did when it sent no log-probabilities (completion-plain.http)
+        com.sun.net.httpserver.HttpServer server = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/v1/", x -> {
+            try (x) {
+                x.getRequestBody().readAllBytes();
+                byte[] b = ("{\"choices\":[{\"text\":\" 85\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+                        + "\"object\":\"text_completion\",\"usage\":{\"completion_tokens\":4,\"prompt_tokens\":14}}")
+                        .getBytes(StandardCharsets.UTF_8);
+                x.getResponseHeaders().set("Content-Type", "application/json");
+                x.sendResponseHeaders(200, b.length);
+                x.getResponseBody().write(b);
+            }
+        });
+        server.start();
+        try {
+            String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
+            Path recipe = remoteRecipe(List.of(url, url), "token:loglinear");
+            Result r = cli("", "eval", "--recipe", recipe.toString(), "--problems",
+                    TestModels.sharedFile("data/arith/dev.jsonl").toString(), "--limit", "2");
+            assertEquals(1, r.code(), r.out() + r.err());
+            String err = withoutProgress(r.err());
+            assertEquals(1, err.lines().count(), err);
+            assertTrue(err.startsWith("blender: row token:loglinear, problem 1"), err);
+            for (String member : List.of("server-a", "server-b")) {
+                assertTrue(err.contains(member + ": server " + url + " at /v1/completions returned no log-probabilities"),
+                        err);
+            }
+            assertTrue(err.contains("choices[0].logprobs is null"), err);
+            assertFalse(err.contains("Exception"), err);
+        } finally {
+            server.stop(0);
+        }
+    }
 }

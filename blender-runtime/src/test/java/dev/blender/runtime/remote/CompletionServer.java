@@ -35,7 +35,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class CompletionServer implements AutoCloseable {
     /** Whose response shape it answers in. */
     public enum Style {
-        /** {@code logprobs.content[].top_logprobs[]} with bytes, {@code timings} (llama.cpp's server). */
+        /**
+         * {@code logprobs.content[].top_logprobs[]} with ids and bytes, the end of generation as a token with
+         * no text, {@code timings} (llama.cpp's server).
+         */
         LLAMA_CPP,
         /** {@code logprobs.tokens/token_logprobs/top_logprobs} maps (OpenAI's legacy completions, vLLM). */
         OPENAI_LEGACY,
@@ -250,19 +253,24 @@ public final class CompletionServer implements AutoCloseable {
         return out;
     }
 
+    /**
+     * As llama.cpp's server lists a token (recorded: shared/data/openai-servers/llama-server-v0.5.0): a
+     * control or end-of-generation token as no text and no bytes ({@code "token": "", "bytes": []}).
+     */
     private static ObjectNode entry(Vocab vocab, int id, double logprob) {
         ObjectNode e = JSON.createObjectNode();
-        e.put("id", id).put("token", tokenText(vocab, id));
+        boolean control = vocab.isEndOfGeneration(id) || vocab.isControl(id);
+        byte[] piece = control ? new byte[0] : vocab.piece(id, false);
+        e.put("id", id).put("token", new String(piece, StandardCharsets.UTF_8));
         ArrayNode b = e.putArray("bytes");
-        for (byte x : vocab.isEndOfGeneration(id) ? tokenText(vocab, id).getBytes(StandardCharsets.UTF_8)
-                : vocab.piece(id, false)) {
+        for (byte x : piece) {
             b.add(x & 0xff);
         }
         e.put("logprob", logprob);
         return e;
     }
 
-    /** As llama.cpp's server writes a token: its text, control tokens as their own text ("</s>"). */
+    /** As OpenAI's legacy completions write a token: its text, control tokens as their own text ("</s>"). */
     private static String tokenText(Vocab vocab, int id) {
         return vocab.isEndOfGeneration(id) || vocab.isControl(id) ? vocab.text(id)
                 : new String(vocab.piece(id, false), StandardCharsets.UTF_8);

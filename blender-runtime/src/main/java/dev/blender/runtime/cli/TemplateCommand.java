@@ -23,10 +23,11 @@ import picocli.CommandLine.Parameters;
         description = {"Prints the prompt a conversation becomes: the model's own chat template (tokenizer.chat_template)"
                 + " run as Hugging Face transformers runs it, with the model's BOS and EOS, exactly as blends render it;"
                 + " or a template file with the tokens you give. The prompt is printed exactly, with no newline added.",
-            "  blender template MODEL.gguf --messages chat.json",
-            "  blender template --template t.jinja --bos-token '<s>' --messages chat.json --now 2026-07-26",
-            "  blender template --batch in.jsonl   (one {\"template\": PATH, \"messages\": [...], \"add_generation_prompt\","
-                + " \"bos_token\", \"eos_token\", \"now\", \"kwargs\"} per line; one {\"text\"} or {\"error\"} per line out)"})
+            "A model's own: blender template MODEL.gguf --messages chat.json",
+            "A file: blender template --template t.jinja --bos-token '<s>' --messages chat.json --now 2026-07-26",
+            "Many at once: blender template --batch in.jsonl, one {\"template\": PATH, \"messages\": [...],"
+                + " \"add_generation_prompt\", \"bos_token\", \"eos_token\", \"now\", \"kwargs\"} per line in, one"
+                + " {\"text\": ...} or {\"error\": ...} per line out, in order"})
 final class TemplateCommand implements Callable<Integer> {
     @Parameters(arity = "0..1", paramLabel = "MODEL.gguf", description = "a model whose own template and tokens to use")
     Path model;

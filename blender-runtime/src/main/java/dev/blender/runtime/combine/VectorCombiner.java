@@ -4,8 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
+import java.util.concurrent.ForkJoinTask;
 import dev.blender.nativebridge.math.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -13,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The combination with the Vector API, reading llama.cpp's logits in place. Scratch arrays are kept between
- * calls; only a split row allocates, the parallel stream's few task objects.
+ * calls, a split row included (its parts run as reused pool tasks).
  *
  * <ul>
  *   <li>Log-space methods need no per-member normaliser: {@code logsoftmax(sum_k w_k logsoftmax(x_k))}
@@ -120,13 +119,143 @@ final class VectorCombiner implements Combiner {
         return (int) (at - at % F.length());
     }
 
-    /** Runs {@code body} for each part, the calling thread taking part in (it never waits on a busy pool alone). */
-    private static void eachPart(int parts, IntConsumer body) {
-        if (parts == 1) {
-            body.accept(0);
-        } else {
-            IntStream.range(0, parts).parallel().forEach(body);
+    /** What the parts of a split row do in the step in progress. */
+    private enum Phase { LOG_MIX, SUBTRACT, LINEAR_EXP, LINEAR_MIX }
+
+    /**
+     * Parts 1.. of a split row, run on the common pool by tasks this combiner reuses (reinitialised each time),
+     * so that a step allocates nothing: a parallel stream's task objects cost some 500 bytes a step.
+     */
+    private final class Part extends ForkJoinTask<Void> {
+        private static final long serialVersionUID = 1L;
+        private final int index;
+
+        Part(int index) {
+            this.index = index;
         }
+
+        @Override
+        public Void getRawResult() {
+            return null;
+        }
+
+        @Override
+        protected void setRawResult(Void value) {}
+
+        @Override
+        protected boolean exec() {
+            runPart(index);
+            return true;
+        }
+    }
+
+    private Part[] helpers = new Part[0];
+    // the row of the step in progress, set before its parts are forked (which publishes them to the pool)
+    private Phase phase;
+    private MemorySegment[] rowLogits;
+    private int rowK;
+    private int rowN;
+    private int rowParts;
+    private float[] rowOut;
+    private float rowNorm;
+    private float[] segmentArray;
+    private MemorySegment segmentOfOut;
+
+    /**
+     * Runs one phase over every part, the calling thread doing part 0 and any part no pool thread has taken
+     * yet (so it never waits on a busy pool alone), then waiting, briefly, for the parts being run elsewhere.
+     */
+    private void eachPart(Phase ph) {
+        phase = ph;
+        int parts = rowParts;
+        if (parts == 1) {
+            runPart(0);
+            return;
+        }
+        if (helpers.length < parts) {
+            helpers = new Part[parts];
+            for (int p = 0; p < parts; p++) {
+                helpers[p] = new Part(p);
+            }
+        }
+        for (int p = 1; p < parts; p++) {
+            helpers[p].reinitialize();
+            helpers[p].fork();
+        }
+        Throwable failed = null;
+        try {
+            runPart(0);
+        } catch (RuntimeException | Error e) {
+            failed = e;
+        }
+        for (int p = parts - 1; p >= 1; p--) {
+            Part h = helpers[p];
+            if (h.tryUnfork()) {
+                try {
+                    runPart(p);
+                } catch (RuntimeException | Error e) {
+                    failed = failed == null ? e : failed;
+                }
+                continue;
+            }
+            while (!h.isDone()) {
+                Thread.onSpinWait(); // a part takes some 100 microseconds: parking would cost as much
+            }
+            if (h.isCompletedAbnormally() && failed == null) {
+                failed = h.getException();
+            }
+        }
+        if (failed instanceof RuntimeException r) {
+            throw r;
+        }
+        if (failed instanceof Error e) {
+            throw e;
+        }
+    }
+
+    private void runPart(int p) {
+        int from = bound(p, rowParts, rowN);
+        int to = bound(p + 1, rowParts, rowN);
+        switch (phase) {
+            case LOG_MIX -> {
+                float best = mixLogSpace(rowLogits, rowK, from, to, rowOut);
+                partMax[0][p] = best;
+                partSum[0][p] = best == Float.NEGATIVE_INFINITY ? 0
+                        : storeExp(segmentOfOut, from, to, best, null);
+            }
+            case SUBTRACT -> subtract(rowOut, from, to, rowNorm);
+            case LINEAR_EXP -> {
+                for (int m = 0; m < rowK; m++) {
+                    float mx = max(rowLogits[m], from, to);
+                    partMax[m][p] = mx;
+                    // a part a member rules out entirely: no exp(-inf - -inf)
+                    partSum[m][p] = mx == Float.NEGATIVE_INFINITY ? fillZero(exps[m], from, to)
+                            : storeExp(rowLogits[m], from, to, mx, exps[m]);
+                }
+            }
+            case LINEAR_MIX -> mixLinear(rowK, from, to, p, rowOut);
+        }
+    }
+
+    private void beginRow(MemorySegment[] logits, int k, int n, float[] out) {
+        if (out != segmentArray) {
+            segmentArray = out;
+            segmentOfOut = MemorySegment.ofArray(out); // once per output array, not per step
+        }
+        rowLogits = logits;
+        rowK = k;
+        rowN = n;
+        rowOut = out;
+        rowParts = parts(logits, k, n);
+    }
+
+    /**
+     * Lets go of the caller's logits, which may be a closed context's; the output array stays, like the scratch
+     * arrays, so that its segment view is made once.
+     */
+    private void endRow() {
+        rowLogits = null;
+        rowOut = null;
     }
 
     /**
@@ -134,25 +263,24 @@ final class VectorCombiner implements Combiner {
      * maximum; the parts' sums, rescaled to the row's maximum, give the normaliser each part then subtracts.
      */
     private void mixLogSpaceInParts(MemorySegment[] logits, int k, int n, float[] out) {
-        int parts = parts(logits, k, n);
-        ensureParts(parts);
-        eachPart(parts, p -> {
-            int from = bound(p, parts, n);
-            int to = bound(p + 1, parts, n);
-            float best = mixLogSpace(logits, k, from, to, out);
-            partMax[0][p] = best;
-            partSum[0][p] = best == Float.NEGATIVE_INFINITY ? 0 : storeExp(MemorySegment.ofArray(out), from, to, best, null);
-        });
-        float best = Float.NEGATIVE_INFINITY;
-        for (int p = 0; p < parts; p++) {
-            best = Math.max(best, partMax[0][p]);
+        beginRow(logits, k, n, out);
+        try {
+            int parts = rowParts;
+            ensureParts(parts);
+            eachPart(Phase.LOG_MIX);
+            float best = Float.NEGATIVE_INFINITY;
+            for (int p = 0; p < parts; p++) {
+                best = Math.max(best, partMax[0][p]);
+            }
+            double sum = 0;
+            for (int p = 0; p < parts; p++) {
+                sum += partSum[0][p] == 0 ? 0 : partSum[0][p] * Math.exp(partMax[0][p] - best);
+            }
+            rowNorm = best + (float) Math.log(sum);
+            eachPart(Phase.SUBTRACT);
+        } finally {
+            endRow();
         }
-        double sum = 0;
-        for (int p = 0; p < parts; p++) {
-            sum += partSum[0][p] == 0 ? 0 : partSum[0][p] * Math.exp(partMax[0][p] - best);
-        }
-        float norm = best + (float) Math.log(sum);
-        eachPart(parts, p -> subtract(out, bound(p, parts, n), bound(p + 1, parts, n), norm));
     }
 
     private void ensureParts(int parts) {
@@ -210,10 +338,7 @@ final class VectorCombiner implements Combiner {
             out[i] = v;
             best = Math.max(best, v);
         }
-        double sum = 0;
-        for (int l = 0; l < lives; l++) {
-            sum += VectorMath.exp(FloatVector.fromArray(F, out, live[l]).sub(best)).reduceLanes(VectorOperators.ADD);
-        }
+        double sum = sumExpLive(out, live, lives, best);
         for (int t = bound; t < n; t++) {
             sum += Math.exp(out[t] - best);
         }
@@ -227,6 +352,19 @@ final class VectorCombiner implements Combiner {
     }
 
     /**
+     * The sum of {@code exp(x - best)} over the live vectors, in a method of its own: inside the large
+     * {@link #mixPlausible} C2 did not inline {@link VectorMath#exp}, and every call boxed its vectors (10 KB a
+     * step).
+     */
+    private static double sumExpLive(float[] out, int[] live, int lives, float best) {
+        double sum = 0;
+        for (int l = 0; l < lives; l++) {
+            sum += VectorMath.exp(FloatVector.fromArray(F, out, live[l]).sub(best)).reduceLanes(VectorOperators.ADD);
+        }
+        return sum;
+    }
+
+    /**
      * Each part stores every member's {@code exp(x - partmax)} and sums it; the members' normalisers come from
      * the parts' sums rescaled to each row's maximum, and each part then mixes and takes the log with
      * per-part scales that fold in its maximum.
@@ -235,36 +373,31 @@ final class VectorCombiner implements Combiner {
         if (exps.length < k || exps[0].length < n) {
             exps = new float[k][n];
         }
-        int parts = parts(logits, k, n);
-        ensureParts(parts);
-        if (partScale.length < k || partScale[0].length < parts) {
-            partScale = new float[k][parts];
-        }
-        eachPart(parts, p -> {
-            int from = bound(p, parts, n);
-            int to = bound(p + 1, parts, n);
+        beginRow(logits, k, n, out);
+        try {
+            int parts = rowParts;
+            ensureParts(parts);
+            if (partScale.length < k || partScale[0].length < parts) {
+                partScale = new float[k][parts];
+            }
+            eachPart(Phase.LINEAR_EXP);
             for (int m = 0; m < k; m++) {
-                float mx = max(logits[m], from, to);
-                partMax[m][p] = mx;
-                // a part a member rules out entirely: no exp(-inf - -inf)
-                partSum[m][p] = mx == Float.NEGATIVE_INFINITY ? fillZero(exps[m], from, to)
-                        : storeExp(logits[m], from, to, mx, exps[m]);
+                float mx = Float.NEGATIVE_INFINITY;
+                for (int p = 0; p < parts; p++) {
+                    mx = Math.max(mx, partMax[m][p]);
+                }
+                double z = 0;
+                for (int p = 0; p < parts; p++) {
+                    z += partSum[m][p] == 0 ? 0 : partSum[m][p] * Math.exp(partMax[m][p] - mx);
+                }
+                for (int p = 0; p < parts; p++) {
+                    partScale[m][p] = partSum[m][p] == 0 ? 0 : (float) (w[m] * Math.exp(partMax[m][p] - mx) / z);
+                }
             }
-        });
-        for (int m = 0; m < k; m++) {
-            float mx = Float.NEGATIVE_INFINITY;
-            for (int p = 0; p < parts; p++) {
-                mx = Math.max(mx, partMax[m][p]);
-            }
-            double z = 0;
-            for (int p = 0; p < parts; p++) {
-                z += partSum[m][p] == 0 ? 0 : partSum[m][p] * Math.exp(partMax[m][p] - mx);
-            }
-            for (int p = 0; p < parts; p++) {
-                partScale[m][p] = partSum[m][p] == 0 ? 0 : (float) (w[m] * Math.exp(partMax[m][p] - mx) / z);
-            }
+            eachPart(Phase.LINEAR_MIX);
+        } finally {
+            endRow();
         }
-        eachPart(parts, p -> mixLinear(k, bound(p, parts, n), bound(p + 1, parts, n), p, out));
     }
 
     private void mixLinear(int k, int from, int to, int p, float[] out) {

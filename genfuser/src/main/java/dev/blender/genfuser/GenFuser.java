@@ -18,6 +18,10 @@ import java.util.Objects;
  * template's token budget, and cut further when the prompt would not leave room for the answer in the
  * context; the answer streams token by token.
  *
+ * <p>The fuser may be decoder-only or encoder-decoder (a Flan-T5 GenFuser as LLM-Blender released it, converted to
+ * GGUF by llama.cpp's converter): the prompt then goes through the encoder and the answer is decoded from the
+ * model's decoder start token ({@link Generator} does both).
+ *
  * <p>Not thread-safe: it drives one context.
  */
 public final class GenFuser {
@@ -58,7 +62,7 @@ public final class GenFuser {
             chosen.add(ranked.get(0));
         }
         int budget = template.maxCandidateTokens();
-        int room = ctx.contextSize() - settings.maxTokens();
+        int room = promptRoom(settings.maxTokens());
         while (true) {
             int[] prompt = prompt(instruction, chosen, budget);
             if (prompt.length <= room) {
@@ -68,12 +72,31 @@ public final class GenFuser {
             }
             if (budget == 1) {
                 throw new IllegalArgumentException("the fusion prompt needs " + prompt.length + " tokens even with"
-                        + " candidates cut to one token, and the fuser's context of " + ctx.contextSize() + " must also"
-                        + " hold " + settings.maxTokens() + " answer tokens; shorten the instruction, lower maxTokens or"
-                        + " enlarge the context");
+                        + " candidates cut to one token, " + (ctx.model().hasEncoder()
+                        ? "but the fuser's encoder reads at most " + room + " in one pass (the context's batchSize and"
+                                + " microBatchSize); shorten the instruction or enlarge them"
+                        : "and the fuser's context of " + ctx.contextSize() + " must also hold " + settings.maxTokens()
+                                + " answer tokens; shorten the instruction, lower maxTokens or enlarge the context"));
             }
             budget = Math.max(1, budget / 2);
         }
+    }
+
+    /**
+     * How many prompt tokens fit. A decoder-only fuser holds prompt and answer in its KV cache; an encoder-decoder
+     * fuser (Flan-T5, LLM-Blender's own) reads the prompt with its encoder in one pass, so the prompt is bounded by
+     * the micro-batch and only the answer (after the decoder start token) takes KV cells.
+     */
+    private int promptRoom(int maxTokens) {
+        if (!ctx.model().hasEncoder()) {
+            return ctx.contextSize() - maxTokens;
+        }
+        if (maxTokens + 1 > ctx.contextSize()) {
+            throw new IllegalArgumentException("the encoder-decoder fuser's context of " + ctx.contextSize() + " cells"
+                    + " cannot hold the decoder start token and " + maxTokens + " answer tokens; lower maxTokens or"
+                    + " enlarge the context");
+        }
+        return Math.min(ctx.batchSize(), ctx.microBatchSize());
     }
 
     /** Tokens of the fusion prompt for these K candidates at the template's budget: the fusion's input cost. */

@@ -1,5 +1,6 @@
 package dev.blender.genfuser;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -69,6 +70,49 @@ class GenFuserTest {
                     () -> fuser.fuse("x ".repeat(400), List.of("a"), 40));
             assertTrue(e.getMessage().contains("context"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> fuser.fuse("q", List.of(), 8));
+        }
+    }
+
+    /**
+     * LLM-Blender's own fuser architecture: an encoder-decoder (Flan-T5; here a generated T5). The fusion prompt goes
+     * through the encoder, the answer is decoded from the start token and streamed, and it is exactly the greedy
+     * encode-then-decode reference in raw bridge calls; the prompt is bounded by the encoder's one pass, not by
+     * the KV cache, and candidates are cut to fit it.
+     */
+    @Test
+    void anEncoderDecoderFuserFusesEndToEnd() {
+        try (LlamaModel m = LlamaModel.load(TestModels.t5()); LlamaContext c = m.newContext(ctx(256))) {
+            assertTrue(m.hasEncoder());
+            GenFuser fuser = new GenFuser(c, FuserTemplate.llmBlender());
+            String instruction = "Say where the cat was.";
+            List<String> ranked = List.of("The cat was in the park.", "It was at the sea with the dog.",
+                    "The cat and the dog were in the house.");
+            StringBuilder streamed = new StringBuilder();
+            Candidate out = fuser.fuse(instruction, ranked, FuseOptions.greedy(12),
+                    (cand, token, text) -> streamed.append(text));
+            int[] prompt = fuser.prompt(instruction, ranked, FuserTemplate.llmBlender().maxCandidateTokens());
+            assertTrue(prompt.length > 12, "the prompt is longer than the answer budget: " + prompt.length);
+            assertEquals(m.vocab().eos(), prompt[prompt.length - 1], "T5 input ends with EOS");
+            int[] reference = TestModels.greedyEncoderDecoder(c, prompt, 12);
+            assertTrue(reference.length > 0);
+            assertArrayEquals(reference, out.tokens());
+            assertEquals(out.text(), streamed.toString());
+            assertTrue(out.finishReason() == FinishReason.LENGTH || out.finishReason() == FinishReason.END_OF_GENERATION);
+
+            // long candidates: the prompt must fit the encoder's single pass (here 160 tokens), whatever the KV cache
+            try (LlamaContext small = m.newContext(ctx(256).withBatchSize(160))) {
+                GenFuser cut = new GenFuser(small, FuserTemplate.llmBlender());
+                String longOne = "the cat and the dog were in the park and he was at the sea ".repeat(6);
+                List<String> longs = List.of(longOne, longOne, longOne);
+                assertTrue(cut.prompt(instruction, longs, FuserTemplate.llmBlender().maxCandidateTokens()).length > 160);
+                Candidate fused = cut.fuse(instruction, longs, 8);
+                assertTrue(fused.tokenCount() > 0);
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> cut.fuse("x ".repeat(200), List.of("a"), 8));
+                assertTrue(e.getMessage().contains("encoder"), e.getMessage());
+                assertThrows(IllegalArgumentException.class, () -> cut.fuse(instruction, ranked, 256),
+                        "the start token and 256 answer tokens do not fit 256 cells");
+            }
         }
     }
 

@@ -22,7 +22,7 @@ public enum LlamaAbi {
      * {@code de.kherud:llama:4.2.0}: the zero-setup default, CPU only. Identified by its exported
      * {@code LLAMA_BUILD_NUMBER}.
      */
-    B4916("b4916", Layouts.MODEL_PARAMS_B4916, Layouts.CONTEXT_PARAMS_B4916, true,
+    B4916("b4916", Layouts.MODEL_PARAMS_B4916, Layouts.CONTEXT_PARAMS_B4916, true, false,
             List.of(BackendDevice.Kind.CPU, BackendDevice.Kind.GPU, BackendDevice.Kind.ACCELERATOR)) {
         @Override
         void writeModelParams(MemorySegment p, ModelOptions o) {
@@ -52,7 +52,7 @@ public enum LlamaAbi {
      * CUDA, Vulkan and arm64 siblings): current architectures (Qwen3 and later), GPU backends as
      * plugins. Identified by {@code llama_get_memory} and {@code llama_version()} = {@code 0.5.0*}.
      */
-    V0_5_0("v0.5.0", Layouts.MODEL_PARAMS_V0_5_0, Layouts.CONTEXT_PARAMS_V0_5_0, false,
+    V0_5_0("v0.5.0", Layouts.MODEL_PARAMS_V0_5_0, Layouts.CONTEXT_PARAMS_V0_5_0, false, true,
             List.of(BackendDevice.Kind.CPU, BackendDevice.Kind.GPU, BackendDevice.Kind.INTEGRATED_GPU,
                     BackendDevice.Kind.ACCELERATOR, BackendDevice.Kind.META)) {
         private static final int LOAD_MODE_NONE = 0;
@@ -97,15 +97,17 @@ public enum LlamaAbi {
     private final StructLayout modelParams;
     private final StructLayout contextParams;
     private final boolean serialisesDecodes;
+    private final boolean batchesEncoderDecoder;
     /** {@code enum ggml_backend_dev_type} in order: v0.5.0 inserted IGPU before ACCEL. */
     private final List<BackendDevice.Kind> deviceKinds;
 
     LlamaAbi(String version, StructLayout modelParams, StructLayout contextParams, boolean serialisesDecodes,
-             List<BackendDevice.Kind> deviceKinds) {
+             boolean batchesEncoderDecoder, List<BackendDevice.Kind> deviceKinds) {
         this.version = version;
         this.modelParams = modelParams;
         this.contextParams = contextParams;
         this.serialisesDecodes = serialisesDecodes;
+        this.batchesEncoderDecoder = batchesEncoderDecoder;
         this.deviceKinds = deviceKinds;
     }
 
@@ -115,6 +117,17 @@ public enum LlamaAbi {
      */
     public boolean serialisesDecodes() {
         return serialisesDecodes;
+    }
+
+    /**
+     * Whether an encoder-decoder model's decoder (T5) gives the same logits however its tokens are grouped into
+     * decodes, so that several candidates can advance in one decode. At b4916 it does not: decoding the start token
+     * and a token in one call, or one call each, or two sequences' tokens together, gave logits up to 3.6 apart on
+     * a generated T5 ({@code EncoderDecoderTest}); v0.5.0 agrees to 1e-6. So at b4916 an encoder-decoder model
+     * generates one candidate at a time, one token per decode, as llama.cpp's own examples run it.
+     */
+    public boolean batchesEncoderDecoder() {
+        return batchesEncoderDecoder;
     }
 
     /** The llama.cpp version this ABI belongs to, as users name it ({@code b4916}, {@code v0.5.0}). */

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -59,6 +60,12 @@ public final class LlamaContext implements AutoCloseable {
     private final int nBatch;
     private final int nSeqMax;
     private final PoolingType pooling;
+    /** Whether the model reads prompts with an encoder (T5): asked once, it cannot change. */
+    private final boolean hasEncoder;
+    /** An encoder and a decoder: decodes need an encode first. */
+    private final boolean encoderDecoder;
+    /** Sequence ids the last successful {@link #encode} gave input to: the decoder's cross attention reads only those. */
+    private final boolean[] encoded;
     private final Cleaner.Cleanable cleanable;
     /** Which batch rows of the last successful decode have logits; null before any decode. */
     private boolean[] outputs = new boolean[0];
@@ -90,6 +97,9 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         }
+        this.hasEncoder = model.hasEncoder();
+        this.encoderDecoder = hasEncoder && model.hasDecoder();
+        this.encoded = new boolean[nSeqMax];
         this.cleanable = CLEANER.register(this, new Free(ptr, modelHandle, loraHandles));
     }
 
@@ -230,6 +240,9 @@ public final class LlamaContext implements AutoCloseable {
         Objects.requireNonNull(batch, "batch");
         checkOpen();
         validate(batch);
+        if (encoderDecoder) {
+            checkEncoded(batch);
+        }
         invalidateViews();
         lastBatchSize = 0;
         kvVersion++; // even a failed decode may have written cells
@@ -277,6 +290,74 @@ public final class LlamaContext implements AutoCloseable {
         lastBatchSize = n;
     }
 
+    /**
+     * Runs the encoder of an encoder-decoder model (T5) over a prompt: every token with its position
+     * ({@code 0..n-1}) and the sequences whose decoder will read it. The decoder's cross attention then reads this
+     * input for those sequences until the next encode, which replaces it for all of them; the KV cache is left as
+     * it is, but what its cells were computed against changes ({@link #kvVersion()} moves on). The whole prompt goes
+     * into one encode: llama.cpp cannot split a non-causal pass, so it must fit {@link #batchSize()} and
+     * {@link #microBatchSize()}. A prompt shared by several candidates is encoded once with all their sequence ids
+     * on every token. Views from {@link #logits(int)} become invalid, and there are no logits until the next decode.
+     *
+     * @throws IllegalStateException    the model has no encoder (decoder-only: {@link #decode} its prompt instead)
+     * @throws IllegalArgumentException the batch is empty or longer than one micro-batch, or has a bad token or
+     *                                  sequence id
+     * @throws LlamaException           llama.cpp failed the encode
+     */
+    public synchronized void encode(Batch batch) {
+        Objects.requireNonNull(batch, "batch");
+        checkOpen();
+        if (!hasEncoder) {
+            throw new IllegalStateException("model " + model.path().getFileName() + " ("
+                    + model.gguf().architecture().orElse("?") + ") is decoder-only: it has no encoder to encode with;"
+                    + " decode its prompt instead");
+        }
+        validate(batch);
+        int n = batch.size();
+        int micro = microBatchSize();
+        if (n > micro) {
+            // llama.cpp asserts this (the encoder cannot split its non-causal pass), which would end the process
+            throw new IllegalArgumentException("an encoder prompt of " + n + " tokens exceeds this context's"
+                    + " microBatchSize " + micro + " (the encoder reads the whole prompt in one pass); shorten it or"
+                    + " create the context with larger batchSize, microBatchSize and contextSize");
+        }
+        invalidateViews();
+        lastBatchSize = 0;
+        kvVersion++;
+        Arrays.fill(encoded, false); // until this encode succeeds
+        int rc;
+        boolean serialise = serialiseDecodes;
+        if (serialise) {
+            COMPUTE.lock();
+        }
+        try {
+            LlamaBackend.takeErrors();
+            rc = (int) LlamaCpp.encode.invokeExact(ptr, batch.struct());
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            if (serialise) {
+                COMPUTE.unlock();
+            }
+        }
+        if (rc != 0) {
+            String why = LlamaBackend.takeErrors().replace('\n', ' ').strip();
+            throw new LlamaException("llama_encode failed with " + rc + " for a prompt of " + n + " tokens of "
+                    + model.path().getFileName() + (why.isEmpty() ? "" : " (" + why + ")"));
+        }
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < batch.seqCount(i); k++) {
+                encoded[batch.seqId(i, k)] = true;
+            }
+        }
+    }
+
+    /** Whether sequence {@code seq} has encoder input from the last {@link #encode} (always false for decoder-only models). */
+    public synchronized boolean isEncoded(int seq) {
+        checkSeq(seq);
+        return encoded[seq];
+    }
+
     private void validate(Batch batch) {
         int n = batch.size();
         if (n == 0) {
@@ -292,6 +373,23 @@ public final class LlamaContext implements AutoCloseable {
             int seqs = batch.seqCount(i);
             for (int k = 0; k < seqs; k++) {
                 checkSeq(batch.seqId(i, k));
+            }
+        }
+    }
+
+    /**
+     * The decoder's cross attention reads the encoder input of each token's sequences: llama.cpp asserts (ends the
+     * process) when there was no encode at all, and gives NaN logits for a sequence the encode did not include.
+     */
+    private void checkEncoded(Batch batch) {
+        for (int i = 0; i < batch.size(); i++) {
+            for (int k = 0; k < batch.seqCount(i); k++) {
+                int seq = batch.seqId(i, k);
+                if (!encoded[seq]) {
+                    throw new IllegalStateException("model " + model.path().getFileName() + " is an encoder-decoder"
+                            + " model and sequence " + seq + " has no encoded prompt: encode the prompt for it"
+                            + " (LlamaContext.encode, with sequence " + seq + " on its tokens) before decoding");
+                }
             }
         }
     }

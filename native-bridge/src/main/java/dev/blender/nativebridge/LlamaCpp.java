@@ -76,6 +76,10 @@ final class LlamaCpp {
     static final MethodHandle model_n_layer = h("llama_model_n_layer", fn(JAVA_INT, ADDRESS));
     static final MethodHandle model_n_head = h("llama_model_n_head", fn(JAVA_INT, ADDRESS));
     static final MethodHandle model_chat_template = h("llama_model_chat_template", fn(ADDRESS, ADDRESS, ADDRESS));
+    // encoder-decoder models (T5): the same signatures at b4916 and v0.5.0
+    static final MethodHandle model_has_encoder = h("llama_model_has_encoder", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle model_has_decoder = h("llama_model_has_decoder", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle model_decoder_start_token = h("llama_model_decoder_start_token", fn(JAVA_INT, ADDRESS));
 
     // context
     static final MethodHandle init_from_model =
@@ -90,6 +94,7 @@ final class LlamaCpp {
     static final MethodHandle n_threads = h("llama_n_threads", fn(JAVA_INT, ADDRESS));
     static final MethodHandle n_threads_batch = h("llama_n_threads_batch", fn(JAVA_INT, ADDRESS));
     static final MethodHandle decode = h("llama_decode", fn(JAVA_INT, ADDRESS, Layouts.BATCH));
+    static final MethodHandle encode = h("llama_encode", fn(JAVA_INT, ADDRESS, Layouts.BATCH));
     static final MethodHandle get_logits_ith = h("llama_get_logits_ith", fn(ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle get_embeddings_ith = h("llama_get_embeddings_ith", fn(ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle get_embeddings_seq = h("llama_get_embeddings_seq", fn(ADDRESS, ADDRESS, JAVA_INT));

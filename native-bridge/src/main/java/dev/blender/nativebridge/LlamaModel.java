@@ -325,6 +325,61 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the model has an encoder that reads the prompt ({@link LlamaContext#encode}) before its decoder
+     * generates: true for encoder-decoder models such as T5 / Flan-T5 (LLM-Blender's released GenFuser), false
+     * for decoder-only models, which read the prompt with {@link LlamaContext#decode}.
+     */
+    public boolean hasEncoder() {
+        return boolProperty(LlamaCpp.model_has_encoder);
+    }
+
+    /**
+     * Whether the model has a decoder, i.e. can generate: false only for encoder-only models (e.g.
+     * {@code t5encoder}, which computes embeddings).
+     */
+    public boolean hasDecoder() {
+        return boolProperty(LlamaCpp.model_has_decoder);
+    }
+
+    /**
+     * The token an encoder-decoder model's decoder starts every answer from: the model's own
+     * ({@code <arch>.decoder_start_token_id}, T5's padding token), else BOS, else the padding token, which is
+     * what llama.cpp's examples and Hugging Face fall back to.
+     *
+     * @throws IllegalStateException the model has no encoder (a decoder-only model continues its prompt and has
+     *                               no start token), or it names none and has neither BOS nor padding
+     */
+    public int decoderStartToken() {
+        if (!hasEncoder()) {
+            throw new IllegalStateException("model " + path.getFileName() + " (" + gguf.architecture().orElse("?")
+                    + ") has no encoder, so no decoder start token: a decoder-only model continues its prompt");
+        }
+        int start = intProperty(LlamaCpp.model_decoder_start_token);
+        if (start >= 0 && start < vocab.size()) {
+            return start;
+        }
+        if (vocab.bos() >= 0) {
+            return vocab.bos();
+        }
+        if (vocab.pad() >= 0) {
+            return vocab.pad();
+        }
+        throw new IllegalStateException("encoder-decoder model " + path.getFileName() + " names no decoder start"
+                + " token (decoder_start_token_id) and has neither a BOS nor a padding token to start from");
+    }
+
+    private boolean boolProperty(MethodHandle mh) {
+        MemorySegment ptr = handle.retain();
+        try {
+            return (boolean) mh.invokeExact(ptr);
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            handle.release();
+        }
+    }
+
     /** The model's default chat template ({@code tokenizer.chat_template}), if it has one. */
     public Optional<String> chatTemplate() {
         MemorySegment ptr = handle.retain();

@@ -61,6 +61,15 @@ public final class TestModels {
         return tiny(1, 0);
     }
 
+    /**
+     * A small generated T5 (encoder and decoder of 2 blocks, width 64, 512 SentencePiece tokens, decoder starting
+     * from the padding token), written once per JVM.
+     */
+    public static Path t5() {
+        return generated("t5", SyntheticLlama.builder().architecture(SyntheticLlama.Architecture.T5)
+                .weightSeed(5).name("synthetic-t5").build());
+    }
+
     /** ChatML as a Jinja template, which llama.cpp recognises by its {@code <|im_start|>}. */
     public static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n'"
             + " + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
@@ -106,6 +115,42 @@ public final class TestModels {
             ctx.decode(b);
             return ctx.logitsArray(prompt.length - 1);
         }
+    }
+
+    /**
+     * The reference an encoder-decoder generation is checked against, in raw bridge calls only: encode the prompt
+     * into sequence 0, then decode from the model's decoder start token one token at a time, each the argmax of the
+     * last logits (lowest id on ties), until end of generation or {@code maxTokens}.
+     */
+    public static int[] greedyEncoderDecoder(LlamaContext ctx, int[] prompt, int maxTokens) {
+        Vocab vocab = ctx.model().vocab();
+        ctx.clearKvCache();
+        int[] out = new int[maxTokens];
+        int n = 0;
+        try (Batch batch = Batch.create(Math.max(prompt.length, 1))) {
+            batch.addSequence(prompt, 0, 0, false);
+            ctx.encode(batch);
+            batch.clear();
+            batch.add(ctx.model().decoderStartToken(), 0, 0, true);
+            ctx.decode(batch);
+            for (int pos = 1; n < maxTokens; pos++) {
+                float[] logits = ctx.logitsArray(0);
+                int best = 0;
+                for (int t = 1; t < logits.length; t++) {
+                    if (logits[t] > logits[best]) {
+                        best = t;
+                    }
+                }
+                if (vocab.isEndOfGeneration(best)) {
+                    break;
+                }
+                out[n++] = best;
+                batch.clear();
+                batch.add(best, pos, 0, true);
+                ctx.decode(batch);
+            }
+        }
+        return java.util.Arrays.copyOf(out, n);
     }
 
     /** The largest element-wise difference of two logit rows. */

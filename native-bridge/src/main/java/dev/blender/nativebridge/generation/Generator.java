@@ -1,5 +1,6 @@
 package dev.blender.nativebridge.generation;
 
+import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.ChatMessage;
@@ -20,6 +21,12 @@ import java.util.function.BooleanSupplier;
  * Samples N candidates for one prompt from one context, batched: the prompt is decoded once into
  * sequence 0 and shared with sequences 1..N-1 by KV-cache copy, then every live candidate advances by
  * one token per {@code llama_decode}; finished candidates drop out and free their cells.
+ *
+ * <p>An encoder-decoder model (T5, Flan-T5: LLM-Blender's own GenFuser) reads the prompt with its encoder, once
+ * for all N candidates, and each candidate's decoder starts from the model's
+ * {@linkplain LlamaModel#decoderStartToken() decoder start token}; the prompt must then fit one micro-batch and
+ * takes no KV cells. With llama.cpp b4916 such a model generates one candidate per call
+ * ({@link dev.blender.nativebridge.LlamaAbi#batchesEncoderDecoder()}).
  *
  * <p>The context must allow {@code maxSequences >= N} and hold the prompt plus every candidate's
  * tokens ({@code contextSize >= prompt + N * maxTokens}; a candidate that finds no room ends with
@@ -97,10 +104,33 @@ public final class Generator {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
         int n = request.candidates();
-        int promptLength = request.promptLength();
+        LlamaModel model = ctx.model();
+        // an encoder-decoder model reads the prompt with its encoder; its decoder starts from its start token, and
+        // only what the decoder holds takes KV cells
+        boolean encoderDecoder = model.hasEncoder();
+        if (encoderDecoder && !model.hasDecoder()) {
+            throw new IllegalArgumentException("model " + model.path().getFileName() + " is encoder-only ("
+                    + model.gguf().architecture().orElse("?") + "): it computes embeddings and cannot generate");
+        }
+        int[] decoderPrompt = encoderDecoder ? new int[] {model.decoderStartToken()} : request.prompt();
+        int promptLength = decoderPrompt.length;
         if (n > ctx.maxSequences()) {
             throw new IllegalArgumentException(n + " candidates need a context with maxSequences >= " + n
                     + " (this one: " + ctx.maxSequences() + ")");
+        }
+        if (encoderDecoder && n > 1 && !LlamaBackend.abi().batchesEncoderDecoder()) {
+            throw new IllegalArgumentException(n + " candidates of the encoder-decoder model "
+                    + model.path().getFileName() + " cannot be batched with llama.cpp " + LlamaBackend.abi().version()
+                    + ", whose " + model.gguf().architecture().orElse("?") + " decoder gives other logits when"
+                    + " sequences share a decode; generate one candidate per call, or use llama.cpp v0.5.0"
+                    + " (`blender natives install cpu`, BLENDER_LLAMA_LIBRARY), which batches them");
+        }
+        if (encoderDecoder && request.promptLength() > Math.min(ctx.batchSize(), ctx.microBatchSize())) {
+            throw new IllegalArgumentException("a prompt of " + request.promptLength() + " tokens does not fit the"
+                    + " encoder of " + model.path().getFileName() + ", which reads it in one pass of at most "
+                    + Math.min(ctx.batchSize(), ctx.microBatchSize()) + " tokens (the context's batchSize and"
+                    + " microBatchSize, which llama.cpp caps at its contextSize); shorten the prompt or create the"
+                    + " context with larger ones");
         }
         if (promptLength + n > ctx.contextSize()) {
             throw new IllegalArgumentException("a prompt of " + promptLength + " tokens and " + n
@@ -116,7 +146,15 @@ public final class Generator {
         BooleanSupplier cancelled = cancel == null ? () -> false : cancel::isCancelled;
         try (SequenceDecoder decoder = new SequenceDecoder(ctx, cancelled)) {
             try {
-                decoder.prefill(0, request.prompt());
+                if (encoderDecoder) {
+                    int[] all = new int[n];
+                    for (int c = 0; c < n; c++) {
+                        all[c] = c;
+                    }
+                    // encoded once for every candidate: each sequence's cross attention reads the prompt
+                    decoder.encode(request.prompt(), all);
+                }
+                decoder.prefill(0, decoderPrompt);
             } catch (CancellationException e) {
                 return cancelledBeforeStart(n, listener);
             }
@@ -129,7 +167,7 @@ public final class Generator {
             Seq[] seqs = new Seq[n];
             float[] scratch = new float[vocabSize];
             for (int c = 0; c < n; c++) {
-                seqs[c] = new Seq(c, request, promptLength);
+                seqs[c] = new Seq(c, request, decoderPrompt);
             }
             int live = n;
             while (live > 0) {
@@ -284,14 +322,13 @@ public final class Generator {
         /** Set once finished and reported. */
         Candidate result;
 
-        Seq(int index, GenerationRequest request, int promptLength) {
+        /** {@code prefix}: what the sequence holds before its first token, which repetition penalties count. */
+        Seq(int index, GenerationRequest request, int[] prefix) {
             this.index = index;
             this.sampler = new Sampler(request.sampler(), request.candidateSeed(index));
-            this.history = new int[promptLength + request.maxTokens()];
-            for (int i = 0; i < promptLength; i++) {
-                history[i] = request.promptToken(i);
-            }
-            this.historyLength = promptLength;
+            this.history = new int[prefix.length + request.maxTokens()];
+            System.arraycopy(prefix, 0, history, 0, prefix.length);
+            this.historyLength = prefix.length;
             this.logProbs = new float[Math.min(request.maxTokens(), 256)];
             this.text = new StreamingText(request.stop());
         }

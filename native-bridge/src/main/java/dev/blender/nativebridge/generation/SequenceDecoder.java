@@ -18,6 +18,9 @@ import java.util.function.BooleanSupplier;
  * Several sequences of one {@link LlamaContext}, decoded together: the one decode loop that candidate
  * generation, mixing, judging and scoring share.
  *
+ * <p>An encoder-decoder model (T5) reads its prompt with {@link #encode} first; its sequences then hold only
+ * what the decoder wrote, starting from the model's decoder start token.
+ *
  * <p>A sequence is a sequence id of the context ({@code 0 .. maxSequences()-1}) with the tokens put
  * into it so far. {@link #prefill} puts a prompt into an empty sequence; {@link #fork} gives another
  * sequence the same tokens by copying KV cells, not by decoding them again ({@link #prefillShared}
@@ -223,6 +226,56 @@ public final class SequenceDecoder implements AutoCloseable {
     /** Prompt tokens that prefills of sequence 0 found kept in the cache instead of decoding them. */
     public long reusedTokens() {
         return reusedTokens;
+    }
+
+    /**
+     * For an encoder-decoder model (T5): runs the encoder over {@code prompt} once for all of {@code seqs}, whose
+     * decoders then read it through cross attention; {@link #prefill} each (or prefill one and {@link #fork} it)
+     * with the decoder's start ({@link dev.blender.nativebridge.LlamaModel#decoderStartToken()}) to generate. The
+     * input replaces the previous encode's for every sequence, so the sequences must be empty (a live one was
+     * decoded against the old input), and so does what sequence 0 kept from an earlier decoder. Puts nothing in
+     * the KV cache.
+     *
+     * @throws IllegalStateException    the model has no encoder, or one of {@code seqs} holds tokens
+     * @throws IllegalArgumentException an empty prompt, no or repeated sequences, or a prompt longer than the
+     *                                  context's micro-batch (the encoder reads it in one pass)
+     * @throws CancellationException    cancelled before the encode
+     */
+    public void encode(int[] prompt, int[] seqs) {
+        checkOpen();
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(seqs, "seqs");
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("an empty prompt gives the encoder nothing to read");
+        }
+        if (seqs.length == 0) {
+            throw new IllegalArgumentException("no sequences to encode the prompt for");
+        }
+        boolean[] seen = new boolean[live.length];
+        for (int s : seqs) {
+            checkSeq(s);
+            if (seen[s]) {
+                throw new IllegalArgumentException("sequence " + s + " appears twice");
+            }
+            seen[s] = true;
+            if (live[s]) {
+                throw new IllegalStateException("sequence " + s + " holds " + next[s] + " tokens decoded against the"
+                        + " previous encoder input; end it before encoding a new prompt");
+            }
+        }
+        if (cancelled.getAsBoolean()) {
+            throw new CancellationException("encoding cancelled");
+        }
+        dropReusable();
+        unpin();
+        call++; // no sequence's logits survive an encode
+        try (Batch b = Batch.create(prompt.length, seqs.length)) {
+            for (int i = 0; i < prompt.length; i++) {
+                b.add(prompt[i], i, seqs, false);
+            }
+            ctx.encode(b);
+        }
+        tokensDecoded += prompt.length;
     }
 
     /** Decodes a prompt into an empty sequence, with logits for its last token. */

@@ -31,7 +31,16 @@ public final class SyntheticLlama {
          * Qwen3: llama's layout plus a per-head RMS norm on queries and keys ({@code attn_q_norm},
          * {@code attn_k_norm}). Newer than llama.cpp b4916, which refuses to load it.
          */
-        QWEN3("qwen3");
+        QWEN3("qwen3"),
+        /**
+         * T5 (v1.1 / Flan-T5 layout): an encoder and a decoder of {@code layers} blocks each, the decoder
+         * with cross attention over the encoder's output, relative position buckets instead of rotary
+         * embeddings (one bias table per stack, in block 0, as the released checkpoints have), gated-GELU
+         * feed-forward. The prompt goes through {@code llama_encode}; generation decodes from
+         * {@code t5.decoder_start_token_id}. With the SentencePiece vocabulary, prompts end with EOS and get no
+         * BOS, as T5's tokenizer does.
+         */
+        T5("t5");
 
         private final String ggufName;
 
@@ -60,6 +69,14 @@ public final class SyntheticLlama {
         BYTE_LEVEL_BPE
     }
 
+    /** T5's number of relative position buckets (every released T5 uses 32). */
+    static final int T5_RELATIVE_BUCKETS = 32;
+    /** What {@link Builder#decoderStartToken} takes to write no decoder start token. */
+    public static final int NO_DECODER_START_TOKEN = -1;
+
+    /** T5's padding token, which is also its decoder start token: {@code <unk>} of the generated vocabulary. */
+    public static final int T5_PADDING_ID = SyntheticVocabulary.UNKNOWN_ID;
+
     /** Qwen3's RoPE base, larger than llama's default 10000, as in the released models. */
     static final float QWEN3_ROPE_FREQ_BASE = 1_000_000f;
 
@@ -78,6 +95,7 @@ public final class SyntheticLlama {
     private final GgmlType tensorType;
     private final String chatTemplate;
     private final String name;
+    private final int decoderStartToken;
     private final List<String> tokens;
     private final List<String> merges;
     private long fileSize = -1;
@@ -98,6 +116,7 @@ public final class SyntheticLlama {
         this.tensorType = b.tensorType;
         this.chatTemplate = b.chatTemplate;
         this.name = name;
+        this.decoderStartToken = b.decoderStartToken;
         if (vocabulary == VocabularyKind.BYTE_LEVEL_BPE) {
             SyntheticBpeVocabulary.Tokens bpe = SyntheticBpeVocabulary.tokens(vocabSize, vocabularySeed);
             this.tokens = bpe.tokens();
@@ -125,6 +144,7 @@ public final class SyntheticLlama {
         this.tensorType = o.tensorType;
         this.chatTemplate = o.chatTemplate;
         this.name = name;
+        this.decoderStartToken = o.decoderStartToken;
         this.tokens = o.tokens;
         this.merges = o.merges;
     }
@@ -218,6 +238,14 @@ public final class SyntheticLlama {
         return Optional.ofNullable(chatTemplate);
     }
 
+    /**
+     * T5 only: the token id written as {@code t5.decoder_start_token_id}, or {@link #NO_DECODER_START_TOKEN}
+     * when the key is left out.
+     */
+    public int decoderStartToken() {
+        return decoderStartToken;
+    }
+
     /** general.name. */
     public String name() {
         return name;
@@ -273,7 +301,10 @@ public final class SyntheticLlama {
         w.putU32(arch + ".block_count", layers);
         w.putU32(arch + ".feed_forward_length", feedForwardLength);
         w.putU32(arch + ".attention.head_count", heads);
-        w.putU32(arch + ".attention.head_count_kv", kvHeads);
+        if (architecture != Architecture.T5) {
+            // T5's converter writes no KV head count: its attention is never grouped
+            w.putU32(arch + ".attention.head_count_kv", kvHeads);
+        }
         switch (architecture) {
             case LLAMA -> {
                 w.putU32("llama.rope.dimension_count", headDim);
@@ -294,6 +325,18 @@ public final class SyntheticLlama {
                 w.putF32("qwen3.rope.freq_base", QWEN3_ROPE_FREQ_BASE);
                 w.putF32("qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
             }
+            case T5 -> {
+                // T5's head size is its own hyperparameter (d_kv), not width / heads
+                w.putU32("t5.attention.key_length", headDim);
+                w.putU32("t5.attention.value_length", headDim);
+                // llama.cpp reads the RMS key; T5's converter writes the plain one too, with the same value
+                w.putF32("t5.attention.layer_norm_epsilon", 1e-6f);
+                w.putF32("t5.attention.layer_norm_rms_epsilon", 1e-6f);
+                w.putU32("t5.attention.relative_buckets_count", T5_RELATIVE_BUCKETS);
+                if (decoderStartToken != NO_DECODER_START_TOKEN) {
+                    w.putU32("t5.decoder_start_token_id", decoderStartToken);
+                }
+            }
         }
         switch (vocabulary) {
             case SENTENCE_PIECE -> putSentencePiece(w);
@@ -310,6 +353,10 @@ public final class SyntheticLlama {
         // Residual-path weights stay small; the unembedding is scaled so logits have roughly unit spread
         // after RMS norm, which keeps the output distribution far from uniform without saturating it.
         double hidden = 0.05;
+        if (architecture == Architecture.T5) {
+            putT5Tensors(w, hidden);
+            return w;
+        }
         gaussian(w, "token_embd.weight", emb, vocabSize, 0.1);
         ones(w, "output_norm.weight", emb);
         gaussian(w, "output.weight", emb, vocabSize, 1.0 / Math.sqrt(emb));
@@ -332,6 +379,45 @@ public final class SyntheticLlama {
         return w;
     }
 
+    /**
+     * The tensors llama.cpp's t5 loader asks for (b4916 and v0.5.0 alike): shared embedding, an untied output
+     * as Flan-T5 has, one encoder and one decoder stack of equal depth (b4916 knows no separate decoder depth).
+     */
+    private void putT5Tensors(GgufWriter w, double hidden) {
+        long emb = embeddingLength;
+        long qDim = (long) heads * headDim;
+        long ffn = feedForwardLength;
+        gaussian(w, "token_embd.weight", emb, vocabSize, 0.1);
+        ones(w, "enc.output_norm.weight", emb);
+        ones(w, "dec.output_norm.weight", emb);
+        gaussian(w, "output.weight", emb, vocabSize, 1.0 / Math.sqrt(emb));
+        for (String stack : new String[] {"enc", "dec"}) {
+            for (int i = 0; i < layers; i++) {
+                String p = stack + ".blk." + i + ".";
+                ones(w, p + "attn_norm.weight", emb);
+                if (i == 0) {
+                    // F32 whatever the tensor type: its rows are heads long, shorter than a quantisation block
+                    gaussianF32(w, p + "attn_rel_b.weight", heads, T5_RELATIVE_BUCKETS, 0.5);
+                }
+                gaussian(w, p + "attn_q.weight", emb, qDim, hidden);
+                gaussian(w, p + "attn_k.weight", emb, qDim, hidden);
+                gaussian(w, p + "attn_v.weight", emb, qDim, hidden);
+                gaussian(w, p + "attn_o.weight", qDim, emb, hidden);
+                if (stack.equals("dec")) {
+                    ones(w, p + "cross_attn_norm.weight", emb);
+                    gaussian(w, p + "cross_attn_q.weight", emb, qDim, hidden);
+                    gaussian(w, p + "cross_attn_k.weight", emb, qDim, hidden);
+                    gaussian(w, p + "cross_attn_v.weight", emb, qDim, hidden);
+                    gaussian(w, p + "cross_attn_o.weight", qDim, emb, hidden);
+                }
+                ones(w, p + "ffn_norm.weight", emb);
+                gaussian(w, p + "ffn_gate.weight", emb, ffn, hidden);
+                gaussian(w, p + "ffn_up.weight", emb, ffn, hidden);
+                gaussian(w, p + "ffn_down.weight", ffn, emb, hidden);
+            }
+        }
+    }
+
     private void putSentencePiece(GgufWriter w) {
         w.putString("tokenizer.ggml.model", "llama");
         w.putStringArray("tokenizer.ggml.tokens", tokens);
@@ -346,8 +432,15 @@ public final class SyntheticLlama {
         w.putU32("tokenizer.ggml.bos_token_id", SyntheticVocabulary.BOS_ID);
         w.putU32("tokenizer.ggml.eos_token_id", SyntheticVocabulary.EOS_ID);
         w.putU32("tokenizer.ggml.unknown_token_id", SyntheticVocabulary.UNKNOWN_ID);
-        w.putBool("tokenizer.ggml.add_bos_token", true);
-        w.putBool("tokenizer.ggml.add_eos_token", false);
+        if (architecture == Architecture.T5) {
+            // T5's tokenizer: no BOS, EOS closes every input; padding (here shared with <unk>) starts the decoder
+            w.putU32("tokenizer.ggml.padding_token_id", T5_PADDING_ID);
+            w.putBool("tokenizer.ggml.add_bos_token", false);
+            w.putBool("tokenizer.ggml.add_eos_token", true);
+        } else {
+            w.putBool("tokenizer.ggml.add_bos_token", true);
+            w.putBool("tokenizer.ggml.add_eos_token", false);
+        }
     }
 
     private void putByteLevelBpe(GgufWriter w) {
@@ -376,9 +469,17 @@ public final class SyntheticLlama {
     }
 
     private void gaussian(GgufWriter w, String tensor, long ne0, long ne1, double std) {
+        gaussian(w, tensor, tensorType, ne0, ne1, std);
+    }
+
+    private void gaussianF32(GgufWriter w, String tensor, long ne0, long ne1, double std) {
+        gaussian(w, tensor, GgmlType.F32, ne0, ne1, std);
+    }
+
+    private void gaussian(GgufWriter w, String tensor, GgmlType type, long ne0, long ne1, double std) {
         long tensorSeed = mix(weightSeed, tensor.hashCode());
         // one generator per row makes each row independent of the order in which rows are requested
-        w.tensor(tensor, tensorType, new long[] {ne0, ne1}, (row, out) -> {
+        w.tensor(tensor, type, new long[] {ne0, ne1}, (row, out) -> {
             SplittableRandom random = new SplittableRandom(mix(tensorSeed, row));
             for (int i = 0; i < out.length; i++) {
                 out[i] = (float) (random.nextGaussian() * std);
@@ -420,6 +521,7 @@ public final class SyntheticLlama {
         private String chatTemplate;
         private String name;
         private boolean nameSet;
+        private int decoderStartToken = T5_PADDING_ID;
 
         private Builder() {
         }
@@ -511,6 +613,15 @@ public final class SyntheticLlama {
             return this;
         }
 
+        /**
+         * T5 only: {@code t5.decoder_start_token_id} (default {@link #T5_PADDING_ID}, as T5 starts from its
+         * padding token); {@link #NO_DECODER_START_TOKEN} leaves the key out, so readers fall back to BOS.
+         */
+        public Builder decoderStartToken(int v) {
+            decoderStartToken = v;
+            return this;
+        }
+
         /** general.name (default "synthetic-" and the architecture's name, e.g. "synthetic-llama"). */
         public Builder name(String v) {
             name = v;
@@ -579,6 +690,11 @@ public final class SyntheticLlama {
                     errors.add("headDim x heads must be a multiple of " + block + " for tensorType " + tensorType
                             + ", got " + headDim + " x " + heads);
                 }
+            }
+            if (decoderStartToken != NO_DECODER_START_TOKEN
+                    && (decoderStartToken < 0 || decoderStartToken >= vocabSize)) {
+                errors.add("decoderStartToken must be a token id in 0.." + (vocabSize - 1) + " or "
+                        + NO_DECODER_START_TOKEN + " for none, got " + decoderStartToken);
             }
             String n = nameSet ? name
                     : "synthetic-" + (architecture == null ? "model" : architecture.ggufName());

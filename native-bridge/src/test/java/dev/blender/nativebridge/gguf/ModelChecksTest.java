@@ -351,7 +351,15 @@ class ModelChecksTest {
                  dev.blender.nativebridge.LlamaContext ctx = m.newContext(dev.blender.nativebridge.ContextOptions.defaults()
                          .withContextSize(16).withThreads(1));
                  dev.blender.nativebridge.Batch b = dev.blender.nativebridge.Batch.create(1)) {
-                b.add(Math.max(0, Math.min(m.vocab().bos(), m.vocab().size() - 1)), 0, 0, true);
+                int token = Math.max(0, Math.min(m.vocab().bos(), m.vocab().size() - 1));
+                if (m.hasEncoder()) {
+                    // an encoder-decoder model's decoder reads the encoder's output: encode first, then start it
+                    b.add(token, 0, 0, false);
+                    ctx.encode(b);
+                    b.clear();
+                    token = m.decoderStartToken();
+                }
+                b.add(token, 0, 0, true);
                 ctx.decode(b);
                 loaded.add(p.getFileName().toString());
             }

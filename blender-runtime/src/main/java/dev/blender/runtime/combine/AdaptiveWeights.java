@@ -17,6 +17,7 @@ final class AdaptiveWeights implements OnlineWeights {
     private final double share;
     private final double[] w;
     private final float[] asFloats;
+    private final double[] memberLogProbs;
 
     AdaptiveWeights(CombineOptions options) {
         this(options.weights(), options.rate());
@@ -31,6 +32,7 @@ final class AdaptiveWeights implements OnlineWeights {
         this.share = share;
         this.w = this.prior.clone();
         this.asFloats = new float[prior.length];
+        this.memberLogProbs = new double[prior.length];
     }
 
     @Override
@@ -45,7 +47,7 @@ final class AdaptiveWeights implements OnlineWeights {
 
     @Override
     public void observe(MemorySegment[] rows, int n, float[] mixed, int token) {
-        double[] lp = new double[rows.length];
+        double[] lp = memberLogProbs; // kept: a step allocates nothing
         for (int m = 0; m < rows.length; m++) {
             lp[m] = logProbability(rows[m], n, token);
         }

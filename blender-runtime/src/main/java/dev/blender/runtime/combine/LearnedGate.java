@@ -47,6 +47,10 @@ final class LearnedGate implements OnlineWeights {
     private final float[] asFloats;
     /** The combined distribution of a log-linear step, exponentiated once for every member's expectation. */
     private float[] probabilities = new float[0];
+    // scratch of observe, kept so that a step allocates nothing
+    private final double[] memberLogProbs;
+    private final double[] gradient;
+    private final double[] surprise;
 
     LearnedGate(CombineOptions options) {
         if (options.method() == CombineMethod.NEGATIVE_EVIDENCE) {
@@ -62,6 +66,9 @@ final class LearnedGate implements OnlineWeights {
         this.logZ = new double[k];
         this.recent = new double[k];
         this.asFloats = new float[k];
+        this.memberLogProbs = new double[k];
+        this.gradient = new double[k];
+        this.surprise = new double[k];
         reset();
     }
 
@@ -131,12 +138,12 @@ final class LearnedGate implements OnlineWeights {
     @Override
     public void observe(MemorySegment[] rows, int n, float[] mixed, int token) {
         double logN = Math.log(Math.max(2, n));
-        double[] lp = new double[k];
+        double[] lp = memberLogProbs;
         for (int m = 0; m < k; m++) {
             double x = rows[m].getAtIndex(ValueLayout.JAVA_FLOAT, token);
             lp[m] = logZ[m] == Double.NEGATIVE_INFINITY ? -MAX_LOSS : Math.max(-MAX_LOSS, x - logZ[m]);
         }
-        double[] grad = new double[k];
+        double[] grad = gradient;
         if (linear) {
             double best = Double.NEGATIVE_INFINITY;
             for (int m = 0; m < k; m++) {
@@ -154,7 +161,7 @@ final class LearnedGate implements OnlineWeights {
                 probabilities = new float[n];
             }
             VectorCombiner.exp(mixed, n, probabilities);
-            double[] d = new double[k];
+            double[] d = surprise;
             double mean = 0;
             for (int m = 0; m < k; m++) {
                 double expected = logZ[m] == Double.NEGATIVE_INFINITY ? -MAX_LOSS

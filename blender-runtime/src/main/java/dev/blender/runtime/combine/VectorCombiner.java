@@ -58,6 +58,7 @@ final class VectorCombiner implements Combiner {
     private float[][] partScale = new float[0][];
     /** Start indices of the vectors holding plausible tokens (negative evidence). */
     private int[] live = new int[0];
+    private int liveCount;
 
     VectorCombiner(CombineOptions options) {
         this(options, PROCESSORS);
@@ -301,29 +302,9 @@ final class VectorCombiner implements Combiner {
         if (live.length < needed) {
             live = new int[needed];
         }
-        int lives = 0;
-        float best = Float.NEGATIVE_INFINITY;
-        FloatVector none = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i < bound; i += step) {
-            long off = (long) i * Float.BYTES;
-            FloatVector core = FloatVector.fromMemorySegment(F, logits[0], off, NATIVE);
-            var plausible = core.compare(VectorOperators.GE, floor);
-            if (!plausible.anyTrue()) {
-                none.intoArray(out, i);
-                continue;
-            }
-            FloatVector acc = core.mul(w[0]);
-            for (int m = 1; m < k; m++) {
-                if (w[m] != 0) {
-                    acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
-                }
-            }
-            acc = acc.blend(Float.NEGATIVE_INFINITY, plausible.not());
-            acc.intoArray(out, i);
-            best = Math.max(best, acc.reduceLanes(VectorOperators.MAX));
-            live[lives++] = i;
-        }
+        float best = scanPlausible(logits, k, bound, out, floor);
+        int lives = liveCount;
+        int i = bound;
         for (; i < n; i++) {
             float core = logits[0].getAtIndex(JAVA_FLOAT, i);
             float v = Float.NEGATIVE_INFINITY;
@@ -343,18 +324,55 @@ final class VectorCombiner implements Combiner {
             sum += Math.exp(out[t] - best);
         }
         float norm = best + (float) Math.log(sum);
-        for (int l = 0; l < lives; l++) {
-            FloatVector.fromArray(F, out, live[l]).sub(norm).intoArray(out, live[l]);
-        }
+        subtractLive(out, live, lives, norm);
         for (int t = bound; t < n; t++) {
             out[t] -= norm;
         }
     }
 
     /**
-     * The sum of {@code exp(x - best)} over the live vectors, in a method of its own: inside the large
-     * {@link #mixPlausible} C2 did not inline {@link VectorMath#exp}, and every call boxed its vectors (10 KB a
-     * step).
+     * The vector part of {@link #mixPlausible}: mixes the vectors with a plausible lane, records where they are
+     * ({@link #live}, {@link #liveCount}), fills the others with -infinity, and returns the largest mixed value.
+     * Its loops are methods of their own because C2, compiling them inside one large method, boxed the vectors
+     * of calls it did not inline (10 KB a step).
+     */
+    private float scanPlausible(MemorySegment[] logits, int k, int bound, float[] out, float floor) {
+        int step = F.length();
+        int lives = 0;
+        float best = Float.NEGATIVE_INFINITY;
+        FloatVector none = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < bound; i += step) {
+            long off = (long) i * Float.BYTES;
+            FloatVector core = FloatVector.fromMemorySegment(F, logits[0], off, NATIVE);
+            var plausible = core.compare(VectorOperators.GE, floor);
+            if (!plausible.anyTrue()) {
+                none.intoArray(out, i);
+                continue;
+            }
+            FloatVector acc = core.mul(w[0]);
+            for (int m = 1; m < k; m++) {
+                if (w[m] != 0) {
+                    acc = FloatVector.fromMemorySegment(F, logits[m], off, NATIVE).fma(FloatVector.broadcast(F, w[m]), acc);
+                }
+            }
+            acc = acc.blend(Float.NEGATIVE_INFINITY, plausible.not());
+            acc.intoArray(out, i);
+            best = Math.max(best, acc.reduceLanes(VectorOperators.MAX));
+            live[lives++] = i;
+        }
+        liveCount = lives;
+        return best;
+    }
+
+    private static void subtractLive(float[] out, int[] live, int lives, float norm) {
+        for (int l = 0; l < lives; l++) {
+            FloatVector.fromArray(F, out, live[l]).sub(norm).intoArray(out, live[l]);
+        }
+    }
+
+    /**
+     * The sum of {@code exp(x - best)} over the live vectors (see {@link #scanPlausible} for why this is a
+     * method of its own).
      */
     private static double sumExpLive(float[] out, int[] live, int lives, float best) {
         double sum = 0;

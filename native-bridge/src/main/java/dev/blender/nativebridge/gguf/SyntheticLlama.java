@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 
@@ -66,7 +68,12 @@ public final class SyntheticLlama {
          * ({@code Ġ} is space, {@code Ċ} newline), merges, and {@code <|endoftext|>}, {@code <|im_start|>},
          * {@code <|im_end|>} as the last ids; no BOS is added.
          */
-        BYTE_LEVEL_BPE
+        BYTE_LEVEL_BPE,
+        /**
+         * A real vocabulary copied from another GGUF file ({@link Builder#vocabularyFrom}): every
+         * {@code tokenizer.*} key as it is there, so llama.cpp tokenises exactly as for the released model.
+         */
+        COPIED
     }
 
     /** T5's number of relative position buckets (every released T5 uses 32). */
@@ -76,6 +83,10 @@ public final class SyntheticLlama {
 
     /** T5's padding token, which is also its decoder start token: {@code <unk>} of the generated vocabulary. */
     public static final int T5_PADDING_ID = SyntheticVocabulary.UNKNOWN_ID;
+
+    /** Prefix of the metadata keys that make up a vocabulary. */
+    static final String TOKENIZER_PREFIX = "tokenizer.";
+    static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
 
     /** Qwen3's RoPE base, larger than llama's default 10000, as in the released models. */
     static final float QWEN3_ROPE_FREQ_BASE = 1_000_000f;
@@ -98,12 +109,14 @@ public final class SyntheticLlama {
     private final int decoderStartToken;
     private final List<String> tokens;
     private final List<String> merges;
+    /** The copied vocabulary's keys, chat template excluded; null for generated vocabularies. */
+    private final Map<String, GgufValue> copiedTokenizer;
     private long fileSize = -1;
 
-    private SyntheticLlama(Builder b, int kvHeads, int headDim, int ffn, String name) {
+    private SyntheticLlama(Builder b, int vocabSize, int kvHeads, int headDim, int ffn, String name) {
         this.architecture = b.architecture;
         this.vocabulary = b.vocabulary;
-        this.vocabSize = b.vocabSize;
+        this.vocabSize = vocabSize;
         this.vocabularySeed = b.vocabularySeed;
         this.weightSeed = b.weightSeed;
         this.layers = b.layers;
@@ -114,9 +127,24 @@ public final class SyntheticLlama {
         this.feedForwardLength = ffn;
         this.contextLength = b.contextLength;
         this.tensorType = b.tensorType;
-        this.chatTemplate = b.chatTemplate;
         this.name = name;
         this.decoderStartToken = b.decoderStartToken;
+        if (vocabulary == VocabularyKind.COPIED) {
+            GgufFile source = b.vocabularySource;
+            Map<String, GgufValue> keys = new LinkedHashMap<>();
+            source.metadata().forEach((k, v) -> {
+                if (k.startsWith(TOKENIZER_PREFIX) && !k.equals(CHAT_TEMPLATE_KEY)) {
+                    keys.put(k, v);
+                }
+            });
+            this.copiedTokenizer = java.util.Collections.unmodifiableMap(keys);
+            this.tokens = source.stringArray("tokenizer.ggml.tokens");
+            this.merges = source.stringArray("tokenizer.ggml.merges");
+            this.chatTemplate = b.chatTemplateSet ? b.chatTemplate : source.string(CHAT_TEMPLATE_KEY).orElse(null);
+            return;
+        }
+        this.copiedTokenizer = null;
+        this.chatTemplate = b.chatTemplate;
         if (vocabulary == VocabularyKind.BYTE_LEVEL_BPE) {
             SyntheticBpeVocabulary.Tokens bpe = SyntheticBpeVocabulary.tokens(vocabSize, vocabularySeed);
             this.tokens = bpe.tokens();
@@ -147,6 +175,7 @@ public final class SyntheticLlama {
         this.decoderStartToken = o.decoderStartToken;
         this.tokens = o.tokens;
         this.merges = o.merges;
+        this.copiedTokenizer = o.copiedTokenizer;
     }
 
     /**
@@ -341,6 +370,7 @@ public final class SyntheticLlama {
         switch (vocabulary) {
             case SENTENCE_PIECE -> putSentencePiece(w);
             case BYTE_LEVEL_BPE -> putByteLevelBpe(w);
+            case COPIED -> copiedTokenizer.forEach(w::put);
         }
         if (chatTemplate != null) {
             w.putString("tokenizer.chat_template", chatTemplate);
@@ -519,6 +549,9 @@ public final class SyntheticLlama {
         private int contextLength = 256;
         private GgmlType tensorType = GgmlType.F32;
         private String chatTemplate;
+        private boolean chatTemplateSet;
+        private GgufFile vocabularySource;
+        private boolean vocabSizeSet;
         private String name;
         private boolean nameSet;
         private int decoderStartToken = T5_PADDING_ID;
@@ -532,15 +565,35 @@ public final class SyntheticLlama {
             return this;
         }
 
-        /** Tokenizer family (default {@link VocabularyKind#SENTENCE_PIECE}); either goes with either architecture. */
+        /**
+         * Tokenizer family (default {@link VocabularyKind#SENTENCE_PIECE}); either goes with either architecture.
+         * {@link VocabularyKind#COPIED} is chosen by {@link #vocabularyFrom}; choosing another kind forgets the file.
+         */
         public Builder vocabulary(VocabularyKind v) {
             vocabulary = v;
+            if (v != VocabularyKind.COPIED) {
+                vocabularySource = null;
+            }
             return this;
         }
 
-        /** Number of tokens (default 512). */
+        /**
+         * A real vocabulary: every {@code tokenizer.*} key of {@code file} (a released model or one of llama.cpp's
+         * vocabulary-only files) is copied as it is (tokens, types, scores, merges, pre-tokenizer, special ids,
+         * BOS/EOS flags), and the embedding and output are sized to its tokens. The file's chat template comes too
+         * unless {@link #chatTemplate} says otherwise. The file's other keys (its real hyperparameters) are not
+         * read: the shape is this builder's. Whether a llama.cpp build knows the tokenizer is for it to say at load.
+         */
+        public Builder vocabularyFrom(GgufFile file) {
+            vocabularySource = java.util.Objects.requireNonNull(file, "file");
+            vocabulary = VocabularyKind.COPIED;
+            return this;
+        }
+
+        /** Number of tokens (default 512; a copied vocabulary has its own, which this may only repeat). */
         public Builder vocabSize(int v) {
             vocabSize = v;
+            vocabSizeSet = true;
             return this;
         }
 
@@ -607,9 +660,13 @@ public final class SyntheticLlama {
             return this;
         }
 
-        /** Chat template for tokenizer.chat_template (default none; null removes it). */
+        /**
+         * Chat template for tokenizer.chat_template (default none, or a copied vocabulary's own; null removes it,
+         * a copied one included).
+         */
         public Builder chatTemplate(String v) {
             chatTemplate = v;
+            chatTemplateSet = true;
             return this;
         }
 
@@ -642,7 +699,10 @@ public final class SyntheticLlama {
             if (vocabulary == null) {
                 errors.add("vocabulary must be one of " + Arrays.toString(VocabularyKind.values()));
             }
-            if (vocabSize < MIN_VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
+            int size = vocabSize;
+            if (vocabulary == VocabularyKind.COPIED) {
+                size = copiedVocabularySize(errors);
+            } else if (vocabSize < MIN_VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
                 errors.add("vocabSize must be in " + MIN_VOCAB_SIZE + ".." + MAX_VOCAB_SIZE + ", got " + vocabSize);
             }
             if (layers < 1 || layers > 1024) {
@@ -704,7 +764,33 @@ public final class SyntheticLlama {
             if (!errors.isEmpty()) {
                 throw new IllegalArgumentException("invalid SyntheticLlama options: " + String.join("; ", errors));
             }
-            return new SyntheticLlama(this, kv, head, ffn, n);
+            return new SyntheticLlama(this, size, kv, head, ffn, n);
+        }
+
+        /** The copied vocabulary's size, its faults added to {@code errors}. */
+        private int copiedVocabularySize(List<String> errors) {
+            if (vocabularySource == null) {
+                errors.add("vocabulary COPIED needs the file to copy it from: use vocabularyFrom(file)");
+                return vocabSize;
+            }
+            GgufFile f = vocabularySource;
+            int n = f.value("tokenizer.ggml.tokens").map(v -> v instanceof GgufValue.Array a
+                    && a.elementType() == GgufValueType.STRING ? a.elements().size() : -1).orElse(-1);
+            if (f.string("tokenizer.ggml.model").isEmpty() || n <= 0) {
+                errors.add("vocabularyFrom(" + f.path().getFileName() + "): no vocabulary there"
+                        + " (tokenizer.ggml.model and a non-empty tokenizer.ggml.tokens are required)");
+                return vocabSize;
+            }
+            for (String parallel : List.of("tokenizer.ggml.token_type", "tokenizer.ggml.scores")) {
+                if (f.value(parallel).orElse(null) instanceof GgufValue.Array a && a.elements().size() != n) {
+                    errors.add("vocabularyFrom(" + f.path().getFileName() + "): " + parallel + " has "
+                            + a.elements().size() + " entries for " + n + " tokens");
+                }
+            }
+            if (vocabSizeSet && vocabSize != n) {
+                errors.add("vocabSize " + vocabSize + " contradicts the copied vocabulary's " + n + " tokens");
+            }
+            return n;
         }
     }
 }

@@ -253,21 +253,7 @@ public final class LlamaContext implements AutoCloseable {
                     + " of the context's " + nCtx + " cells are in use by its sequences; remove finished"
                     + " sequences or create the context with a larger contextSize");
         }
-        int rc;
-        boolean serialise = serialiseDecodes;
-        if (serialise) {
-            COMPUTE.lock();
-        }
-        try {
-            LlamaBackend.takeErrors();
-            rc = (int) LlamaCpp.decode.invokeExact(ptr, batch.struct());
-        } catch (Throwable t) {
-            throw LlamaCpp.rethrow(t);
-        } finally {
-            if (serialise) {
-                COMPUTE.unlock();
-            }
-        }
+        int rc = compute(false, batch);
         if (rc != 0) {
             String why = LlamaBackend.takeErrors().replace('\n', ' ').strip();
             String msg = switch (rc) {
@@ -325,21 +311,7 @@ public final class LlamaContext implements AutoCloseable {
         lastBatchSize = 0;
         kvVersion++;
         Arrays.fill(encoded, false); // until this encode succeeds
-        int rc;
-        boolean serialise = serialiseDecodes;
-        if (serialise) {
-            COMPUTE.lock();
-        }
-        try {
-            LlamaBackend.takeErrors();
-            rc = (int) LlamaCpp.encode.invokeExact(ptr, batch.struct());
-        } catch (Throwable t) {
-            throw LlamaCpp.rethrow(t);
-        } finally {
-            if (serialise) {
-                COMPUTE.unlock();
-            }
-        }
+        int rc = compute(true, batch);
         if (rc != 0) {
             String why = LlamaBackend.takeErrors().replace('\n', ' ').strip();
             throw new LlamaException("llama_encode failed with " + rc + " for a prompt of " + n + " tokens of "
@@ -405,6 +377,25 @@ public final class LlamaContext implements AutoCloseable {
         if (i < 0 || i >= lastBatchSize || !outputs[i]) {
             throw new IllegalArgumentException("no logits for batch row " + i + ": the last decoded batch had "
                     + lastBatchSize + " rows and only rows added with wantLogits=true have logits");
+        }
+    }
+
+    /** One {@code llama_encode} or {@code llama_decode}, taking turns process-wide where the ABI needs it. */
+    private int compute(boolean encode, Batch batch) {
+        boolean serialise = serialiseDecodes;
+        if (serialise) {
+            COMPUTE.lock();
+        }
+        try {
+            LlamaBackend.takeErrors();
+            return encode ? (int) LlamaCpp.encode.invokeExact(ptr, batch.struct())
+                    : (int) LlamaCpp.decode.invokeExact(ptr, batch.struct());
+        } catch (Throwable t) {
+            throw LlamaCpp.rethrow(t);
+        } finally {
+            if (serialise) {
+                COMPUTE.unlock();
+            }
         }
     }
 

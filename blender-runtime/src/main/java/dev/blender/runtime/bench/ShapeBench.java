@@ -46,6 +46,9 @@ import java.util.function.Consumer;
  *   <li>{@code bridge_over_native}: single-sequence decode tokens/s through this bridge / through
  *       java-llama.cpp's own generation (b4916 only: that library carries no other), same file, threads,
  *       prompt and length, the two alternating;</li>
+ *   <li>{@code batch1_over_native_batch1}, {@code batch4_over_native_batch4}: the bridge's decode step with 1
+ *       and 4 sequences / llama.cpp's own {@code llama-batched-bench}'s on the same file, prompt and length
+ *       ({@link BatchedBenchAnchor}, where {@code BLENDER_LLAMA_BATCHED_BENCH} names it), alternating;</li>
  *   <li>{@code full_blend_over_single}: end-to-end p50 of a full blend (both generators x 2 candidates,
  *       the judge's top 1 by one bubble pass, the fuser over the top 3) / {@code single}, the same answer
  *       length;</li>
@@ -61,6 +64,8 @@ public final class ShapeBench {
     static final Map<String, Goal> GOALS = Map.of(
             "batch4_over_batch1", new Goal(1.5, true),
             "bridge_over_native", new Goal(0.98, false),
+            "batch1_over_native_batch1", new Goal(1.02, true),
+            "batch4_over_native_batch4", new Goal(1.05, true),
             "full_blend_over_single", new Goal(2.5, true),
             "combine_over_step", new Goal(0.01, true),
             "peak_rss_over_files", new Goal(1.1, true));
@@ -134,6 +139,7 @@ public final class ShapeBench {
     private final int rationaleTokens;
     private final int repeats;
     private final boolean nativeBaseline;
+    private final BatchedBenchAnchor anchor;
     private final Consumer<String> progress;
     private final String prompt = "Write a short story about a lighthouse keeper who finds a message in a bottle.";
 
@@ -143,10 +149,11 @@ public final class ShapeBench {
      * @param rationaleTokens the judge's rationale before each verdict
      * @param repeats         measured repetitions of each comparison (medians are reported)
      * @param nativeBaseline  measure {@code bridge_over_native} (starts a child JVM with java-llama.cpp)
+     * @param anchor          llama.cpp's own batched bench for the anchored ratios, or null
      * @param progress        told what is being measured, for a long run's user
      */
     public ShapeBench(SyntheticFamily family, int threads, int answerTokens, int rationaleTokens, int repeats,
-                      boolean nativeBaseline, Consumer<String> progress) {
+                      boolean nativeBaseline, BatchedBenchAnchor anchor, Consumer<String> progress) {
         this.family = Objects.requireNonNull(family, "family");
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0, was " + threads);
@@ -165,6 +172,7 @@ public final class ShapeBench {
         this.rationaleTokens = rationaleTokens;
         this.repeats = repeats;
         this.nativeBaseline = nativeBaseline;
+        this.anchor = anchor;
         this.progress = Objects.requireNonNull(progress, "progress");
     }
 
@@ -180,8 +188,8 @@ public final class ShapeBench {
         settings.put("model_file_bytes", files);
         ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));
         Map<String, Ratio> ordered = new LinkedHashMap<>();
-        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
-                "combine_over_step", "peak_rss_over_files")) {
+        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "batch1_over_native_batch1",
+                "batch4_over_native_batch4", "full_blend_over_single", "combine_over_step", "peak_rss_over_files")) {
             ordered.put(key, ratios.get(key));
         }
         return new Report(family.shape(), ordered, settings);
@@ -197,6 +205,9 @@ public final class ShapeBench {
         double[] four = new double[repeats];
         double[] bridgeRate = new double[repeats];
         double[] nativeRate = new double[repeats];
+        double[] anchorOne = new double[repeats];
+        double[] anchorFour = new double[repeats];
+        int anchorThreads = -1;
         boolean withNative = nativeBaseline && LlamaBackend.abi() == LlamaAbi.B4916;
         int contextSize = 1024;
         try (LlamaModel model = LlamaModel.load(family.generators().get(0), options);
@@ -208,7 +219,8 @@ public final class ShapeBench {
             settings.put("prompt_tokens", tokens.length);
             GenerationRequest request = GenerationRequest.of(tokens).withMaxTokens(answerTokens)
                     .withSampler(SamplerOptions.defaults().withTemperature(1f));
-            progress.accept("decode steps: 1 and 4 candidates" + (withNative ? ", and java-llama.cpp's own" : ""));
+            progress.accept("decode steps: 1 and 4 candidates" + (withNative ? ", and java-llama.cpp's own" : "")
+                    + (anchor != null ? ", and llama-batched-bench's" : ""));
             Generator.generate(ctx, request.withCandidates(4)); // warm-up
             if (nat != null) {
                 nat.tokensPerSecond(answerTokens, 0);
@@ -220,6 +232,26 @@ public final class ShapeBench {
                 if (nat != null) {
                     nativeRate[r] = nat.tokensPerSecond(answerTokens, r);
                 }
+                if (anchor != null) {
+                    // what the bridge decodes: the prompt once, then answerTokens - 1 steps
+                    BatchedBenchAnchor.Steps s = anchor.measure(family.generators().get(0), threads, contextSize,
+                            tokens.length, answerTokens - 1);
+                    anchorOne[r] = s.oneMillis();
+                    anchorFour[r] = s.fourMillis();
+                    anchorThreads = s.threads();
+                }
+            }
+        }
+        if (anchor != null) {
+            settings.put("native_anchor_threads", anchorThreads);
+            ratios.put("batch1_over_native_batch1", Ratio.of("batch1_over_native_batch1", median(one),
+                    median(anchorOne), "ms per decode step"));
+            ratios.put("batch4_over_native_batch4", Ratio.of("batch4_over_native_batch4", median(four),
+                    median(anchorFour), "ms per decode step"));
+        } else {
+            for (String key : List.of("batch1_over_native_batch1", "batch4_over_native_batch4")) {
+                ratios.put(key, Ratio.notMeasured(key, BatchedBenchAnchor.ENVIRONMENT
+                        + " does not name llama.cpp's llama-batched-bench"));
             }
         }
         double m1 = median(one);
@@ -382,8 +414,8 @@ public final class ShapeBench {
         long files = family.fileBytes();
         settings.put("model_file_bytes", files);
         Map<String, Ratio> ratios = new LinkedHashMap<>();
-        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single",
-                "combine_over_step")) {
+        for (String key : List.of("batch4_over_batch1", "bridge_over_native", "batch1_over_native_batch1",
+                "batch4_over_native_batch4", "full_blend_over_single", "combine_over_step")) {
             ratios.put(key, Ratio.notMeasured(key, "memory-only run"));
         }
         ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));

@@ -3,6 +3,7 @@ package dev.blender.runtime.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.SharedData;
+import dev.blender.runtime.bench.BatchedBenchAnchor;
 import dev.blender.runtime.bench.LatencyBench;
 import dev.blender.runtime.bench.ShapeBench;
 import dev.blender.runtime.bench.SyntheticFamily;
@@ -42,7 +43,9 @@ import picocli.CommandLine.Option;
             "These machines are noisy: compare the p50/SINGLE ratios, measured in the same run.",
             "--synthetic SHAPE instead measures the library's latency ratios on random-weight models of a "
                 + "realistic shape (generated once into the cache folder): batched decoding, the bridge against "
-                + "java-llama.cpp, full-blend against single, per-token combining, memory; each ratio beside its goal."})
+                + "java-llama.cpp, full-blend against single, per-token combining, memory; each ratio beside its goal. "
+                + "With BLENDER_LLAMA_BATCHED_BENCH naming llama.cpp's llama-batched-bench (built from the same "
+                + "llama.cpp source), decode steps are also set against llama.cpp's own on the same file."})
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     BlenderOptions blender;
@@ -160,7 +163,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         SyntheticFamily family = SyntheticFamily.of(synthetic, line -> System.err.println(line));
         ShapeBench bench = new ShapeBench(family, blender.models.threads, answerTokens, rationaleTokens, runs,
-                !noNativeBaseline, line -> System.err.println("measuring " + line));
+                !noNativeBaseline, BatchedBenchAnchor.fromEnvironment(System.getenv()).orElse(null),
+                line -> System.err.println("measuring " + line));
         ShapeBench.Report report = memoryOnly ? bench.memory() : bench.run();
         System.out.println(synthetic + ": " + report.settings());
         ShapeBench.table(report).forEach(System.out::println);

@@ -44,10 +44,15 @@ class ShapeBenchTest {
         SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
         int answer = 6;
         int rationale = 3;
-        ShapeBench.Report report = new ShapeBench(family, 1, answer, rationale, 2, true, s -> {}).run();
-        assertEquals(List.of("batch4_over_batch1", "bridge_over_native", "full_blend_over_single", "combine_over_step",
-                "peak_rss_over_files"), List.copyOf(report.ratios().keySet()));
+        ShapeBench.Report report = new ShapeBench(family, 1, answer, rationale, 2, true, null, s -> {}).run();
+        assertEquals(List.of("batch4_over_batch1", "bridge_over_native", "batch1_over_native_batch1",
+                "batch4_over_native_batch4", "full_blend_over_single", "combine_over_step", "peak_rss_over_files"),
+                List.copyOf(report.ratios().keySet()));
         for (ShapeBench.Ratio r : report.ratios().values()) {
+            if (r.key().contains("over_native_batch")) {
+                assertTrue(!r.measured() && r.note().contains(BatchedBenchAnchor.ENVIRONMENT), r.toString());
+                continue;
+            }
             if (r.key().equals("bridge_over_native") && LlamaBackend.abi() != LlamaAbi.B4916) {
                 assertTrue(!r.measured() && r.note().contains("b4916"), r.toString());
                 continue;
@@ -77,7 +82,7 @@ class ShapeBenchTest {
         assertEquals(0L, warm.get("contexts_created"), warm.toString());
         Map<String, Double> stages = (Map<String, Double>) report.settings().get("full_blend_stages_p50_ms");
         assertTrue(stages.get("sampling") > 0 && stages.get("ranking") > 0 && stages.get("fusion") > 0, stages.toString());
-        assertEquals(8, ShapeBench.table(report).size());
+        assertEquals(10, ShapeBench.table(report).size());
         var json = report.toJson();
         assertEquals(report.ratios().get("full_blend_over_single").ratio(),
                 json.get("ratios").get("full_blend_over_single").get("ratio").asDouble());
@@ -85,10 +90,30 @@ class ShapeBenchTest {
     }
 
     @Test
+    void withTheNativeAnchorTheBridgesStepsAreSetAgainstLlamaCppsOwn(@TempDir Path dir) throws Exception {
+        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        // a stand-in for llama-batched-bench: 2 ms a step alone, 5 ms with four sequences
+        Path bin = dir.resolve("llama-batched-bench");
+        java.nio.file.Files.writeString(bin, "#!/bin/sh\n"
+                + "echo '{\"n_threads\": 1, \"tg\": 5, \"pl\": 1, \"t_tg\": 0.010}'\n"
+                + "echo '{\"n_threads\": 1, \"tg\": 5, \"pl\": 4, \"t_tg\": 0.025}'\n");
+        java.nio.file.Files.setPosixFilePermissions(bin, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        ShapeBench.Report report = new ShapeBench(family, 1, 6, 3, 1, false, new BatchedBenchAnchor(bin), s -> {}).run();
+        ShapeBench.Ratio one = report.ratios().get("batch1_over_native_batch1");
+        ShapeBench.Ratio four = report.ratios().get("batch4_over_native_batch4");
+        ShapeBench.Ratio batched = report.ratios().get("batch4_over_batch1");
+        assertEquals(2.0, one.denominator(), 1e-9);
+        assertEquals(5.0, four.denominator(), 1e-9);
+        assertEquals(batched.denominator(), one.numerator(), 1e-9, "the bridge's single step, as measured once");
+        assertEquals(batched.numerator(), four.numerator(), 1e-9);
+        assertEquals("<= 1.05", four.goal().toString());
+    }
+
+    @Test
     @SuppressWarnings("unchecked")
     void theMemoryRunLoadsEachModelWithItsContextAndMeasuresOnlyThePeak(@TempDir Path dir) throws Exception {
         SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
-        ShapeBench bench = new ShapeBench(family, 1, 6, 3, 1, false, s -> {});
+        ShapeBench bench = new ShapeBench(family, 1, 6, 3, 1, false, null, s -> {});
         ShapeBench.Report report = bench.memory();
         ShapeBench.Ratio peak = report.ratios().get("peak_rss_over_files");
         assertTrue(peak.measured() && peak.numerator() > 0 && peak.denominator() > family.fileBytes(), peak.toString());

@@ -46,6 +46,7 @@ public final class LlamaContext implements AutoCloseable {
     private static volatile boolean serialiseDecodes = System.getProperty(CONCURRENT_DECODE_PROPERTY) != null
             ? !Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY) : LlamaCpp.ABI.serialisesDecodes();
     private static final ReentrantLock COMPUTE = new ReentrantLock();
+    private static final java.util.concurrent.atomic.LongAdder COMPUTE_NANOS = new java.util.concurrent.atomic.LongAdder();
 
 
     private final LlamaModel model;
@@ -386,6 +387,7 @@ public final class LlamaContext implements AutoCloseable {
         if (serialise) {
             COMPUTE.lock();
         }
+        long t0 = System.nanoTime();
         try {
             LlamaBackend.takeErrors();
             return encode ? (int) LlamaCpp.encode.invokeExact(ptr, batch.struct())
@@ -393,10 +395,20 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         } finally {
+            COMPUTE_NANOS.add(System.nanoTime() - t0);
             if (serialise) {
                 COMPUTE.unlock();
             }
         }
+    }
+
+    /**
+     * Nanoseconds this process has spent inside {@code llama_decode} and {@code llama_encode}, summed over the
+     * threads that called them (two contexts decoding at once count twice): what a benchmark sets against its
+     * wall time to see how much of it llama.cpp took.
+     */
+    public static long computeNanos() {
+        return COMPUTE_NANOS.sum();
     }
 
     /**

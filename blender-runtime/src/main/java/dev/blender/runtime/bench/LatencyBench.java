@@ -3,7 +3,9 @@ package dev.blender.runtime.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.nativebridge.LlamaContext;
 import dev.blender.runtime.pipeline.BlendListener;
+import dev.blender.runtime.pipeline.Stage;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
@@ -17,6 +19,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Locale;
+import java.util.LinkedHashMap;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -181,14 +186,43 @@ public final class LatencyBench {
 
     private Sample measure(Blender b, Composition composition, int run, int prompt, long seed) {
         int[] pieces = new int[1];
+        // requests run one at a time here, so the process's time inside llama.cpp in between is this request's
+        StageClock clock = new StageClock();
         BlendResult r = b.blend(BlendRequest.of(prompts.get(prompt)).withComposition(composition).withSeed(seed),
                 new BlendListener() {
                     @Override
                     public void onAnswer(String text) {
                         pieces[0]++;
                     }
+
+                    @Override
+                    public void onStageStarted(Stage stage) {
+                        clock.begin(stage.getClass().getSimpleName().toLowerCase(Locale.ROOT));
+                    }
                 });
-        return new Sample(composition.name(), run, prompt, seed, r.timings(), pieces[0]);
+        clock.begin(null);
+        return new Sample(composition.name(), run, prompt, seed, r.timings(), pieces[0], clock.wall, clock.inside);
+    }
+
+    /** Wall time and time inside llama.cpp per stage kind, from stage start to the next stage's start. */
+    private static final class StageClock {
+        final Map<String, Double> wall = new LinkedHashMap<>();
+        final Map<String, Double> inside = new LinkedHashMap<>();
+        private String stage = "setup"; // before the first stage: the request's own orchestration
+        private long wallAt = System.nanoTime();
+        private long insideAt = LlamaContext.computeNanos();
+
+        void begin(String next) {
+            long now = System.nanoTime();
+            long native_ = LlamaContext.computeNanos();
+            if (stage != null) {
+                wall.merge(stage, (now - wallAt) / 1e6, Double::sum);
+                inside.merge(stage, (native_ - insideAt) / 1e6, Double::sum);
+            }
+            stage = next;
+            wallAt = now;
+            insideAt = native_;
+        }
     }
 
     /** Sets up a {@link LatencyBench}; {@link #build()} checks the settings. */
@@ -284,9 +318,25 @@ public final class LatencyBench {
      * @param timings      what the blend reported
      * @param answerPieces calls of {@link BlendListener#onAnswer}: one per token where the last stage streams
      *                     its answer, one in all where it does not
+     * @param stageMillis  wall time per stage kind ({@code sample}, {@code rank}, {@code fuse}, ...), from its
+     *                     start to the next one's
+     * @param insideLlamaCppMillis of that, the time spent inside {@code llama_decode}/{@code llama_encode}
+     *                     ({@link LlamaContext#computeNanos()}; members decoding at once count twice)
      */
     public record Sample(String composition, int run, int prompt, long seed, BlendResult.Timings timings,
-                         int answerPieces) {}
+                         int answerPieces, Map<String, Double> stageMillis, Map<String, Double> insideLlamaCppMillis) {
+        public Sample {
+            stageMillis = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(stageMillis));
+            insideLlamaCppMillis = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(insideLlamaCppMillis));
+        }
+
+        /** The share of the stages' wall time spent inside llama.cpp. */
+        public double insideLlamaCppShare() {
+            double wall = stageMillis.values().stream().mapToDouble(Double::doubleValue).sum();
+            double inside = insideLlamaCppMillis.values().stream().mapToDouble(Double::doubleValue).sum();
+            return wall > 0 ? inside / wall : Double.NaN;
+        }
+    }
 
     /** p50, p95 and mean of some samples in ms; all null when there were none. */
     public record Stats(Double p50, Double p95, Double mean) {

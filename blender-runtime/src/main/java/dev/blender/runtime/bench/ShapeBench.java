@@ -52,6 +52,8 @@ import java.util.function.Consumer;
  *   <li>{@code full_blend_over_single}: end-to-end p50 of a full blend (both generators x 2 candidates,
  *       the judge's top 1 by one bubble pass, the fuser over the top 3) / {@code single}, the same answer
  *       length;</li>
+ *   <li>{@code llama_cpp_share_of_full_blend}: of a full blend's wall time (median of the measured requests), the
+ *       share spent inside {@code llama_decode}/{@code llama_encode}; per stage in the settings;</li>
  *   <li>{@code combine_over_step}: the slowest per-token combine method at K = 3 over the whole vocabulary /
  *       one decode step of one member;</li>
  *   <li>{@code peak_rss_over_files}: the process's peak RSS / (the family's files + the JVM's RSS before
@@ -67,6 +69,7 @@ public final class ShapeBench {
             "batch1_over_native_batch1", new Goal(1.02, true),
             "batch4_over_native_batch4", new Goal(1.05, true),
             "full_blend_over_single", new Goal(2.5, true),
+            "llama_cpp_share_of_full_blend", new Goal(0.95, false),
             "combine_over_step", new Goal(0.01, true),
             "peak_rss_over_files", new Goal(1.1, true));
 
@@ -183,13 +186,14 @@ public final class ShapeBench {
         Map<String, Ratio> ratios = new LinkedHashMap<>();
         double[] step = decodeSteps(settings, ratios);
         ratios.put("combine_over_step", combine(step[0], settings));
-        ratios.put("full_blend_over_single", blend(settings));
+        ratios.put("full_blend_over_single", blend(settings, ratios));
         long files = family.fileBytes();
         settings.put("model_file_bytes", files);
         ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));
         Map<String, Ratio> ordered = new LinkedHashMap<>();
         for (String key : List.of("batch4_over_batch1", "bridge_over_native", "batch1_over_native_batch1",
-                "batch4_over_native_batch4", "full_blend_over_single", "combine_over_step", "peak_rss_over_files")) {
+                "batch4_over_native_batch4", "full_blend_over_single", "llama_cpp_share_of_full_blend",
+                "combine_over_step", "peak_rss_over_files")) {
             ordered.put(key, ratios.get(key));
         }
         return new Report(family.shape(), ordered, settings);
@@ -415,7 +419,8 @@ public final class ShapeBench {
         settings.put("model_file_bytes", files);
         Map<String, Ratio> ratios = new LinkedHashMap<>();
         for (String key : List.of("batch4_over_batch1", "bridge_over_native", "batch1_over_native_batch1",
-                "batch4_over_native_batch4", "full_blend_over_single", "combine_over_step")) {
+                "batch4_over_native_batch4", "full_blend_over_single", "llama_cpp_share_of_full_blend",
+                "combine_over_step")) {
             ratios.put(key, Ratio.notMeasured(key, "memory-only run"));
         }
         ratios.put("peak_rss_over_files", peakOverFiles(jvmRssKib, files));
@@ -449,7 +454,7 @@ public final class ShapeBench {
     }
 
     /** full-blend against single through {@link Blender} and {@link LatencyBench}, interleaved. */
-    private Ratio blend(Map<String, Object> settings) {
+    private Ratio blend(Map<String, Object> settings, Map<String, Ratio> ratios) {
         progress.accept("full-blend against single");
         try (Blender blender = blender(settings)) {
             Composition full = fullBlend();
@@ -494,6 +499,22 @@ public final class ShapeBench {
             settings.put("full_blend_stages_p50_ms", stages(report.results().get(1).summary()));
             // a warm pool neither loads a model nor creates a context for a measured request
             settings.put("pool_while_measuring", poolJson(blender.pool().stats().since(poolAtStart[0])));
+            List<LatencyBench.Sample> measured = report.results().get(1).samples().stream().filter(x -> x.run() >= 0)
+                    .toList();
+            Map<String, Map<String, Double>> byStage = new LinkedHashMap<>();
+            for (String stage : measured.get(0).stageMillis().keySet()) {
+                double wall = median(measured.stream().mapToDouble(x -> x.stageMillis().getOrDefault(stage, 0.0)).toArray());
+                double inside = median(measured.stream().mapToDouble(x -> x.insideLlamaCppMillis().getOrDefault(stage, 0.0))
+                        .toArray());
+                byStage.put(stage, Map.of("wall_ms", wall, "inside_llama_cpp_ms", inside, "outside_ms", wall - inside));
+            }
+            settings.put("full_blend_inside_llama_cpp_by_stage", byStage);
+            double wall = median(measured.stream().mapToDouble(x -> x.stageMillis().values().stream()
+                    .mapToDouble(Double::doubleValue).sum()).toArray());
+            double inside = median(measured.stream().mapToDouble(x -> x.insideLlamaCppMillis().values().stream()
+                    .mapToDouble(Double::doubleValue).sum()).toArray());
+            ratios.put("llama_cpp_share_of_full_blend", Ratio.of("llama_cpp_share_of_full_blend", inside, wall,
+                    "ms inside llama_decode/encode of ms (p50)"));
             return Ratio.of("full_blend_over_single", fullMs, singleMs, "ms end to end (p50)");
         }
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.nativebridge.LlamaAbi;
 import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.LlamaContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,8 +47,8 @@ class ShapeBenchTest {
         int rationale = 3;
         ShapeBench.Report report = new ShapeBench(family, 1, answer, rationale, 2, true, null, s -> {}).run();
         assertEquals(List.of("batch4_over_batch1", "bridge_over_native", "batch1_over_native_batch1",
-                "batch4_over_native_batch4", "full_blend_over_single", "combine_over_step", "peak_rss_over_files"),
-                List.copyOf(report.ratios().keySet()));
+                "batch4_over_native_batch4", "full_blend_over_single", "llama_cpp_share_of_full_blend",
+                "combine_over_step", "peak_rss_over_files"), List.copyOf(report.ratios().keySet()));
         for (ShapeBench.Ratio r : report.ratios().values()) {
             if (r.key().contains("over_native_batch")) {
                 assertTrue(!r.measured() && r.note().contains(BatchedBenchAnchor.ENVIRONMENT), r.toString());
@@ -82,7 +83,19 @@ class ShapeBenchTest {
         assertEquals(0L, warm.get("contexts_created"), warm.toString());
         Map<String, Double> stages = (Map<String, Double>) report.settings().get("full_blend_stages_p50_ms");
         assertTrue(stages.get("sampling") > 0 && stages.get("ranking") > 0 && stages.get("fusion") > 0, stages.toString());
-        assertEquals(10, ShapeBench.table(report).size());
+        assertEquals(11, ShapeBench.table(report).size());
+        ShapeBench.Ratio share = report.ratios().get("llama_cpp_share_of_full_blend");
+        assertTrue(share.ratio() > 0, share.toString());
+        if (LlamaContext.decodesSerialised()) {
+            // one decode at a time: the time inside llama.cpp is part of the wall time (in parallel it is summed
+            // over the members decoding at once)
+            assertTrue(share.ratio() <= 1.0 + 1e-9, share.toString());
+        }
+        Map<String, Map<String, Double>> byStage = (Map<String, Map<String, Double>>) report.settings()
+                .get("full_blend_inside_llama_cpp_by_stage");
+        assertEquals(List.of("setup", "sample", "rank", "fuse"), List.copyOf(byStage.keySet()));
+        assertTrue(byStage.get("sample").get("inside_llama_cpp_ms") > 0 && byStage.get("setup").get("inside_llama_cpp_ms") == 0,
+                byStage.toString());
         var json = report.toJson();
         assertEquals(report.ratios().get("full_blend_over_single").ratio(),
                 json.get("ratios").get("full_blend_over_single").get("ratio").asDouble());

@@ -3,6 +3,7 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.nativebridge.chat.ChatTemplateException;
 import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
@@ -612,6 +613,13 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
         } catch (IllegalArgumentException e) {
             failed.incrementAndGet();
             fail(ex, stream, ApiException.badRequest(null, e.getMessage()));
+        } catch (ChatTemplateException e) {
+            failed.incrementAndGet();
+            // a template that refuses the conversation (a system turn Gemma 2 has no place for, turns out of
+            // order) is the request's to change; one that cannot run is the server's model's fault
+            fail(ex, stream, e.kind() == ChatTemplateException.Kind.RAISED
+                    ? ApiException.badRequest("messages", e.getMessage())
+                    : new ApiException(500, "server_error", null, "chat_template", e.getMessage(), 0));
         } catch (RuntimeException | Error e) {
             failed.incrementAndGet();
             LOG.log(System.Logger.Level.ERROR, "blend failed", e);

@@ -589,6 +589,39 @@ public final class SequenceDecoder implements AutoCloseable {
         }
     }
 
+    /**
+     * Drops a sequence's tokens from position {@code length} on, so that it holds its first {@code length}: how a
+     * speculative step takes back the drafted tokens the model did not agree with. The logits of the positions
+     * kept stay readable as they were; the next append continues at {@code length}.
+     *
+     * @throws IllegalArgumentException {@code length} outside {@code 1 .. position(seq)}
+     * @throws IllegalStateException    the model's memory cannot drop a partial range (a recurrent model, see
+     *                                  {@link dev.blender.nativebridge.LlamaModel#hasRecurrentState()}); the
+     *                                  sequence is then as it was
+     */
+    public void truncate(int seq, int length) {
+        checkOpen();
+        checkSeq(seq);
+        if (!live[seq] || length < 1 || length > next[seq]) {
+            throw new IllegalArgumentException("sequence " + seq + " holds " + next[seq] + " tokens; cannot keep "
+                    + length + " of them");
+        }
+        if (length == next[seq]) {
+            return;
+        }
+        if (!ctx.removeSequence(seq, length, -1)) {
+            throw new IllegalStateException("the memory of " + ctx.model().path().getFileName() + " cannot drop the"
+                    + " last positions of a sequence (a recurrent state)");
+        }
+        next[seq] = length;
+        if (seq == 0 && prompt0 > length) {
+            prompt0 = length; // end(0) keeps only what sequence 0 still holds
+        }
+        if (outCall[seq] >= 0) {
+            outCount[seq] = Math.max(0, Math.min(outCount[seq], length - outFrom[seq]));
+        }
+    }
+
     /** The logits after a sequence's last token, in place (see the class comment for how long). */
     public MemorySegment logits(int seq) {
         checkSeq(seq);

@@ -149,6 +149,18 @@ public final class Generator {
         Cancellation cancel = request.cancellation();
         int topN = request.topLogprobs();
 
+        Speculation spec = request.speculation();
+        // a recurrent memory cannot take back a rejected guess, and a b4916 T5 decoder reads a token otherwise in a
+        // decode of several: both decode plainly
+        boolean speculate = spec != null && !model.hasRecurrentState()
+                && (!encoderDecoder || LlamaBackend.abi().batchesEncoderDecoder());
+        // one candidate guesses its first tokens in the prompt's decode; forks would all share that one guess
+        int firstMost = speculate && n == 1 ? Math.min(Math.min(spec.maxDraft(),
+                request.maxTokens() - 1), ctx.contextSize() - promptLength - 1) : 0;
+        int[] firstGuess = firstMost > 0 ? spec.drafter().draft(NO_DRAFT, firstMost) : NO_DRAFT;
+        if (firstGuess.length > firstMost) {
+            firstGuess = Arrays.copyOf(firstGuess, firstMost);
+        }
         long start = System.nanoTime();
         BooleanSupplier cancelled = cancel == null ? () -> false : cancel::isCancelled;
         try (SequenceDecoder decoder = new SequenceDecoder(ctx, cancelled)) {
@@ -161,7 +173,7 @@ public final class Generator {
                     // encoded once for every candidate: each sequence's cross attention reads the prompt
                     decoder.encode(request.prompt(), all);
                 }
-                decoder.prefill(0, decoderPrompt);
+                decoder.prefill(0, decoderPrompt, firstGuess);
             } catch (CancellationException e) {
                 return cancelledBeforeStart(n, listener);
             }
@@ -177,9 +189,8 @@ public final class Generator {
                 seqs[c] = new Seq(c, request, decoderPrompt);
                 seqs[c].base = promptLength - 1; // the prompt's last logits, which forks share
             }
-            Speculation spec = request.speculation();
-            // a recurrent memory cannot take back a rejected guess, so such a model decodes plainly
-            boolean speculate = spec != null && !model.hasRecurrentState();
+            seqs[0].draft = firstGuess;
+            seqs[0].drafted = firstGuess.length;
             int live = n;
             while (live > 0) {
                 // sample every live candidate's tokens from its logits of the last decode: the one after its

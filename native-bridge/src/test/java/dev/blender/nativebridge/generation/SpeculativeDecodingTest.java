@@ -162,9 +162,19 @@ class SpeculativeDecodingTest {
                     new Speculation(SuffixDrafter.of(List.of(answer)), 8))).get(0);
             assertSameOutput(plain, spec, "arith");
             SpeculationStats s = spec.speculation();
-            assertEquals(1, s.decodes(), "one decode reads the rest of the answer and its end: " + s);
-            assertEquals(plain.tokenCount() - 1, s.accepted(), s.toString());
-            assertEquals(plain.tokenCount() - 1, s.decodesSaved(), s.toString());
+            // the guess went in with the prompt: that one decode read the whole answer and its end
+            assertEquals(0, s.decodes(), s.toString());
+            assertEquals(7, s.drafted(), "a guess stops before maxTokens: " + s);
+            assertEquals(plain.tokenCount(), s.accepted(), s.toString());
+            assertEquals(plain.tokenCount(), s.decodesSaved(), s.toString());
+
+            // the same guess after the first token, in a step of its own
+            Candidate later = Generator.generate(ctx, req.withSpeculation(new Speculation(
+                    (generated, max) -> generated.length == 0 ? new int[0]
+                            : SuffixDrafter.of(List.of(answer)).draft(generated, max), 8))).get(0);
+            assertSameOutput(plain, later, "arith, guessed after the first token");
+            assertEquals(1, later.speculation().decodes(), later.speculation().toString());
+            assertEquals(plain.tokenCount() - 1, later.speculation().accepted(), later.speculation().toString());
         }
     }
 
@@ -227,7 +237,8 @@ class SpeculativeDecodingTest {
      * Sampling with a guess that is often wrong keeps the distribution: the first two tokens of 1,500 seeds (of three:
      * the guess for the second is only decoded when a third follows), with
      * and without guesses, compared by a two-sample chi-square over the pairs (cells with few expected draws merged).
-     * The guess after each first token is the model's second likeliest there, so it is kept and rejected often.
+     * Each guess is the model's second likeliest token there, so it is kept and rejected often; the first token is
+     * guessed in the prompt's decode, the second there and, where the first guess was rejected, in a step.
      */
     @Test
     void sampledTokensKeepTheirDistributionUnderGuesses() {
@@ -243,7 +254,12 @@ class SpeculativeDecodingTest {
                 two[prompt.length] = t;
                 guessAfter.put(t, topIds(TestModels.logitsAfter(ctx, two), 2)[1]);
             }
-            Drafter drafter = (generated, max) -> generated.length == 1 && guessAfter.containsKey(generated[0])
+            int firstGuess = topIds(first, 2)[1];
+            // the first token guessed with the prompt, and the second after it; the second guessed again, alone,
+            // when the first guess was rejected
+            Drafter drafter = (generated, max) -> generated.length == 0
+                    ? Arrays.copyOf(new int[] {firstGuess, guessAfter.get(firstGuess)}, Math.min(2, max))
+                    : generated.length == 1 && guessAfter.containsKey(generated[0])
                     ? new int[] {guessAfter.get(generated[0])} : new int[0];
             GenerationRequest req = GenerationRequest.of(prompt).withMaxTokens(3).withSampler(sampler);
             int runs = 1500;
@@ -253,7 +269,7 @@ class SpeculativeDecodingTest {
                 for (int seed = 0; seed < runs; seed++) {
                     GenerationRequest r = req.withSeed(seed);
                     if (k == 1) {
-                        r = r.withSpeculation(new Speculation(drafter, 1));
+                        r = r.withSpeculation(new Speculation(drafter, 2));
                     }
                     Candidate c = Generator.generate(ctx, r).get(0);
                     int[] t = c.tokens();

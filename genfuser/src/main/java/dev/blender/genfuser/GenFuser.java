@@ -6,10 +6,14 @@ import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
+import dev.blender.nativebridge.generation.Speculation;
+import dev.blender.nativebridge.generation.SuffixDrafter;
 import dev.blender.nativebridge.generation.TokenListener;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Objects;
 
 /**
@@ -21,6 +25,10 @@ import java.util.Objects;
  * <p>The fuser may be decoder-only or encoder-decoder (a Flan-T5 GenFuser as LLM-Blender released it, converted to
  * GGUF by llama.cpp's converter): the prompt then goes through the encoder and the answer is decoded from the
  * model's decoder start token ({@link Generator} does both).
+ *
+ * <p>The answer is decoded with guesses from the candidates ({@link FuseOptions#draftTokens()}), checked several
+ * tokens per decode: the same greedy answer, and the same sampled distribution, in fewer decodes; the counts are on
+ * the fused candidate's {@link Candidate#speculation()}.
  *
  * <p>Not thread-safe: it drives one context.
  */
@@ -66,8 +74,12 @@ public final class GenFuser {
         while (true) {
             int[] prompt = prompt(instruction, chosen, budget);
             if (prompt.length <= room) {
-                Candidate fused = Generator.generate(ctx, new GenerationRequest(prompt, 1, settings.maxTokens(),
-                        settings.sampler(), settings.stop(), settings.seed(), settings.cancellation()), listener).get(0);
+                GenerationRequest request = new GenerationRequest(prompt, 1, settings.maxTokens(), settings.sampler(),
+                        settings.stop(), settings.seed(), settings.cancellation());
+                if (settings.draftTokens() > 0) {
+                    request = request.withSpeculation(new Speculation(drafter(chosen, budget), settings.draftTokens()));
+                }
+                Candidate fused = Generator.generate(ctx, request, listener).get(0);
                 return Generator.answerOnly(ctx.model(), prompt, fused); // a reasoning fuser's thoughts are not the answer
             }
             if (budget == 1) {
@@ -97,6 +109,22 @@ public final class GenFuser {
                     + " enlarge the context");
         }
         return Math.min(ctx.batchSize(), ctx.microBatchSize());
+    }
+
+    /**
+     * Guesses from the candidates as the prompt shows them (cut to {@code budget}), best first: a fuser mostly
+     * copies one of them, or switches from one to another where they share a stretch.
+     */
+    SuffixDrafter drafter(List<String> candidates, int budget) {
+        List<int[]> sources = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (String c : candidates) {
+            String cut = truncate(c, budget);
+            if (seen.add(cut)) {
+                sources.add(vocab.tokenize(cut, false, false));
+            }
+        }
+        return SuffixDrafter.of(sources);
     }
 
     /** Tokens of the fusion prompt for these K candidates at the template's budget: the fusion's input cost. */

@@ -79,6 +79,9 @@ final class LlamaCpp {
     // encoder-decoder models (T5): the same signatures at b4916 and v0.5.0
     static final MethodHandle model_has_encoder = h("llama_model_has_encoder", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle model_has_decoder = h("llama_model_has_decoder", fn(JAVA_BOOLEAN, ADDRESS));
+    // both pinned ABIs export is_recurrent; is_hybrid is v0.5.0's (b4916 has no hybrid architectures)
+    static final MethodHandle model_is_recurrent = optional("llama_model_is_recurrent", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle model_is_hybrid = optional("llama_model_is_hybrid", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle model_decoder_start_token = h("llama_model_decoder_start_token", fn(JAVA_INT, ADDRESS));
 
     // context

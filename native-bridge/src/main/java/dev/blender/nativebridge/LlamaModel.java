@@ -343,6 +343,16 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Whether the model keeps a recurrent state (Mamba, RWKV, and hybrids of attention and such layers): its memory
+     * cannot forget the last positions of a sequence alone, so {@link LlamaContext#removeSequence(int, int, int)}
+     * of a partial range fails, and nothing that rolls a sequence back (speculative decoding) can use it.
+     */
+    public boolean hasRecurrentState() {
+        return (LlamaCpp.model_is_recurrent != null && boolProperty(LlamaCpp.model_is_recurrent))
+                || (LlamaCpp.model_is_hybrid != null && boolProperty(LlamaCpp.model_is_hybrid));
+    }
+
+    /**
      * The token an encoder-decoder model's decoder starts every answer from: the model's own
      * ({@code <arch>.decoder_start_token_id}, T5's padding token), else BOS, else the padding token, which is
      * what llama.cpp's examples and Hugging Face fall back to.

@@ -1,6 +1,7 @@
 package dev.blender.nativebridge.generation;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One generated continuation.
@@ -17,14 +18,25 @@ import java.util.List;
  * @param topLogprobs    where the request asked for them ({@link GenerationRequest#withTopLogprobs(int)}), one
  *                       entry per generated token, then one for the end-of-generation token when the candidate
  *                       ended by itself; else empty
+ * @param speculation    what draft-and-verify decoding did for it ({@link GenerationRequest#withSpeculation}); zero
+ *                       counts without it
  */
 public record Candidate(int index, String text, int[] tokens, float[] logProbs, FinishReason finishReason,
-                        double promptMillis, double generationMillis, List<TopLogprobs> topLogprobs) {
+                        double promptMillis, double generationMillis, List<TopLogprobs> topLogprobs,
+                        SpeculationStats speculation) {
 
     public Candidate {
         tokens = tokens.clone();
         logProbs = logProbs.clone();
         topLogprobs = List.copyOf(topLogprobs);
+        Objects.requireNonNull(speculation, "speculation");
+    }
+
+    /** A candidate decoded without speculation. */
+    public Candidate(int index, String text, int[] tokens, float[] logProbs, FinishReason finishReason,
+                     double promptMillis, double generationMillis, List<TopLogprobs> topLogprobs) {
+        this(index, text, tokens, logProbs, finishReason, promptMillis, generationMillis, topLogprobs,
+                SpeculationStats.NONE);
     }
 
     /** A candidate without top log-probabilities. */
@@ -45,7 +57,8 @@ public record Candidate(int index, String text, int[] tokens, float[] logProbs, 
 
     /** The same candidate with another text (its answer, the thinking part taken out). */
     public Candidate withText(String other) {
-        return new Candidate(index, other, tokens, logProbs, finishReason, promptMillis, generationMillis, topLogprobs);
+        return new Candidate(index, other, tokens, logProbs, finishReason, promptMillis, generationMillis, topLogprobs,
+                speculation);
     }
 
     public int tokenCount() {

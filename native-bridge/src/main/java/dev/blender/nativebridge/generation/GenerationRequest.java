@@ -18,9 +18,12 @@ import java.util.Objects;
  * @param topLogprobs  how many of the most likely tokens each step reports ({@link Candidate#topLogprobs()}),
  *                     0 to 20 as OpenAI's API allows; 0 (the default) reports none and costs nothing, any other
  *                     value a partial selection over the vocabulary per step
+ * @param speculation  draft-and-verify decoding ({@link Speculation}): the same greedy output, the same sampled
+ *                     distribution, fewer decodes when the drafts are good; null (the default) for plain decoding
  */
 public record GenerationRequest(int[] prompt, int candidates, int maxTokens, SamplerOptions sampler,
-                                List<String> stop, long seed, Cancellation cancellation, int topLogprobs) {
+                                List<String> stop, long seed, Cancellation cancellation, int topLogprobs,
+                                Speculation speculation) {
     /** The most {@link #topLogprobs} may be (OpenAI's limit, which clients expect). */
     public static final int MAX_TOP_LOGPROBS = 20;
 
@@ -49,15 +52,21 @@ public record GenerationRequest(int[] prompt, int candidates, int maxTokens, Sam
         prompt = prompt.clone();
     }
 
-    /** A request without top log-probabilities. */
+    /** A request without top log-probabilities or speculation. */
     public GenerationRequest(int[] prompt, int candidates, int maxTokens, SamplerOptions sampler,
                              List<String> stop, long seed, Cancellation cancellation) {
-        this(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, 0);
+        this(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, 0, null);
+    }
+
+    /** A request without speculation. */
+    public GenerationRequest(int[] prompt, int candidates, int maxTokens, SamplerOptions sampler,
+                             List<String> stop, long seed, Cancellation cancellation, int topLogprobs) {
+        this(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, topLogprobs, null);
     }
 
     /** One greedy candidate of up to 128 tokens. */
     public static GenerationRequest of(int[] prompt) {
-        return new GenerationRequest(prompt, 1, 128, SamplerOptions.greedy(), List.of(), 0, null, 0);
+        return new GenerationRequest(prompt, 1, 128, SamplerOptions.greedy(), List.of(), 0, null, 0, null);
     }
 
     @Override
@@ -74,31 +83,36 @@ public record GenerationRequest(int[] prompt, int candidates, int maxTokens, Sam
     }
 
     public GenerationRequest withCandidates(int n) {
-        return new GenerationRequest(prompt, n, maxTokens, sampler, stop, seed, cancellation, topLogprobs);
+        return new GenerationRequest(prompt, n, maxTokens, sampler, stop, seed, cancellation, topLogprobs, speculation);
     }
 
     public GenerationRequest withMaxTokens(int n) {
-        return new GenerationRequest(prompt, candidates, n, sampler, stop, seed, cancellation, topLogprobs);
+        return new GenerationRequest(prompt, candidates, n, sampler, stop, seed, cancellation, topLogprobs, speculation);
     }
 
     public GenerationRequest withSampler(SamplerOptions s) {
-        return new GenerationRequest(prompt, candidates, maxTokens, s, stop, seed, cancellation, topLogprobs);
+        return new GenerationRequest(prompt, candidates, maxTokens, s, stop, seed, cancellation, topLogprobs, speculation);
     }
 
     public GenerationRequest withStop(List<String> s) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, s, seed, cancellation, topLogprobs);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, s, seed, cancellation, topLogprobs, speculation);
     }
 
     public GenerationRequest withSeed(long s) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, s, cancellation, topLogprobs);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, s, cancellation, topLogprobs, speculation);
     }
 
     public GenerationRequest withCancellation(Cancellation c) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, c, topLogprobs);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, c, topLogprobs, speculation);
     }
 
     public GenerationRequest withTopLogprobs(int n) {
-        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, n);
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, n, speculation);
+    }
+
+    /** The same request decoded with draft-and-verify ({@link Speculation}); null for plain decoding. */
+    public GenerationRequest withSpeculation(Speculation s) {
+        return new GenerationRequest(prompt, candidates, maxTokens, sampler, stop, seed, cancellation, topLogprobs, s);
     }
 
     /** The seed of candidate {@code i}'s random stream. */

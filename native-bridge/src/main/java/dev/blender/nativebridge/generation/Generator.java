@@ -33,8 +33,15 @@ import java.util.function.BooleanSupplier;
  * {@link FinishReason#CONTEXT_FULL}). Each call starts from an empty KV cache, so requests on a
  * reused context give exactly what a fresh context gives. Runs on the calling thread; the context's
  * thread rules apply.
+ *
+ * <p>With {@link GenerationRequest#withSpeculation speculation}, a candidate's step also carries the tokens its
+ * drafter guesses after its last one, all with logits; the candidate then samples position by position for as long
+ * as the model agrees with the guess, and drops the cells of the rest. The same loop takes every token, so stop
+ * strings, end of generation, maxTokens, cancellation and streaming see one token at a time as without guesses.
  */
 public final class Generator {
+    private static final int[] NO_DRAFT = new int[0];
+
     private Generator() {}
 
     /**
@@ -142,6 +149,18 @@ public final class Generator {
         Cancellation cancel = request.cancellation();
         int topN = request.topLogprobs();
 
+        Speculation spec = request.speculation();
+        // a recurrent memory cannot take back a rejected guess, and a b4916 T5 decoder reads a token otherwise in a
+        // decode of several: both decode plainly
+        boolean speculate = spec != null && !model.hasRecurrentState()
+                && (!encoderDecoder || LlamaBackend.abi().batchesEncoderDecoder());
+        // one candidate guesses its first tokens in the prompt's decode; forks would all share that one guess
+        int firstMost = speculate && n == 1 ? Math.min(Math.min(spec.maxDraft(),
+                request.maxTokens() - 1), ctx.contextSize() - promptLength - 1) : 0;
+        int[] firstGuess = firstMost > 0 ? spec.drafter().draft(NO_DRAFT, firstMost) : NO_DRAFT;
+        if (firstGuess.length > firstMost) {
+            firstGuess = Arrays.copyOf(firstGuess, firstMost);
+        }
         long start = System.nanoTime();
         BooleanSupplier cancelled = cancel == null ? () -> false : cancel::isCancelled;
         try (SequenceDecoder decoder = new SequenceDecoder(ctx, cancelled)) {
@@ -154,7 +173,7 @@ public final class Generator {
                     // encoded once for every candidate: each sequence's cross attention reads the prompt
                     decoder.encode(request.prompt(), all);
                 }
-                decoder.prefill(0, decoderPrompt);
+                decoder.prefill(0, decoderPrompt, firstGuess);
             } catch (CancellationException e) {
                 return cancelledBeforeStart(n, listener);
             }
@@ -168,37 +187,61 @@ public final class Generator {
             float[] scratch = new float[vocabSize];
             for (int c = 0; c < n; c++) {
                 seqs[c] = new Seq(c, request, decoderPrompt);
+                seqs[c].base = promptLength - 1; // the prompt's last logits, which forks share
             }
+            seqs[0].draft = firstGuess;
+            seqs[0].drafted = firstGuess.length;
             int live = n;
             while (live > 0) {
-                // sample one token for every live candidate from its logits of the last decode
+                // sample every live candidate's tokens from its logits of the last decode: the one after its
+                // last token, then, while the model agrees with the guess decoded behind it, one per guessed token
                 for (Seq s : seqs) {
                     if (!s.live) {
                         continue;
                     }
-                    if (cancel != null && cancel.isCancelled()) {
-                        s.finish(FinishReason.CANCELLED, genStart);
-                        continue;
+                    int j = 0;
+                    while (true) {
+                        if (cancel != null && cancel.isCancelled()) {
+                            s.finish(FinishReason.CANCELLED, genStart);
+                            break;
+                        }
+                        MemorySegment logits = decoder.logits(s.index, s.base + j);
+                        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, scratch, 0, vocabSize);
+                        double lse = Sampler.logSumExp(scratch, vocabSize);
+                        // the sampler's penalties rewrite scratch: the top list is read from the raw logits first
+                        List<TopLogprobs.Alternative> top = topN == 0 ? null
+                                : topAlternatives(scratch, vocabSize, topN, lse, vocab);
+                        int guess = j < s.draft.length ? s.draft[j] : -1;
+                        int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength, guess);
+                        float raw = logits.getAtIndex(ValueLayout.JAVA_FLOAT, token);
+                        if (top != null) {
+                            s.steps.add(new TopLogprobs(alternative(vocab, token, (float) (raw - lse)), top));
+                        }
+                        if (j > 0) {
+                            s.saved++; // plain decoding would have decoded the guessed token before it for this
+                        }
+                        if (token == guess) {
+                            s.accepted++;
+                        }
+                        if (vocab.isEndOfGeneration(token)) {
+                            s.finish(FinishReason.END_OF_GENERATION, genStart);
+                            break;
+                        }
+                        if (s.accept(token, (float) (raw - lse), vocab.piece(token, false), listener)) {
+                            s.finish(FinishReason.STOP, genStart);
+                            break;
+                        } else if (s.generated == request.maxTokens()) {
+                            s.finish(FinishReason.LENGTH, genStart);
+                            break;
+                        }
+                        if (token != guess) {
+                            break; // the model's own token: the next decode starts from it
+                        }
+                        j++;
                     }
-                    MemorySegment logits = decoder.logits(s.index);
-                    MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, scratch, 0, vocabSize);
-                    double lse = Sampler.logSumExp(scratch, vocabSize);
-                    // the sampler's penalties rewrite scratch: the top list is read from the raw logits first
-                    List<TopLogprobs.Alternative> top = topN == 0 ? null
-                            : topAlternatives(scratch, vocabSize, topN, lse, vocab);
-                    int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength);
-                    float raw = logits.getAtIndex(ValueLayout.JAVA_FLOAT, token);
-                    if (top != null) {
-                        s.steps.add(new TopLogprobs(alternative(vocab, token, (float) (raw - lse)), top));
-                    }
-                    if (vocab.isEndOfGeneration(token)) {
-                        s.finish(FinishReason.END_OF_GENERATION, genStart);
-                        continue;
-                    }
-                    if (s.accept(token, (float) (raw - lse), vocab.piece(token, false), listener)) {
-                        s.finish(FinishReason.STOP, genStart);
-                    } else if (s.generated == request.maxTokens()) {
-                        s.finish(FinishReason.LENGTH, genStart);
+                    if (s.live && j < s.draft.length) {
+                        // the guessed tokens after the last one kept hold cells the next decode must not see
+                        decoder.truncate(s.index, s.base + j + 1);
                     }
                 }
                 live = 0;
@@ -215,7 +258,8 @@ public final class Generator {
                 if (live == 0) {
                     break;
                 }
-                if (decoder.freeCells() < live) {
+                int free = decoder.freeCells();
+                if (free < live) {
                     for (Seq s : seqs) {
                         if (s.live) {
                             s.finish(FinishReason.CONTEXT_FULL, genStart);
@@ -225,17 +269,33 @@ public final class Generator {
                     }
                     break;
                 }
+                int spare = free - live; // cells guesses may take without costing any candidate its next token
                 int[] stepping = new int[live];
-                int[] tokens = new int[live];
+                int[][] tokens = new int[live][];
                 int i = 0;
                 for (Seq s : seqs) {
                     if (s.live) {
+                        // a guess reaches at most the token before maxTokens: the logits after that are never read
+                        int most = speculate ? Math.min(Math.min(spec.maxDraft(), spare),
+                                request.maxTokens() - s.generated - 1) : 0;
+                        int[] guess = most > 0 ? spec.drafter().draft(s.generatedTokens(), most) : NO_DRAFT;
+                        if (guess.length > most) {
+                            guess = Arrays.copyOf(guess, most);
+                        }
+                        spare -= guess.length;
+                        s.draft = guess;
+                        s.drafted += guess.length;
+                        s.decodes++;
+                        s.base = decoder.position(s.index);
+                        int[] step = new int[1 + guess.length];
+                        step[0] = s.lastToken;
+                        System.arraycopy(guess, 0, step, 1, guess.length);
                         stepping[i] = s.index;
-                        tokens[i++] = s.lastToken;
+                        tokens[i++] = step;
                     }
                 }
                 try {
-                    decoder.step(stepping, tokens);
+                    decoder.append(stepping, tokens, SequenceDecoder.LogitsFor.ALL);
                 } catch (CancellationException e) {
                     // the tokens sampled this round are kept; the candidates end as the next round would end them
                     for (Seq s : seqs) {
@@ -317,6 +377,15 @@ public final class Generator {
         final List<TopLogprobs> steps = new ArrayList<>();
         boolean live = true;
         boolean released;
+        /** Position of the sequence's first token with logits in the last decode; guessed tokens follow it. */
+        int base;
+        /** The tokens guessed after the last token, decoded with it. */
+        int[] draft = NO_DRAFT;
+        int drafted;
+        int accepted;
+        int decodes;
+        int saved;
+        final boolean speculating;
         FinishReason reason;
         double generationMillis;
         /** Set once finished and reported. */
@@ -331,6 +400,12 @@ public final class Generator {
             this.historyLength = prefix.length;
             this.logProbs = new float[Math.min(request.maxTokens(), 256)];
             this.text = new StreamingText(request.stop());
+            this.speculating = request.speculation() != null;
+        }
+
+        /** What the candidate has written so far, which a drafter continues. */
+        int[] generatedTokens() {
+            return Arrays.copyOfRange(history, historyLength - generated, historyLength);
         }
 
         /** Appends a token; returns true when the text has reached a stop string. */
@@ -358,7 +433,7 @@ public final class Generator {
             }
             result = new Candidate(index, text.text(), Arrays.copyOfRange(history, historyLength - generated,
                     historyLength), Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis,
-                    steps);
+                    steps, speculating ? new SpeculationStats(drafted, accepted, decodes, saved) : SpeculationStats.NONE);
             listener.onFinish(result);
         }
     }

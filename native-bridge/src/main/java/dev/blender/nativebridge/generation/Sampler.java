@@ -36,6 +36,18 @@ public final class Sampler {
      *                are recent; may be null when no penalty applies
      */
     public int sample(float[] scores, int n, int[] history, int historyLength) {
+        return sample(scores, n, history, historyLength, -1);
+    }
+
+    /**
+     * Samples a token id when {@code draft} was guessed for this position (speculative decoding; -1: no guess):
+     * the guess is kept with the probability p(draft) of the distribution {@link #sample(float[], int, int[], int)}
+     * draws from, and otherwise a token is drawn from p with the guess's mass taken out and the rest renormalised.
+     * Every token then comes out with probability p: p(draft) directly, any other t with (1 - p(draft)) x p(t) /
+     * (1 - p(draft)). Greedy sampling is the argmax, guess or not. The random stream is used differently from the
+     * unguessed draw, so a seed gives another (equally likely) sample than without the guess.
+     */
+    public int sample(float[] scores, int n, int[] history, int historyLength, int draft) {
         if (n < 1 || n > scores.length) {
             throw new IllegalArgumentException("n must be in 1.." + scores.length + ", was " + n);
         }
@@ -77,6 +89,19 @@ public final class Sampler {
         }
         // with top-k off this runs over the whole vocabulary, so it is vectorised
         double total = VectorMath.expInto(values, count, max, 1f / options.temperature(), values);
+        if (draft >= 0) {
+            int at = -1;
+            for (int i = 0; i < count; i++) {
+                if (ids[i] == draft) {
+                    at = i;
+                    break;
+                }
+            }
+            // a guess outside the candidate set has p = 0: it is rejected, and p without it is p, the plain draw
+            if (at >= 0) {
+                return speculative(count, at, total);
+            }
+        }
         double r = random.nextDouble() * total;
         double acc = 0;
         for (int i = 0; i < count; i++) {
@@ -86,6 +111,37 @@ public final class Sampler {
             }
         }
         return ids[count - 1];
+    }
+
+    /** Keeps candidate {@code at} with its probability, else draws from the others (values: unnormalised p). */
+    private int speculative(int count, int at, double total) {
+        if (random.nextDouble() * total < values[at]) {
+            return ids[at];
+        }
+        // summed apart rather than total - p(at), which loses the others' mass to rounding when p(at) is near 1
+        double rest = 0;
+        for (int i = 0; i < count; i++) {
+            if (i != at) {
+                rest += values[i];
+            }
+        }
+        if (!(rest > 0)) {
+            return ids[at]; // nothing else has mass: the rejection was rounding
+        }
+        double r = random.nextDouble() * rest;
+        double acc = 0;
+        int last = at;
+        for (int i = 0; i < count; i++) {
+            if (i == at) {
+                continue;
+            }
+            acc += values[i];
+            last = i;
+            if (r < acc) {
+                return ids[i];
+            }
+        }
+        return ids[last];
     }
 
     /**

@@ -280,6 +280,17 @@ public final class SequenceDecoder implements AutoCloseable {
 
     /** Decodes a prompt into an empty sequence, with logits for its last token. */
     public void prefill(int seq, int[] prompt) {
+        prefill(seq, prompt, new int[0]);
+    }
+
+    /**
+     * Decodes a prompt into an empty sequence followed by a guess at its first tokens (speculative decoding), in the
+     * same decode, with logits for the prompt's last token and every guessed one; {@link #truncate} then takes back
+     * what the model does not agree with. Only the prompt counts as the prompt that a context with prefix reuse
+     * keeps.
+     */
+    public void prefill(int seq, int[] prompt, int[] guess) {
+        Objects.requireNonNull(guess, "guess");
         checkSeq(seq);
         if (live[seq]) {
             throw new IllegalArgumentException("sequence " + seq + " already holds " + next[seq]
@@ -307,11 +318,24 @@ public final class SequenceDecoder implements AutoCloseable {
                 held[0] = Arrays.copyOf(prompt, Math.max(16, prompt.length));
                 prompt0 = prompt.length;
                 reusedTokens += shared;
-                append(0, Arrays.copyOfRange(prompt, shared, prompt.length), prompt.length - shared - 1);
+                append(0, concat(Arrays.copyOfRange(prompt, shared, prompt.length), guess), prompt.length - shared - 1);
+                prompt0 = prompt.length;
                 return;
             }
         }
-        append(seq, prompt, prompt.length - 1);
+        append(seq, concat(prompt, guess), prompt.length - 1);
+        if (seq == 0) {
+            prompt0 = prompt.length; // the guess is not the prompt: end(0) keeps only the prompt
+        }
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        if (b.length == 0) {
+            return a;
+        }
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     /**
@@ -586,6 +610,39 @@ public final class SequenceDecoder implements AutoCloseable {
             next[seq] = 0;
             held[seq] = null;
             outCall[seq] = -1;
+        }
+    }
+
+    /**
+     * Drops a sequence's tokens from position {@code length} on, so that it holds its first {@code length}: how a
+     * speculative step takes back the drafted tokens the model did not agree with. The logits of the positions
+     * kept stay readable as they were; the next append continues at {@code length}.
+     *
+     * @throws IllegalArgumentException {@code length} outside {@code 1 .. position(seq)}
+     * @throws IllegalStateException    the model's memory cannot drop a partial range (a recurrent model, see
+     *                                  {@link dev.blender.nativebridge.LlamaModel#hasRecurrentState()}); the
+     *                                  sequence is then as it was
+     */
+    public void truncate(int seq, int length) {
+        checkOpen();
+        checkSeq(seq);
+        if (!live[seq] || length < 1 || length > next[seq]) {
+            throw new IllegalArgumentException("sequence " + seq + " holds " + next[seq] + " tokens; cannot keep "
+                    + length + " of them");
+        }
+        if (length == next[seq]) {
+            return;
+        }
+        if (!ctx.removeSequence(seq, length, -1)) {
+            throw new IllegalStateException("the memory of " + ctx.model().path().getFileName() + " cannot drop the"
+                    + " last positions of a sequence (a recurrent state)");
+        }
+        next[seq] = length;
+        if (seq == 0 && prompt0 > length) {
+            prompt0 = length; // end(0) keeps only what sequence 0 still holds
+        }
+        if (outCall[seq] >= 0) {
+            outCount[seq] = Math.max(0, Math.min(outCount[seq], length - outFrom[seq]));
         }
     }
 

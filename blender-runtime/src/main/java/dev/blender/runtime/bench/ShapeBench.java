@@ -474,6 +474,10 @@ public final class ShapeBench {
                     Map<String, Long> t = byStage.computeIfAbsent(u.stage(), k -> new LinkedHashMap<>());
                     t.merge("generated", u.generatedTokens(), Long::sum);
                     t.merge("decoded", u.totalTokens(), Long::sum);
+                    if (u.speculation().drafted() > 0) {
+                        t.merge("drafted", (long) u.speculation().drafted(), Long::sum);
+                        t.merge("accepted", (long) u.speculation().accepted(), Long::sum);
+                    }
                 });
                 settings.put(c.name().replace('-', '_') + "_tokens", byStage);
             }

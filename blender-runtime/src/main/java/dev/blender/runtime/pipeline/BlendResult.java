@@ -1,6 +1,7 @@
 package dev.blender.runtime.pipeline;
 
 import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.nativebridge.generation.SpeculationStats;
 import dev.blender.nativebridge.generation.FinishReason;
 import java.util.List;
 
@@ -102,8 +103,19 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
      * (rank and verify), {@code fusion} (fuse and refine), {@code mixing} (every member counted),
      * {@code routing} (a route stage's confidence answers). Pairs the
      * judge had already compared (the blender's pair cache) cost nothing, except under {@link SharedWork}.
+     * {@code speculation}: what drafting from the candidates saved the stage (the fuser's tokens checked in
+     * batches rather than generated one by one); all zero where the stage drafted nothing.
      */
-    public record StageUsage(String stage, long promptTokens, long generatedTokens) {
+    public record StageUsage(String stage, long promptTokens, long generatedTokens, SpeculationStats speculation) {
+        public StageUsage {
+            java.util.Objects.requireNonNull(speculation, "speculation");
+        }
+
+        /** A stage that drafted nothing. */
+        public StageUsage(String stage, long promptTokens, long generatedTokens) {
+            this(stage, promptTokens, generatedTokens, SpeculationStats.NONE);
+        }
+
         public long totalTokens() {
             return promptTokens + generatedTokens;
         }

@@ -9,6 +9,7 @@ import dev.blender.nativebridge.generation.FinishReason;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
+import dev.blender.nativebridge.generation.SpeculationStats;
 import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.Ranking;
@@ -726,7 +727,7 @@ final class BlendRun {
                 Candidate c = checkedCandidate(fuser.fuse(request.prompt(), in, new FuseOptions(fusedMaxTokens(),
                         config.answerSampler(), stop(), request.seed(), request.cancellation()),
                         streams ? answerListener() : TokenListener.NONE));
-                count("fusion", fuser.promptTokens(request.prompt(), in), c.tokenCount());
+                count("fusion", fuser.promptTokens(request.prompt(), in), c.tokenCount(), c.speculation());
                 written.add(c.text());
                 first.putIfAbsent(c.text().strip(), c);
             }
@@ -832,16 +833,20 @@ final class BlendRun {
     // ---- request settings over the blender's ----
 
     void count(String stage, long prompt, long generated) {
+        count(stage, prompt, generated, SpeculationStats.NONE);
+    }
+
+    void count(String stage, long prompt, long generated, SpeculationStats speculation) {
         synchronized (usage) {
             for (int i = 0; i < usage.size(); i++) {
                 BlendResult.StageUsage u = usage.get(i);
                 if (u.stage().equals(stage)) {
                     usage.set(i, new BlendResult.StageUsage(stage, u.promptTokens() + prompt,
-                            u.generatedTokens() + generated));
+                            u.generatedTokens() + generated, u.speculation().plus(speculation)));
                     return;
                 }
             }
-            usage.add(new BlendResult.StageUsage(stage, prompt, generated));
+            usage.add(new BlendResult.StageUsage(stage, prompt, generated, speculation));
         }
     }
 

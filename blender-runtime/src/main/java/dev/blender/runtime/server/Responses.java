@@ -168,8 +168,12 @@ final class Responses {
         usage.put("total_tokens", u.totalTokens());
         ObjectNode stages = usage.putObject("blender");
         for (BlendResult.StageUsage s : u.stages()) {
-            stages.putObject(s.stage()).put("prompt_tokens", s.promptTokens())
+            var stage = stages.putObject(s.stage()).put("prompt_tokens", s.promptTokens())
                     .put("completion_tokens", s.generatedTokens()).put("total_tokens", s.totalTokens());
+            if (s.speculation().drafted() > 0) {
+                stage.put("drafted_tokens", s.speculation().drafted()).put("accepted_tokens", s.speculation().accepted())
+                        .put("decodes_saved", s.speculation().decodesSaved());
+            }
         }
         return usage;
     }

@@ -429,6 +429,21 @@ class BlenderTest {
     }
 
     @Test
+    void theFusionStageReportsWhatDraftingFromTheCandidatesSaved() {
+        try (Blender blender = arithBlender().build()) {
+            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3));
+            BlendResult.StageUsage fusion = r.usage().stages().stream().filter(u -> u.stage().equals("fusion"))
+                    .findFirst().orElseThrow();
+            // the arith fuser copies one of its candidates: its answer is read from drafts, not generated
+            assertTrue(fusion.speculation().drafted() > 0 && fusion.speculation().accepted() > 0, fusion.toString());
+            assertTrue(fusion.speculation().accepted() <= fusion.generatedTokens(), fusion.toString());
+            assertEquals(r.fused().speculation().accepted(), fusion.speculation().accepted(), "one fusion, one count");
+            BlendResult.StageUsage sampling = r.usage().stages().get(0);
+            assertEquals(0, sampling.speculation().drafted(), "sampling drafts nothing");
+        }
+    }
+
+    @Test
     void aRequestsOwnSettingsOverrideTheBlenders() {
         try (Blender blender = arithBlender().build()) {
             // the arith answerers have no chat template: earlier turns are not theirs to read

@@ -47,6 +47,10 @@ public final class LlamaContext implements AutoCloseable {
             ? !Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY) : LlamaCpp.ABI.serialisesDecodes();
     private static final ReentrantLock COMPUTE = new ReentrantLock();
     private static final java.util.concurrent.atomic.LongAdder COMPUTE_NANOS = new java.util.concurrent.atomic.LongAdder();
+    /** The automatic thread count this context was made with, or 0 where the caller chose threads. */
+    private int automaticThreads;
+    private int currentThreads;
+    private boolean automaticBatchThreads;
 
 
     private final LlamaModel model;
@@ -142,6 +146,11 @@ public final class LlamaContext implements AutoCloseable {
                         + " with " + options + (why.isEmpty() ? "" : ": " + why.replace('\n', ' ').strip()));
             }
             LlamaContext ctx = new LlamaContext(model, options, ptr, modelHandle);
+            if (options.threads() == 0 && model.options().threads() == 0) {
+                ctx.automaticThreads = threads; // follows the free cores at every decode
+                ctx.currentThreads = threads;
+                ctx.automaticBatchThreads = options.batchThreads() == 0;
+            }
             ok = true;
             return ctx;
         } catch (Throwable t) {
@@ -185,13 +194,14 @@ public final class LlamaContext implements AutoCloseable {
         return vocabSize;
     }
 
-    /** Changes the thread counts for later decodes. */
+    /** Changes the thread counts for later decodes; the context no longer follows the free cores. */
     public synchronized void setThreads(int threads, int batchThreads) {
         if (threads < 1 || batchThreads < 1) {
             throw new IllegalArgumentException("threads and batchThreads must be >= 1, were " + threads + ", "
                     + batchThreads);
         }
         checkOpen();
+        automaticThreads = 0;
         try {
             LlamaCpp.set_n_threads.invokeExact(ptr, threads, batchThreads);
         } catch (Throwable t) {
@@ -381,8 +391,27 @@ public final class LlamaContext implements AutoCloseable {
         }
     }
 
+    /**
+     * A context on automatic threads decodes with the cores other processes leave free ({@link CpuLoad}): all of
+     * them on a quiet machine, fewer beside other work, where llama.cpp's spinning threads would stall.
+     */
+    private void followFreeCores() {
+        int n = CpuLoad.freeCores(automaticThreads);
+        if (n != currentThreads) {
+            try {
+                LlamaCpp.set_n_threads.invokeExact(ptr, n, automaticBatchThreads ? n : batchThreads());
+            } catch (Throwable t) {
+                throw LlamaCpp.rethrow(t);
+            }
+            currentThreads = n;
+        }
+    }
+
     /** One {@code llama_encode} or {@code llama_decode}, taking turns process-wide where the ABI needs it. */
     private int compute(boolean encode, Batch batch) {
+        if (automaticThreads > 0) {
+            followFreeCores();
+        }
         boolean serialise = serialiseDecodes;
         if (serialise) {
             COMPUTE.lock();

@@ -1,5 +1,6 @@
 package dev.blender.runtime.cli;
 
+import dev.blender.nativebridge.CacheDir;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.runtime.pipeline.BlendRequest;
@@ -60,7 +61,8 @@ final class ChatCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--history", paramLabel = "FILE",
-            description = "history file (default: ~/.cache/blender/chat_history)")
+            description = "history file (default: chat_history in blender's cache folder: -Dblender.cache.dir,"
+                    + " else $XDG_CACHE_HOME/blender, else ~/.cache/blender)")
     Path history;
 
     private Composition strategy;
@@ -159,8 +161,7 @@ final class ChatCommand implements Callable<Integer> {
 
     /** The history file, its folder created; null (no history file) when that is not possible. */
     private Path historyFile() {
-        Path file = history != null ? history
-                : Path.of(System.getProperty("user.home"), ".cache", "blender", "chat_history");
+        Path file = history != null ? history : CacheDir.root().resolve("chat_history");
         try {
             Path dir = file.toAbsolutePath().getParent();
             if (dir != null) {

@@ -6,6 +6,7 @@ import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.BlenderConfigJson;
 import dev.blender.runtime.pipeline.Composition;
 import dev.blender.runtime.pipeline.CompositionJson;
+import dev.blender.runtime.pipeline.JsonFields;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -123,14 +124,12 @@ public final class Recipe {
 
     static Recipe fromJson(JsonNode root, Path base, String defaultName) {
         JsonNode eval = root.path("eval");
-        eval.fieldNames().forEachRemaining(k -> {
-            if (!EVAL_KEYS.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' in eval (known: "
-                        + String.join(", ", EVAL_KEYS.stream().sorted().toList()) + ")");
-            }
-        });
+        JsonFields.keys(eval, "eval", EVAL_KEYS);
         List<Composition> compositions = null;
         if (eval.has("compositions")) {
+            if (!eval.get("compositions").isArray()) {
+                throw new IllegalArgumentException("eval.compositions must be an array, was " + eval.get("compositions"));
+            }
             compositions = new ArrayList<>();
             int i = 0;
             for (JsonNode c : eval.get("compositions")) {
@@ -156,7 +155,8 @@ public final class Recipe {
                 }
             });
         }
-        return new Recipe(eval.path("name").asText(defaultName), root, base, eval.path("checker").asText(null),
+        String name = JsonFields.text(eval, "name", "eval");
+        return new Recipe(name != null ? name : defaultName, root, base, JsonFields.text(eval, "checker", "eval"),
                 compositions, groups);
     }
 

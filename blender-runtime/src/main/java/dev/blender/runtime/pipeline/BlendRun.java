@@ -694,9 +694,8 @@ final class BlendRun {
             for (List<String> in : permutations) {
                 checkCancelled();
                 long t0 = System.nanoTime();
-                RemoteCompletion rc = fuser.fuse(request.prompt(), in, fusedMaxTokens(),
-                        config.answerSampler().temperature(), config.answerSampler().topP(), stop(), request.seed(),
-                        this::isCancelled);
+                RemoteCompletion rc = fuser.fuse(request.prompt(), in, fusedMaxTokens(), config.answerSampler(), stop(),
+                        request.seed(), this::isCancelled);
                 int[] ids = new int[(int) Math.max(0, rc.completionTokens())];
                 Arrays.fill(ids, -1);
                 Candidate c = new Candidate(0, rc.text(), ids, new float[0], rc.finishReason(), 0,

@@ -57,7 +57,13 @@ public final class Blender implements AutoCloseable {
     private final HttpClient http;
     private final Map<Path, OpenAiClient> remotes = new HashMap<>();
     /** The sentence encoder of consensus ranking, made on first use. */
+    /**
+     * Guards {@link #embeddings} and {@link #embeddingsClosed}: its own lock, so that making the scorer never
+     * waits on, or holds up, anything else that synchronises on this blender's parts.
+     */
+    private final Object embeddingsLock = new Object();
     private EmbeddingConsensusScorer embeddings;
+    private boolean embeddingsClosed;
 
     private Blender(BlenderConfig config) {
         this.config = config;
@@ -213,7 +219,8 @@ public final class Blender implements AutoCloseable {
         if (http != null) {
             http.close(); // requests still in flight end within their timeout
         }
-        synchronized (pairCache) {
+        synchronized (embeddingsLock) {
+            embeddingsClosed = true;
             if (embeddings != null) {
                 embeddings.close();
             }
@@ -273,8 +280,16 @@ public final class Blender implements AutoCloseable {
         return remotes.get(member);
     }
 
+    /**
+     * The embedding scorer, made on first use.
+     *
+     * @throws IllegalStateException the blender is closed (a scorer made then would never be closed)
+     */
     EmbeddingConsensusScorer embeddings() {
-        synchronized (pairCache) {
+        synchronized (embeddingsLock) {
+            if (embeddingsClosed) {
+                throw new IllegalStateException("this blender is closed");
+            }
             if (embeddings == null) {
                 embeddings = new EmbeddingConsensusScorer();
             }

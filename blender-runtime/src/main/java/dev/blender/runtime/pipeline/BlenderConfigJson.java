@@ -101,101 +101,117 @@ public final class BlenderConfigJson {
         if (!root.isObject()) {
             throw new IllegalArgumentException("a configuration is a JSON object, was " + root);
         }
-        root.fieldNames().forEachRemaining(k -> {
-            if (!KEYS.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' (known: " + String.join(", ", KEYS) + ")");
-            }
-        });
+        JsonFields.keys(root, "the configuration", KEYS);
         BlenderConfig.Builder b = new BlenderConfig.Builder();
         JsonNode models = root.path("models");
         if (!models.isArray() || models.isEmpty()) {
             throw new IllegalArgumentException("'models' must list at least one {path, role}");
         }
-        for (JsonNode m : models) {
-            model(b, m, root, base);
+        for (int i = 0; i < models.size(); i++) {
+            model(b, models.get(i), JsonFields.at("models", i), root, base);
         }
         if (root.has("strategy")) {
-            b.composition(CompositionJson.read(root.get("strategy"), "custom"));
+            try {
+                b.composition(CompositionJson.read(root.get("strategy"), "custom"));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("strategy: " + e.getMessage(), e);
+            }
         }
-        if (root.has("aggregation")) {
-            b.aggregation(CompositionJson.constant(Aggregation.class, root.get("aggregation").asText(), "aggregation"));
+        String aggregation = JsonFields.text(root, "aggregation", "");
+        if (aggregation != null) {
+            b.aggregation(CompositionJson.constant(Aggregation.class, aggregation, "aggregation"));
         }
-        if (root.has("candidatesPerModel")) {
-            b.candidatesPerModel(root.get("candidatesPerModel").asInt());
+        Integer v;
+        if ((v = JsonFields.whole(root, "candidatesPerModel", "")) != null) {
+            b.candidatesPerModel(v);
         }
-        if (root.has("topK")) {
-            b.topK(root.get("topK").asInt());
+        if ((v = JsonFields.whole(root, "topK", "")) != null) {
+            b.topK(v);
         }
-        if (root.has("maxTokens")) {
-            b.maxTokens(root.get("maxTokens").asInt());
+        if ((v = JsonFields.whole(root, "maxTokens", "")) != null) {
+            b.maxTokens(v);
         }
-        if (root.has("fusedMaxTokens")) {
-            b.fusedMaxTokens(root.get("fusedMaxTokens").asInt());
+        if ((v = JsonFields.whole(root, "fusedMaxTokens", "")) != null) {
+            b.fusedMaxTokens(v);
         }
-        if (root.has("contextSize")) {
-            b.contextSize(root.get("contextSize").asInt());
+        if ((v = JsonFields.whole(root, "contextSize", "")) != null) {
+            b.contextSize(v);
         }
-        if (root.has("threads") || root.has("gpuLayers")) {
-            b.modelOptions(ModelOptions.defaults().withThreads(root.path("threads").asInt(0))
-                    .withGpuLayers(root.path("gpuLayers").asInt(0)));
+        Integer threads = JsonFields.whole(root, "threads", "");
+        Integer gpuLayers = JsonFields.whole(root, "gpuLayers", "");
+        if (threads != null || gpuLayers != null) {
+            b.modelOptions(ModelOptions.defaults().withThreads(threads != null ? threads : 0)
+                    .withGpuLayers(gpuLayers != null ? gpuLayers : 0));
         }
         if (root.has("temperature") && root.has("candidateSampler")) {
             throw new IllegalArgumentException("set the temperature in candidateSampler or at the top level, not both");
         }
-        if (root.has("temperature")) {
-            b.candidateSampler(SamplerOptions.defaults().withTemperature((float) root.get("temperature").asDouble()));
+        Double temperature = JsonFields.number(root, "temperature", "");
+        if (temperature != null) {
+            b.candidateSampler(SamplerOptions.defaults().withTemperature(temperature.floatValue()));
         }
-        if (root.has("candidateSampler")) {
-            b.candidateSampler(sampler(root.get("candidateSampler")));
+        JsonNode sampler = JsonFields.object(root, "candidateSampler", "");
+        if (sampler != null) {
+            b.candidateSampler(sampler(sampler, "candidateSampler"));
         }
-        if (root.has("deviceMemoryBudgetMiB")) {
-            b.deviceMemoryBudgetBytes(root.get("deviceMemoryBudgetMiB").asLong() << 20);
+        Long mib;
+        if ((mib = JsonFields.wholeLong(root, "deviceMemoryBudgetMiB", "")) != null) {
+            b.deviceMemoryBudgetBytes(mib << 20);
         }
-        if (root.has("prefixReuse")) {
-            b.prefixReuse(flag(root, "prefixReuse"));
+        if ((mib = JsonFields.wholeLong(root, "memoryBudgetMiB", "")) != null) {
+            b.memoryBudgetBytes(mib << 20);
         }
-        if (root.has("parallelMembers")) {
-            b.parallelMembers(flag(root, "parallelMembers"));
+        Boolean flag;
+        if ((flag = JsonFields.flag(root, "prefixReuse", "")) != null) {
+            b.prefixReuse(flag);
         }
-        if (root.has("memoryBudgetMiB")) {
-            b.memoryBudgetBytes(root.get("memoryBudgetMiB").asLong() << 20);
+        if ((flag = JsonFields.flag(root, "parallelMembers", "")) != null) {
+            b.parallelMembers(flag);
         }
-        if (root.has("cascadeConfidence")) {
-            b.cascadeConfidence(root.get("cascadeConfidence").asDouble());
+        if ((flag = JsonFields.flag(root, "probeLoad", "")) != null) {
+            b.probeLoad(flag);
         }
-        if (root.has("probeLoad")) {
-            b.probeLoad(flag(root, "probeLoad"));
+        Double cascade = JsonFields.number(root, "cascadeConfidence", "");
+        if (cascade != null) {
+            b.cascadeConfidence(cascade);
         }
-        if (root.has("probeTimeoutSeconds")) {
-            if (!root.get("probeTimeoutSeconds").isNumber()) {
-                throw new IllegalArgumentException("'probeTimeoutSeconds' must be a number, was " + root.get("probeTimeoutSeconds"));
-            }
+        Double probeTimeout = JsonFields.number(root, "probeTimeoutSeconds", "");
+        if (probeTimeout != null) {
             try {
-                b.probeTimeout(ModelOptions.probeTimeoutOfSeconds(root.get("probeTimeoutSeconds").asDouble()));
+                b.probeTimeout(ModelOptions.probeTimeoutOfSeconds(probeTimeout));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("'probeTimeoutSeconds': " + e.getMessage(), e);
+                throw new IllegalArgumentException("probeTimeoutSeconds: " + e.getMessage(), e);
             }
         }
-        if (root.has("generatorPrompt")) {
-            b.generatorPrompt(root.get("generatorPrompt").asText());
+        String prompt = JsonFields.text(root, "generatorPrompt", "");
+        if (prompt != null) {
+            b.generatorPrompt(prompt);
         }
-        if (root.has("stop")) {
-            List<String> stop = new ArrayList<>();
-            root.get("stop").forEach(s -> stop.add(s.asText()));
+        List<String> stop = JsonFields.strings(root, "stop", "");
+        if (stop != null) {
             b.stop(stop);
+        }
+        if (root.has("eval") && !root.get("eval").isObject()) {
+            throw new IllegalArgumentException("eval must be an object, was " + root.get("eval"));
         }
         return b;
     }
 
-    private static void model(BlenderConfig.Builder b, JsonNode m, JsonNode root, Path base) {
-        String role = m.path("role").asText("generator");
+    private static void model(BlenderConfig.Builder b, JsonNode m, String at, JsonNode root, Path base) {
+        if (!m.isObject()) {
+            throw new IllegalArgumentException(at + " must be an object such as {\"path\": \"a.gguf\", \"role\":"
+                    + " \"generator\"}, was " + m);
+        }
+        String given = JsonFields.text(m, "role", at);
+        String role = given != null ? given : "generator";
         if (m.has("url")) {
-            remote(b, m, role);
+            remote(b, m, at, role);
             return;
         }
         for (String k : List.of("model", "apiKeyEnv", "api", "timeoutSeconds", "retries", "topLogprobs")) {
             if (m.has(k)) {
-                throw new IllegalArgumentException("'" + k + "' is for remote members ({\"url\", \"model\"}): " + m);
+                throw new IllegalArgumentException(JsonFields.at(at, k) + " is for remote members ({\"url\", \"model\"}): "
+                        + m);
             }
         }
         boolean adapter = m.has("adapter") || m.has("base");
@@ -208,36 +224,39 @@ public final class BlenderConfigJson {
         if (adapter && !role.equalsIgnoreCase("generator")) {
             throw new IllegalArgumentException("an adapter member is a generator, not a " + role + ": " + m);
         }
-        String path = adapter ? m.get("adapter").asText() : m.path("path").asText(null);
+        String path = JsonFields.text(m, adapter ? "adapter" : "path", at);
         if (path == null) {
             throw new IllegalArgumentException("a model entry lacks 'path': " + m);
         }
         Path p = base.resolve(path);
-        m.fieldNames().forEachRemaining(k -> {
-            if (!MODEL_KEYS.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' in the entry of " + path + " (known: "
-                        + String.join(", ", MODEL_KEYS) + ")");
-            }
-        });
-        if (m.has("threads") || m.has("gpuLayers")) {
+        JsonFields.keys(m, at + " (" + path + ")", MODEL_KEYS);
+        Integer threads = JsonFields.whole(m, "threads", at);
+        Integer gpuLayers = JsonFields.whole(m, "gpuLayers", at);
+        if (threads != null || gpuLayers != null) {
             // what the entry leaves out it inherits from the top level (a model that sets only its
-            // threads still gets the file's gpuLayers)
+            // threads still gets the file's gpuLayers); the top level's types were checked by the caller
+            Integer topThreads = JsonFields.whole(root, "threads", "");
+            Integer topGpuLayers = JsonFields.whole(root, "gpuLayers", "");
             b.modelOptions(p, ModelOptions.defaults()
-                    .withThreads(m.path("threads").asInt(root.path("threads").asInt(0)))
-                    .withGpuLayers(m.path("gpuLayers").asInt(root.path("gpuLayers").asInt(0))));
+                    .withThreads(threads != null ? threads : topThreads != null ? topThreads : 0)
+                    .withGpuLayers(gpuLayers != null ? gpuLayers : topGpuLayers != null ? topGpuLayers : 0));
         }
-        if (m.has("contextSize")) {
-            b.contextSize(p, m.get("contextSize").asInt());
+        Integer contextSize = JsonFields.whole(m, "contextSize", at);
+        if (contextSize != null) {
+            b.contextSize(p, contextSize);
         }
         JsonNode template = m.get("template");
+        String templateAt = JsonFields.at(at, "template");
         switch (role.toLowerCase(Locale.ROOT)) {
             case "generator" -> {
+                if (template != null) {
+                    throw new IllegalArgumentException(templateAt + " is for a judge or fuser, not a generator: " + m);
+                }
                 if (adapter) {
-                    if (m.has("scale") && !m.get("scale").isNumber()) {
-                        throw new IllegalArgumentException("the scale of " + path + " must be a number, was " + m.get("scale"));
-                    }
-                    b.generator(base.resolve(m.get("base").asText()), p, (float) m.path("scale").asDouble(1.0),
-                            m.has("name") ? m.get("name").asText() : BlenderConfig.shortName(p));
+                    Double scale = JsonFields.number(m, "scale", at);
+                    String name = JsonFields.text(m, "name", at);
+                    b.generator(base.resolve(JsonFields.text(m, "base", at)), p, scale != null ? scale.floatValue() : 1f,
+                            name != null ? name : BlenderConfig.shortName(p));
                 } else {
                     b.generator(p);
                 }
@@ -246,15 +265,20 @@ public final class BlenderConfigJson {
                 if (template == null) {
                     b.judge(p); // asked as suits the model: in its chat format where it has one
                 } else {
-                    b.judge(p, judgeTemplate(template));
+                    b.judge(p, judgeTemplate(template, templateAt));
                 }
             }
-            case "reranker" -> b.reranker(p);
+            case "reranker" -> {
+                if (template != null) {
+                    throw new IllegalArgumentException(templateAt + " is for a judge or fuser, not a reranker: " + m);
+                }
+                b.reranker(p);
+            }
             case "fuser" -> {
                 if (template == null) {
                     b.fuser(p); // asked as suits the model: in its chat format where it has one
                 } else {
-                    b.fuser(p, fuserTemplate(template));
+                    b.fuser(p, fuserTemplate(template, templateAt));
                 }
             }
             default -> throw new IllegalArgumentException("unknown role '" + role + "' for " + path
@@ -266,14 +290,9 @@ public final class BlenderConfigJson {
      * {@code {"url": "http://host:port/v1", "model": "name", "apiKeyEnv": "VAR", "name": "member", "api":
      * "chat", "timeoutSeconds": 60, "retries": 2}}: only url is required.
      */
-    private static void remote(BlenderConfig.Builder b, JsonNode m, String role) {
-        String url = m.get("url").asText();
-        m.fieldNames().forEachRemaining(k -> {
-            if (!REMOTE_KEYS.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' in the remote entry of " + url + " (known: "
-                        + String.join(", ", REMOTE_KEYS) + ")");
-            }
-        });
+    private static void remote(BlenderConfig.Builder b, JsonNode m, String at, String role) {
+        String url = JsonFields.text(m, "url", at);
+        JsonFields.keys(m, at + ", the remote entry of " + url, REMOTE_KEYS);
         String r = role.toLowerCase(Locale.ROOT);
         if (!List.of("generator", "judge", "fuser").contains(r)) {
             throw new IllegalArgumentException("a remote member is a generator, judge or fuser, not a " + role
@@ -283,44 +302,48 @@ public final class BlenderConfigJson {
             throw new IllegalArgumentException("'template' is for a judge or fuser, not a generator: " + m);
         }
         try {
-            for (String k : List.of("url", "model", "apiKeyEnv", "name", "api")) {
-                if (m.has(k) && !m.get(k).isTextual()) {
-                    throw new IllegalArgumentException("'" + k + "' must be a string, was " + m.get(k));
-                }
+            String model = JsonFields.text(m, "model", at);
+            String apiKeyEnv = JsonFields.text(m, "apiKeyEnv", at);
+            String name = JsonFields.text(m, "name", at);
+            String api = JsonFields.text(m, "api", at);
+            Double timeoutSeconds = JsonFields.number(m, "timeoutSeconds", at);
+            Integer retries = JsonFields.whole(m, "retries", at);
+            Integer topLogprobs = JsonFields.whole(m, "topLogprobs", at);
+            RemoteEndpoint e = RemoteEndpoint.of(url, model);
+            if (apiKeyEnv != null) {
+                e = e.withApiKeyEnv(apiKeyEnv);
             }
-            for (String k : List.of("timeoutSeconds", "retries", "topLogprobs")) {
-                if (m.has(k) && !m.get(k).isNumber()) {
-                    throw new IllegalArgumentException("'" + k + "' must be a number, was " + m.get(k));
-                }
+            if (api != null) {
+                e = e.withApi(RemoteEndpoint.Api.parse(api));
             }
-            RemoteEndpoint e = RemoteEndpoint.of(url, m.has("model") ? m.get("model").asText() : null);
-            if (m.has("apiKeyEnv")) {
-                e = e.withApiKeyEnv(m.get("apiKeyEnv").asText());
+            if (timeoutSeconds != null) {
+                e = e.withTimeout(Duration.ofMillis(Math.round(timeoutSeconds * 1000)));
             }
-            if (m.has("api")) {
-                e = e.withApi(RemoteEndpoint.Api.parse(m.get("api").asText()));
+            if (retries != null) {
+                e = e.withRetries(retries);
             }
-            if (m.has("timeoutSeconds")) {
-                e = e.withTimeout(Duration.ofMillis(Math.round(m.get("timeoutSeconds").asDouble() * 1000)));
+            if (topLogprobs != null) {
+                e = e.withTopLogprobs(topLogprobs);
             }
-            if (m.has("retries")) {
-                e = e.withRetries(m.get("retries").asInt());
-            }
-            if (m.has("topLogprobs")) {
-                e = e.withTopLogprobs(m.get("topLogprobs").asInt());
-            }
-            String name = m.has("name") ? m.get("name").asText() : e.defaultName();
+            String member = name != null ? name : e.defaultName();
+            String templateAt = JsonFields.at(at, "template");
             switch (r) {
-                case "judge" -> b.judge(e, judgeTemplate(m.get("template")), name);
-                case "fuser" -> b.fuser(e, fuserTemplate(m.get("template")), name);
-                default -> b.generator(e, name);
+                case "judge" -> b.judge(e, judgeTemplate(m.get("template"), templateAt), member);
+                case "fuser" -> b.fuser(e, fuserTemplate(m.get("template"), templateAt), member);
+                default -> b.generator(e, member);
             }
         } catch (IllegalArgumentException ex) {
             throw new IllegalArgumentException("remote entry " + m + ": " + ex.getMessage(), ex);
         }
     }
 
-    private static JudgeTemplate judgeTemplate(JsonNode t) {
+    private static final List<String> JUDGE_TEMPLATE_KEYS = List.of("prompt", "rationaleStop", "verdicts",
+            "maxRationaleTokens", "useChatTemplate");
+
+    private static final List<String> FUSER_TEMPLATE_KEYS = List.of("prompt", "candidateFormat", "separator",
+            "candidates", "maxCandidateTokens");
+
+    private static JudgeTemplate judgeTemplate(JsonNode t, String at) {
         if (t == null) {
             return JudgeTemplate.abAnswer();
         }
@@ -328,20 +351,22 @@ public final class BlenderConfigJson {
             return JudgeTemplate.named(t.asText());
         }
         if (t.isObject()) {
-            JsonNode verdicts = t.path("verdicts");
-            if (!verdicts.isArray() || verdicts.size() != 2) {
-                throw new IllegalArgumentException("judge template: verdicts must list two continuations, e.g."
+            JsonFields.keys(t, at, JUDGE_TEMPLATE_KEYS);
+            List<String> verdicts = JsonFields.strings(t, "verdicts", at);
+            if (verdicts == null || verdicts.size() != 2) {
+                throw new IllegalArgumentException(JsonFields.at(at, "verdicts") + " must list two continuations, e.g."
                         + " [\" A\", \" B\"]");
             }
-            return new JudgeTemplate(t.path("prompt").asText(null), t.path("rationaleStop").asText(null),
-                    verdicts.get(0).asText(), verdicts.get(1).asText(), t.path("maxRationaleTokens").asInt(0),
-                    t.path("useChatTemplate").asBoolean(false));
+            Integer maxRationaleTokens = JsonFields.whole(t, "maxRationaleTokens", at);
+            return new JudgeTemplate(JsonFields.text(t, "prompt", at), JsonFields.text(t, "rationaleStop", at),
+                    verdicts.get(0), verdicts.get(1), maxRationaleTokens != null ? maxRationaleTokens : 0,
+                    Boolean.TRUE.equals(JsonFields.flag(t, "useChatTemplate", at)));
         }
-        throw new IllegalArgumentException("unknown judge template " + t + " (instruct, ab, arith, or an object with"
-                + " prompt, rationaleStop, verdicts, maxRationaleTokens, useChatTemplate)");
+        throw new IllegalArgumentException(at + ": unknown judge template " + t + " (instruct, ab, arith, or an object"
+                + " with prompt, rationaleStop, verdicts, maxRationaleTokens, useChatTemplate)");
     }
 
-    private static FuserTemplate fuserTemplate(JsonNode t) {
+    private static FuserTemplate fuserTemplate(JsonNode t, String at) {
         if (t == null) {
             return FuserTemplate.llmBlender();
         }
@@ -349,44 +374,35 @@ public final class BlenderConfigJson {
             return FuserTemplate.named(t.asText());
         }
         if (t.isObject()) {
-            return new FuserTemplate(t.path("prompt").asText(null), t.path("candidateFormat").asText(null),
-                    t.path("separator").asText(" "), t.path("candidates").asInt(3), t.path("maxCandidateTokens").asInt(64),
-                    false);
+            JsonFields.keys(t, at, FUSER_TEMPLATE_KEYS);
+            String separator = JsonFields.text(t, "separator", at);
+            Integer candidates = JsonFields.whole(t, "candidates", at);
+            Integer maxCandidateTokens = JsonFields.whole(t, "maxCandidateTokens", at);
+            return new FuserTemplate(JsonFields.text(t, "prompt", at), JsonFields.text(t, "candidateFormat", at),
+                    separator != null ? separator : " ", candidates != null ? candidates : 3,
+                    maxCandidateTokens != null ? maxCandidateTokens : 64, false);
         }
-        throw new IllegalArgumentException("unknown fuser template " + t + " (arith, llm-blender, aggregator, or an"
-                + " object with prompt, candidateFormat, separator, candidates, maxCandidateTokens)");
+        throw new IllegalArgumentException(at + ": unknown fuser template " + t + " (arith, llm-blender, aggregator, or"
+                + " an object with prompt, candidateFormat, separator, candidates, maxCandidateTokens)");
     }
 
-    private static SamplerOptions sampler(JsonNode s) {
+    private static SamplerOptions sampler(JsonNode s, String at) {
+        JsonFields.keys(s, at, List.of("temperature", "topK", "topP", "minP"));
         SamplerOptions o = SamplerOptions.defaults();
-        List<String> keys = List.of("temperature", "topK", "topP", "minP");
-        s.fieldNames().forEachRemaining(k -> {
-            if (!keys.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' in candidateSampler (known: "
-                        + String.join(", ", keys) + ")");
-            }
-        });
-        if (s.has("temperature")) {
-            o = o.withTemperature((float) s.get("temperature").asDouble());
+        Double d;
+        if ((d = JsonFields.number(s, "temperature", at)) != null) {
+            o = o.withTemperature(d.floatValue());
         }
-        if (s.has("topK")) {
-            o = o.withTopK(s.get("topK").asInt());
+        Integer topK = JsonFields.whole(s, "topK", at);
+        if (topK != null) {
+            o = o.withTopK(topK);
         }
-        if (s.has("topP")) {
-            o = o.withTopP((float) s.get("topP").asDouble());
+        if ((d = JsonFields.number(s, "topP", at)) != null) {
+            o = o.withTopP(d.floatValue());
         }
-        if (s.has("minP")) {
-            o = o.withMinP((float) s.get("minP").asDouble());
+        if ((d = JsonFields.number(s, "minP", at)) != null) {
+            o = o.withMinP(d.floatValue());
         }
         return o;
-    }
-
-    /** A true/false field; anything else (a string "yes", a number) is an error naming it, never a silent false. */
-    private static boolean flag(JsonNode node, String key) {
-        JsonNode v = node.get(key);
-        if (!v.isBoolean()) {
-            throw new IllegalArgumentException("'" + key + "' must be true or false, was " + v);
-        }
-        return v.booleanValue();
     }
 }

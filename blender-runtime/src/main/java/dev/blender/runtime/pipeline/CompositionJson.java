@@ -89,7 +89,8 @@ public final class CompositionJson {
         JsonNode stages = node;
         if (node.isObject()) {
             keys(node, "the composition", Set.of("name", "stages"));
-            name = node.path("name").asText(defaultName);
+            String given = JsonFields.text(node, "name", "the composition");
+            name = given != null ? given : defaultName;
             stages = node.path("stages");
         }
         if (!stages.isArray()) {
@@ -116,11 +117,10 @@ public final class CompositionJson {
         return switch (id) {
             case "sample" -> {
                 keys(s, id, Set.of("models", "perModel", "matchPool", "sampler", "temperature"));
-                List<String> models = new ArrayList<>();
-                s.path("models").forEach(m -> models.add(m.asText()));
-                yield new Stage.Sample(models, integer(s, "perModel"), s.path("matchPool").asBoolean(false),
-                        s.has("sampler") ? constant(Stage.Sampler.class, s.get("sampler").asText(), "sample: sampler")
-                                : Stage.Sampler.CANDIDATES, decimal(s, "temperature"));
+                List<String> models = JsonFields.strings(s, "models", id);
+                yield new Stage.Sample(models != null ? models : List.of(), integer(s, "perModel"),
+                        Boolean.TRUE.equals(JsonFields.flag(s, "matchPool", id)),
+                        constant(Stage.Sampler.class, s, "sampler", Stage.Sampler.CANDIDATES), decimal(s, "temperature"));
             }
             case "vote" -> {
                 keys(s, id, Set.of());
@@ -128,22 +128,19 @@ public final class CompositionJson {
             }
             case "rank" -> {
                 keys(s, id, Set.of("aggregation", "topK", "by", "among"));
-                yield new Stage.Rank(s.has("aggregation") ? constant(Aggregation.class, s.get("aggregation").asText(),
-                        "rank: aggregation") : null, integer(s, "topK"), s.has("by") ? constant(Stage.Ranker.class,
-                        s.get("by").asText(), "rank: by") : Stage.Ranker.JUDGE, integer(s, "among"));
+                yield new Stage.Rank(constant(Aggregation.class, s, "aggregation", null), integer(s, "topK"),
+                        constant(Stage.Ranker.class, s, "by", Stage.Ranker.JUDGE), integer(s, "among"));
             }
             case "mix" -> {
                 keys(s, id, Set.of("method", "pack", "solo", "adapt", "rate"));
-                yield new Stage.Mix(s.has("method") ? constant(CombineMethod.class, s.get("method").asText(),
-                        "mix: method") : null, decimal(s, "pack"), decimal(s, "solo"),
-                        s.has("adapt") ? constant(Adaptation.class, s.get("adapt").asText(), "mix: adapt") : null,
-                        decimal(s, "rate"));
+                yield new Stage.Mix(constant(CombineMethod.class, s, "method", null), decimal(s, "pack"),
+                        decimal(s, "solo"), constant(Adaptation.class, s, "adapt", null), decimal(s, "rate"));
             }
             case "fuse" -> {
                 keys(s, id, Set.of("topK", "inputs", "orders"));
                 Integer orders = integer(s, "orders");
-                yield new Stage.Fuse(integer(s, "topK"), s.has("inputs") ? constant(Stage.FuseInputs.class,
-                        s.get("inputs").asText(), "fuse: inputs") : Stage.FuseInputs.TOP, orders != null ? orders : 1);
+                yield new Stage.Fuse(integer(s, "topK"), constant(Stage.FuseInputs.class, s, "inputs", Stage.FuseInputs.TOP),
+                        orders != null ? orders : 1);
             }
             case "verify" -> {
                 keys(s, id, Set.of());
@@ -151,12 +148,13 @@ public final class CompositionJson {
             }
             case "refine" -> {
                 keys(s, id, Set.of("rounds", "topK"));
-                yield new Stage.Refine(s.path("rounds").asInt(1), integer(s, "topK"));
+                Integer rounds = integer(s, "rounds");
+                yield new Stage.Refine(rounds != null ? rounds : 1, integer(s, "topK"));
             }
             case "gate" -> {
                 keys(s, id, Set.of("rule", "threshold"));
-                yield new Stage.Gate(s.has("rule") ? constant(Stage.GateRule.class, s.get("rule").asText(), "gate: rule")
-                        : Stage.GateRule.TOKEN_PROBABILITY, s.has("threshold") ? s.get("threshold").asDouble() : null);
+                yield new Stage.Gate(constant(Stage.GateRule.class, s, "rule", Stage.GateRule.TOKEN_PROBABILITY),
+                        JsonFields.number(s, "threshold", id));
             }
             case "route" -> route(s);
             default -> throw new IllegalArgumentException("unknown stage '" + s.get("stage").asText()
@@ -209,47 +207,30 @@ public final class CompositionJson {
         };
     }
 
-    private static List<String> strings(JsonNode array, String what) {
-        if (!array.isArray()) {
-            throw new IllegalArgumentException(what + " must be an array of strings, was " + array);
-        }
-        List<String> out = new ArrayList<>();
-        for (JsonNode n : array) {
-            if (!n.isTextual()) {
-                throw new IllegalArgumentException(what + " must be an array of strings, has " + n);
-            }
-            out.add(n.asText());
-        }
-        return out;
+    private static void keys(JsonNode s, String stage, Set<String> allowed) {
+        Set<String> known = new java.util.TreeSet<>(allowed);
+        known.add("stage");
+        JsonFields.keys(s, stage, known);
     }
 
-    private static void keys(JsonNode s, String stage, Set<String> allowed) {
-        s.fieldNames().forEachRemaining(k -> {
-            if (!k.equals("stage") && !allowed.contains(k)) {
-                throw new IllegalArgumentException("unknown key '" + k + "' in " + stage + " (known: "
-                        + String.join(", ", allowed.stream().sorted().toList()) + ")");
-            }
-        });
+    private static List<String> strings(JsonNode array, String what) {
+        return JsonFields.strings(array, what);
     }
 
     private static Integer integer(JsonNode s, String key) {
-        if (!s.has(key)) {
-            return null;
-        }
-        if (!s.get(key).canConvertToInt() || !s.get(key).isIntegralNumber()) {
-            throw new IllegalArgumentException(key + " must be a whole number, was " + s.get(key));
-        }
-        return s.get(key).asInt();
+        return JsonFields.whole(s, key, s.path("stage").asText());
     }
 
     private static Float decimal(JsonNode s, String key) {
-        if (!s.has(key)) {
-            return null;
-        }
-        if (!s.get(key).isNumber()) {
-            throw new IllegalArgumentException(key + " must be a number, was " + s.get(key));
-        }
-        return (float) s.get(key).asDouble();
+        Double d = JsonFields.number(s, key, s.path("stage").asText());
+        return d == null ? null : d.floatValue();
+    }
+
+    /** An enum-valued field of stage {@code s}: a string in any spelling ({@link #constant}). */
+    private static <E extends Enum<E>> E constant(Class<E> type, JsonNode s, String key, E absent) {
+        String stage = s.path("stage").asText();
+        String text = JsonFields.text(s, key, stage);
+        return text == null ? absent : constant(type, text, stage + ": " + key);
     }
 
     /** An enum constant from any spelling: {@code max-logits}, {@code MAX_LOGITS}, {@code maxlogits}. */

@@ -1,6 +1,7 @@
 package dev.blender.runtime.remote;
 
 import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.generation.SamplerOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -43,15 +44,18 @@ public final class RemoteFuser {
     }
 
     /**
-     * Fuses, greedy at {@code temperature} 0.
+     * Fuses, sampling as the local {@link dev.blender.genfuser.GenFuser} does with the same settings: a blend
+     * passes its answer sampler (greedy by default, so the fused answer is deterministic unless a
+     * configuration asks otherwise). Its temperature and top-p are sent; top-k and min-p are not OpenAI fields,
+     * so the server's own apply.
      *
      * @throws RemoteException the server did not answer (after its retries)
      */
-    public RemoteCompletion fuse(String instruction, List<String> ranked, int maxTokens, float temperature, float topP,
+    public RemoteCompletion fuse(String instruction, List<String> ranked, int maxTokens, SamplerOptions sampler,
                                  List<String> stop, Long seed, BooleanSupplier cancelled) {
         String prompt = prompt(instruction, ranked);
         RemoteRequest r = new RemoteRequest(List.of(dev.blender.nativebridge.ChatMessage.user(prompt)), prompt,
-                temperature, topP, maxTokens, stop, seed);
+                sampler.temperature(), sampler.topP(), maxTokens, stop, seed);
         return client.completeOnce(r, cancelled);
     }
 }

@@ -31,7 +31,7 @@ public record RemoteRequest(List<ChatMessage> messages, String prompt, float tem
         this(messages, prompt, temperature, topP, maxTokens, stop, seed, 0);
     }
 
-    /** A raw-text prompt, greedy: what a remote judge, fuser or per-token mix sends. */
+    /** A raw-text prompt, greedy: what a remote judge or per-token mix sends (a fuser samples as its blend says). */
     public static RemoteRequest text(String prompt, int maxTokens, List<String> stop, Long seed, int logprobs) {
         return new RemoteRequest(List.of(ChatMessage.user(prompt)), prompt, 0f, 1f, maxTokens, stop, seed, logprobs);
     }

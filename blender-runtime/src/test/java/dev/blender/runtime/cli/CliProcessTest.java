@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -48,11 +49,24 @@ class CliProcessTest {
     }
 
     private Result cli(String stdin, List<String> jvmOptions, String... args) throws Exception {
+        return cli(stdin, Map.of(), jvmOptions, args);
+    }
+
+    /** As above, with {@code env} set in the child's environment (an empty value removes the variable). */
+    private Result cli(String stdin, Map<String, String> env, List<String> jvmOptions, String... args) throws Exception {
         List<String> command = command(jvmOptions, args);
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
+        ProcessBuilder pb = new ProcessBuilder(command);
+        env.forEach((k, v) -> {
+            if (v.isEmpty()) {
+                pb.environment().remove(k);
+            } else {
+                pb.environment().put(k, v);
+            }
+        });
         // files, not pipes: a full pipe nobody reads would hang the child
-        Process p = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         try {
             try (OutputStream in = p.getOutputStream()) {
                 in.write(stdin.getBytes(StandardCharsets.UTF_8));
@@ -89,19 +103,37 @@ class CliProcessTest {
         assertTrue(r.err().contains("[token-combine"), r.err());
     }
 
+    /** The history goes where the rest of blender's cache goes: $XDG_CACHE_HOME/blender when it is set. */
     @Test
-    void chatReadsPipedInputAndKeepsHistoryUnderTheHomeFolder() throws Exception {
+    void chatReadsPipedInputAndKeepsHistoryInTheCacheFolder() throws Exception {
         TestModels.sharedFile("models/arith/answerer-a.gguf");
         Path home = dir.resolve("home");
+        Path xdg = dir.resolve("xdg-cache");
         Result r = cli("/strategy SINGLE\n17+62=\n/stats\n/strategy TOKEN_COMBINE\n17+62=\n",
-                List.of("-Duser.home=" + home), "chat");
+                Map.of("XDG_CACHE_HOME", xdg.toString()), List.of("-Duser.home=" + home), "chat");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("blend> 80\n") && r.out().contains("blend> 79\n"), r.out());
         assertTrue(r.out().contains("last (single): sampling") && r.out().contains("session: 1 requests"), r.out());
         assertFalse(r.out().contains("\u001b"), "no escape codes when stdin is a pipe: " + r.out());
         assertFalse(r.err().contains("\tat "), r.err());
-        Path history = home.resolve(".cache/blender/chat_history");
+        Path history = xdg.resolve("blender/chat_history");
         assertTrue(Files.readString(history).contains("/strategy TOKEN_COMBINE"), "history in " + history);
+        assertFalse(Files.exists(home.resolve(".cache")), "nothing under ~/.cache when XDG_CACHE_HOME is set");
+    }
+
+    /** -Dblender.cache.dir moves the history with the cache; without it or XDG_CACHE_HOME it is under ~/.cache/blender. */
+    @Test
+    void chatHistoryFollowsTheCacheProperty() throws Exception {
+        TestModels.sharedFile("models/arith/answerer-a.gguf");
+        Path home = dir.resolve("home2");
+        Path cache = dir.resolve("moved-cache");
+        Result moved = cli("/quit\n", Map.of("XDG_CACHE_HOME", dir.resolve("unused").toString()),
+                List.of("-Duser.home=" + home, "-Dblender.cache.dir=" + cache), "chat");
+        assertEquals(0, moved.code(), moved.err());
+        assertTrue(Files.readString(cache.resolve("chat_history")).contains("/quit"), "history in " + cache);
+        Result plain = cli("/quit\n", Map.of("XDG_CACHE_HOME", ""), List.of("-Duser.home=" + home), "chat");
+        assertEquals(0, plain.code(), plain.err());
+        assertTrue(Files.exists(home.resolve(".cache/blender/chat_history")), "the default under the home folder");
     }
 
     /** The README's {@code ./blender serve} line (on a free port) until SIGTERM, as a service manager stops it. */

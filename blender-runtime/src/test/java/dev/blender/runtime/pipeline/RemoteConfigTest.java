@@ -64,15 +64,15 @@ class RemoteConfigTest {
         String[][] cases = {
             {"{\"url\": \"http//h:1/v1\", \"model\": \"m\"}", "malformed URL 'http//h:1/v1'"},
             {"{\"url\": \"http://h:1/v1#m\"}", "no query or fragment"},
-            {"{\"url\": \"http://h:1/v1\", \"threads\": 2}", "unknown key 'threads' in the remote entry of http://h:1/v1"},
+            {"{\"url\": \"http://h:1/v1\", \"threads\": 2}", "unknown key 'threads' in models[0], the remote entry of http://h:1/v1"},
             {"{\"url\": \"http://h:1/v1\", \"path\": \"a.gguf\"}", "unknown key 'path'"},
             {"{\"url\": \"http://h:1/v1\", \"role\": \"reranker\"}", "a generator, judge or fuser, not a reranker"},
             {"{\"url\": \"http://h:1/v1\", \"template\": \"arith\"}", "'template' is for a judge or fuser"},
             {"{\"url\": \"http://h:1/v1\", \"topLogprobs\": 0}", "topLogprobs of http://h:1/v1 must be >= 1"},
-            {"{\"url\": \"http://h:1/v1\", \"topLogprobs\": \"5\"}", "'topLogprobs' must be a number"},
-            {"{\"url\": \"http://h:1/v1\", \"retries\": \"3\"}", "'retries' must be a number"},
+            {"{\"url\": \"http://h:1/v1\", \"topLogprobs\": \"5\"}", "models[0].topLogprobs must be a whole number, was \"5\""},
+            {"{\"url\": \"http://h:1/v1\", \"retries\": \"3\"}", "models[0].retries must be a whole number, was \"3\""},
             {"{\"url\": \"http://h:1/v1\", \"name\": \"a/b\"}", "without slashes"},
-            {"{\"path\": \"a.gguf\", \"apiKeyEnv\": \"X\"}", "'apiKeyEnv' is for remote members"},
+            {"{\"path\": \"a.gguf\", \"apiKeyEnv\": \"X\"}", "models[0].apiKeyEnv is for remote members"},
         };
         for (String[] c : cases) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -204,7 +204,9 @@ class RemoteMembersTest {
     /**
      * What a generated token costs through a server on loopback against the same model in process, greedy:
      * answerer-a's short answers to the first problems (the cost is mostly per request), then stories260K's
-     * 128-token stories (mostly per token). Prints only: timings are the machine's.
+     * 128-token stories (mostly per token). Asserted: the remote member gives the same answers and the same
+     * count of generated tokens as the model in process, in every round, so the per-token figures divide like
+     * by like. The timings are the machine's and only printed.
      */
     @Test
     void costPerGeneratedToken() throws Exception {
@@ -229,39 +231,49 @@ class RemoteMembersTest {
                 .modelOptions(ModelOptions.defaults().withThreads(1)).build();
     }
 
+    /** One pass of a composition over the problems: its time, the tokens it generated and its answers. */
+    record Pass(double ms, long tokens, List<String> answers) {}
+
     /** Medians of 5 rounds, remote and local alternating (after one round each to warm up). */
     static void measure(String what, Blender remote, String remoteRow, Blender local, String localRow,
                         List<Problem> problems) {
         time(remote, remoteRow, problems);
         time(local, localRow, problems);
-        List<double[]> r = new ArrayList<>();
-        List<double[]> l = new ArrayList<>();
+        List<Pass> r = new ArrayList<>();
+        List<Pass> l = new ArrayList<>();
         for (int round = 0; round < 5; round++) {
             r.add(time(remote, remoteRow, problems));
             l.add(time(local, localRow, problems));
+            assertEquals(l.get(round).answers(), r.get(round).answers(), what + ", round " + round
+                    + ": greedy, the remote member answers as the model in process");
+            assertEquals(l.get(round).tokens(), r.get(round).tokens(), what + ", round " + round
+                    + ": the server's usage counts the tokens generated in process");
         }
+        assertTrue(r.get(0).tokens() >= problems.size(), what + ": at least a token an answer, " + r.get(0).tokens());
         double rMs = median(r), lMs = median(l);
-        long rTokens = (long) r.get(0)[1], lTokens = (long) l.get(0)[1];
+        long rTokens = r.get(0).tokens(), lTokens = l.get(0).tokens();
         System.out.printf("%s (medians of 5): remote member on loopback %.3f ms/request, %.3f ms/token (%d tokens);"
                 + " local %.3f ms/request, %.3f ms/token (%d tokens)%n", what, rMs / problems.size(), rMs / rTokens,
                 rTokens, lMs / problems.size(), lMs / lTokens, lTokens);
     }
 
-    static double median(List<double[]> rounds) {
-        double[] ms = rounds.stream().mapToDouble(x -> x[0]).sorted().toArray();
+    static double median(List<Pass> rounds) {
+        double[] ms = rounds.stream().mapToDouble(Pass::ms).sorted().toArray();
         return ms[ms.length / 2];
     }
 
-    /** Total milliseconds and generated tokens of a composition over the problems. */
-    static double[] time(Blender b, String composition, List<Problem> problems) {
+    /** Total milliseconds, generated tokens and answers of a composition over the problems. */
+    static Pass time(Blender b, String composition, List<Problem> problems) {
         double ms = 0;
         long tokens = 0;
+        List<String> answers = new ArrayList<>();
         for (Problem p : problems) {
             long t0 = System.nanoTime();
             BlendResult r = b.blend(BlendRequest.of(p.question()).withComposition(Composition.named(composition)));
             ms += (System.nanoTime() - t0) / 1e6;
             tokens += r.usage().generatedTokens();
+            answers.add(r.answer());
         }
-        return new double[] {ms, tokens};
+        return new Pass(ms, tokens, answers);
     }
 }

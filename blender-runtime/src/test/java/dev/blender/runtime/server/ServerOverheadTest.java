@@ -199,17 +199,31 @@ class ServerOverheadTest {
 
     /**
      * The server's own work per streamed token, without the client: making the chunk and writing it to
-     * a loopback socket whose other end a thread drains. What the decoding thread spends per token.
+     * a loopback socket whose other end a thread reads. What is asserted is what the work is: one SSE
+     * event per token, each carrying the token's text and read back whole, and a bounded allocation per
+     * token (the decoding thread's own bytes, counted by the JVM, not timed). The time it takes is printed.
      */
     @Test
     void serverSideCostOfAStreamedToken() throws Exception {
+        int n = 20_000;
+        int rounds = 4; // round 0 warms up
         try (ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              Socket client = new Socket(InetAddress.getLoopbackAddress(), listener.getLocalPort());
              Socket server = listener.accept()) {
             server.setTcpNoDelay(true);
+            long[] events = new long[2]; // [0] data events, [1] of them with the token's text as their content
             Thread drain = Thread.ofPlatform().start(() -> {
-                try {
-                    client.getInputStream().transferTo(OutputStream.nullOutputStream());
+                try (BufferedReader in = new BufferedReader(new InputStreamReader(client.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    for (String line = in.readLine(); line != null; line = in.readLine()) {
+                        if (line.startsWith("data: ")) {
+                            events[0]++;
+                            // the answer's leading whitespace is dropped, so the first token comes as "word"
+                            if (line.contains("\"content\":\" word\"") || line.contains("\"content\":\"word\"")) {
+                                events[1]++;
+                            }
+                        }
+                    }
                 } catch (IOException e) {
                     // closed at the end
                 }
@@ -221,21 +235,34 @@ class ServerOverheadTest {
             CompletionRequest req = new CompletionRequest(CompletionRequest.Kind.CHAT, "blender", BlendRequest.of("x"),
                     1, true, false, false, null, false);
             EventStream stream = new EventStream(ex, req, new Responses(mapper), mapper, "chatcmpl-x", 1);
+            com.sun.management.ThreadMXBean threads =
+                    (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
             List<Double> micros = new ArrayList<>();
-            int n = 20_000;
-            for (int round = 0; round < 4; round++) { // round 0 warms up
+            List<Double> bytesPerToken = new ArrayList<>();
+            for (int round = 0; round < rounds; round++) {
+                long a0 = threads.getCurrentThreadAllocatedBytes();
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     stream.onAnswer(" word");
                 }
+                long t1 = System.nanoTime();
+                long a1 = threads.getCurrentThreadAllocatedBytes();
                 if (round > 0) {
-                    micros.add((System.nanoTime() - t0) / 1e3 / n);
+                    micros.add((t1 - t0) / 1e3 / n);
+                    bytesPerToken.add((double) (a1 - a0) / n);
                 }
             }
+            server.getOutputStream().flush();
             server.shutdownOutput();
             drain.join();
+            assertEquals((long) n * rounds, events[1], "one event with the token's text per token");
+            assertEquals(1, events[0] - events[1], "no other event but the opening one with the role");
+            double bytes = median(bytesPerToken);
+            // about 2.5 KB a token when this was written (the chunk's tree, its JSON text and bytes); 16 KiB would
+            // mean a per-token copy of something that should be made once per stream
+            assertTrue(bytes < 16 * 1024, "allocated per streamed token: " + bytes + " bytes");
             System.out.printf(Locale.ROOT, "server-side cost per streamed token (chunk made and written, %d x 3):"
-                    + " %.1f us%n", n, median(micros));
+                    + " %.1f us, %.0f bytes allocated%n", n, median(micros), bytes);
         }
     }
 }

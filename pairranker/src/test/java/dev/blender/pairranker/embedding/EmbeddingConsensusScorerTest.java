@@ -197,21 +197,32 @@ class EmbeddingConsensusScorerTest {
         new EmbeddingConsensusScorer().close(); // closing one never loaded is fine too
     }
 
+    /**
+     * Eight candidates score the same whether their nine texts are embedded on one thread or on one per
+     * processor, and the consensus ranks the agreeing Paris answers above the odd ones out. (The time this
+     * takes is {@code EmbeddingConsensusBenchmark} in the jmh module.)
+     */
     @Test
-    void timeEightCandidates() {
-        for (int parallelism : new int[] {1, Runtime.getRuntime().availableProcessors()}) {
-            try (var s = EmbeddingConsensusScorer.builder().parallelism(parallelism).build()) {
-                s.score(FRANCE, EIGHT);
-                int runs = 20;
-                long[] ns = new long[runs];
-                for (int r = 0; r < runs; r++) {
-                    long t0 = System.nanoTime();
-                    s.score(FRANCE, EIGHT);
-                    ns[r] = System.nanoTime() - t0;
-                }
-                Arrays.sort(ns);
-                System.out.printf("[embedding-consensus] 8 candidates + instruction, parallelism %d: median %.1f ms, min %.1f ms%n",
-                        parallelism, ns[runs / 2] / 1e6, ns[0] / 1e6);
+    void eightCandidatesScoreTheSameOnOneThreadAndOnMany() {
+        double[] one;
+        double[] many;
+        try (var s = EmbeddingConsensusScorer.builder().parallelism(1).build()) {
+            one = s.score(FRANCE, EIGHT);
+        }
+        try (var s = EmbeddingConsensusScorer.builder().parallelism(Math.max(2,
+                Runtime.getRuntime().availableProcessors())).build()) {
+            many = s.score(FRANCE, EIGHT);
+        }
+        assertEquals(EIGHT.size(), one.length);
+        for (int i = 0; i < one.length; i++) {
+            assertEquals(one[i], many[i], 1e-6, "candidate " + i + ": " + EIGHT.get(i));
+        }
+        int best = argMax(one);
+        assertTrue(EIGHT.get(best).contains("Paris"), "a Paris answer leads: " + EIGHT.get(best));
+        int bananas = EIGHT.indexOf("Bananas are yellow and rich in potassium.");
+        for (int i = 0; i < one.length; i++) {
+            if (EIGHT.get(i).contains("Paris")) {
+                assertTrue(one[i] > one[bananas], "a Paris answer outscores the unrelated one: " + EIGHT.get(i));
             }
         }
     }

@@ -47,6 +47,11 @@ public final class LlamaContext implements AutoCloseable {
             ? !Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY) : LlamaCpp.ABI.serialisesDecodes();
     private static final ReentrantLock COMPUTE = new ReentrantLock();
     private static final java.util.concurrent.atomic.LongAdder COMPUTE_NANOS = new java.util.concurrent.atomic.LongAdder();
+    // the wall time some decode of this process was in flight: two transitions a decode, under one small lock
+    private static final Object IN_FLIGHT_LOCK = new Object();
+    private static int inFlight;
+    private static long busySince;
+    private static long busyWallNanos;
     /** The automatic thread count this context was made with, or 0 where the caller chose threads. */
     private int automaticThreads;
     private int currentThreads;
@@ -417,6 +422,7 @@ public final class LlamaContext implements AutoCloseable {
             COMPUTE.lock();
         }
         long t0 = System.nanoTime();
+        computeStarted(t0);
         try {
             LlamaBackend.takeErrors();
             return encode ? (int) LlamaCpp.encode.invokeExact(ptr, batch.struct())
@@ -424,7 +430,9 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         } finally {
-            COMPUTE_NANOS.add(System.nanoTime() - t0);
+            long t1 = System.nanoTime();
+            COMPUTE_NANOS.add(t1 - t0);
+            computeEnded(t1);
             if (serialise) {
                 COMPUTE.unlock();
             }
@@ -438,6 +446,32 @@ public final class LlamaContext implements AutoCloseable {
      */
     public static long computeNanos() {
         return COMPUTE_NANOS.sum();
+    }
+
+    /**
+     * Nanoseconds of wall time during which at least one {@code llama_decode} or {@code llama_encode} of this
+     * process was running: the part of a request's wall time llama.cpp had, however many members decoded at once.
+     */
+    public static long computeWallNanos() {
+        synchronized (IN_FLIGHT_LOCK) {
+            return inFlight > 0 ? busyWallNanos + (System.nanoTime() - busySince) : busyWallNanos;
+        }
+    }
+
+    private static void computeStarted(long now) {
+        synchronized (IN_FLIGHT_LOCK) {
+            if (inFlight++ == 0) {
+                busySince = now;
+            }
+        }
+    }
+
+    private static void computeEnded(long now) {
+        synchronized (IN_FLIGHT_LOCK) {
+            if (--inFlight == 0) {
+                busyWallNanos += now - busySince;
+            }
+        }
     }
 
     /**

@@ -210,11 +210,11 @@ public final class LatencyBench {
         final Map<String, Double> inside = new LinkedHashMap<>();
         private String stage = "setup"; // before the first stage: the request's own orchestration
         private long wallAt = System.nanoTime();
-        private long insideAt = LlamaContext.computeNanos();
+        private long insideAt = LlamaContext.computeWallNanos();
 
         void begin(String next) {
             long now = System.nanoTime();
-            long native_ = LlamaContext.computeNanos();
+            long native_ = LlamaContext.computeWallNanos();
             if (stage != null) {
                 wall.merge(stage, (now - wallAt) / 1e6, Double::sum);
                 inside.merge(stage, (native_ - insideAt) / 1e6, Double::sum);
@@ -320,8 +320,8 @@ public final class LatencyBench {
      *                     its answer, one in all where it does not
      * @param stageMillis  wall time per stage kind ({@code sample}, {@code rank}, {@code fuse}, ...), from its
      *                     start to the next one's
-     * @param insideLlamaCppMillis of that, the time spent inside {@code llama_decode}/{@code llama_encode}
-     *                     ({@link LlamaContext#computeNanos()}; members decoding at once count twice)
+     * @param insideLlamaCppMillis of that, the time some {@code llama_decode}/{@code llama_encode} was running
+     *                     ({@link LlamaContext#computeWallNanos()}: members decoding at once count once)
      */
     public record Sample(String composition, int run, int prompt, long seed, BlendResult.Timings timings,
                          int answerPieces, Map<String, Double> stageMillis, Map<String, Double> insideLlamaCppMillis) {

@@ -1,0 +1,42 @@
+package dev.blender.nativebridge;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** What a benchmark sets against its wall time: the time llama.cpp had, per thread and as wall time. */
+class ComputeTimeTest {
+    private static void decodeSome(LlamaContext ctx, int steps) {
+        try (Batch batch = Batch.create(1)) {
+            for (int i = 0; i < steps; i++) {
+                batch.clear();
+                batch.add(1 + i, i, 0, true);
+                ctx.decode(batch);
+            }
+        }
+    }
+
+    @Test
+    void decodesOnTwoThreadsCountOnceAsWallTimeAndTwiceSummed() throws Exception {
+        try (LlamaModel model = LlamaModel.load(TestModels.tiny());
+             LlamaContext a = model.newContext(ContextOptions.defaults().withContextSize(256).withThreads(1));
+             LlamaContext b = model.newContext(ContextOptions.defaults().withContextSize(256).withThreads(1))) {
+            long sum0 = LlamaContext.computeNanos();
+            long wall0 = LlamaContext.computeWallNanos();
+            long t0 = System.nanoTime();
+            CompletableFuture<Void> other = CompletableFuture.runAsync(() -> decodeSome(b, 100));
+            decodeSome(a, 100);
+            other.join();
+            long elapsed = System.nanoTime() - t0;
+            long sum = LlamaContext.computeNanos() - sum0;
+            long wall = LlamaContext.computeWallNanos() - wall0;
+            assertTrue(wall > 0 && wall <= elapsed, "wall " + wall + " within the " + elapsed + " ns elapsed");
+            assertTrue(wall <= sum, "wall " + wall + " never above the summed " + sum);
+            if (!LlamaContext.decodesSerialised()) {
+                // the two threads' decodes overlapped at least some of the time
+                assertTrue(wall < sum, "wall " + wall + " below the summed " + sum);
+            }
+        }
+    }
+}

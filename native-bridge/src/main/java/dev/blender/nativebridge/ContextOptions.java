@@ -15,7 +15,8 @@ package dev.blender.nativebridge;
  * @param maxSequences     distinct sequence ids the context accepts: ids are 0 .. maxSequences-1
  * @param threads          threads for single-token decoding (0 = the model's setting, else automatic:
  *                         the physical cores, see {@link #automaticThreads()} - decoding is memory-bound and
- *                         hyper-threads do not add bandwidth)
+ *                         hyper-threads do not add bandwidth - of which a context decodes with those other
+ *                         processes leave free, as that changes)
  * @param batchThreads     threads for prompt/batch decoding (0 = same as {@code threads})
  * @param embeddings       compute embeddings (for embedding and reranker models) instead of logits
  * @param pooling          pooling for embeddings
@@ -117,8 +118,9 @@ public record ContextOptions(int contextSize, int batchSize, int microBatchSize,
     }
 
     /**
-     * What {@code threads = 0} becomes: the physical cores this process may use ({@link CpuTopology}), as
-     * llama.cpp's own tools choose. Members that decode at the same time split this count between them.
+     * What {@code threads = 0} starts as: the physical cores this process may use ({@link CpuTopology}), as
+     * llama.cpp's own tools choose. Members that decode at the same time split this count between them, and a
+     * context on automatic threads leaves out the cores other processes keep busy ({@code CpuLoad}).
      */
     public static int automaticThreads() {
         return CpuTopology.physicalCores();

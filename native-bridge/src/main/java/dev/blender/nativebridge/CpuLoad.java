@@ -18,6 +18,8 @@ final class CpuLoad {
     static final long PERIOD_MS = 250;
     private static final Path STAT = Path.of("/proc/stat");
     private static final Path SELF = Path.of("/proc/self/stat");
+    /** Logical CPUs, read once: asked before every decode of an automatic context. */
+    private static final int LOGICAL = Runtime.getRuntime().availableProcessors();
     /** Logical CPUs other processes kept busy over the last periods (smoothed). */
     private static volatile double othersBusy;
     private static volatile boolean started;
@@ -27,7 +29,7 @@ final class CpuLoad {
     /** Of {@code cores} (the automatic thread count), those other processes leave free: at least 1. */
     static int freeCores(int cores) {
         start();
-        return freeCores(cores, Runtime.getRuntime().availableProcessors(), othersBusy);
+        return freeCores(cores, LOGICAL, othersBusy);
     }
 
     /**
@@ -57,7 +59,6 @@ final class CpuLoad {
     }
 
     private static void sample() {
-        int logical = Runtime.getRuntime().availableProcessors();
         try {
             long[] before = machine(Files.readString(STAT));
             long selfBefore = self(Files.readString(SELF));
@@ -65,7 +66,7 @@ final class CpuLoad {
                 Thread.sleep(PERIOD_MS);
                 long[] after = machine(Files.readString(STAT));
                 long selfAfter = self(Files.readString(SELF));
-                double now = othersBusy(before, after, selfAfter - selfBefore, logical);
+                double now = othersBusy(before, after, selfAfter - selfBefore, LOGICAL);
                 othersBusy = 0.5 * othersBusy + 0.5 * now;
                 before = after;
                 selfBefore = selfAfter;

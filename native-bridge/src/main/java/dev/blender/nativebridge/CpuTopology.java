@@ -26,10 +26,16 @@ public final class CpuTopology {
 
     private CpuTopology() {}
 
-    /** Physical cores available to this process, at least 1. */
+    /**
+     * Physical cores available to this process, at least 1: read once, when first asked (every context and every
+     * blend request asks, and the files behind it do not change while the process runs).
+     */
     public static int physicalCores() {
-        int logical = Runtime.getRuntime().availableProcessors();
-        return physicalCores(SYSFS_CPUS, PROC_STATUS, logical);
+        return Once.CORES;
+    }
+
+    private static final class Once {
+        static final int CORES = physicalCores(SYSFS_CPUS, PROC_STATUS, Runtime.getRuntime().availableProcessors());
     }
 
     /** {@link #physicalCores()} read from the given sysfs CPU folder and process status file. */

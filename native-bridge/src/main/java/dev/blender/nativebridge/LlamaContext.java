@@ -46,7 +46,6 @@ public final class LlamaContext implements AutoCloseable {
     private static volatile boolean serialiseDecodes = System.getProperty(CONCURRENT_DECODE_PROPERTY) != null
             ? !Boolean.getBoolean(CONCURRENT_DECODE_PROPERTY) : LlamaCpp.ABI.serialisesDecodes();
     private static final ReentrantLock COMPUTE = new ReentrantLock();
-    private static final java.util.concurrent.atomic.LongAdder COMPUTE_NANOS = new java.util.concurrent.atomic.LongAdder();
     // the wall time some decode of this process was in flight: two transitions a decode, under one small lock
     private static final Object IN_FLIGHT_LOCK = new Object();
     private static int inFlight;
@@ -421,8 +420,7 @@ public final class LlamaContext implements AutoCloseable {
         if (serialise) {
             COMPUTE.lock();
         }
-        long t0 = System.nanoTime();
-        computeStarted(t0);
+        computeStarted(System.nanoTime());
         try {
             LlamaBackend.takeErrors();
             return encode ? (int) LlamaCpp.encode.invokeExact(ptr, batch.struct())
@@ -430,22 +428,11 @@ public final class LlamaContext implements AutoCloseable {
         } catch (Throwable t) {
             throw LlamaCpp.rethrow(t);
         } finally {
-            long t1 = System.nanoTime();
-            COMPUTE_NANOS.add(t1 - t0);
-            computeEnded(t1);
+            computeEnded(System.nanoTime());
             if (serialise) {
                 COMPUTE.unlock();
             }
         }
-    }
-
-    /**
-     * Nanoseconds this process has spent inside {@code llama_decode} and {@code llama_encode}, summed over the
-     * threads that called them (two contexts decoding at once count twice): what a benchmark sets against its
-     * wall time to see how much of it llama.cpp took.
-     */
-    public static long computeNanos() {
-        return COMPUTE_NANOS.sum();
     }
 
     /**

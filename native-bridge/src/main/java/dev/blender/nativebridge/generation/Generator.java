@@ -97,7 +97,7 @@ public final class Generator {
     /** The candidate with only its answer as text ({@link #answer}); its tokens and timings as they were. */
     public static Candidate answerOnly(LlamaModel model, int[] prompt, Candidate c) {
         Reasoning.Split s = answer(model, prompt, c.text());
-        return s.hasThinking() || !s.answer().equals(c.text()) ? c.withText(s.answer()) : c;
+        return s.answer().equals(c.text()) ? c : c.withText(s.answer());
     }
 
     /** Generates without streaming. */

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 
 /**
  * A pairwise judge over any loaded GGUF model: the instruction and both candidates go into one prompt
@@ -120,25 +121,19 @@ public final class LmJudge implements PairRanker {
         return vocab.reasoning().closeThinking(rendered);
     }
 
-    /** How {@code text} tokenises where the judge writes it: after other text, or at the start of the answer. */
+    /**
+     * How {@code text} tokenises where the judge writes it: after other text ({@code "a"}), or at the start of the
+     * answer in chat form; the tokens the text adds there, or the text alone where it merges across the boundary.
+     */
     private int[] continuation(String text) {
-        if (chat) {
-            // the tokens the rendered answer start gains from the text, as the model reads them there
-            String start = chatPrompt("x");
-            int[] base = vocab.tokenizeChat(start);
-            int[] with = vocab.tokenizeChat(start + text);
-            if (with.length > base.length && Arrays.equals(base, Arrays.copyOf(with, base.length))) {
-                return Arrays.copyOfRange(with, base.length, with.length);
-            }
-            return vocab.tokenize(text, false, false);
+        Function<String, int[]> tokens = chat ? vocab::tokenizeChat : t -> vocab.tokenize(t, false, false);
+        String before = chat ? chatPrompt("x") : "a";
+        int[] base = tokens.apply(before);
+        int[] with = tokens.apply(before + text);
+        if (with.length > base.length && Arrays.equals(base, Arrays.copyOf(with, base.length))) {
+            return Arrays.copyOfRange(with, base.length, with.length);
         }
-        int[] base = vocab.tokenize("a", false, false);
-        int[] with = vocab.tokenize("a" + text, false, false);
-        if (with.length <= base.length || !Arrays.equals(base, Arrays.copyOf(with, base.length))) {
-            // a merge across the boundary: fall back to the text alone
-            return vocab.tokenize(text, false, false);
-        }
-        return Arrays.copyOfRange(with, base.length, with.length);
+        return vocab.tokenize(text, false, false);
     }
 
     private String pieces(int[] tokens, int from) {

@@ -8,7 +8,7 @@ import java.nio.file.Path;
  * How many cores other processes keep busy, so that a context on automatic threads decodes with the cores that
  * are free. llama.cpp's compute threads spin at every barrier of a graph: with a core taken by another process,
  * a thread waiting for its preempted sibling burns its time slice, and decoding with every core beside a busy
- * process is many times slower than with the cores left free (README, "Threads").
+ * process is many times slower than with the cores left free (docs/configuration.md, "Threads").
  *
  * <p>Linux only: a daemon thread, started on first use, reads the machine's busy time ({@code /proc/stat}) and
  * this process's own ({@code /proc/self/stat}) every {@value #PERIOD_MS} ms; what is busy beyond this process is

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
  * folder.
  */
 final class BlenderOptions {
-    @Option(names = "--config", paramLabel = "FILE.json", description = "a blender configuration file (see README)")
+    @Option(names = "--config", paramLabel = "FILE.json", description = "a blender configuration file (see docs/configuration.md)")
     Path config;
 
     @Mixin

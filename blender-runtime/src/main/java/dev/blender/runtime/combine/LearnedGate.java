@@ -22,7 +22,7 @@ import java.lang.foreign.ValueLayout;
  * log n. Both are bounded, the loss of the log-linear pool is convex in its exponents, and parameters and
  * gate logits are clipped, so weights stay finite, positive and normalised whatever the inputs. The
  * features were chosen, and the default rate, on a tuning part of TinyStories the reported figures do not
- * use (README, "Mixing per token"). Not thread-safe: one per generation or scorer.
+ * use (docs/mixing.md). Not thread-safe: one per generation or scorer.
  */
 final class LearnedGate implements OnlineWeights {
     static final int FEATURES = 6;

@@ -22,13 +22,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The three specialist workflows of the README (merge, LoRA adapters, routing) run as the README has them,
+ * The three specialist workflows of docs/specialists.md (merge, LoRA adapters, routing) run as it has them,
  * in-process: its {@code sh} block line by line with {@code ../shared} and the output folder moved under a
  * temporary folder, its recipe written where the block expects it, and the eval on the first 40 problems
  * instead of all 500.
  */
 class ReadmeSpecialistsTest {
-    static final String SECTION = "## Specialists: merging, LoRA adapters, routing";
+    static final String SECTION = "# Specialists: merging, LoRA adapters, routing";
     static final int PROBLEMS = 40;
 
     @Test
@@ -43,7 +43,7 @@ class ReadmeSpecialistsTest {
         for (String line : commands) {
             List<String> words = new ArrayList<>(Arrays.asList(line.strip().split("\\s+")));
             assertFalse(line.contains("'") || line.contains("\"") || line.contains("$"),
-                    "the README's commands stay plain words, so that they can be run here: " + line);
+                    "the commands stay plain words, so that they can be run here: " + line);
             if (words.get(0).equals("mkdir")) {
                 Files.createDirectories(root.resolve(words.get(words.size() - 1)));
                 continue;
@@ -54,7 +54,7 @@ class ReadmeSpecialistsTest {
                             : w.startsWith("specialists/") ? root.resolve(w).toString() : w)
                     .collect(java.util.stream.Collectors.toCollection(ArrayList::new));
             if (args.get(0).equals("eval")) {
-                // the recipe the README says to save, with its paths to the shared folder made absolute
+                // the recipe the document says to save, with its paths to the shared folder made absolute
                 Files.writeString(root.resolve("specialists/recipe.json"),
                         recipe.replace("../../shared/", shared.toString() + "/"));
                 args.addAll(List.of("--limit", Integer.toString(PROBLEMS)));
@@ -92,11 +92,11 @@ class ReadmeSpecialistsTest {
     }
 
     static String section() throws IOException {
-        String readme = Files.readString(Path.of("../README.md"));
-        int start = readme.indexOf(SECTION);
-        assertTrue(start >= 0, "README has the section " + SECTION);
-        int end = readme.indexOf("\n### ", start);
-        return readme.substring(start, end);
+        String doc = Files.readString(Path.of("../docs/specialists.md"));
+        int start = doc.indexOf(SECTION);
+        assertTrue(start >= 0, "docs/specialists.md has the section " + SECTION);
+        int end = doc.indexOf("\n## ", start);
+        return doc.substring(start, end);
     }
 
     static String block(String section, String language) {

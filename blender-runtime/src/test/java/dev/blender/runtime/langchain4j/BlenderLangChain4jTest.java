@@ -336,14 +336,14 @@ class BlenderLangChain4jTest {
         }
     }
 
-    /** The README's LangChain4j block is {@link ReadmeExample}'s marked region, which the tests above run. */
+    /** docs/langchain4j.md's block is {@link ReadmeExample}'s marked region, which the tests above run. */
     @Test
     void theReadmeShowsTheExampleTheTestsRun() throws IOException {
         List<String> source = Files.readAllLines(Path.of("src/test/java/dev/blender/runtime/langchain4j/ReadmeExample.java"));
         List<String> region = source.subList(source.indexOf("    // README-BEGIN") + 1, source.indexOf("    // README-END"))
                 .stream().map(l -> l.startsWith("    ") ? l.substring(4) : l).toList();
-        String readme = Files.readString(Path.of("../README.md"));
+        String doc = Files.readString(Path.of("../docs/langchain4j.md"));
         String block = "```java\n" + String.join("\n", region) + "\n```";
-        assertTrue(readme.contains(block), "README.md lacks ReadmeExample's region as a java block:\n" + block);
+        assertTrue(doc.contains(block), "docs/langchain4j.md lacks ReadmeExample's region as a java block:\n" + block);
     }
 }

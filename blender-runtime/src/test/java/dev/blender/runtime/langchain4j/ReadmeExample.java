@@ -23,8 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
- * The README's LangChain4j example: the README shows the lines between the markers (one indent less), a
- * test compares the two and runs these methods, so the README's code compiles and does what it says.
+ * The LangChain4j example of docs/langchain4j.md, which shows the lines between the markers (one indent less);
+ * a test compares the two and runs these methods, so the document's code compiles and does what it says.
  */
 final class ReadmeExample {
     private ReadmeExample() {}

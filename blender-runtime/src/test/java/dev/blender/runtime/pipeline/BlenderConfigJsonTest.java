@@ -1,7 +1,6 @@
 package dev.blender.runtime.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -148,29 +148,39 @@ class BlenderConfigJsonTest {
         assertEquals(List.of("\n"), c.stop());
     }
 
-    /** Every configuration the README shows (the JSON blocks that list models) is read as it stands. */
+    /**
+     * Every configuration README.md and docs/ show (the JSON blocks that list models) is read as it stands: the
+     * README's own, and the reference's in docs/.
+     */
     @Test
-    void theReadmesConfigurationsLoad() throws Exception {
-        String readme = Files.readString(Path.of("../README.md"));
-        Matcher block = Pattern.compile("```json\\n(.*?)```", Pattern.DOTALL).matcher(readme);
-        int configurations = 0;
-        while (block.find()) {
-            JsonNode node;
-            try {
-                node = JSON.readTree(block.group(1));
-            } catch (Exception e) {
-                continue; // a fragment, not a whole document
-            }
-            if (node.isObject() && node.has("models")) {
+    void theDocumentedConfigurationsLoad() throws Exception {
+        List<Path> files = new ArrayList<>(List.of(Path.of("../README.md")));
+        try (var docs = Files.list(Path.of("../docs"))) {
+            docs.filter(f -> f.toString().endsWith(".md")).sorted().forEach(files::add);
+        }
+        Map<Path, Integer> configurations = new java.util.LinkedHashMap<>();
+        for (Path file : files) {
+            Matcher block = Pattern.compile("```json\\n(.*?)```", Pattern.DOTALL).matcher(Files.readString(file));
+            while (block.find()) {
+                JsonNode node;
                 try {
-                    BlenderConfigJson.fromJson(node, BASE);
-                } catch (IllegalArgumentException e) {
-                    throw new AssertionError("README configuration refused: " + e.getMessage() + "\n" + block.group(1), e);
+                    node = JSON.readTree(block.group(1));
+                } catch (Exception e) {
+                    continue; // a fragment, not a whole document
                 }
-                configurations++;
+                if (node.isObject() && node.has("models")) {
+                    try {
+                        BlenderConfigJson.fromJson(node, BASE);
+                    } catch (IllegalArgumentException e) {
+                        throw new AssertionError(file + ": configuration refused: " + e.getMessage() + "\n"
+                                + block.group(1), e);
+                    }
+                    configurations.merge(file, 1, Integer::sum);
+                }
             }
         }
-        assertTrue(configurations >= 6, "the README's configurations were found: " + configurations);
-        assertFalse(readme.isEmpty());
+        assertTrue(configurations.getOrDefault(Path.of("../README.md"), 0) >= 1, "the README's: " + configurations);
+        assertTrue(configurations.values().stream().mapToInt(Integer::intValue).sum() >= 8,
+                "the configurations were found: " + configurations);
     }
 }

@@ -142,14 +142,10 @@ class RemoteConfigTest {
                 every.toString());
     }
 
-    /** The README's examples read as configurations (built with stand-ins for their files and key). */
+    /** docs/remote-members.md's examples read as configurations (built with stand-ins for their files and key). */
     @Test
     void theReadmeExamplesAreValid() throws Exception {
-        String readme = java.nio.file.Files.readString(Path.of("../README.md"));
-        int start = readme.indexOf("### Remote members");
-        int end = readme.indexOf("Models load once and are shared", start);
-        assertTrue(start >= 0 && end > start, "README has the section");
-        String section = readme.substring(start, end);
+        String section = java.nio.file.Files.readString(Path.of("../docs/remote-members.md"));
         List<JsonNode> blocks = new java.util.ArrayList<>();
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("```json\n(.*?)```", java.util.regex.Pattern.DOTALL)
                 .matcher(section);

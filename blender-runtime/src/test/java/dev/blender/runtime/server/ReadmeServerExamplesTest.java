@@ -23,11 +23,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The curl and Node examples of the README's "Serving over HTTP" section, run as the README has them
+ * The curl and Node examples of the README's "Serving" section, run as the README has them
  * (only the port changed) against a server with the arith defaults that {@code blender serve} uses.
  */
 class ReadmeServerExamplesTest {
-    static final String SECTION = "## Serving over HTTP (OpenAI-compatible)";
+    static final String SECTION = "## Serving (OpenAI-compatible)";
     static final String README_URL = "http://127.0.0.1:8080";
 
     static ServerTestSupport.ArithServer arith;

@@ -76,6 +76,8 @@ final class BlendRun {
     String answer;
     Candidate answerCandidate;
     Candidate fused;
+    /** Every answer a stage wrote, in order ({@link Stage.Pick} chooses among them). */
+    final List<AnswerPick.Written> written = new ArrayList<>();
     boolean escalated;
     boolean streamed;
     /** The generators a route stage chose, or null: every generator. */
@@ -102,6 +104,8 @@ final class BlendRun {
             checkCancelled();
             boolean stream = i == stages.size() - 1; // only the last stage's answer is surely the final one
             double before = elapsed();
+            String answerBefore = answer;
+            Candidate candidateBefore = answerCandidate;
             listener.onStageStarted(stage);
             switch (stage) {
                 case Stage.Route x -> route(x);
@@ -112,6 +116,8 @@ final class BlendRun {
                 case Stage.Fuse x -> fuse(x.topK(), x.inputs(), x.orders(), stream);
                 case Stage.Verify x -> verify();
                 case Stage.Refine x -> refine(x);
+                case Stage.Solve x -> solve();
+                case Stage.Pick x -> pick(x);
                 case Stage.Gate x -> {
                     if (confident(x)) {
                         return result(composition);
@@ -129,7 +135,13 @@ final class BlendRun {
                 case Stage.Verify x -> rankingMillis += took;
                 case Stage.Fuse x -> fusionMillis += took;
                 case Stage.Refine x -> fusionMillis += took;
+                case Stage.Solve x -> rankingMillis += took;
+                case Stage.Pick x -> { }
                 case Stage.Gate x -> { }
+            }
+            if (!(stage instanceof Stage.Pick) && answer != null && (answer != answerBefore
+                    || answerCandidate != candidateBefore)) {
+                written.add(new AnswerPick.Written(answer, answerCandidate)); // what a later pick chooses among
             }
         }
         return result(composition);
@@ -793,6 +805,36 @@ final class BlendRun {
             answer = top;
             answerCandidate = candidateOf(top);
         }
+    }
+
+    /** The judge's own solution, from reading the answer and the next text of the order ({@link JudgeSolver}). */
+    void solve() {
+        if (config.judge() == null || overBudget()) {
+            return;
+        }
+        if (blender.remoteClient(config.judge()) != null) {
+            throw new IllegalArgumentException("solve needs a local judge; judge " + config.memberName(config.judge())
+                    + " is remote");
+        }
+        String first = answer();
+        String second = order.stream().filter(t -> !t.equals(first)).findFirst().orElse(first);
+        try (ModelPool.Lease lease = blender.leaseRanker()) {
+            JudgeSolver solver = new JudgeSolver(lease.context(), config.judgeTemplate());
+            int[] prompt = solver.prompt(request.prompt(), first, second);
+            Candidate c = checkedCandidate(solver.solve(prompt, request.seed(), request.cancellation()));
+            count("solving", prompt.length, c.tokenCount());
+            answer = c.text();
+            answerCandidate = c;
+        }
+    }
+
+    void pick(Stage.Pick x) {
+        if (written.isEmpty()) {
+            return; // the top of the order stands for the answer: nothing else to choose from
+        }
+        AnswerPick.Written w = AnswerPick.choose(written, x.last());
+        answer = w.text();
+        answerCandidate = w.by();
     }
 
     void refine(Stage.Refine x) {

@@ -74,6 +74,8 @@ public record Composition(String name, List<Stage> stages) {
                     need(candidates && answer, where, "candidates and an answer before it");
                 }
                 case Stage.Refine x -> need(fused, where, "a fuse stage before it");
+                case Stage.Solve x -> need(answer, where, "candidates or an answer before it");
+                case Stage.Pick x -> need(answer, where, "an answer before it");
                 case Stage.Gate x -> {
                     need(answer, where, "an answer before it");
                     if (x.rule() == Stage.GateRule.AGREEMENT) {
@@ -96,10 +98,10 @@ public record Composition(String name, List<Stage> stages) {
         }
     }
 
-    /** Whether a stage ranks or verifies with the judge (or reranker); without one they vote or pass. */
+    /** Whether a stage ranks, verifies or solves with the judge (or reranker); without one they vote or pass. */
     public boolean needsRanker() {
         return stages.stream().anyMatch(s -> s instanceof Stage.Rank r && r.by() == Stage.Ranker.JUDGE
-                || s instanceof Stage.Verify);
+                || s instanceof Stage.Verify || s instanceof Stage.Solve);
     }
 
     /** Whether a stage samples the request's own generator ({@code first}): single, self-blend, cascade. */
@@ -208,6 +210,8 @@ public record Composition(String name, List<Stage> stages) {
     private static final Stage.Sample SAMPLE = Stage.Sample.all();
     private static final Stage.Rank RANK = new Stage.Rank(null, null, Stage.Ranker.JUDGE);
     private static final Stage.Mix LOG_LINEAR = new Stage.Mix(CombineMethod.LOG_LINEAR, null, null);
+    private static final Stage.Sample ANSWERS = new Stage.Sample(List.of(), 1, false, Stage.Sampler.ANSWER, null);
+    private static final Stage.Solve SOLVE = new Stage.Solve();
 
     private static final Map<String, Composition> NAMED = new LinkedHashMap<>();
 
@@ -243,6 +247,14 @@ public record Composition(String name, List<Stage> stages) {
         // keeps a confident log-linear answer (least likely token above 0.5, a priori) and fuses the rest
         name("cascade:mix3", LOG_LINEAR, new Stage.Gate(Stage.GateRule.TOKEN_PROBABILITY, 0.5), SAMPLE,
                 new Stage.Vote(), FUSE3_ANSWER_FIRST);
+        // fuse:mix3, then the judge works the task out from the fusion and the most voted sample; the more
+        // confident of fusion and solution answers (docs/compositions-tuned.md)
+        name("fuse:mix3-solved", SAMPLE, new Stage.Vote(), LOG_LINEAR, FUSE3_ANSWER_FIRST, SOLVE, new Stage.Pick(2));
+        // the judge solves from the first generator's answer and stops where it is sure (its least likely token
+        // at least 0.8, chosen on the first half of dev); else every generator answers, the judge solves again,
+        // the fuser reads that solution first, and the pick among the three answers
+        name("cascade:solve", Stage.Sample.answer("first"), SOLVE, new Stage.Gate(Stage.GateRule.TOKEN_PROBABILITY, 0.8),
+                ANSWERS, SOLVE, FUSE3_ANSWER_FIRST, new Stage.Pick(3));
     }
 
     /** The built-in names, in the order {@code blender eval} prints them. */

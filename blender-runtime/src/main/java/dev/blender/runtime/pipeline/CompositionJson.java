@@ -33,6 +33,8 @@ import java.util.Set;
  *   "verify",
  *   {"stage": "gate", "rule": "agreement", "threshold": 0.75},
  *   {"stage": "refine", "rounds": 1},
+ *   "solve",
+ *   {"stage": "pick", "last": 2},
  *   {"stage": "mix", "method": "log-linear", "pack": 1.0, "solo": 0.5, "adapt": "learned", "rate": 0.1}]}
  * }</pre>
  * A route stage comes first and names its rule:
@@ -156,9 +158,17 @@ public final class CompositionJson {
                 yield new Stage.Gate(constant(Stage.GateRule.class, s, "rule", Stage.GateRule.TOKEN_PROBABILITY),
                         JsonFields.number(s, "threshold", id));
             }
+            case "solve" -> {
+                keys(s, id, Set.of());
+                yield new Stage.Solve();
+            }
+            case "pick" -> {
+                keys(s, id, Set.of("last"));
+                yield new Stage.Pick(integer(s, "last"));
+            }
             case "route" -> route(s);
             default -> throw new IllegalArgumentException("unknown stage '" + s.get("stage").asText()
-                    + "' (stages: route, sample, vote, rank, mix, fuse, verify, refine, gate)");
+                    + "' (stages: route, sample, vote, rank, mix, fuse, verify, refine, gate, solve, pick)");
         };
     }
 
@@ -320,6 +330,8 @@ public final class CompositionJson {
                 }
             }
             case Stage.Verify x -> { }
+            case Stage.Solve x -> { }
+            case Stage.Pick x -> putIf(o, "last", x.last());
             case Stage.Refine x -> {
                 o.put("rounds", x.rounds());
                 putIf(o, "topK", x.topK());

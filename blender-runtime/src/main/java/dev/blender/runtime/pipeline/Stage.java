@@ -25,10 +25,13 @@ import java.util.regex.PatternSyntaxException;
  *   <li>{@link Fuse} writes an answer from the top of the order (and the current answer);</li>
  *   <li>{@link Verify} lets the judge choose between the answer and the top of the order;</li>
  *   <li>{@link Refine} fuses again with the answer among the inputs, until it stops changing;</li>
- *   <li>{@link Gate} ends the blend when a stated confidence rule holds (a cascade escalates past it).</li>
+ *   <li>{@link Gate} ends the blend when a stated confidence rule holds (a cascade escalates past it);</li>
+ *   <li>{@link Solve} lets the judge work the task out, reading the answer and the next text of the order;</li>
+ *   <li>{@link Pick} chooses among the answers earlier stages wrote.</li>
  * </ul>
  *
- * The answer is the last one a stage wrote ({@code mix}, {@code fuse}, {@code verify}, {@code refine});
+ * The answer is the last one a stage wrote ({@code mix}, {@code fuse}, {@code verify}, {@code refine},
+ * {@code solve}, {@code pick});
  * until one does, it is the top of the order. Settings left null take the request's value, else the
  * blender's.
  */
@@ -283,6 +286,39 @@ public sealed interface Stage {
         @Override
         public String id() {
             return "gate";
+        }
+    }
+
+    /**
+     * The judge works the task out itself: it reads the answer and the first other text of the order as
+     * the two answers of a comparison (the answer twice when there is no other), and the rationale it writes
+     * before its verdict becomes the answer. For a judge trained to work the result out before it compares
+     * (the arith judge); a judge template without a rationale is refused. Without a judge it passes.
+     */
+    record Solve() implements Stage {
+        @Override
+        public String id() {
+            return "solve";
+        }
+    }
+
+    /**
+     * The answer becomes one of the answers earlier stages wrote (mix, fuse, verify, refine, solve): the
+     * text written most often among the last {@code last}, ties to the writer whose least likely token was
+     * the most likely (several fusions voted; the more confident of a fusion and the judge's solution).
+     *
+     * @param last how many of the latest written answers to choose among; null = all
+     */
+    record Pick(Integer last) implements Stage {
+        public Pick {
+            if (last != null && last < 2) {
+                throw new IllegalArgumentException("pick: last must be >= 2 (one answer is chosen already), was " + last);
+            }
+        }
+
+        @Override
+        public String id() {
+            return "pick";
         }
     }
 

@@ -191,7 +191,7 @@ class BlenderCliTest {
         assertEquals(java.util.Set.of("member:answerer-a", "member:answerer-b", "pool:random", "majority", "self-moa",
                 "pool:oracle", "rank:bubble", "rank:maxlogits", "rank:maxwins", "rank:embedding", "fuse:top3",
                 "fuse:frequent3", "token:linear", "token:loglinear", "token:pack", "token:gated", "fuse:mix3",
-                "fuse:mix3-verified", "cascade:mix3"), acc.keySet());
+                "fuse:mix3-verified", "cascade:mix3", "fuse:mix3-solved", "cascade:solve"), acc.keySet());
         for (String picker : new String[] {"pool:random", "majority", "rank:bubble", "rank:maxlogits", "rank:maxwins",
             "rank:embedding"}) {
             assertTrue(acc.get(picker) <= acc.get("pool:oracle"), picker + " picks from the pool, so it cannot beat the oracle");

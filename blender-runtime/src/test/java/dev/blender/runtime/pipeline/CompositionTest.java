@@ -24,7 +24,8 @@ class CompositionTest {
         Composition mine = Composition.builder("mine")
                 .stage(new Stage.Sample(List.of("a", "b"), 2, false, Stage.Sampler.ANSWER, 1.2f))
                 .rank(Aggregation.BUBBLE, 2).stage(new Stage.Rank(null, 1, Stage.Ranker.CONSENSUS, 3)).fuse(2).verify().gate(Stage.GateRule.AGREEMENT, 0.6).refine(2)
-                .mix(CombineMethod.NEGATIVE_EVIDENCE).build();
+                .mix(CombineMethod.NEGATIVE_EVIDENCE).stage(new Stage.Solve()).stage(new Stage.Pick(3)).stage(new Stage.Pick(null))
+                .build();
         assertEquals(mine, CompositionJson.parse(CompositionJson.write(mine).toString()));
         Composition adapting = Composition.builder("adapting")
                 .stage(new Stage.Mix(CombineMethod.LINEAR, null, null, CombineOptions.Adaptation.LEARNED, 0.05f)).build();
@@ -57,6 +58,10 @@ class CompositionTest {
         assertMessage("refine needs a fuse stage before it", () -> CompositionJson.parse("[\"sample\", \"refine\"]"));
         assertMessage("ends with a gate", () -> CompositionJson.parse("[\"sample\", \"gate\"]"));
         assertMessage("has no stages", () -> CompositionJson.parse("[]"));
+        assertMessage("pick needs an answer before it", () -> CompositionJson.parse("[\"pick\", \"mix\"]"));
+        assertMessage("solve needs candidates or an answer before it", () -> CompositionJson.parse("[\"solve\", \"mix\"]"));
+        assertMessage("pick: last must be >= 2", () -> CompositionJson.parse("[\"mix\", {\"stage\": \"pick\", \"last\": 1}]"));
+        assertMessage("unknown key 'topK' in solve", () -> CompositionJson.parse("[\"mix\", {\"stage\": \"solve\", \"topK\": 2}]"));
         assertMessage("fuse needs an answer before it",
                 () -> CompositionJson.parse("[{\"stage\": \"fuse\", \"inputs\": \"answer-first\"}]"));
     }

@@ -101,7 +101,7 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
      * What one stage decoded: {@code promptTokens} read (prompts; for the judge, its prompts and verdict
      * prefixes) and {@code generatedTokens} written (samples; for the judge, its rationales). Stages: {@code sampling}, {@code ranking}
      * (rank and verify), {@code fusion} (fuse and refine), {@code mixing} (every member counted),
-     * {@code routing} (a route stage's confidence answers). Pairs the
+     * {@code routing} (a route stage's confidence answers), {@code solving} (the judge's solutions). Pairs the
      * judge had already compared (the blender's pair cache) cost nothing, except under {@link SharedWork}.
      * {@code speculation}: what drafting from the candidates saved the stage (the fuser's tokens checked in
      * batches rather than generated one by one); all zero where the stage drafted nothing.

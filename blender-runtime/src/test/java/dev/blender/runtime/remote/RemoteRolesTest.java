@@ -214,6 +214,17 @@ class RemoteRolesTest {
     }
 
     @Test
+    void solvingNeedsALocalJudgeAndSaysSo() {
+        try (Blender blender = arith().generator(ArithBlenders.arith("answerer-a"))
+                .judge(completions(judgeLlama), JudgeTemplate.arith(), "judge").build()) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> blender.blend(BlendRequest.of("85+95=").withComposition(Composition.named("cascade:solve"))));
+            assertTrue(e.getMessage().contains("solve needs a local judge") && e.getMessage().contains("judge"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
     void theLangChain4jScoringModelScoresWithARemoteJudgeAsWithTheLocalOne() {
         List<dev.langchain4j.data.segment.TextSegment> segments = CANDIDATES.stream()
                 .map(dev.langchain4j.data.segment.TextSegment::from).toList();

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code blender} command line. */
 @Command(name = "blender", mixinStandardHelpOptions = true, version = "blender 0.1.0 (llama.cpp b4916 bundled; v0.5.0 with `blender natives install`)",
         description = "Several local GGUF models acting as one: per-token mixing, ranking and fusion.",
-        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, BlendCommand.class, EvalCommand.class, BenchCommand.class, MergeCommand.class, LoraCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, BlendCommand.class, EvalCommand.class, TuneCommand.class, BenchCommand.class, MergeCommand.class, LoraCommand.class,
             PerplexityCommand.class, InspectCommand.class, TemplateCommand.class, DoctorCommand.class, NativesCommand.class,
             CommandLine.HelpCommand.class})
 public final class BlenderCli {

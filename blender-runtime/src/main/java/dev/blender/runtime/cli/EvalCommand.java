@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.generation.SamplerOptions;
-import dev.blender.runtime.SharedData;
 import dev.blender.runtime.eval.Accuracy;
 import dev.blender.runtime.eval.AnswerChecker;
 import dev.blender.runtime.eval.Evaluation;
@@ -15,6 +14,9 @@ import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.Composition;
 import dev.blender.runtime.pipeline.CompositionJson;
+import dev.blender.runtime.tune.Cost;
+import dev.blender.runtime.tune.Frontier;
+import dev.blender.runtime.tune.FrontierPlot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +53,7 @@ final class EvalCommand implements Callable<Integer> {
             + " shared/data/arith/dev.jsonl)")
     Path problems;
 
-    @Option(names = "--checker", description = "override the recipe's answer checker: exact, gsm8k, nq-open")
+    @Option(names = "--checker", description = "override the recipe's answer checker: exact, gsm8k, nq-open, regex:PATTERN")
     String checkerName;
 
     @Option(names = "--limit", defaultValue = "500", description = "problems (default: ${DEFAULT-VALUE})")
@@ -78,6 +80,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "OUT.json", description = "also write the table as JSON")
     Path json;
 
+    @Option(names = "--plot", paramLabel = "OUT.svg",
+            description = "also draw the accuracy-cost frontier (tokens per problem) as an SVG picture")
+    Path plot;
+
     @Option(names = "--answers", paramLabel = "OUT.jsonl",
             description = "also write every row's answer to every problem, one JSON line each (question, gold,"
                     + " method, answer, right, and the ranked candidates): for error analysis")
@@ -88,28 +94,10 @@ final class EvalCommand implements Callable<Integer> {
         if (samples != null && samples < 1) {
             throw new IllegalArgumentException("--samples must be >= 1, was " + samples);
         }
-        if (skip < 0) {
-            throw new IllegalArgumentException("--skip must be >= 0, was " + skip);
-        }
-        boolean builtIn = !recipeName.endsWith(".json");
-        Recipe recipe;
-        if (builtIn) {
-            String family = Recipe.builtInFamily(recipeName);
-            Path base = modelDir != null ? modelDir : SharedData.resolve("models/" + family).orElseThrow(() ->
-                    new IllegalArgumentException("shared/models/" + family + " not found; pass --models DIR"));
-            recipe = Recipe.builtIn(recipeName, base);
-        } else {
-            recipe = Recipe.load(Path.of(recipeName), modelDir);
-        }
-        Path file = problems != null ? problems : SharedData.resolve("data/" + Recipe.builtInFamily(
-                builtIn ? recipeName : "arith") + "/dev.jsonl")
-                .filter(p -> builtIn).orElseThrow(() -> new IllegalArgumentException("pass --problems FILE.jsonl"));
+        Recipe recipe = Recipe.open(recipeName, modelDir);
+        Path file = Recipe.problemsFile(recipeName, problems);
         AnswerChecker checker = checkerName != null ? AnswerChecker.named(checkerName) : recipe.answerChecker();
-        List<Problem> all = Problem.readJsonl(file, skip + limit);
-        List<Problem> list = all.subList(Math.min(skip, all.size()), all.size());
-        if (list.isEmpty()) {
-            throw new IllegalArgumentException("no problems in " + file + (skip > 0 ? " after the first " + skip : ""));
-        }
+        List<Problem> list = Problem.readJsonl(file, skip, limit);
         BlenderConfig.Builder builder = recipe.config();
         if (samples != null) {
             builder.candidatesPerModel(samples);
@@ -146,6 +134,12 @@ final class EvalCommand implements Callable<Integer> {
                     });
             progress.done();
             print(recipe, config, table, list.size(), file);
+            if (plot != null) {
+                // the pool rows describe the candidates, not a composition one could run
+                Files.writeString(plot, FrontierPlot.svg("recipe " + recipe.name() + ": " + list.size() + " problems",
+                        table.stream().filter(r -> !r.method().startsWith("pool:")).map(Frontier.Point::of).toList(),
+                        Cost.TOKENS, null));
+            }
         }
         return 0;
     }

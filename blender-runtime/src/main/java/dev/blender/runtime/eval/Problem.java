@@ -31,6 +31,26 @@ public record Problem(String question, List<String> answers) {
     }
 
     /**
+     * The problems after the first {@code skip}, at most {@code limit} of them ({@code blender eval --skip
+     * --limit}).
+     *
+     * @throws IllegalArgumentException a negative skip or limit, or no problem left (naming the file)
+     */
+    public static List<Problem> readJsonl(Path file, int skip, int limit) {
+        if (skip < 0) {
+            throw new IllegalArgumentException("--skip must be >= 0, was " + skip);
+        }
+        if (limit < 1) {
+            throw new IllegalArgumentException("--limit must be >= 1, was " + limit);
+        }
+        List<Problem> all = readJsonl(file, skip + limit);
+        if (all.size() <= skip) {
+            throw new IllegalArgumentException("no problems in " + file + (skip > 0 ? " after the first " + skip : ""));
+        }
+        return List.copyOf(all.subList(skip, all.size()));
+    }
+
+    /**
      * Reads JSON lines {@code {"question": ..., "answer": ...}}; a line that is not such an object is an
      * error naming the file and line.
      */

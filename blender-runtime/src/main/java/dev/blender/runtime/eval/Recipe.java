@@ -2,6 +2,8 @@ package dev.blender.runtime.eval;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.blender.runtime.SharedData;
 import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.BlenderConfigJson;
 import dev.blender.runtime.pipeline.Composition;
@@ -70,7 +72,7 @@ public final class Recipe {
         return BlenderConfigJson.fromJson(configJson, base);
     }
 
-    /** exact, gsm8k or nq-open ({@link AnswerChecker#named}). */
+    /** exact, gsm8k, nq-open or regex:PATTERN ({@link AnswerChecker#named}). */
     public String checker() {
         return checker;
     }
@@ -182,13 +184,65 @@ public final class Recipe {
         built.generatorNames().forEach(g -> out.add(Composition.named("member:" + g)));
         for (String n : Composition.names()) {
             Composition c = Composition.named(n);
-            if (Set.of("single", "self-blend", "full-blend", "token-combine", "cascade").contains(n)
-                    || !built.supports(c) || c.needsRanker() && built.judge() == null && built.reranker() == null
-                    || c.needsFuser() && built.fuser() == null) {
+            if (Set.of("single", "self-blend", "full-blend", "token-combine", "cascade").contains(n) || !canRun(built, c)) {
                 continue;
             }
             out.add(c);
         }
         return out;
+    }
+
+    /** Whether a configuration has what a composition needs: its stages' support, a ranker, a fuser. */
+    public static boolean canRun(BlenderConfig built, Composition c) {
+        return built.supports(c) && !(c.needsRanker() && built.judge() == null && built.reranker() == null)
+                && !(c.needsFuser() && built.fuser() == null);
+    }
+
+    /**
+     * The configuration as JSON without the eval section, its local model files resolved against the
+     * models folder, so that it loads from anywhere ({@code blender run --config}).
+     */
+    public ObjectNode configJson() {
+        ObjectNode out = ((ObjectNode) configJson).deepCopy();
+        out.remove("eval");
+        for (JsonNode m : out.path("models")) {
+            if (m instanceof ObjectNode model && !model.has("url")) {
+                for (String key : List.of("path", "base", "adapter")) {
+                    if (model.path(key).isTextual()) {
+                        model.put(key, base.resolve(model.get(key).asText()).toAbsolutePath().normalize().toString());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * A built-in recipe by name ({@link #BUILT_IN}, its models in {@code modelDir} or else the shared
+     * folder's) or a recipe file ({@code .json}, see {@link #load}).
+     */
+    public static Recipe open(String nameOrFile, Path modelDir) {
+        if (nameOrFile.endsWith(".json")) {
+            return load(Path.of(nameOrFile), modelDir);
+        }
+        String family = builtInFamily(nameOrFile);
+        Path base = modelDir != null ? modelDir : SharedData.resolve("models/" + family).orElseThrow(() ->
+                new IllegalArgumentException("shared/models/" + family + " not found; pass --models DIR"));
+        return builtIn(nameOrFile, base);
+    }
+
+    /**
+     * The problems a recipe is measured on: {@code given}, else a built-in recipe's dev set in the shared
+     * folder.
+     *
+     * @throws IllegalArgumentException a recipe file and no problems given
+     */
+    public static Path problemsFile(String nameOrFile, Path given) {
+        if (given != null) {
+            return given;
+        }
+        boolean builtIn = !nameOrFile.endsWith(".json");
+        return SharedData.resolve("data/" + builtInFamily(builtIn ? nameOrFile : "arith") + "/dev.jsonl")
+                .filter(p -> builtIn).orElseThrow(() -> new IllegalArgumentException("pass --problems FILE.jsonl"));
     }
 }

@@ -425,6 +425,36 @@ final class BlendRun {
         return new SharedWork.Samples(cs, (System.nanoTime() - t0) / 1e6);
     }
 
+    /** What identifies a local mix: the members, their combination and everything the request decodes with. */
+    private record MixKey(List<Path> members, CombineOptions options, List<ChatMessage> messages, int maxTokens,
+                          SamplerOptions sampler, List<String> stop, long seed, Float pack, Float solo) {}
+
+    /** What identifies one local fusion: the fuser, the instruction, the inputs in order and the decoding. */
+    private record FuseKey(Path fuser, String prompt, List<String> inputs, int maxTokens, SamplerOptions sampler,
+                           List<String> stop, long seed) {}
+
+    /**
+     * A mix or fusion from the request's shared work when it has one (charged what it cost, its text told
+     * to {@code tokens} at once), else written now.
+     */
+    SharedWork.Written shared(Object key, TokenListener tokens, Supplier<SharedWork.Written> write) {
+        if (request.sharedWork() == null) {
+            return write.get();
+        }
+        boolean[] wrote = {false};
+        SharedWork.Written w = request.sharedWork().written(key, () -> {
+            wrote[0] = true;
+            return write.get();
+        });
+        if (!wrote[0]) {
+            reuse(w.millis());
+            if (tokens != TokenListener.NONE) {
+                tokens.onToken(0, -1, w.candidate().text());
+            }
+        }
+        return w;
+    }
+
     /** Work a shared store did before: its wall time counts as this request's (see {@link SharedWork}). */
     void reuse(double originalMillis) {
         synchronized (this) {
@@ -592,7 +622,6 @@ final class BlendRun {
             CombineOptions options = x.adapted(x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
                     : config.combine() != null ? combineFor(members)
                     : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size()));
-            MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
             MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
                     .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
                     .withSeed(request.seed()).withCancellation(request.cancellation());
@@ -602,7 +631,15 @@ final class BlendRun {
             if (x.solo() != null) {
                 mixRequest = mixRequest.withGate(x.solo());
             }
-            Candidate c = checkedCandidate(mix.generate(mixRequest, stream ? answerListener() : TokenListener.NONE));
+            MixRequest asked = mixRequest;
+            TokenListener tokens = stream ? answerListener() : TokenListener.NONE;
+            Candidate c = checkedCandidate(shared(new MixKey(members, options, generatorMessages(), maxTokens(),
+                    sampler(config.answerSampler()), stop(), request.seed(), x.pack(), x.solo()), tokens, () -> {
+                        long t0 = System.nanoTime();
+                        MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
+                        Candidate made = checkedCandidate(mix.generate(asked, tokens));
+                        return new SharedWork.Written(made, (System.nanoTime() - t0) / 1e6, -1);
+                    }).candidate());
             streamed = stream;
             for (LlamaContext ctx : contexts) {
                 count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
@@ -735,10 +772,18 @@ final class BlendRun {
             Map<String, Candidate> first = new HashMap<>();
             for (List<String> in : permutations) {
                 checkCancelled();
-                Candidate c = checkedCandidate(fuser.fuse(request.prompt(), in, new FuseOptions(fusedMaxTokens(),
-                        config.answerSampler(), stop(), request.seed(), request.cancellation()),
-                        streams ? answerListener() : TokenListener.NONE));
-                count("fusion", fuser.promptTokens(request.prompt(), in), c.tokenCount(), c.speculation());
+                TokenListener tokens = streams ? answerListener() : TokenListener.NONE;
+                SharedWork.Written w = shared(new FuseKey(config.fuser(), request.prompt(), in, fusedMaxTokens(),
+                        config.answerSampler(), stop(), request.seed()), tokens, () -> {
+                            long t0 = System.nanoTime();
+                            Candidate made = checkedCandidate(fuser.fuse(request.prompt(), in, new FuseOptions(
+                                    fusedMaxTokens(), config.answerSampler(), stop(), request.seed(),
+                                    request.cancellation()), tokens));
+                            return new SharedWork.Written(made, (System.nanoTime() - t0) / 1e6,
+                                    fuser.promptTokens(request.prompt(), in));
+                        });
+                Candidate c = checkedCandidate(w.candidate());
+                count("fusion", w.promptTokens(), c.tokenCount(), c.speculation());
                 written.add(c.text());
                 first.putIfAbsent(c.text().strip(), c);
             }

@@ -12,7 +12,7 @@ import java.util.function.Supplier;
 
 /**
  * Work that several requests on the same question share, so that strategies compared side by side see
- * the same candidates and the same judge verdicts ({@code blender eval} runs every composition of one
+ * the same candidates, judge verdicts, mixes and fusions ({@code blender eval} runs every composition of one
  * problem with one of these). Each request that reuses a piece of work is charged what it cost when it
  * was done, in its usage and timings, so that results still compare as if each request ran alone.
  * Pass it with {@link BlendRequest#withSharedWork}; keep one per question (it holds every sample).
@@ -30,7 +30,11 @@ public final class SharedWork {
         }
     }
 
+    /** A text a model wrote from settled inputs (a mix, a fusion), what it cost and its prompt's tokens. */
+    record Written(Candidate candidate, double millis, long promptTokens) {}
+
     private final Map<SampleKey, Samples> samples = new ConcurrentHashMap<>();
+    private final Map<Object, Written> written = new ConcurrentHashMap<>();
     private final CachingPairRanker.PairCache pairs;
 
     /** Holds every sampling and up to 100,000 pair verdicts. */
@@ -53,6 +57,26 @@ public final class SharedWork {
         }
         Samples fresh = sample.get();
         Samples raced = samples.putIfAbsent(key, fresh);
+        return raced != null ? raced : fresh;
+    }
+
+    /** How many mixes and fusions are held. */
+    int writtenCount() {
+        return written.size();
+    }
+
+    /**
+     * What a stage wrote for a key that names everything its text depends on (model, inputs, sampler,
+     * seed): from an earlier request, or from {@code write} now. Compositions that differ after the stage
+     * (a gate's threshold, a verify) or only in what sampled before it read one mix or fusion.
+     */
+    Written written(Object key, Supplier<Written> write) {
+        Written done = written.get(key);
+        if (done != null) {
+            return done;
+        }
+        Written fresh = write.get();
+        Written raced = written.putIfAbsent(key, fresh);
         return raced != null ? raced : fresh;
     }
 }

@@ -45,6 +45,21 @@ class AnswerCheckerTest {
     }
 
     @Test
+    void regexTakesItsFirstGroupOrWholeMatch() {
+        AnswerChecker grouped = AnswerChecker.named("regex:Answer: (\\S+)");
+        assertEquals("42", grouped.extract("Let me think. Answer: 42 done"));
+        assertTrue(grouped.correct(grouped.extract("Answer: 42"), List.of(" 42 ")));
+        assertFalse(grouped.correct(grouped.extract("no marker 42"), List.of("42")), "no match is never right");
+        assertFalse(grouped.correct(grouped.extract("no marker"), List.of("")), "not even against a blank gold");
+        AnswerChecker whole = AnswerChecker.named("REGEX:-?\\d+");
+        assertEquals("-7", whole.extract("it is -7, or 8"));
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> AnswerChecker.named("regex:(unclosed"));
+        assertTrue(bad.getMessage().contains("regex:(unclosed"), bad.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> AnswerChecker.named("regex:"));
+    }
+
+    @Test
     void sharedDataSetsParseWithTheirAnswerShapes() {
         List<Problem> nq = Problem.readJsonl(TestModels.sharedFile("data/nq_open/NQ-open.dev.jsonl"), 5);
         assertEquals(5, nq.size());

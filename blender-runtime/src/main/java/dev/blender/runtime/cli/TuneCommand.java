@@ -26,10 +26,11 @@ import picocli.CommandLine.Option;
  * the flags, shows progress and prints the frontier on both halves.
  */
 @Command(name = "tune", mixinStandardHelpOptions = true,
-        description = {"Chooses the composition for your task: compares a search of compositions on half of your",
-            "problems, draws the accuracy-cost frontier, picks the most accurate one within the budget and",
-            "confirms it on the other half. Writes strategy.json (for run/chat/serve --strategy), config.json,",
-            "frontier.json and the pictures frontier.svg, frontier-ms.svg, frontier-confirm.svg into --out."})
+        description = {"Chooses the composition for your task: compares a search of compositions on half of your"
+                + " problems, draws the accuracy-cost frontier, picks the most accurate one within the budget and"
+                + " confirms it on the other half.",
+            "Writes strategy.json (for run, chat and serve --strategy), config.json, frontier.json and the pictures"
+                + " frontier.svg, frontier-ms.svg and frontier-confirm.svg into --out. See docs/tuning.md."})
 final class TuneCommand implements Callable<Integer> {
     @Option(names = "--recipe", defaultValue = "arith3", paramLabel = "NAME|FILE.json",
             description = "built-in recipe (arith, arith3) or a recipe file, as for eval (default: ${DEFAULT-VALUE})")

@@ -1,5 +1,8 @@
 package dev.blender.runtime.cli;
 
+import dev.blender.runtime.Names;
+import dev.blender.runtime.combine.CombineMethod;
+import dev.blender.runtime.combine.CombineOptions.Adaptation;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -19,8 +22,8 @@ public final class BlenderCli {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new BlenderCli());
         cli.registerConverter(dev.blender.runtime.pipeline.Strategy.class, dev.blender.runtime.pipeline.Strategy::parse);
-        cli.registerConverter(dev.blender.runtime.combine.CombineOptions.Adaptation.class, s -> dev.blender.runtime.pipeline
-                .CompositionJson.constant(dev.blender.runtime.combine.CombineOptions.Adaptation.class, s, "adaptation"));
+        cli.registerConverter(Adaptation.class, s -> Names.constant(Adaptation.class, s, "adaptation"));
+        cli.registerConverter(CombineMethod.class, s -> Names.constant(CombineMethod.class, s, "method"));
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // a user error (bad file, bad option value, unusable library) is a message, not a stack trace;
             // an IllegalStateException (use after close) is a bug in blender and keeps its trace

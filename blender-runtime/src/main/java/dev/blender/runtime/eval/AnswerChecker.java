@@ -28,7 +28,8 @@ public interface AnswerChecker {
     boolean correct(String answer, List<String> gold);
 
     /**
-     * By the names recipes use: exact, gsm8k, nq-open, or {@code regex:PATTERN} ({@link Regex}).
+     * By the names recipes use: exact, gsm8k, nq-open in any spelling ({@link dev.blender.runtime.Names}), or
+     * {@code regex:PATTERN} ({@link Regex}).
      *
      * @throws IllegalArgumentException an unknown name or a pattern that does not compile, naming it
      */
@@ -36,13 +37,8 @@ public interface AnswerChecker {
         if (name.regionMatches(true, 0, "regex:", 0, "regex:".length())) {
             return Regex.of(name.substring("regex:".length()));
         }
-        return switch (name.toLowerCase(Locale.ROOT)) {
-            case "exact" -> EXACT;
-            case "gsm8k" -> GSM8K;
-            case "nq-open", "nq_open", "nqopen" -> NQ_OPEN;
-            default -> throw new IllegalArgumentException("unknown answer checker '" + name
-                    + "' (known: exact, gsm8k, nq-open, regex:PATTERN)");
-        };
+        return dev.blender.runtime.Names.find(Standard.class, name).orElseThrow(() -> new IllegalArgumentException(
+                "unknown answer checker '" + name + "' (known: exact, gsm8k, nq-open, regex:PATTERN)"));
     }
 
     /** The built-in checkers. */

@@ -522,7 +522,7 @@ final class BlendRun {
         }
         List<String> ranked = new ArrayList<>(ranking.order().stream().map(texts::get).toList());
         ranked.addAll(rest);
-        setOrder(ranked, Composition.normalise(aggregation.name()), byScore);
+        setOrder(ranked, dev.blender.runtime.Names.id(aggregation), byScore);
     }
 
     /** Orders the texts by how much every candidate (repeats included) agrees with each; the rest follow. */

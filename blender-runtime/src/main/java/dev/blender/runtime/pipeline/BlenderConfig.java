@@ -637,7 +637,7 @@ public final class BlenderConfig {
                         + " log-probabilities only";
             }
             if (x.adapt() != null && x.adapt() != CombineOptions.Adaptation.FIXED) {
-                return "strategy " + composition.name() + " mixes with adapt " + Composition.normalise(x.adapt().name())
+                return "strategy " + composition.name() + " mixes with adapt " + dev.blender.runtime.Names.id(x.adapt())
                         + ", which reads every member's log-probabilities of each token; with remote members a mix"
                         + " takes fixed weights";
             }

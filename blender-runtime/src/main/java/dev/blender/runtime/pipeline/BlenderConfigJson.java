@@ -119,7 +119,7 @@ public final class BlenderConfigJson {
         }
         String aggregation = JsonFields.text(root, "aggregation", "");
         if (aggregation != null) {
-            b.aggregation(CompositionJson.constant(Aggregation.class, aggregation, "aggregation"));
+            b.aggregation(dev.blender.runtime.Names.constant(Aggregation.class, aggregation, "aggregation"));
         }
         Integer v;
         if ((v = JsonFields.whole(root, "candidatesPerModel", "")) != null) {

@@ -1,11 +1,11 @@
 package dev.blender.runtime.pipeline;
 
 import dev.blender.pairranker.Aggregation;
+import dev.blender.runtime.Names;
 import dev.blender.runtime.combine.CombineMethod;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
@@ -270,21 +270,13 @@ public record Composition(String name, List<Stage> stages) {
      */
     public static Composition named(String name) {
         Objects.requireNonNull(name, "name");
-        String key = normalise(name);
-        if (key.startsWith("member:") && key.length() > "member:".length()) {
-            String model = name.strip().substring("member:".length());
-            return new Composition("member:" + model, List.of(Stage.Sample.answer(model)));
+        String member = name.strip();
+        int colon = member.indexOf(':');
+        if (colon > 0 && Names.same(member.substring(0, colon), "member") && colon + 1 < member.length()) {
+            return new Composition("member:" + member.substring(colon + 1), List.of(Stage.Sample.answer(member.substring(colon + 1))));
         }
-        Composition c = NAMED.get(key);
-        if (c == null) {
-            throw new IllegalArgumentException("unknown strategy '" + name + "'; one of " + String.join(", ", names())
-                    + ", member:<generator>, or a composition in JSON");
-        }
-        return c;
-    }
-
-    /** Lower case, {@code _} as {@code -}: the one spelling rule for strategy and composition names. */
-    static String normalise(String name) {
-        return name.strip().toLowerCase(Locale.ROOT).replace('_', '-');
+        return Names.find(NAMED.keySet(), name).map(NAMED::get).orElseThrow(() -> new IllegalArgumentException(
+                "unknown strategy '" + name + "'; one of " + String.join(", ", names())
+                        + ", member:<generator>, or a composition in JSON"));
     }
 }

@@ -8,17 +8,16 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.pairranker.Aggregation;
+import dev.blender.runtime.Names;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions.Adaptation;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -115,8 +114,8 @@ public final class CompositionJson {
         if (!s.isObject() || !s.path("stage").isTextual()) {
             throw new IllegalArgumentException("a stage is a name or an object with \"stage\": got " + s);
         }
-        String id = Composition.normalise(s.get("stage").asText());
-        return switch (id) {
+        String id = Names.id(s.get("stage").asText());
+        return switch (Names.key(id)) {
             case "sample" -> {
                 keys(s, id, Set.of("models", "perModel", "matchPool", "sampler", "temperature"));
                 List<String> models = JsonFields.strings(s, "models", id);
@@ -176,8 +175,7 @@ public final class CompositionJson {
         if (!s.path("rule").isTextual()) {
             throw new IllegalArgumentException("route needs a rule: rule, similarity or confidence");
         }
-        String rule = Composition.normalise(s.get("rule").asText());
-        return switch (rule) {
+        return switch (Names.key(s.get("rule").asText())) {
             case "rule" -> {
                 keys(s, "route (rule)", Set.of("rule", "cases"));
                 if (!s.path("cases").isArray()) {
@@ -236,31 +234,11 @@ public final class CompositionJson {
         return d == null ? null : d.floatValue();
     }
 
-    /** An enum-valued field of stage {@code s}: a string in any spelling ({@link #constant}). */
+    /** An enum-valued field of stage {@code s}: a string in any spelling ({@link Names#constant}). */
     private static <E extends Enum<E>> E constant(Class<E> type, JsonNode s, String key, E absent) {
         String stage = s.path("stage").asText();
         String text = JsonFields.text(s, key, stage);
-        return text == null ? absent : constant(type, text, stage + ": " + key);
-    }
-
-    /** An enum constant from any spelling: {@code max-logits}, {@code MAX_LOGITS}, {@code maxlogits}. */
-    public static <E extends Enum<E>> E constant(Class<E> type, String text, String what) {
-        String want = squash(text);
-        for (E e : type.getEnumConstants()) {
-            if (squash(e.name()).equals(want)) {
-                return e;
-            }
-        }
-        throw new IllegalArgumentException(what + " '" + text + "' is not one of " + Arrays.stream(type.getEnumConstants())
-                .map(CompositionJson::spelling).toList());
-    }
-
-    private static String squash(String s) {
-        return s.strip().toLowerCase(Locale.ROOT).replace("_", "").replace("-", "");
-    }
-
-    private static String spelling(Enum<?> e) {
-        return Composition.normalise(e.name());
+        return text == null ? absent : Names.constant(type, text, stage + ": " + key);
     }
 
     /** The composition as JSON (what {@link #read} reads back). */
@@ -286,7 +264,7 @@ public final class CompositionJson {
                     o.put("matchPool", true);
                 }
                 if (x.sampler() != Stage.Sampler.CANDIDATES) {
-                    o.put("sampler", spelling(x.sampler()));
+                    o.put("sampler", Names.id(x.sampler()));
                 }
                 if (x.temperature() != null) {
                     o.put("temperature", x.temperature());
@@ -295,17 +273,17 @@ public final class CompositionJson {
             case Stage.Vote x -> { }
             case Stage.Rank x -> {
                 if (x.aggregation() != null) {
-                    o.put("aggregation", spelling(x.aggregation()));
+                    o.put("aggregation", Names.id(x.aggregation()));
                 }
                 putIf(o, "topK", x.topK());
                 if (x.by() != Stage.Ranker.JUDGE) {
-                    o.put("by", spelling(x.by()));
+                    o.put("by", Names.id(x.by()));
                 }
                 putIf(o, "among", x.among());
             }
             case Stage.Mix x -> {
                 if (x.method() != null) {
-                    o.put("method", spelling(x.method()));
+                    o.put("method", Names.id(x.method()));
                 }
                 if (x.pack() != null) {
                     o.put("pack", x.pack());
@@ -314,7 +292,7 @@ public final class CompositionJson {
                     o.put("solo", x.solo());
                 }
                 if (x.adapt() != null) {
-                    o.put("adapt", spelling(x.adapt()));
+                    o.put("adapt", Names.id(x.adapt()));
                 }
                 if (x.rate() != null) {
                     o.put("rate", x.rate());
@@ -323,7 +301,7 @@ public final class CompositionJson {
             case Stage.Fuse x -> {
                 putIf(o, "topK", x.topK());
                 if (x.inputs() != Stage.FuseInputs.TOP) {
-                    o.put("inputs", spelling(x.inputs()));
+                    o.put("inputs", Names.id(x.inputs()));
                 }
                 if (x.orders() != 1) {
                     o.put("orders", x.orders());
@@ -358,7 +336,7 @@ public final class CompositionJson {
                 putIf(o, "pick", x.pick());
             }
             case Stage.Gate x -> {
-                o.put("rule", spelling(x.rule()));
+                o.put("rule", Names.id(x.rule()));
                 if (x.threshold() != null) {
                     o.put("threshold", x.threshold());
                 }

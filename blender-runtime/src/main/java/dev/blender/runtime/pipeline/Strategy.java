@@ -20,7 +20,7 @@ public enum Strategy {
 
     /** The name users write: {@code full-blend}. */
     public String id() {
-        return Composition.normalise(name());
+        return dev.blender.runtime.Names.id(this);
     }
 
     /**
@@ -30,14 +30,7 @@ public enum Strategy {
      * @throws IllegalArgumentException an unknown name; the message lists the known ones
      */
     public static Strategy parse(String name) {
-        java.util.Objects.requireNonNull(name, "name");
-        String n = Composition.normalise(name);
-        for (Strategy s : values()) {
-            if (s.id().equals(n)) {
-                return s;
-            }
-        }
-        throw new IllegalArgumentException("unknown strategy '" + name + "'; one of "
-                + java.util.Arrays.stream(values()).map(Strategy::id).toList());
+        return dev.blender.runtime.Names.find(Strategy.class, name).orElseThrow(() -> new IllegalArgumentException(
+                "unknown strategy '" + name + "'; one of " + java.util.Arrays.stream(values()).map(Strategy::id).toList()));
     }
 }

@@ -470,6 +470,27 @@ public final class LatencyBench {
     }
 
     /**
+     * Prompts from a file, one a line, blank lines skipped, at most {@code limit}.
+     *
+     * @throws IllegalArgumentException no such file, or none in it
+     */
+    public static List<String> readPrompts(Path file, int limit) {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("no such file " + file);
+        }
+        List<String> out;
+        try {
+            out = Files.readAllLines(file).stream().filter(l -> !l.isBlank()).limit(limit).toList();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot read prompts from " + file + ": " + e.getMessage(), e);
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException(file + " has no prompts");
+        }
+        return out;
+    }
+
+    /**
      * Nearest-rank percentile {@code p} in (0, 100] of samples sorted ascending: the smallest sample with
      * at least p% of the samples at or below it (always a measured value, never an interpolation).
      */

@@ -1,10 +1,9 @@
 package dev.blender.runtime.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.bench.BatchedBenchAnchor;
 import dev.blender.runtime.bench.LatencyBench;
+import dev.blender.runtime.bench.LatencyTable;
 import dev.blender.runtime.bench.ShapeBench;
 import dev.blender.runtime.bench.SyntheticFamily;
 import dev.blender.runtime.eval.Problem;
@@ -12,21 +11,18 @@ import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Composition;
 import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code blender bench}: the latency harness's flags and tables; {@link LatencyBench} measures. Runs
+ * {@code blender bench}: the latency harness's flags; {@link LatencyBench} measures, {@link LatencyTable} and
+ * {@link ShapeBench#table} lay the results out. Runs
  * several compositions of one blender on the same prompts, interleaved, and reports per-stage latency
  * percentiles, answer-token throughput, each composition's median relative to single's, and the
  * process's peak memory.
@@ -119,7 +115,12 @@ final class BenchCommand implements Callable<Integer> {
         if (limit < 1) {
             throw new IllegalArgumentException("--limit must be >= 1, was " + limit);
         }
-        List<Composition> requested = parseStrategies(strategies);
+        List<Composition> requested;
+        try {
+            requested = CompositionJson.parseList(strategies);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--strategies: " + e.getMessage(), e);
+        }
         var config = blender.config();
         List<String> texts = loadPrompts();
         Progress[] bar = new Progress[1];
@@ -146,9 +147,9 @@ final class BenchCommand implements Callable<Integer> {
             report = bench.run(b);
             bar[0].done();
         }
-        printTables(System.out, report);
+        LatencyTable.of(report).forEach(System.out::println);
         if (json != null) {
-            write(json, report.toJson());
+            JsonOut.write(json, report.toJson());
         }
         return 0;
     }
@@ -169,75 +170,18 @@ final class BenchCommand implements Callable<Integer> {
         System.out.println(synthetic + ": " + report.settings());
         ShapeBench.table(report).forEach(System.out::println);
         if (json != null) {
-            write(json, report.toJson());
+            JsonOut.write(json, report.toJson());
         }
         return 0;
-    }
-
-    /** Each value may hold several, comma-separated; commas inside inline JSON do not separate. */
-    private static List<Composition> parseStrategies(List<String> values) {
-        List<Composition> out = new ArrayList<>();
-        for (String value : values) {
-            for (String text : splitTopLevel(value)) {
-                if (text.isBlank()) {
-                    continue;
-                }
-                Composition c;
-                try {
-                    c = CompositionJson.parse(text);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--strategies: " + e.getMessage(), e);
-                }
-                if (!out.contains(c)) {
-                    out.add(c);
-                }
-            }
-        }
-        return out;
-    }
-
-    /** Splits at commas outside JSON strings, arrays and objects. */
-    static List<String> splitTopLevel(String s) {
-        List<String> parts = new ArrayList<>();
-        int depth = 0;
-        boolean quoted = false;
-        int from = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (quoted) {
-                if (c == '\\') {
-                    i++;
-                } else if (c == '"') {
-                    quoted = false;
-                }
-            } else if (c == '"') {
-                quoted = true;
-            } else if (c == '[' || c == '{') {
-                depth++;
-            } else if (c == ']' || c == '}') {
-                depth--;
-            } else if (c == ',' && depth == 0) {
-                parts.add(s.substring(from, i));
-                from = i + 1;
-            }
-        }
-        parts.add(s.substring(from));
-        return parts;
     }
 
     private List<String> loadPrompts() {
         List<String> out = new ArrayList<>(prompts);
         if (promptsFile != null) {
-            if (!Files.isRegularFile(promptsFile)) {
-                throw new IllegalArgumentException("--prompts: no such file " + promptsFile);
-            }
             try {
-                Files.readAllLines(promptsFile).stream().filter(l -> !l.isBlank()).limit(limit).forEach(out::add);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read prompts from " + promptsFile + ": " + e.getMessage(), e);
-            }
-            if (out.size() == prompts.size()) {
-                throw new IllegalArgumentException(promptsFile + " has no prompts");
+                out.addAll(LatencyBench.readPrompts(promptsFile, limit));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--prompts: " + e.getMessage(), e);
             }
         }
         if (!out.isEmpty()) {
@@ -251,78 +195,5 @@ final class BenchCommand implements Callable<Integer> {
                 "no prompts: pass --prompt TEXT or --prompts FILE (shared/data/arith/dev.jsonl was not found)"));
         // the arith defaults put "Q: ... A:" around the bare question themselves
         return Problem.readJsonl(dev, limit).stream().map(Problem::question).toList();
-    }
-
-    private static void printTables(PrintStream out, LatencyBench.Report report) {
-        List<LatencyBench.Summary> rows = report.results().stream().map(LatencyBench.Result::summary).toList();
-        out.printf(Locale.ROOT, "%d prompts x %d strategies; times in ms, nearest-rank percentiles%n", report.prompts(),
-                rows.size());
-        List<String[]> latency = new ArrayList<>();
-        latency.add(new String[] {"strategy", "requests", "total p50", "p95", "mean", "1st token p50", "p95", "mean",
-            "answer tok/s", "p50/SINGLE"});
-        for (LatencyBench.Summary s : rows) {
-            latency.add(new String[] {s.composition(), Integer.toString(s.requests()), ms(s.total().p50()),
-                ms(s.total().p95()), ms(s.total().mean()), ms(s.firstToken().p50()), ms(s.firstToken().p95()),
-                ms(s.firstToken().mean()),
-                s.answerPiecesPerSecond() == null ? "n/a" : String.format(Locale.ROOT, "%.1f", s.answerPiecesPerSecond()),
-                s.p50VsSingle() == null ? "n/a" : String.format(Locale.ROOT, "%.2fx", s.p50VsSingle())});
-        }
-        printAligned(out, latency);
-        out.println();
-        List<String[]> stages = new ArrayList<>();
-        stages.add(new String[] {"strategy", "sampling p50", "p95", "mean", "ranking p50", "p95", "mean", "fusion p50",
-            "p95", "mean"});
-        for (LatencyBench.Summary s : rows) {
-            stages.add(new String[] {s.composition(), ms(s.sampling().p50()), ms(s.sampling().p95()),
-                ms(s.sampling().mean()), ms(s.ranking().p50()), ms(s.ranking().p95()), ms(s.ranking().mean()),
-                ms(s.fusion().p50()), ms(s.fusion().p95()), ms(s.fusion().mean())});
-        }
-        printAligned(out, stages);
-        out.println();
-        if (report.baseline().isPresent()) {
-            out.println("these machines are noisy: compare the p50/SINGLE ratios, not absolute times across runs");
-        }
-        out.printf("peak RSS %s, current RSS %s%n", kib(report.peakRssKib()), kib(report.currentRssKib()));
-    }
-
-    private static String ms(Double v) {
-        return v == null ? "n/a" : String.format(Locale.ROOT, "%.1f", v);
-    }
-
-    private static String kib(OptionalLong v) {
-        return v.isPresent() ? String.format(Locale.ROOT, "%.1f MiB", v.getAsLong() / 1024.0) : "n/a";
-    }
-
-    /** First column left-aligned, the rest right-aligned, each as wide as its widest cell. */
-    private static void printAligned(PrintStream out, List<String[]> table) {
-        int[] width = new int[table.get(0).length];
-        for (String[] row : table) {
-            for (int i = 0; i < row.length; i++) {
-                width[i] = Math.max(width[i], row[i].length());
-            }
-        }
-        for (String[] row : table) {
-            StringBuilder line = new StringBuilder();
-            for (int i = 0; i < row.length; i++) {
-                if (i == 0) {
-                    line.append(row[i]).append(" ".repeat(width[i] - row[i].length()));
-                } else {
-                    line.append("  ").append(" ".repeat(width[i] - row[i].length())).append(row[i]);
-                }
-            }
-            out.println(line);
-        }
-    }
-
-    private static void write(Path file, ObjectNode root) {
-        try {
-            Path parent = file.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
     }
 }

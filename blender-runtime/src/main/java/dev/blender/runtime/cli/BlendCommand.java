@@ -1,14 +1,9 @@
 package dev.blender.runtime.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.generation.Candidate;
-import dev.blender.nativebridge.generation.GenerationRequest;
-import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.runtime.SharedData;
 import dev.blender.runtime.combine.CombineMethod;
@@ -16,11 +11,12 @@ import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.combine.MixRequest;
 import dev.blender.runtime.combine.MixedGenerator;
 import dev.blender.runtime.combine.VocabAlignment;
-import dev.blender.runtime.eval.Accuracy;
+import dev.blender.runtime.eval.AnswerChecker;
+import dev.blender.runtime.eval.EvalReport;
+import dev.blender.runtime.eval.Evaluation;
+import dev.blender.runtime.eval.MixEvaluation;
 import dev.blender.runtime.eval.Problem;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +29,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code blender blend}: mixes models token by token. With no arguments it blends the arith answerers
  * a and b from the shared folder on the first problems of its dev set and compares the blend with each
- * member alone; {@code --prompt} streams one blended answer instead.
+ * member alone ({@link MixEvaluation}); {@code --prompt} streams one blended answer instead.
  */
 @Command(name = "blend", mixinStandardHelpOptions = true,
         description = {"Mixes the next-token distributions of several models at every step.",
@@ -131,7 +127,7 @@ final class BlendCommand implements Callable<Integer> {
                     alignByText ? VocabAlignment.Policy.ALIGN_BY_TEXT : VocabAlignment.Policy.REQUIRE_SHARED);
             SamplerOptions sampler = temperature == 0 ? SamplerOptions.greedy()
                     : SamplerOptions.defaults().withTemperature(temperature);
-            return prompt != null ? streamOne(mix, sampler) : score(mix, sampler, loaded, contexts);
+            return prompt != null ? streamOne(mix, sampler) : score(mix, sampler, contexts);
         } finally {
             for (LlamaModel m : loaded) {
                 m.close();
@@ -172,93 +168,24 @@ final class BlendCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int score(MixedGenerator mix, SamplerOptions sampler, List<LlamaModel> loaded, List<LlamaContext> contexts) {
+    private int score(MixedGenerator mix, SamplerOptions sampler, List<LlamaContext> contexts) {
         Path file = problems != null ? problems : SharedData.resolve("data/arith/dev.jsonl").orElseThrow(() ->
                 new IllegalArgumentException("no problems file: pass --problems FILE.jsonl or --prompt TEXT"
                         + " (the default, shared/data/arith/dev.jsonl, was not found)"));
         List<Problem> list = Problem.readJsonl(file, limit);
-        int k = loaded.size();
-        int[] memberCorrect = new int[k];
-        double[] memberMillis = new double[k];
-        long[] memberTokens = new long[k];
-        int blendCorrect = 0;
-        double blendMillis = 0;
-        long blendTokens = 0;
         Progress progress = new Progress(System.err, list.size());
-        for (int i = 0; i < list.size(); i++) {
-            Problem p = list.get(i);
-            String text = format.replace("{question}", p.question());
-            long promptTokens = 0;
-            for (int m = 0; m < k; m++) {
-                long t0 = System.nanoTime();
-                int[] prompt = loaded.get(m).vocab().tokenize(text);
-                promptTokens += prompt.length;
-                Candidate c = Generator.generate(contexts.get(m), GenerationRequest.of(prompt).withMaxTokens(maxTokens(false))
-                        .withSampler(sampler).withSeed(seed)).get(0);
-                memberMillis[m] += (System.nanoTime() - t0) / 1e6;
-                // tokens decoded, prompt included, as blender eval counts them
-                memberTokens[m] += prompt.length + c.tokenCount();
-                memberCorrect[m] += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
-            }
-            long t0 = System.nanoTime();
-            Candidate c = mix.generate(MixRequest.of(text).withMaxTokens(maxTokens(false)).withSampler(sampler).withSeed(seed)
-                    .withPerplexityWeights(pack).withGate(gate));
-            blendMillis += (System.nanoTime() - t0) / 1e6;
-            blendTokens += promptTokens + (long) c.tokenCount() * k;
-            blendCorrect += c.text().strip().equals(p.answer().strip()) ? 1 : 0;
-            progress.step(i + 1, String.format(Locale.ROOT, "blend %.3f", (double) blendCorrect / (i + 1)));
-        }
+        List<Evaluation.Row> rows = new MixEvaluation(contexts, mix, AnswerChecker.EXACT).run(list, format,
+                maxTokens(false), sampler, seed, pack, gate, (done, total, sofar) -> progress.step(done,
+                        String.format(Locale.ROOT, "blend %.3f", sofar.get(sofar.size() - 1).accuracy().value())));
         progress.done();
-        List<Row> rows = new ArrayList<>();
-        for (int m = 0; m < k; m++) {
-            rows.add(new Row("member:" + name(loaded.get(m)), new Accuracy(memberCorrect[m], list.size()),
-                    (double) memberTokens[m] / list.size(), memberMillis[m] / list.size()));
-        }
-        rows.add(new Row("token:" + mix.options().method().name().toLowerCase(Locale.ROOT).replace('_', '-')
-                + (pack > 0 ? "+pack" : "") + (gate > 0 ? "+gate" : ""), new Accuracy(blendCorrect, list.size()),
-                (double) blendTokens / list.size(), blendMillis / list.size()));
+        EvalReport report = new EvalReport(rows, list.size(), 0, file);
         if (json) {
-            printJson(rows, list.size(), file);
+            System.out.println(JsonOut.text(report.toJson()));
         } else {
             System.out.printf("%d problems from %s, %s%n", list.size(), file, mix.options());
-            System.out.printf("%-28s %9s %17s %14s %12s%n", "method", "accuracy", "95% CI", "tokens/problem",
-                    "ms/problem");
-            for (Row r : rows) {
-                double[] ci = r.accuracy.wilson95();
-                System.out.printf(Locale.ROOT, "%-28s %9.3f %8.3f - %-6.3f %14.1f %12.2f%n", r.method,
-                        r.accuracy.value(), ci[0], ci[1], r.tokens, r.millis);
-            }
+            report.table().forEach(System.out::println);
         }
         return 0;
-    }
-
-    private record Row(String method, Accuracy accuracy, double tokens, double millis) {}
-
-    private static void printJson(List<Row> rows, int problems, Path file) {
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode root = json.createObjectNode();
-        root.put("problems", problems);
-        root.put("file", file.toString());
-        ArrayNode methods = root.putArray("methods");
-        for (Row r : rows) {
-            ObjectNode o = methods.addObject();
-            o.put("method", r.method);
-            o.put("accuracy", r.accuracy.value());
-            double[] ci = r.accuracy.wilson95();
-            o.putArray("ci95").add(ci[0]).add(ci[1]);
-            o.put("tokens_per_problem", r.tokens);
-            o.put("ms_per_problem", r.millis);
-        }
-        try {
-            System.out.println(json.writerWithDefaultPrettyPrinter().writeValueAsString(root));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static String name(LlamaModel m) {
-        String f = m.path().getFileName().toString();
-        return f.endsWith(".gguf") ? f.substring(0, f.length() - 5) : f;
     }
 
     private static List<Path> defaultModels() {

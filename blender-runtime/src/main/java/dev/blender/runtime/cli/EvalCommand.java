@@ -1,11 +1,8 @@
 package dev.blender.runtime.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.generation.SamplerOptions;
-import dev.blender.runtime.eval.Accuracy;
 import dev.blender.runtime.eval.AnswerChecker;
+import dev.blender.runtime.eval.EvalReport;
 import dev.blender.runtime.eval.Evaluation;
 import dev.blender.runtime.eval.Problem;
 import dev.blender.runtime.eval.Recipe;
@@ -30,7 +27,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code blender eval}: compositions compared on the same problems and the same sampled candidates
  * through {@link Blender} ({@link Evaluation}); this command only reads flags and prints the table of
- * accuracy, 95% interval, tokens (all models, all stages) and time per problem.
+ * accuracy, 95% interval, tokens (all models, all stages) and time per problem ({@link EvalReport}).
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Measures whether the blend beats its best member on problems with checkable answers.",
@@ -69,7 +66,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--temperature", description = "candidate sampling temperature (default: the recipe's)")
     Float temperature;
 
-    @Option(names = "--strategies", split = ",", paramLabel = "NAME",
+    // split by CompositionJson.parseList, not picocli, whose split would cut inline JSON at its commas
+    @Option(names = "--strategies", paramLabel = "NAME[,NAME...]",
             description = "the rows to run, by name (default: the recipe's, else every built-in the models allow);"
                     + " a composition in JSON or a .json file also works")
     List<String> strategies;
@@ -108,12 +106,15 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Composition> rows = new ArrayList<>();
         if (strategies != null) {
-            strategies.forEach(s -> rows.add(CompositionJson.parse(s)));
+            try {
+                rows.addAll(CompositionJson.parseList(strategies));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--strategies: " + e.getMessage(), e);
+            }
         } else {
             rows.addAll(recipe.compositionsFor(config));
         }
         Composition pool = config.generators().size() > 1 ? Composition.named("majority") : null;
-        ObjectMapper mapper = new ObjectMapper();
         try (Blender blender = Blender.create(config);
              java.io.BufferedWriter out = answers != null ? Files.newBufferedWriter(answers) : null) {
             Progress progress = new Progress(System.err, list.size());
@@ -128,12 +129,12 @@ final class EvalCommand implements Callable<Integer> {
                         @Override
                         public void answered(int index, Problem p, String method, BlendResult r, boolean right) {
                             if (out != null) {
-                                write(out, mapper, index, p, method, r, right);
+                                write(out, EvalReport.answerLine(skip + index, p, method, r, right));
                             }
                         }
                     });
             progress.done();
-            print(recipe, config, table, list.size(), file);
+            print(recipe, config, new EvalReport(table, list.size(), skip, file));
             if (plot != null) {
                 // the pool rows describe the candidates, not a composition one could run
                 Files.writeString(plot, FrontierPlot.svg("recipe " + recipe.name() + ": " + list.size() + " problems",
@@ -144,22 +145,9 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void write(java.io.BufferedWriter out, ObjectMapper mapper, int index, Problem p, String method,
-                       BlendResult r, boolean right) {
-        ObjectNode o = mapper.createObjectNode();
-        o.put("problem", skip + index);
-        o.put("question", p.question());
-        p.answers().forEach(o.putArray("gold")::add);
-        o.put("method", method);
-        o.put("answer", r.answer());
-        o.put("right", right);
-        ArrayNode ranked = o.putArray("ranked");
-        r.ranked().forEach(x -> ranked.addObject().put("text", x.text()).put("votes", x.votes()));
-        if (r.fused() != null) {
-            o.put("fused", r.fused().text().strip());
-        }
+    private void write(java.io.BufferedWriter out, String line) {
         try {
-            out.write(mapper.writeValueAsString(o));
+            out.write(line);
             out.newLine();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot write " + answers + ": " + e.getMessage(), e);
@@ -173,52 +161,14 @@ final class EvalCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "best %s %.3f", best.method(), (double) best.correct() / done);
     }
 
-    private void print(Recipe recipe, BlenderConfig config, List<Evaluation.Row> rows, int n, Path file)
-            throws IOException {
+    private void print(Recipe recipe, BlenderConfig config, EvalReport report) {
         SamplerOptions s = config.candidateSampler();
         System.out.printf(Locale.ROOT, "recipe %s: %d problems from %s%s, %d x %d candidates at temperature %.2f, seed %d%n",
-                recipe.name(), n, file, skip > 0 ? " after the first " + skip : "", config.generators().size(),
-                config.candidatesPerModel(), s.temperature(), seed);
-        // the method column fits the longest name, so long composition names keep the columns aligned
-        int width = Math.max(18, rows.stream().mapToInt(r -> r.method().length()).max().orElse(0));
-        StringBuilder header = new StringBuilder(String.format("%-" + width + "s %9s %17s %16s %12s", "method",
-                "accuracy", "95% CI", "tokens/problem", "ms/problem"));
-        // a group's column is as wide as its heading: the name and how many problems are in it
-        List<String> groupHeadings = new ArrayList<>();
-        rows.get(0).groups().forEach((g, a) -> groupHeadings.add(g + " (" + a.total() + ")"));
-        groupHeadings.forEach(h -> header.append(String.format(" %" + Math.max(9, h.length()) + "s", h)));
-        System.out.println(header);
-        ObjectMapper mapper = new ObjectMapper();
-        ObjectNode root = mapper.createObjectNode();
-        root.put("problems", n);
-        root.put("skipped", skip);
-        ArrayNode methods = root.putArray("methods");
-        for (Evaluation.Row r : rows) {
-            Accuracy a = r.accuracy();
-            double[] ci = a.wilson95();
-            StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
-                    "%-" + width + "s %9.3f %8.3f - %-6.3f %16.1f %12.2f", r.method(), a.value(), ci[0], ci[1],
-                    r.tokensPerProblem(), r.millisPerProblem()));
-            int g = 0;
-            for (Accuracy ga : r.groups().values()) {
-                line.append(String.format(Locale.ROOT, " %" + Math.max(9, groupHeadings.get(g++).length()) + ".3f",
-                        ga.value()));
-            }
-            System.out.println(line);
-            ObjectNode o = methods.addObject();
-            o.put("method", r.method());
-            o.put("accuracy", a.value());
-            o.putArray("ci95").add(ci[0]).add(ci[1]);
-            o.put("tokens_per_problem", r.tokensPerProblem());
-            o.put("ms_per_problem", r.millisPerProblem());
-            if (!r.groups().isEmpty()) {
-                ObjectNode groups = o.putObject("groups");
-                r.groups().forEach((name, ga) -> groups.putObject(name).put("accuracy", ga.value())
-                        .put("problems", ga.total()));
-            }
-        }
+                recipe.name(), report.problems(), report.file(), skip > 0 ? " after the first " + skip : "",
+                config.generators().size(), config.candidatesPerModel(), s.temperature(), seed);
+        report.table().forEach(System.out::println);
         if (json != null) {
-            Files.writeString(json, mapper.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+            JsonOut.write(json, report.toJson());
         }
     }
 }

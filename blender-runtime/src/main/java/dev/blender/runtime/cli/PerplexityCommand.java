@@ -1,32 +1,23 @@
 package dev.blender.runtime.cli;
 
-import dev.blender.nativebridge.ContextOptions;
-import dev.blender.nativebridge.LlamaContext;
-import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.runtime.SharedData;
-import dev.blender.runtime.combine.CombineMethod;
-import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.combine.CombineOptions.Adaptation;
-import dev.blender.runtime.combine.TextScorer;
-import dev.blender.runtime.combine.TextScorer.Score;
-import dev.blender.runtime.combine.VocabAlignment;
+import dev.blender.runtime.eval.Perplexity;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code blender perplexity}: bits per byte of a text under each model and under their combinations. */
+/** {@code blender perplexity}: the flags and table of {@link Perplexity}. */
 @Command(name = "perplexity", mixinStandardHelpOptions = true,
         description = {"Bits per UTF-8 byte of a text under each model alone and under linear and log-linear "
                 + "combinations, with equal weights, with adaptive weights (online Bayesian, fixed share) and with "
@@ -82,132 +73,42 @@ final class PerplexityCommand implements Callable<Integer> {
                 : models;
         Path file = text != null ? text : SharedData.resolve("data/tinystories/tinystories_val_dev.txt")
                 .orElseThrow(() -> missing("data/tinystories/tinystories_val_dev.txt"));
-        List<String> pieces = pieces(skip(Files.readString(file, StandardCharsets.UTF_8), skipBytes), chunk, maxBytes);
-        List<LlamaModel> loaded = new ArrayList<>();
-        try {
-            List<LlamaContext> contexts = new ArrayList<>();
-            for (Path p : paths) {
-                LlamaModel m = LlamaModel.load(p, probe.apply(ModelOptions.defaults()));
-                loaded.add(m);
-                contexts.add(m.newContext(ContextOptions.defaults().withContextSize(Math.min(512, m.trainingContextLength()))
-                        .withBatchSize(512)));
-            }
-            List<Adaptation> adaptations = adapt.stream().distinct().toList();
-            Map<String, Score> results = new LinkedHashMap<>();
-            Progress progress = new Progress(System.err, pieces.size() * (paths.size() + 2 * adaptations.size()));
-            int done = 0;
-            for (int k = 0; k < paths.size(); k++) {
-                Score s = Score.ZERO;
-                for (String piece : pieces) {
-                    s = s.plus(TextScorer.single(contexts.get(k), piece));
-                    progress.step(++done, paths.get(k).getFileName().toString());
-                }
-                results.put("member:" + paths.get(k).getFileName().toString().replaceFirst("\\.gguf$", ""), s);
-            }
-            if (paths.size() > 1) {
-                for (Adaptation adaptation : adaptations) {
-                    for (CombineMethod method : new CombineMethod[] {CombineMethod.LINEAR, CombineMethod.LOG_LINEAR}) {
-                        CombineOptions o = CombineOptions.equal(method, paths.size());
-                        String name = "token:" + method.name().toLowerCase(Locale.ROOT).replace('_', '-')
-                                + switch (adaptation) {
-                                    case FIXED -> "";
-                                    case BAYES -> "-adaptive";
-                                    case LEARNED -> "-learned";
-                                };
-                        o = switch (adaptation) {
-                            case FIXED -> o;
-                            case BAYES -> o.adaptive(switchRate);
-                            case LEARNED -> o.learned(learningRate);
-                        };
-                        TextScorer scorer = new TextScorer(contexts, o, VocabAlignment.Policy.ALIGN_BY_TEXT);
-                        Score s = Score.ZERO;
-                        for (String piece : pieces) {
-                            s = s.plus(scorer.score(piece));
-                            progress.step(++done, name);
+        List<String> pieces = Perplexity.pieces(Perplexity.skip(Files.readString(file, StandardCharsets.UTF_8), skipBytes),
+                chunk, maxBytes);
+        Progress[] progress = new Progress[1];
+        List<Perplexity.Row> rows = new Perplexity(adapt, switchRate, learningRate).score(paths,
+                probe.apply(ModelOptions.defaults()), pieces, new Perplexity.Listener() {
+                    @Override
+                    public void scored(int done, int total, String method) {
+                        if (progress[0] == null) {
+                            progress[0] = new Progress(System.err, total);
                         }
-                        results.put(name, s);
-                        if (adaptation != Adaptation.FIXED) {
-                            System.err.printf(Locale.ROOT, "%n%s: weights at the end %s%n", name,
-                                    java.util.Arrays.toString(scorer.weights()));
+                        progress[0].step(done, method);
+                    }
+
+                    @Override
+                    public void rowDone(Perplexity.Row row) {
+                        if (row.finalWeights() != null) {
+                            System.err.printf(Locale.ROOT, "%n%s: weights at the end %s%n", row.method(),
+                                    Arrays.toString(row.finalWeights()));
                         }
                     }
-                }
-            }
-            progress.done();
-            System.out.printf("%d pieces, %d bytes of %s%n", pieces.size(),
-                    results.values().iterator().next().bytes(), file);
-            System.out.printf("%-32s %14s %10s%n", "method", "bits per byte", "tokens");
-            for (Map.Entry<String, Score> e : results.entrySet()) {
-                System.out.printf(Locale.ROOT, "%-32s %14.4f %10d%n", e.getKey(), e.getValue().bitsPerByte(),
-                        e.getValue().tokens());
-            }
-            if (json != null) {
-                var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
-                var root = mapper.createObjectNode();
-                var rows = root.putArray("rows");
-                results.forEach((method, score) -> rows.addObject().put("method", method)
-                        .put("bits_per_byte", score.bitsPerByte()).put("tokens", score.tokens()).put("bytes", score.bytes()));
-                mapper.writerWithDefaultPrettyPrinter().writeValue(json.toFile(), root);
-            }
-        } catch (UncheckedIOException e) {
-            throw e;
-        } finally {
-            loaded.forEach(LlamaModel::close);
+                });
+        if (progress[0] != null) {
+            progress[0].done();
+        }
+        System.out.printf("%d pieces, %d bytes of %s%n", pieces.size(), rows.get(0).score().bytes(), file);
+        System.out.printf("%-32s %14s %10s%n", "method", "bits per byte", "tokens");
+        for (Perplexity.Row r : rows) {
+            System.out.printf(Locale.ROOT, "%-32s %14.4f %10d%n", r.method(), r.score().bitsPerByte(), r.score().tokens());
+        }
+        if (json != null) {
+            JsonOut.write(json, Perplexity.toJson(rows));
         }
         return 0;
     }
 
     private static IllegalArgumentException missing(String what) {
         return new IllegalArgumentException("shared/" + what + " was not found; pass --model and --text");
-    }
-
-    /** The text after the first {@code bytes} bytes, cut at a paragraph boundary. */
-    static String skip(String all, int bytes) {
-        if (bytes <= 0) {
-            return all;
-        }
-        int used = 0;
-        int at = 0;
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n\\s*\\n").matcher(all);
-        while (used < bytes && m.find()) {
-            used += bytes(all.substring(at, m.end()));
-            at = m.end();
-        }
-        return all.substring(at);
-    }
-
-    /** Splits on blank lines, then at sentence ends into pieces of at most {@code max} bytes. */
-    static List<String> pieces(String all, int max, int budget) {
-        List<String> out = new ArrayList<>();
-        int used = 0;
-        for (String para : all.split("\\n\\s*\\n")) {
-            StringBuilder cur = new StringBuilder();
-            for (String sentence : para.strip().split("(?<=[.!?])\\s+")) {
-                if (cur.length() > 0 && bytes(cur + " " + sentence) > max) {
-                    used += add(out, cur.toString());
-                    cur.setLength(0);
-                }
-                if (bytes(sentence) > max) {
-                    continue; // a single over-long sentence is skipped rather than cut mid-word
-                }
-                cur.append(cur.length() > 0 ? " " : "").append(sentence);
-            }
-            if (cur.length() > 0) {
-                used += add(out, cur.toString());
-            }
-            if (used >= budget) {
-                break;
-            }
-        }
-        return out;
-    }
-
-    private static int add(List<String> out, String s) {
-        out.add(s);
-        return bytes(s);
-    }
-
-    private static int bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8).length;
     }
 }

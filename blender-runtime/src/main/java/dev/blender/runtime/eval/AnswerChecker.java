@@ -27,6 +27,11 @@ public interface AnswerChecker {
     /** Whether an extracted answer matches any of the gold answers. */
     boolean correct(String answer, List<String> gold);
 
+    /** Whether a model's raw output is right: the answer {@link #extract extracted} from it is {@link #correct}. */
+    default boolean accepts(String output, List<String> gold) {
+        return correct(extract(output), gold);
+    }
+
     /**
      * By the names recipes use: exact, gsm8k, nq-open in any spelling ({@link dev.blender.runtime.Names}), or
      * {@code regex:PATTERN} ({@link Regex}).

@@ -158,6 +158,6 @@ public final class Evaluation {
     }
 
     private boolean right(String output, Problem p) {
-        return checker.correct(checker.extract(output), p.answers());
+        return checker.accepts(output, p.answers());
     }
 }

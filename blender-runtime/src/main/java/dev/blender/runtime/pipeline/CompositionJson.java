@@ -68,6 +68,57 @@ public final class CompositionJson {
         return Composition.named(t);
     }
 
+    /**
+     * Several compositions as {@link #parse} reads each, comma-separated in each value ({@code --strategies
+     * single,full-blend}); commas inside inline JSON do not separate. The first of several equal ones is kept.
+     *
+     * @throws IllegalArgumentException what is wrong with which composition
+     */
+    public static List<Composition> parseList(List<String> values) {
+        List<Composition> out = new ArrayList<>();
+        for (String value : values) {
+            for (String text : splitTopLevel(value)) {
+                if (text.isBlank()) {
+                    continue;
+                }
+                Composition c = parse(text);
+                if (!out.contains(c)) {
+                    out.add(c);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Splits at commas outside JSON strings, arrays and objects. */
+    static List<String> splitTopLevel(String s) {
+        List<String> parts = new ArrayList<>();
+        int depth = 0;
+        boolean quoted = false;
+        int from = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (quoted) {
+                if (c == '\\') {
+                    i++;
+                } else if (c == '"') {
+                    quoted = false;
+                }
+            } else if (c == '"') {
+                quoted = true;
+            } else if (c == '[' || c == '{') {
+                depth++;
+            } else if (c == ']' || c == '}') {
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                parts.add(s.substring(from, i));
+                from = i + 1;
+            }
+        }
+        parts.add(s.substring(from));
+        return parts;
+    }
+
     private static String fileName(Path file) {
         String n = file.getFileName().toString();
         return n.substring(0, n.length() - ".json".length());

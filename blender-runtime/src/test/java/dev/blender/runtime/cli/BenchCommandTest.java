@@ -17,16 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 class BenchCommandTest {
 
     @Test
-    void strategiesSplitAtCommasOutsideJson() {
-        assertEquals(List.of("single", " full-blend"), BenchCommand.splitTopLevel("single, full-blend"));
-        String json = "{\"name\": \"mine\", \"stages\": [\"sample\", {\"stage\": \"rank\", \"topK\": 1}]}";
-        assertEquals(List.of("single", json, "mine.json"), BenchCommand.splitTopLevel("single," + json + ",mine.json"));
-        assertEquals(List.of("[\"sample\", \"vote\"]", "x"), BenchCommand.splitTopLevel("[\"sample\", \"vote\"],x"));
-        assertEquals(List.of("{\"name\": \"a,}\", \"stages\": [\"sample\"]}"),
-                BenchCommand.splitTopLevel("{\"name\": \"a,}\", \"stages\": [\"sample\"]}"), "commas in strings stay");
-    }
-
-    @Test
     void benchesThreeStrategiesOnTheArithDefaults(@TempDir Path dir) throws Exception {
         Path dev = TestModels.sharedFile("data/arith/dev.jsonl");
         TestModels.sharedFile("models/arith/judge.gguf");

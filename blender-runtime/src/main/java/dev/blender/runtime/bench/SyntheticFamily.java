@@ -31,8 +31,8 @@ import java.util.function.Supplier;
  */
 public record SyntheticFamily(String shape, List<Path> generators, Path judge, Path fuser) {
 
-    /** The shapes by name: {@code qwen2-0.5b-q8_0}, {@code qwen2-0.5b-q4_0}, and {@code tiny-f32} for tests. */
-    private static final Map<String, Supplier<SyntheticLlama.Builder>> SHAPES = shapes();
+    /** The shapes by name: {@code qwen2-0.5b-q8_0}, {@code qwen2-0.5b-q4_0}. */
+    private static final Map<String, Supplier<SyntheticLlama.Builder>> SHAPES = builtInShapes();
 
     public SyntheticFamily {
         Objects.requireNonNull(shape, "shape");
@@ -41,7 +41,7 @@ public record SyntheticFamily(String shape, List<Path> generators, Path judge, P
         Objects.requireNonNull(fuser, "fuser");
     }
 
-    private static Map<String, Supplier<SyntheticLlama.Builder>> shapes() {
+    private static Map<String, Supplier<SyntheticLlama.Builder>> builtInShapes() {
         Map<String, Supplier<SyntheticLlama.Builder>> m = new LinkedHashMap<>();
         for (GgmlType t : List.of(GgmlType.Q8_0, GgmlType.Q4_0)) {
             // Qwen2-0.5B: 24 layers, width 896, 14 heads over 2 key/value heads, FFN 4864, 151,936 tokens
@@ -50,8 +50,6 @@ public record SyntheticFamily(String shape, List<Path> generators, Path judge, P
                     .embeddingLength(896).heads(14).kvHeads(2).feedForwardLength(4864).contextLength(4096)
                     .tensorType(t));
         }
-        m.put("tiny-f32", () -> SyntheticLlama.builder().vocabulary(SyntheticLlama.VocabularyKind.BYTE_LEVEL_BPE)
-                .vocabSize(2048).layers(2).embeddingLength(64).heads(4).kvHeads(2).contextLength(2048));
         return m;
     }
 
@@ -66,8 +64,8 @@ public record SyntheticFamily(String shape, List<Path> generators, Path judge, P
     }
 
     /** The names {@link #of} takes. */
-    public static List<String> shapes(boolean includeTest) {
-        return SHAPES.keySet().stream().filter(s -> includeTest || !s.startsWith("tiny")).toList();
+    public static List<String> shapes() {
+        return List.copyOf(SHAPES.keySet());
     }
 
     /** The family of {@code shape} in the cache ({@link CacheDir}), written first where missing. */
@@ -85,13 +83,22 @@ public record SyntheticFamily(String shape, List<Path> generators, Path judge, P
         Supplier<SyntheticLlama.Builder> spec = SHAPES.get(shape);
         if (spec == null) {
             throw new IllegalArgumentException("unknown synthetic shape '" + shape + "' (known: "
-                    + String.join(", ", shapes(false)) + ")");
+                    + String.join(", ", shapes()) + ")");
         }
+        return write(shape, spec.get(), dir, progress);
+    }
+
+    /**
+     * A family of the shape {@code spec} describes (its seeds and name are the family's own), named
+     * {@code shape}, in {@code dir}: written first where missing or unreadable.
+     */
+    public static SyntheticFamily write(String shape, SyntheticLlama.Builder spec, Path dir, Consumer<String> progress)
+            throws IOException {
         Files.createDirectories(dir);
         // one vocabulary for all (they mix per token), generated once; a weight seed each
         List<Path> files = new ArrayList<>();
         String[] roles = {"generator-a", "generator-b", "judge", "fuser"};
-        SyntheticLlama shared = spec.get().vocabularySeed(1).build();
+        SyntheticLlama shared = spec.vocabularySeed(1).build();
         for (int i = 0; i < roles.length; i++) {
             SyntheticLlama model = shared.withWeights(i + 1, "synthetic " + shape + " " + roles[i]);
             Path file = dir.resolve(roles[i] + ".gguf");

@@ -6,31 +6,41 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.nativebridge.LlamaAbi;
 import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.gguf.SyntheticLlama;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The latency harness on the tiny synthetic shape: every ratio taken, the lengths forced as stated. */
 class ShapeBenchTest {
 
+    /** A family small enough for a test: the harness's code paths, not a realistic shape's costs. */
+    static SyntheticFamily tiny(Path dir, Consumer<String> progress) throws IOException {
+        return SyntheticFamily.write("tiny-f32", SyntheticLlama.builder()
+                .vocabulary(SyntheticLlama.VocabularyKind.BYTE_LEVEL_BPE).vocabSize(2048).layers(2).embeddingLength(64)
+                .heads(4).kvHeads(2).contextLength(2048), dir, progress);
+    }
+
     @Test
     void aFamilyIsWrittenOnceAndReused(@TempDir Path dir) throws Exception {
         List<String> written = new ArrayList<>();
-        SyntheticFamily f = SyntheticFamily.of("tiny-f32", dir, written::add);
+        SyntheticFamily f = tiny(dir, written::add);
         assertEquals(4, written.size(), "two generators, a judge and a fuser: " + written);
         assertEquals(4, f.files().size());
         long modified = Files.getLastModifiedTime(f.judge()).toMillis();
         written.clear();
-        SyntheticFamily again = SyntheticFamily.of("tiny-f32", dir, written::add);
+        SyntheticFamily again = tiny(dir, written::add);
         assertEquals(List.of(), written, "a whole family is reused");
         assertEquals(modified, Files.getLastModifiedTime(again.judge()).toMillis());
         // a cut file (an interrupted write) is written again
         Files.write(f.fuser(), new byte[] {1, 2, 3});
-        SyntheticFamily.of("tiny-f32", dir, written::add);
+        tiny(dir, written::add);
         assertEquals(1, written.size(), written.toString());
 
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -41,7 +51,7 @@ class ShapeBenchTest {
     @Test
     @SuppressWarnings("unchecked")
     void everyRatioIsMeasuredAtTheForcedLengths(@TempDir Path dir) throws Exception {
-        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        SyntheticFamily family = tiny(dir, s -> {});
         int answer = 6;
         int rationale = 3;
         ShapeBench.Report report = new ShapeBench(family, 1, answer, rationale, 2, true, null, s -> {}).run();
@@ -99,7 +109,7 @@ class ShapeBenchTest {
 
     @Test
     void withTheNativeAnchorTheBridgesStepsAreSetAgainstLlamaCppsOwn(@TempDir Path dir) throws Exception {
-        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        SyntheticFamily family = tiny(dir, s -> {});
         // a stand-in for llama-batched-bench: 2 ms a step alone, 5 ms with four sequences
         Path bin = dir.resolve("llama-batched-bench");
         java.nio.file.Files.writeString(bin, "#!/bin/sh\n"
@@ -120,7 +130,7 @@ class ShapeBenchTest {
     @Test
     @SuppressWarnings("unchecked")
     void theMemoryRunLoadsEachModelWithItsContextAndMeasuresOnlyThePeak(@TempDir Path dir) throws Exception {
-        SyntheticFamily family = SyntheticFamily.of("tiny-f32", dir, s -> {});
+        SyntheticFamily family = tiny(dir, s -> {});
         ShapeBench bench = new ShapeBench(family, 1, 6, 3, 1, false, null, s -> {});
         ShapeBench.Report report = bench.memory();
         ShapeBench.Ratio peak = report.ratios().get("peak_rss_over_files");

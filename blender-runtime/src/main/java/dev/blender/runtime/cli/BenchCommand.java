@@ -115,12 +115,7 @@ final class BenchCommand implements Callable<Integer> {
         if (limit < 1) {
             throw new IllegalArgumentException("--limit must be >= 1, was " + limit);
         }
-        List<Composition> requested;
-        try {
-            requested = CompositionJson.parseList(strategies);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--strategies: " + e.getMessage(), e);
-        }
+        List<Composition> requested = Flag.read("--strategies", () -> CompositionJson.parseList(strategies));
         var config = blender.config();
         List<String> texts = loadPrompts();
         Progress[] bar = new Progress[1];
@@ -178,11 +173,7 @@ final class BenchCommand implements Callable<Integer> {
     private List<String> loadPrompts() {
         List<String> out = new ArrayList<>(prompts);
         if (promptsFile != null) {
-            try {
-                out.addAll(LatencyBench.readPrompts(promptsFile, limit));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--prompts: " + e.getMessage(), e);
-            }
+            out.addAll(Flag.read("--prompts", () -> LatencyBench.readPrompts(promptsFile, limit)));
         }
         if (!out.isEmpty()) {
             return out;

@@ -106,11 +106,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         List<Composition> rows = new ArrayList<>();
         if (strategies != null) {
-            try {
-                rows.addAll(CompositionJson.parseList(strategies));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--strategies: " + e.getMessage(), e);
-            }
+            rows.addAll(Flag.read("--strategies", () -> CompositionJson.parseList(strategies)));
         } else {
             rows.addAll(recipe.compositionsFor(config));
         }

@@ -181,7 +181,7 @@ public record CombineOptions(CombineMethod method, float[] weights, float lambda
     public String toString() {
         return method == CombineMethod.NEGATIVE_EVIDENCE
                 ? "negative-evidence(members=" + weights.length + ", lambda=" + lambda + ", alpha=" + alpha + ")"
-                : method.name().toLowerCase(java.util.Locale.ROOT) + Arrays.toString(weights)
+                : dev.blender.runtime.Names.id(method) + Arrays.toString(weights)
                         + switch (adaptation) {
                             case FIXED -> "";
                             case BAYES -> "(adaptive, switch rate " + rate + ")";

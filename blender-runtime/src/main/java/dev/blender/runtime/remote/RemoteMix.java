@@ -12,6 +12,8 @@ import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.nativebridge.generation.TokenLoop;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.Combiner;
+import dev.blender.nativebridge.math.VectorMath;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -38,7 +40,8 @@ import java.util.function.BooleanSupplier;
  * the next token is chosen from the union of every member's top k, tokens matched by the bytes they decode
  * to (every end-of-generation token being one event). On that union the members' probabilities are combined
  * ({@link CombineMethod#LINEAR}: the weighted mean; {@link CombineMethod#LOG_LINEAR}: the weighted mean of
- * log-probabilities) and renormalised. A local member gives its exact probability of every union token; a
+ * log-probabilities) and renormalised, by the kernels local mixing uses ({@link Combiner}), and the request's
+ * {@link dev.blender.nativebridge.generation.Sampler} picks from that, top-k, top-p and min-p included. A local member gives its exact probability of every union token; a
  * remote member gives what it listed, and for a token it did not list at most the smaller of its k-th
  * probability and the mass its list leaves out, which is what it is given (a bound, not a guess: the mass
  * outside its list is the approximation, reported per request as {@link Result#meanMissingMass()}).
@@ -103,6 +106,7 @@ public final class RemoteMix {
     private final List<Member> members;
     private final CombineOptions options;
     private final int topK;
+    private final Combiner combiner;
 
     /**
      * @param topK how many of a local member's most likely tokens join the union (remote members list what
@@ -128,6 +132,7 @@ public final class RemoteMix {
         if (topK < 1) {
             throw new IllegalArgumentException("topK must be >= 1, was " + topK);
         }
+        this.combiner = Combiner.vectorized(options);
     }
 
     /**
@@ -306,15 +311,12 @@ public final class RemoteMix {
                         failures.stream().map(f -> f.member() + ": " + f.error()).toList()), false);
             }
             keys = new ArrayList<>(union.keySet());
-            double[] score = combine(keys, listed, floor, live, decoders);
-            if (scores.length < score.length) {
-                scores = new float[score.length];
+            if (scores.length < keys.size()) {
+                scores = new float[keys.size()];
             }
-            for (int u = 0; u < score.length; u++) {
-                scores[u] = (float) score[u];
-            }
+            combine(keys, listed, floor, live, decoders, scores);
             steps++;
-            return score.length;
+            return keys.size();
         }
 
         @Override
@@ -376,73 +378,63 @@ public final class RemoteMix {
         }
     }
 
-    /** The combined log-score of every union key, renormalised over the union. */
-    private double[] combine(List<String> keys, List<Map<String, Double>> listed, double[] floor, boolean[] live,
-                             SequenceDecoder[] decoders) {
+    /**
+     * The combined log-probability of every union key into {@code out}, renormalised over the union, by the shared
+     * kernels ({@link Combiner}). Each member's row is its log-probability of each key; the kernels renormalise a
+     * member's row over the union before a linear mix, so a member's weight is scaled by the mass it gives the
+     * union, which makes the mix that of the probabilities as given: {@code log(sum_m w_m p_m(u))}, renormalised.
+     * Members that left weigh nothing; when those still in had no weight, they share it equally.
+     */
+    private void combine(List<String> keys, List<Map<String, Double>> listed, double[] floor, boolean[] live,
+                         SequenceDecoder[] decoders, float[] out) {
         int n = members.size();
-        double[] w = new double[n];
+        int size = keys.size();
+        float[] w = new float[n];
         double wsum = 0;
         for (int m = 0; m < n; m++) {
             w[m] = live[m] ? options.weights()[m] : 0;
             wsum += w[m];
         }
-        if (!(wsum > 0)) {
-            // the members still in the mix had no weight: they share it equally
-            for (int m = 0; m < n; m++) {
-                w[m] = live[m] ? 1 : 0;
-                wsum += w[m];
-            }
+        for (int m = 0; m < n && !(wsum > 0); m++) {
+            w[m] = live[m] ? 1 : 0;
         }
-        double[][] p = new double[n][];
+        MemorySegment[] rows = new MemorySegment[n];
         for (int m = 0; m < n; m++) {
+            float[] logp = new float[size];
+            rows[m] = MemorySegment.ofArray(logp);
             if (!live[m]) {
                 continue;
             }
-            p[m] = new double[keys.size()];
+            double[] p = new double[size];
             if (members.get(m).isRemote()) {
-                for (int u = 0; u < keys.size(); u++) {
-                    p[m][u] = listed.get(m).getOrDefault(keys.get(u), floor[m]);
+                for (int u = 0; u < size; u++) {
+                    p[u] = listed.get(m).getOrDefault(keys.get(u), floor[m]);
                 }
             } else {
                 LlamaContext ctx = members.get(m).context();
                 LocalVocab v = vocab(ctx);
-                MemorySegment row = decoders[m].logits(0);
                 float[] logits = new float[ctx.vocabSize()];
-                MemorySegment.copy(row, ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
-                double lse = dev.blender.nativebridge.math.VectorMath.logSumExp(logits, logits.length);
-                for (int u = 0; u < keys.size(); u++) {
+                MemorySegment.copy(decoders[m].logits(0), ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
+                double lse = VectorMath.logSumExp(logits, logits.length);
+                for (int u = 0; u < size; u++) {
                     double sum = 0;
                     for (int id : v.ids.getOrDefault(keys.get(u), new int[0])) {
                         sum += Math.exp(logits[id] - lse);
                     }
-                    p[m][u] = Math.max(FLOOR, sum);
+                    p[u] = Math.max(FLOOR, sum);
                 }
             }
-        }
-        double[] s = new double[keys.size()];
-        for (int u = 0; u < s.length; u++) {
-            double acc = 0;
-            for (int m = 0; m < n; m++) {
-                if (p[m] == null) {
-                    continue;
-                }
-                acc += options.method() == CombineMethod.LINEAR ? w[m] / wsum * p[m][u] : w[m] / wsum * Math.log(p[m][u]);
+            double mass = 0;
+            for (int u = 0; u < size; u++) {
+                logp[u] = (float) Math.log(p[u]);
+                mass += p[u];
             }
-            s[u] = options.method() == CombineMethod.LINEAR ? Math.log(Math.max(acc, Double.MIN_NORMAL)) : acc;
+            if (options.method() == CombineMethod.LINEAR) {
+                w[m] = (float) (w[m] * mass);
+            }
         }
-        double max = Double.NEGATIVE_INFINITY;
-        for (double x : s) {
-            max = Math.max(max, x);
-        }
-        double z = 0;
-        for (double x : s) {
-            z += Math.exp(x - max);
-        }
-        double log = max + Math.log(z);
-        for (int u = 0; u < s.length; u++) {
-            s[u] -= log;
-        }
-        return s;
+        combiner.reweight(w);
+        combiner.combine(rows, size, out);
     }
 
     /** Feeds the chosen bytes to every local member still in the mix; false when a context is full. */

@@ -2,14 +2,12 @@ package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
-import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SequenceDecoder;
 import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.nativebridge.generation.TokenLoop;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -27,12 +25,9 @@ public final class MixedGenerator {
 
     private final List<LlamaContext> members;
     private final CombineOptions options;
+    private final MemberRows rows;
     private final VocabAlignment alignment;
     private final int n;
-    private final MemorySegment[] rows;
-    private final float[][] gathered;
-    /** gathered as segments, what the combiner and adaptive weights read when vocabularies differ. */
-    private final MemorySegment[] gatheredRows;
     private final float[] out;
     /** The combined tokens: an end of generation in any member's vocabulary ends, each written as its bytes. */
     private final TokenLoop.Tokens tokens = new TokenLoop.Tokens() {
@@ -60,18 +55,9 @@ public final class MixedGenerator {
         }
         this.members = List.copyOf(members);
         this.options = options;
-        List<Vocab> vocabs = new ArrayList<>();
-        for (LlamaContext c : members) {
-            vocabs.add(c.model().vocab());
-        }
-        this.alignment = VocabAlignment.of(vocabs, policy);
-        this.n = alignment.size();
-        this.rows = new MemorySegment[members.size()];
-        this.gathered = alignment.isIdentity() ? null : new float[members.size()][n];
-        this.gatheredRows = new MemorySegment[members.size()];
-        for (int m = 0; m < members.size() && gathered != null; m++) {
-            gatheredRows[m] = MemorySegment.ofArray(gathered[m]);
-        }
+        this.rows = new MemberRows(members, policy);
+        this.alignment = rows.alignment;
+        this.n = rows.size;
         this.out = new float[n];
         this.decoders = new SequenceDecoder[members.size()];
         this.promptNll = new double[members.size()];
@@ -208,13 +194,9 @@ public final class MixedGenerator {
     /** The members' current rows over the combined tokens, as a combination by {@code method} reads them. */
     private MemorySegment[] memberRows(CombineMethod method) {
         for (int m = 0; m < members.size(); m++) {
-            rows[m] = decoders[m].logits(0);
+            rows.own[m] = decoders[m].logits(0);
         }
-        if (alignment.isIdentity()) {
-            return rows;
-        }
-        alignment.gatherAll(rows, gathered, method);
-        return gatheredRows;
+        return rows.view(method);
     }
 
     /**
@@ -224,7 +206,7 @@ public final class MixedGenerator {
     private void combine(MemorySegment[] view, AdaptiveCombiner mixer, Combiner solo, float gate) {
         boolean alone = false;
         if (solo != null) {
-            MemorySegment first = rows[0];
+            MemorySegment first = rows.own[0];
             int size = members.get(0).vocabSize();
             // p_max = exp(max - max) / sum_i exp(x_i - max) = 1 / that sum
             double topProbability = 1.0 / VectorCombiner.sumExp(first, size, VectorCombiner.max(first, size));

@@ -60,26 +60,6 @@ public record MixRequest(String prompt, List<ChatMessage> messages, DecodeOption
         return new MixRequest(messages.getLast().content(), messages, DecodeOptions.greedy(128), 0f, 0f);
     }
 
-    public int maxTokens() {
-        return decode.maxTokens();
-    }
-
-    public SamplerOptions sampler() {
-        return decode.sampler();
-    }
-
-    public List<String> stop() {
-        return decode.stop();
-    }
-
-    public long seed() {
-        return decode.seed();
-    }
-
-    public Cancellation cancellation() {
-        return decode.cancellation();
-    }
-
     public MixRequest withDecode(DecodeOptions d) {
         return new MixRequest(prompt, messages, d, perplexityTemperature, gate);
     }

@@ -110,7 +110,7 @@ public final class MixedGenerator {
             firstOnly[0] = 1f;
             Combiner solo = request.gate() > 0 ? Combiner.vectorized(CombineOptions.logLinear(firstOnly)) : null;
             double promptMillis = (System.nanoTime() - start) / 1e6;
-            TokenLoop loop = new TokenLoop(0, request.decode(), request.seed(), new int[0], tokens, listener);
+            TokenLoop loop = new TokenLoop(0, request.decode(), request.decode().seed(), new int[0], tokens, listener);
             return loop.run(new TokenLoop.Source() {
                 private MemorySegment[] view;
 

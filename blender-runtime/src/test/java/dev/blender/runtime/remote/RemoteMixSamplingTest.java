@@ -10,10 +10,7 @@ import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.http.HttpClient;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -49,17 +46,7 @@ class RemoteMixSamplingTest {
 
     @Test
     void topPIsHonoured() throws IOException {
-        byte[] body = answer().getBytes(StandardCharsets.UTF_8);
-        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        server.createContext("/v1/", x -> {
-            try (x) {
-                x.getRequestBody().readAllBytes();
-                x.getResponseHeaders().set("Content-Type", "application/json");
-                x.sendResponseHeaders(200, body.length);
-                x.getResponseBody().write(body);
-            }
-        });
-        server.start();
+        HttpServer server = RemoteLogprobShapesTest.answering(answer());
         try (HttpClient http = OpenAiClient.newHttpClient()) {
             String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
             OpenAiClient client = new OpenAiClient(RemoteEndpoint.of(base, "m")

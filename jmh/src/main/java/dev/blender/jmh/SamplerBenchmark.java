@@ -57,9 +57,9 @@ public class SamplerBenchmark {
             }
         }
         work = new float[vocab];
-        defaults = new Sampler(SamplerOptions.defaults(), 1);
-        topPOnly = new Sampler(SamplerOptions.defaults().withTopK(0).withMinP(0), 1);
-        wholeVocabulary = new Sampler(SamplerOptions.defaults().withTopK(0).withTopP(1).withMinP(0), 1);
+        defaults = Sampler.of(SamplerOptions.defaults(), 1);
+        topPOnly = Sampler.of(SamplerOptions.defaults().withTopK(0).withMinP(0), 1);
+        wholeVocabulary = Sampler.of(SamplerOptions.defaults().withTopK(0).withTopP(1).withMinP(0), 1);
     }
 
     @Benchmark

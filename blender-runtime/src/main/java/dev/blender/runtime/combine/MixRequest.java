@@ -1,6 +1,7 @@
 package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.nativebridge.generation.DecodeOptions;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.ChatMessage;
 import java.util.List;
@@ -15,35 +16,27 @@ import java.util.Objects;
  *                              each member reads it through its own chat template (with the assistant's
  *                              prefix), as {@code Generator.prompt} formats it; a member without a template
  *                              reads the last message
- * @param maxTokens             most tokens to generate
- * @param sampler               how to pick from the combined distribution (the same options as single-model sampling)
- * @param stop                  strings that end the output (excluded from it)
- * @param seed                  seed of the sampler
+ * @param decode                most tokens, how to pick from the combined distribution (the same options as
+ *                              single-model sampling), stop strings, seed and cancellation
  * @param perplexityTemperature 0 = the combination's own weights; t > 0 = PackLLM-style weights per request,
  *                              {@code w_k ~ exp(-nll_k / t)} from each member's mean negative log-likelihood of
  *                              the prompt (its last 128 tokens): the member that finds the prompt most familiar
  *                              counts most
- * @param cancellation          set from another thread to stop; null for none
  * @param gate                  confidence-gated mixing: at a step where the first member's most likely token
  *                              has at least this probability, its own distribution is used alone; otherwise the
  *                              combination (0 = always combine)
  */
-public record MixRequest(String prompt, List<ChatMessage> messages, int maxTokens, SamplerOptions sampler,
-                         List<String> stop, long seed, float perplexityTemperature, Cancellation cancellation,
+public record MixRequest(String prompt, List<ChatMessage> messages, DecodeOptions decode, float perplexityTemperature,
                          float gate) {
 
     public MixRequest {
         Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(decode, "decode");
         if (messages != null) {
             messages = List.copyOf(messages);
             if (messages.isEmpty() || !messages.getLast().content().equals(prompt)) {
                 throw new IllegalArgumentException("messages must end with the prompt's message");
             }
-        }
-        Objects.requireNonNull(sampler, "sampler");
-        stop = List.copyOf(stop);
-        if (maxTokens < 1) {
-            throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
         }
         if (!(gate >= 0 && gate <= 1)) {
             throw new IllegalArgumentException("gate must be in [0, 1] (0 = off), was " + gate);
@@ -56,7 +49,7 @@ public record MixRequest(String prompt, List<ChatMessage> messages, int maxToken
 
     /** Greedy, up to 128 tokens, the combination's own weights. */
     public static MixRequest of(String prompt) {
-        return new MixRequest(prompt, null, 128, SamplerOptions.greedy(), List.of(), 0, 0f, null, 0f);
+        return new MixRequest(prompt, null, DecodeOptions.greedy(128), 0f, 0f);
     }
 
     /** A conversation, formatted by each member's chat template; otherwise as {@link #of(String)}. */
@@ -64,36 +57,39 @@ public record MixRequest(String prompt, List<ChatMessage> messages, int maxToken
         if (messages.isEmpty()) {
             throw new IllegalArgumentException("no messages");
         }
-        return new MixRequest(messages.getLast().content(), messages, 128, SamplerOptions.greedy(), List.of(), 0, 0f,
-                null, 0f);
+        return new MixRequest(messages.getLast().content(), messages, DecodeOptions.greedy(128), 0f, 0f);
+    }
+
+    public MixRequest withDecode(DecodeOptions d) {
+        return new MixRequest(prompt, messages, d, perplexityTemperature, gate);
     }
 
     public MixRequest withMaxTokens(int n) {
-        return new MixRequest(prompt, messages, n, sampler, stop, seed, perplexityTemperature, cancellation, gate);
+        return withDecode(decode.withMaxTokens(n));
     }
 
     public MixRequest withSampler(SamplerOptions s) {
-        return new MixRequest(prompt, messages, maxTokens, s, stop, seed, perplexityTemperature, cancellation, gate);
+        return withDecode(decode.withSampler(s));
     }
 
     public MixRequest withStop(List<String> s) {
-        return new MixRequest(prompt, messages, maxTokens, sampler, s, seed, perplexityTemperature, cancellation, gate);
+        return withDecode(decode.withStop(s));
     }
 
     public MixRequest withSeed(long s) {
-        return new MixRequest(prompt, messages, maxTokens, sampler, stop, s, perplexityTemperature, cancellation, gate);
+        return withDecode(decode.withSeed(s));
+    }
+
+    public MixRequest withCancellation(Cancellation c) {
+        return withDecode(decode.withCancellation(c));
     }
 
     public MixRequest withPerplexityWeights(float temperature) {
-        return new MixRequest(prompt, messages, maxTokens, sampler, stop, seed, temperature, cancellation, gate);
+        return new MixRequest(prompt, messages, decode, temperature, gate);
     }
 
     /** Confidence-gated mixing: trust the first member alone where its top token has probability >= p. */
     public MixRequest withGate(float p) {
-        return new MixRequest(prompt, messages, maxTokens, sampler, stop, seed, perplexityTemperature, cancellation, p);
-    }
-
-    public MixRequest withCancellation(Cancellation c) {
-        return new MixRequest(prompt, messages, maxTokens, sampler, stop, seed, perplexityTemperature, c, gate);
+        return new MixRequest(prompt, messages, decode, perplexityTemperature, p);
     }
 }

@@ -2,17 +2,12 @@ package dev.blender.runtime.combine;
 
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
-import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.Candidate;
-import dev.blender.nativebridge.generation.FinishReason;
 import dev.blender.nativebridge.generation.Generator;
-import dev.blender.nativebridge.generation.Sampler;
 import dev.blender.nativebridge.generation.SequenceDecoder;
-import dev.blender.nativebridge.generation.StreamingText;
 import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.nativebridge.generation.TokenLoop;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
@@ -30,15 +25,22 @@ public final class MixedGenerator {
 
     private final List<LlamaContext> members;
     private final CombineOptions options;
+    private final MemberRows rows;
     private final VocabAlignment alignment;
     private final int n;
-    private final MemorySegment[] rows;
-    private final float[][] gathered;
-    /** gathered as segments, what the combiner and adaptive weights read when vocabularies differ. */
-    private final MemorySegment[] gatheredRows;
     private final float[] out;
-    /** The sampler may change its input (repetition penalty): it gets a copy of out. */
-    private final float[] scores;
+    /** The combined tokens: an end of generation in any member's vocabulary ends, each written as its bytes. */
+    private final TokenLoop.Tokens tokens = new TokenLoop.Tokens() {
+        @Override
+        public boolean isEnd(int token) {
+            return isEndOfGeneration(token);
+        }
+
+        @Override
+        public byte[] piece(int token) {
+            return MixedGenerator.this.piece(token);
+        }
+    };
     /** Each member's decoder of its sequence 0, open during a {@link #generate} call. */
     private final SequenceDecoder[] decoders;
     /** Each member's total NLL of the prompt's scored window, from the last {@link #decodePrompt}. */
@@ -53,20 +55,10 @@ public final class MixedGenerator {
         }
         this.members = List.copyOf(members);
         this.options = options;
-        List<Vocab> vocabs = new ArrayList<>();
-        for (LlamaContext c : members) {
-            vocabs.add(c.model().vocab());
-        }
-        this.alignment = VocabAlignment.of(vocabs, policy);
-        this.n = alignment.size();
-        this.rows = new MemorySegment[members.size()];
-        this.gathered = alignment.isIdentity() ? null : new float[members.size()][n];
-        this.gatheredRows = new MemorySegment[members.size()];
-        for (int m = 0; m < members.size() && gathered != null; m++) {
-            gatheredRows[m] = MemorySegment.ofArray(gathered[m]);
-        }
+        this.rows = new MemberRows(members, policy);
+        this.alignment = rows.alignment;
+        this.n = rows.size;
         this.out = new float[n];
-        this.scores = new float[n];
         this.decoders = new SequenceDecoder[members.size()];
         this.promptNll = new double[members.size()];
     }
@@ -114,55 +106,36 @@ public final class MixedGenerator {
                 }
                 mixer.observePrompt(promptLogProbs);
             }
-            Combiner solo = null;
-            if (request.gate() > 0) {
-                float[] firstOnly = new float[k];
-                firstOnly[0] = 1f;
-                solo = Combiner.vectorized(CombineOptions.logLinear(firstOnly));
-            }
+            float[] firstOnly = new float[k];
+            firstOnly[0] = 1f;
+            Combiner solo = request.gate() > 0 ? Combiner.vectorized(CombineOptions.logLinear(firstOnly)) : null;
             double promptMillis = (System.nanoTime() - start) / 1e6;
-            long genStart = System.nanoTime();
+            TokenLoop loop = new TokenLoop(0, request.decode(), request.decode().seed(), new int[0], tokens, listener);
+            return loop.run(new TokenLoop.Source() {
+                private MemorySegment[] view;
 
-            Sampler sampler = new Sampler(request.sampler(), request.seed());
-            int[] history = new int[request.maxTokens() + 1];
-            float[] logProbs = new float[request.maxTokens()];
-            StreamingText text = new StreamingText(request.stop());
-            int generated = 0;
-            FinishReason reason = null;
-            while (reason == null) {
-                if (request.cancellation() != null && request.cancellation().isCancelled()) {
-                    reason = FinishReason.CANCELLED;
-                    break;
+                @Override
+                public int next() {
+                    view = memberRows(options.method());
+                    combine(view, mixer, solo, request.gate());
+                    return n;
                 }
-                MemorySegment[] view = memberRows(options.method());
-                combine(view, mixer, solo, request.gate());
-                System.arraycopy(out, 0, scores, 0, n);
-                int u = sampler.sample(scores, n, history, generated);
-                mixer.observe(view, n, out, u);
-                if (isEndOfGeneration(u)) {
-                    reason = FinishReason.END_OF_GENERATION;
-                    break;
+
+                @Override
+                public float[] scores() {
+                    return out;
                 }
-                history[generated] = u;
-                logProbs[generated] = out[u];
-                generated++;
-                listener.onToken(0, u, text.append(piece(u)));
-                if (text.stopped()) {
-                    reason = FinishReason.STOP;
-                } else if (generated == request.maxTokens()) {
-                    reason = FinishReason.LENGTH;
-                } else if (!feed(u)) {
-                    reason = FinishReason.CONTEXT_FULL;
+
+                @Override
+                public void chosen(int token) {
+                    mixer.observe(view, n, out, token);
                 }
-            }
-            String rest = text.flush();
-            if (!rest.isEmpty()) {
-                listener.onToken(0, -1, rest);
-            }
-            Candidate c = new Candidate(0, text.text(), Arrays.copyOf(history, generated),
-                    Arrays.copyOf(logProbs, generated), reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
-            listener.onFinish(c);
-            return c;
+
+                @Override
+                public boolean feed(int token) {
+                    return MixedGenerator.this.feed(token);
+                }
+            }, promptMillis);
         } finally {
             for (int m = 0; m < k; m++) {
                 if (decoders[m] != null) {
@@ -221,13 +194,9 @@ public final class MixedGenerator {
     /** The members' current rows over the combined tokens, as a combination by {@code method} reads them. */
     private MemorySegment[] memberRows(CombineMethod method) {
         for (int m = 0; m < members.size(); m++) {
-            rows[m] = decoders[m].logits(0);
+            rows.own[m] = decoders[m].logits(0);
         }
-        if (alignment.isIdentity()) {
-            return rows;
-        }
-        alignment.gatherAll(rows, gathered, method);
-        return gatheredRows;
+        return rows.view(method);
     }
 
     /**
@@ -237,7 +206,7 @@ public final class MixedGenerator {
     private void combine(MemorySegment[] view, AdaptiveCombiner mixer, Combiner solo, float gate) {
         boolean alone = false;
         if (solo != null) {
-            MemorySegment first = rows[0];
+            MemorySegment first = rows.own[0];
             int size = members.get(0).vocabSize();
             // p_max = exp(max - max) / sum_i exp(x_i - max) = 1 / that sum
             double topProbability = 1.0 / VectorCombiner.sumExp(first, size, VectorCombiner.max(first, size));

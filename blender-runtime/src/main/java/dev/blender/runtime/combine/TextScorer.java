@@ -3,7 +3,6 @@ package dev.blender.runtime.combine;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.blender.nativebridge.LlamaContext;
-import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.generation.SequenceDecoder;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -38,32 +37,20 @@ public final class TextScorer {
     }
 
     private final List<LlamaContext> members;
+    private final MemberRows rows;
     private final VocabAlignment alignment;
     private final AdaptiveCombiner mixer;
-    private final float[][] gathered;
-    /** gathered as segments, what the combiner and the weights read when vocabularies differ. */
-    private final MemorySegment[] gatheredRows;
-    private final MemorySegment[] rows;
     private final float[] out;
 
     public TextScorer(List<LlamaContext> members, CombineOptions options, VocabAlignment.Policy policy) {
         this.members = List.copyOf(Objects.requireNonNull(members, "members"));
-        List<Vocab> vocabs = new ArrayList<>();
-        for (LlamaContext c : members) {
-            vocabs.add(c.model().vocab());
-        }
-        this.alignment = VocabAlignment.of(vocabs, policy);
+        this.rows = new MemberRows(members, policy);
+        this.alignment = rows.alignment;
         this.mixer = new AdaptiveCombiner(options);
         if (options.members() != members.size()) {
             throw new IllegalArgumentException(options + " combines " + options.members() + " models, got "
                     + members.size());
         }
-        this.gathered = alignment.isIdentity() ? null : new float[members.size()][alignment.size()];
-        this.gatheredRows = new MemorySegment[members.size()];
-        for (int m = 0; m < members.size() && gathered != null; m++) {
-            gatheredRows[m] = MemorySegment.ofArray(gathered[m]);
-        }
-        this.rows = new MemorySegment[members.size()];
         this.out = new float[alignment.size()];
     }
 
@@ -131,13 +118,9 @@ public final class TextScorer {
         double nats = 0;
         for (int i = 1; i < n; i++) {
             for (int m = 0; m < k; m++) {
-                rows[m] = decoders[m].logits(0, predictRow[m][i]);
+                rows.own[m] = decoders[m].logits(0, predictRow[m][i]);
             }
-            MemorySegment[] view = rows;
-            if (!alignment.isIdentity()) {
-                alignment.gatherAll(rows, gathered, mixer.options().method());
-                view = gatheredRows;
-            }
+            MemorySegment[] view = rows.view(mixer.options().method());
             mixer.combine(view, alignment.size(), i, out);
             nats -= out[target[i]];
             mixer.observe(view, alignment.size(), out, target[i]);

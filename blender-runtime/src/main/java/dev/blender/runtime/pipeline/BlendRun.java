@@ -6,6 +6,7 @@ import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.DecodeOptions;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
@@ -675,7 +676,7 @@ final class BlendRun {
                     : config.combine() != null ? combineFor(members)
                     : CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size()));
             RemoteMix.Result r = new RemoteMix(mixed, options, topK).generate(config.generatorText(request.prompt()),
-                    maxTokens(), sampler(config.answerSampler()).temperature(), stop(), request.seed(),
+                    new DecodeOptions(maxTokens(), sampler(config.answerSampler()), stop(), request.seed(), null),
                     this::isCancelled, stream ? answerListener() : TokenListener.NONE);
             Candidate c = checkedCandidate(r.candidate());
             streamed = stream;

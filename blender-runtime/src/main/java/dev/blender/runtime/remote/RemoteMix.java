@@ -2,19 +2,23 @@ package dev.blender.runtime.remote;
 
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
+import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.generation.Candidate;
-import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.nativebridge.generation.DecodeOptions;
+import dev.blender.nativebridge.generation.Sampler;
+import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.generation.SequenceDecoder;
-import dev.blender.nativebridge.generation.StreamingText;
 import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.nativebridge.generation.TokenLoop;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.combine.Combiner;
+import dev.blender.nativebridge.math.VectorMath;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -22,9 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.PriorityQueue;
-import java.util.SplittableRandom;
 import java.util.WeakHashMap;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
@@ -38,7 +40,8 @@ import java.util.function.BooleanSupplier;
  * the next token is chosen from the union of every member's top k, tokens matched by the bytes they decode
  * to (every end-of-generation token being one event). On that union the members' probabilities are combined
  * ({@link CombineMethod#LINEAR}: the weighted mean; {@link CombineMethod#LOG_LINEAR}: the weighted mean of
- * log-probabilities) and renormalised. A local member gives its exact probability of every union token; a
+ * log-probabilities) and renormalised, by the kernels local mixing uses ({@link Combiner}), and the request's
+ * {@link dev.blender.nativebridge.generation.Sampler} picks from that, top-k, top-p and min-p included. A local member gives its exact probability of every union token; a
  * remote member gives what it listed, and for a token it did not list at most the smaller of its k-th
  * probability and the mass its list leaves out, which is what it is given (a bound, not a guess: the mass
  * outside its list is the approximation, reported per request as {@link Result#meanMissingMass()}).
@@ -103,6 +106,7 @@ public final class RemoteMix {
     private final List<Member> members;
     private final CombineOptions options;
     private final int topK;
+    private final Combiner combiner;
 
     /**
      * @param topK how many of a local member's most likely tokens join the union (remote members list what
@@ -128,17 +132,29 @@ public final class RemoteMix {
         if (topK < 1) {
             throw new IllegalArgumentException("topK must be >= 1, was " + topK);
         }
+        this.combiner = Combiner.vectorized(options);
     }
 
     /**
-     * Writes one answer.
-     *
-     * @param remotePrompt what the remote members continue (the generator prompt as raw text)
-     * @param temperature  0: the most probable union token; above: sampled from the combined distribution
-     *                     sharpened or flattened by it (seeded by {@code seed})
+     * Writes one answer, sampling the combined distribution at {@code temperature} alone (no top-k, top-p or
+     * min-p); {@link #generate(String, DecodeOptions, BooleanSupplier, TokenListener)} takes every sampler option.
      */
     public Result generate(String remotePrompt, int maxTokens, float temperature, List<String> stop, long seed,
                            BooleanSupplier cancelled, TokenListener listener) {
+        return generate(remotePrompt, new DecodeOptions(maxTokens, SamplerOptions.greedy().withTemperature(temperature),
+                stop, seed, null), cancelled, listener);
+    }
+
+    /**
+     * Writes one answer: the union's combined distribution goes through the request's {@link Sampler} (greedy: the
+     * most probable union token, the first on ties), and the output through the shared {@link TokenLoop}.
+     *
+     * @param remotePrompt what the remote members continue (the generator prompt as raw text)
+     * @param cancelled    asked before every token, beside the options' cancellation; requests still out stop
+     *                     with it
+     */
+    public Result generate(String remotePrompt, DecodeOptions decode, BooleanSupplier cancelled,
+                           TokenListener listener) {
         int n = members.size();
         SequenceDecoder[] decoders = new SequenceDecoder[n];
         boolean[] live = new boolean[n];
@@ -146,7 +162,8 @@ public final class RemoteMix {
         long start = System.nanoTime();
         // a local member's error or a cancellation ends the answer: requests still out stop with it
         java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
-        BooleanSupplier abandoned = () -> ended.get() || cancelled.getAsBoolean();
+        Cancellation cancel = Cancellation.of(() -> decode.isCancelled() || cancelled.getAsBoolean());
+        BooleanSupplier abandoned = () -> ended.get() || cancel.isCancelled();
         try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
             try {
                 long promptTokens = 0;
@@ -165,136 +182,13 @@ public final class RemoteMix {
                     }
                 }
                 double promptMillis = (System.nanoTime() - start) / 1e6;
-                long genStart = System.nanoTime();
-                SplittableRandom random = new SplittableRandom(seed);
-                ByteArrayOutputStream written = new ByteArrayOutputStream();
-                StreamingText text = new StreamingText(stop);
-                List<Float> logProbs = new ArrayList<>();
-                double missingSum = 0;
-                double missingMax = 0;
-                long missingCount = 0;
-                long requests = 0;
-                boolean[] counted = new boolean[n];
-                int steps = 0;
-                FinishReason reason = null;
-                while (reason == null) {
-                    if (cancelled.getAsBoolean()) {
-                        throw new CancellationException("mix cancelled");
-                    }
-                    String prefix = remotePrompt + written.toString(StandardCharsets.UTF_8);
-                    Map<Integer, CompletableFuture<RemoteCompletion>> asked = new HashMap<>();
-                    for (int m = 0; m < n; m++) {
-                        if (live[m] && members.get(m).isRemote()) {
-                            OpenAiClient client = members.get(m).client();
-                            RemoteRequest r = RemoteRequest.text(prefix, 1, List.of(), seed,
-                                    client.endpoint().topLogprobs());
-                            asked.put(m, CompletableFuture.supplyAsync(() -> client.completeWithLogprobs(r, abandoned),
-                                    ex));
-                        }
-                    }
-                    // every member's log-probability of each union token, by key
-                    List<Map<String, Double>> listed = new ArrayList<>();
-                    double[] floor = new double[n];
-                    Map<String, Boolean> union = new LinkedHashMap<>();
-                    for (int m = 0; m < n; m++) {
-                        listed.add(null);
-                        if (live[m] && !members.get(m).isRemote()) {
-                            localTop(m, decoders[m], union);
-                        }
-                    }
-                    for (int m = 0; m < n; m++) {
-                        CompletableFuture<RemoteCompletion> f = asked.get(m);
-                        if (f == null) {
-                            continue;
-                        }
-                        requests++;
-                        RemoteCompletion c;
-                        try {
-                            c = f.join();
-                        } catch (CompletionException e) {
-                            if (e.getCause() instanceof RemoteException r) {
-                                leave(m, r.getMessage(), live, failures);
-                                continue;
-                            }
-                            throw e.getCause() instanceof RuntimeException r ? r : e;
-                        }
-                        if (c.top().isEmpty()) {
-                            leave(m, "returned log-probabilities without a generated position (per-token mixing"
-                                    + " needs the alternatives at the next token)", live, failures);
-                            continue;
-                        }
-                        if (!counted[m]) {
-                            counted[m] = true;
-                            promptTokens += Math.max(0, c.promptTokens());
-                        }
-                        Map<String, Double> own = new LinkedHashMap<>();
-                        double mass = 0;
-                        double least = 1;
-                        for (TokenLogprob t : c.top()) {
-                            byte[] b = t.bytes();
-                            if (!t.isEnd() && b.length == 0) {
-                                continue; // a control token that writes nothing: no text to align by
-                            }
-                            String key = t.isEnd() ? END : new String(b, StandardCharsets.ISO_8859_1);
-                            double p = Math.exp(t.logprob());
-                            own.merge(key, p, Double::sum);
-                            mass += p;
-                            least = Math.min(least, p);
-                            union.put(key, true);
-                        }
-                        double missing = Math.max(0, 1 - mass);
-                        missingSum += missing;
-                        missingMax = Math.max(missingMax, missing);
-                        missingCount++;
-                        listed.set(m, own);
-                        floor[m] = Math.max(FLOOR, Math.min(least, missing));
-                    }
-                    int alive = 0;
-                    for (boolean l : live) {
-                        alive += l ? 1 : 0;
-                    }
-                    if (alive == 0) {
-                        throw new RemoteException("every member of the mix failed: " + String.join("; ",
-                                failures.stream().map(f -> f.member() + ": " + f.error()).toList()), false);
-                    }
-                    List<String> keys = new ArrayList<>(union.keySet());
-                    double[] score = combine(keys, listed, floor, live, decoders);
-                    int chosen = choose(score, temperature, random);
-                    String key = keys.get(chosen);
-                    steps++;
-                    if (key.equals(END)) {
-                        reason = FinishReason.END_OF_GENERATION;
-                        break;
-                    }
-                    byte[] piece = key.getBytes(StandardCharsets.ISO_8859_1);
-                    written.writeBytes(piece);
-                    logProbs.add((float) score[chosen]);
-                    String fresh = text.append(piece);
-                    if (!fresh.isEmpty()) {
-                        listener.onToken(0, -1, fresh);
-                    }
-                    if (text.stopped()) {
-                        reason = FinishReason.STOP;
-                    } else if (logProbs.size() >= maxTokens) {
-                        reason = FinishReason.LENGTH;
-                    } else if (!feed(key, live, decoders)) {
-                        reason = FinishReason.CONTEXT_FULL;
-                    }
-                }
-                String rest = text.flush();
-                if (!rest.isEmpty()) {
-                    listener.onToken(0, -1, rest);
-                }
-                float[] lp = new float[logProbs.size()];
-                for (int i = 0; i < lp.length; i++) {
-                    lp[i] = logProbs.get(i);
-                }
-                int[] ids = new int[lp.length];
-                Arrays.fill(ids, -1); // no one vocabulary's ids: the union's tokens are bytes
-                Candidate c = new Candidate(0, text.text(), ids, lp, reason, promptMillis, (System.nanoTime() - genStart) / 1e6);
-                listener.onFinish(c);
-                return new Result(c, missingCount == 0 ? 0 : missingSum / missingCount, missingMax, steps, requests,
-                        promptTokens, failures);
+                Step step = new Step(remotePrompt, decode.seed(), live, decoders, failures, abandoned, ex);
+                step.promptTokens = promptTokens;
+                // the union's indices name other tokens at every step: the output records no ids, no penalty reads them
+                TokenLoop loop = new TokenLoop(0, decode.withCancellation(cancel), decode.seed(), null, step, listener);
+                Candidate c = loop.run(step, promptMillis);
+                return new Result(c, step.missingCount == 0 ? 0 : step.missingSum / step.missingCount, step.missingMax,
+                        step.steps, step.requests, step.promptTokens, failures);
             } finally {
                 ended.set(true);
             }
@@ -304,6 +198,151 @@ public final class RemoteMix {
                     d.close();
                 }
             }
+        }
+    }
+
+    /** One step of the mix as the token loop reads it: the union's combined scores, and feeding the chosen bytes. */
+    private final class Step implements TokenLoop.Source, TokenLoop.Tokens {
+        private final String remotePrompt;
+        private final long seed;
+        private final boolean[] live;
+        private final SequenceDecoder[] decoders;
+        private final List<Failure> failures;
+        private final BooleanSupplier abandoned;
+        private final ExecutorService ex;
+        private final ByteArrayOutputStream written = new ByteArrayOutputStream();
+        private final boolean[] counted;
+        private List<String> keys = List.of();
+        private float[] scores = new float[0];
+        double missingSum;
+        double missingMax;
+        long missingCount;
+        long requests;
+        long promptTokens;
+        int steps;
+
+        Step(String remotePrompt, long seed, boolean[] live, SequenceDecoder[] decoders, List<Failure> failures,
+             BooleanSupplier abandoned, ExecutorService ex) {
+            this.remotePrompt = remotePrompt;
+            this.seed = seed;
+            this.live = live;
+            this.decoders = decoders;
+            this.failures = failures;
+            this.abandoned = abandoned;
+            this.ex = ex;
+            this.counted = new boolean[live.length];
+        }
+
+        @Override
+        public int next() {
+            int n = members.size();
+            String prefix = remotePrompt + written.toString(StandardCharsets.UTF_8);
+            Map<Integer, CompletableFuture<RemoteCompletion>> asked = new HashMap<>();
+            for (int m = 0; m < n; m++) {
+                if (live[m] && members.get(m).isRemote()) {
+                    OpenAiClient client = members.get(m).client();
+                    RemoteRequest r = RemoteRequest.text(prefix, 1, List.of(), seed, client.endpoint().topLogprobs());
+                    asked.put(m, CompletableFuture.supplyAsync(() -> client.completeWithLogprobs(r, abandoned), ex));
+                }
+            }
+            // every member's log-probability of each union token, by key
+            List<Map<String, Double>> listed = new ArrayList<>();
+            double[] floor = new double[n];
+            Map<String, Boolean> union = new LinkedHashMap<>();
+            for (int m = 0; m < n; m++) {
+                listed.add(null);
+                if (live[m] && !members.get(m).isRemote()) {
+                    localTop(m, decoders[m], union);
+                }
+            }
+            for (int m = 0; m < n; m++) {
+                CompletableFuture<RemoteCompletion> f = asked.get(m);
+                if (f == null) {
+                    continue;
+                }
+                requests++;
+                RemoteCompletion c;
+                try {
+                    c = f.join();
+                } catch (CompletionException e) {
+                    if (e.getCause() instanceof RemoteException r) {
+                        leave(m, r.getMessage(), live, failures);
+                        continue;
+                    }
+                    throw e.getCause() instanceof RuntimeException r ? r : e;
+                }
+                if (c.top().isEmpty()) {
+                    leave(m, "returned log-probabilities without a generated position (per-token mixing"
+                            + " needs the alternatives at the next token)", live, failures);
+                    continue;
+                }
+                if (!counted[m]) {
+                    counted[m] = true;
+                    promptTokens += Math.max(0, c.promptTokens());
+                }
+                Map<String, Double> own = new LinkedHashMap<>();
+                double mass = 0;
+                double least = 1;
+                for (TokenLogprob t : c.top()) {
+                    byte[] b = t.bytes();
+                    if (!t.isEnd() && b.length == 0) {
+                        continue; // a control token that writes nothing: no text to align by
+                    }
+                    String key = t.isEnd() ? END : new String(b, StandardCharsets.ISO_8859_1);
+                    double p = Math.exp(t.logprob());
+                    own.merge(key, p, Double::sum);
+                    mass += p;
+                    least = Math.min(least, p);
+                    union.put(key, true);
+                }
+                double missing = Math.max(0, 1 - mass);
+                missingSum += missing;
+                missingMax = Math.max(missingMax, missing);
+                missingCount++;
+                listed.set(m, own);
+                floor[m] = Math.max(FLOOR, Math.min(least, missing));
+            }
+            int alive = 0;
+            for (boolean l : live) {
+                alive += l ? 1 : 0;
+            }
+            if (alive == 0) {
+                throw new RemoteException("every member of the mix failed: " + String.join("; ",
+                        failures.stream().map(f -> f.member() + ": " + f.error()).toList()), false);
+            }
+            keys = new ArrayList<>(union.keySet());
+            if (scores.length < keys.size()) {
+                scores = new float[keys.size()];
+            }
+            combine(keys, listed, floor, live, decoders, scores);
+            steps++;
+            return keys.size();
+        }
+
+        @Override
+        public float[] scores() {
+            return scores;
+        }
+
+        @Override
+        public boolean isEnd(int token) {
+            return keys.get(token).equals(END);
+        }
+
+        @Override
+        public byte[] piece(int token) {
+            return keys.get(token).getBytes(StandardCharsets.ISO_8859_1);
+        }
+
+        @Override
+        public int id(int token) {
+            return -1; // no one vocabulary's ids: the union's tokens are bytes
+        }
+
+        @Override
+        public boolean feed(int token) {
+            written.writeBytes(piece(token));
+            return RemoteMix.this.feed(keys.get(token), live, decoders);
         }
     }
 
@@ -339,100 +378,63 @@ public final class RemoteMix {
         }
     }
 
-    /** The combined log-score of every union key, renormalised over the union. */
-    private double[] combine(List<String> keys, List<Map<String, Double>> listed, double[] floor, boolean[] live,
-                             SequenceDecoder[] decoders) {
+    /**
+     * The combined log-probability of every union key into {@code out}, renormalised over the union, by the shared
+     * kernels ({@link Combiner}). Each member's row is its log-probability of each key; the kernels renormalise a
+     * member's row over the union before a linear mix, so a member's weight is scaled by the mass it gives the
+     * union, which makes the mix that of the probabilities as given: {@code log(sum_m w_m p_m(u))}, renormalised.
+     * Members that left weigh nothing; when those still in had no weight, they share it equally.
+     */
+    private void combine(List<String> keys, List<Map<String, Double>> listed, double[] floor, boolean[] live,
+                         SequenceDecoder[] decoders, float[] out) {
         int n = members.size();
-        double[] w = new double[n];
+        int size = keys.size();
+        float[] w = new float[n];
         double wsum = 0;
         for (int m = 0; m < n; m++) {
             w[m] = live[m] ? options.weights()[m] : 0;
             wsum += w[m];
         }
-        if (!(wsum > 0)) {
-            // the members still in the mix had no weight: they share it equally
-            for (int m = 0; m < n; m++) {
-                w[m] = live[m] ? 1 : 0;
-                wsum += w[m];
-            }
+        for (int m = 0; m < n && !(wsum > 0); m++) {
+            w[m] = live[m] ? 1 : 0;
         }
-        double[][] p = new double[n][];
+        MemorySegment[] rows = new MemorySegment[n];
         for (int m = 0; m < n; m++) {
+            float[] logp = new float[size];
+            rows[m] = MemorySegment.ofArray(logp);
             if (!live[m]) {
                 continue;
             }
-            p[m] = new double[keys.size()];
+            double[] p = new double[size];
             if (members.get(m).isRemote()) {
-                for (int u = 0; u < keys.size(); u++) {
-                    p[m][u] = listed.get(m).getOrDefault(keys.get(u), floor[m]);
+                for (int u = 0; u < size; u++) {
+                    p[u] = listed.get(m).getOrDefault(keys.get(u), floor[m]);
                 }
             } else {
                 LlamaContext ctx = members.get(m).context();
                 LocalVocab v = vocab(ctx);
-                MemorySegment row = decoders[m].logits(0);
                 float[] logits = new float[ctx.vocabSize()];
-                MemorySegment.copy(row, ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
-                double lse = dev.blender.nativebridge.math.VectorMath.logSumExp(logits, logits.length);
-                for (int u = 0; u < keys.size(); u++) {
+                MemorySegment.copy(decoders[m].logits(0), ValueLayout.JAVA_FLOAT, 0, logits, 0, logits.length);
+                double lse = VectorMath.logSumExp(logits, logits.length);
+                for (int u = 0; u < size; u++) {
                     double sum = 0;
                     for (int id : v.ids.getOrDefault(keys.get(u), new int[0])) {
                         sum += Math.exp(logits[id] - lse);
                     }
-                    p[m][u] = Math.max(FLOOR, sum);
+                    p[u] = Math.max(FLOOR, sum);
                 }
             }
-        }
-        double[] s = new double[keys.size()];
-        for (int u = 0; u < s.length; u++) {
-            double acc = 0;
-            for (int m = 0; m < n; m++) {
-                if (p[m] == null) {
-                    continue;
-                }
-                acc += options.method() == CombineMethod.LINEAR ? w[m] / wsum * p[m][u] : w[m] / wsum * Math.log(p[m][u]);
+            double mass = 0;
+            for (int u = 0; u < size; u++) {
+                logp[u] = (float) Math.log(p[u]);
+                mass += p[u];
             }
-            s[u] = options.method() == CombineMethod.LINEAR ? Math.log(Math.max(acc, Double.MIN_NORMAL)) : acc;
-        }
-        double max = Double.NEGATIVE_INFINITY;
-        for (double x : s) {
-            max = Math.max(max, x);
-        }
-        double z = 0;
-        for (double x : s) {
-            z += Math.exp(x - max);
-        }
-        double log = max + Math.log(z);
-        for (int u = 0; u < s.length; u++) {
-            s[u] -= log;
-        }
-        return s;
-    }
-
-    /** The most probable key at temperature 0 (the first on ties), else one drawn at that temperature. */
-    static int choose(double[] logp, float temperature, SplittableRandom random) {
-        int best = 0;
-        for (int u = 1; u < logp.length; u++) {
-            if (logp[u] > logp[best]) {
-                best = u;
+            if (options.method() == CombineMethod.LINEAR) {
+                w[m] = (float) (w[m] * mass);
             }
         }
-        if (!(temperature > 0)) {
-            return best;
-        }
-        double[] q = new double[logp.length];
-        double z = 0;
-        for (int u = 0; u < q.length; u++) {
-            q[u] = Math.exp((logp[u] - logp[best]) / temperature);
-            z += q[u];
-        }
-        double r = random.nextDouble() * z;
-        for (int u = 0; u < q.length; u++) {
-            r -= q[u];
-            if (r < 0) {
-                return u;
-            }
-        }
-        return best;
+        combiner.reweight(w);
+        combiner.combine(rows, size, out);
     }
 
     /** Feeds the chosen bytes to every local member still in the mix; false when a context is full. */

@@ -117,21 +117,26 @@ class RemoteLogprobShapesTest {
                 + " tokens (2)"), lengths.getMessage());
     }
 
-    @Test
-    void ollamaWithoutLogprobsFailsAMemberThatNeedsThemNamingTheServerAndTheMissingField() throws IOException {
-        // Ollama's OpenAI compatibility as documented before it listed logprobs: the field is left out
-        String body = RemoteResponsesTest.fixture("ollama-completions.json");
+    /** A started server on loopback that answers every request under /v1/ with {@code body}. */
+    static HttpServer answering(String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/v1/", x -> {
             try (x) {
                 x.getRequestBody().readAllBytes();
-                byte[] b = body.getBytes(StandardCharsets.UTF_8);
                 x.getResponseHeaders().set("Content-Type", "application/json");
                 x.sendResponseHeaders(200, b.length);
                 x.getResponseBody().write(b);
             }
         });
         server.start();
+        return server;
+    }
+
+    @Test
+    void ollamaWithoutLogprobsFailsAMemberThatNeedsThemNamingTheServerAndTheMissingField() throws IOException {
+        // Ollama's OpenAI compatibility as documented before it listed logprobs: the field is left out
+        HttpServer server = answering(RemoteResponsesTest.fixture("ollama-completions.json"));
         try (HttpClient http = OpenAiClient.newHttpClient()) {
             String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
             OpenAiClient client = new OpenAiClient(RemoteEndpoint.of(base, "llama3.2:1b")

@@ -181,12 +181,12 @@ public final class Generator {
                 decoder.fork(0, c);
             }
             double promptMillis = (System.nanoTime() - start) / 1e6;
-            long genStart = System.nanoTime();
 
             Seq[] seqs = new Seq[n];
             float[] scratch = new float[vocabSize];
+            TokenLoop.Tokens pieces = TokenLoop.Tokens.of(vocab);
             for (int c = 0; c < n; c++) {
-                seqs[c] = new Seq(c, request, decoderPrompt);
+                seqs[c] = new Seq(c, request, decoderPrompt, pieces, listener);
                 seqs[c].base = promptLength - 1; // the prompt's last logits, which forks share
             }
             seqs[0].draft = firstGuess;
@@ -196,15 +196,11 @@ public final class Generator {
                 // sample every live candidate's tokens from its logits of the last decode: the one after its
                 // last token, then, while the model agrees with the guess decoded behind it, one per guessed token
                 for (Seq s : seqs) {
-                    if (!s.live) {
+                    if (!s.out.live()) {
                         continue;
                     }
                     int j = 0;
-                    while (true) {
-                        if (cancel != null && cancel.isCancelled()) {
-                            s.finish(FinishReason.CANCELLED, genStart);
-                            break;
-                        }
+                    while (!s.out.cancelled()) {
                         MemorySegment logits = decoder.logits(s.index, s.base + j);
                         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, scratch, 0, vocabSize);
                         double lse = Sampler.logSumExp(scratch, vocabSize);
@@ -212,7 +208,7 @@ public final class Generator {
                         List<TopLogprobs.Alternative> top = topN == 0 ? null
                                 : topAlternatives(scratch, vocabSize, topN, lse, vocab);
                         int guess = j < s.draft.length ? s.draft[j] : -1;
-                        int token = s.sampler.sample(scratch, vocabSize, s.history, s.historyLength, guess);
+                        int token = s.out.sample(scratch, vocabSize, guess);
                         float raw = logits.getAtIndex(ValueLayout.JAVA_FLOAT, token);
                         if (top != null) {
                             s.steps.add(new TopLogprobs(alternative(vocab, token, (float) (raw - lse)), top));
@@ -223,36 +219,24 @@ public final class Generator {
                         if (token == guess) {
                             s.accepted++;
                         }
-                        if (vocab.isEndOfGeneration(token)) {
-                            s.finish(FinishReason.END_OF_GENERATION, genStart);
-                            break;
-                        }
-                        if (s.accept(token, (float) (raw - lse), vocab.piece(token, false), listener)) {
-                            s.finish(FinishReason.STOP, genStart);
-                            break;
-                        } else if (s.generated == request.maxTokens()) {
-                            s.finish(FinishReason.LENGTH, genStart);
-                            break;
-                        }
-                        if (token != guess) {
-                            break; // the model's own token: the next decode starts from it
+                        if (!s.out.take(token, (float) (raw - lse)) || token != guess) {
+                            break; // ended, or the model's own token: the next decode starts from it
                         }
                         j++;
                     }
-                    if (s.live && j < s.draft.length) {
+                    if (s.out.live() && j < s.draft.length) {
                         // the guessed tokens after the last one kept hold cells the next decode must not see
                         decoder.truncate(s.index, s.base + j + 1);
                     }
                 }
                 live = 0;
                 for (Seq s : seqs) {
-                    if (s.live) {
+                    if (s.out.live()) {
                         live++;
-                    } else if (!s.released) {
-                        s.released = true;
+                    } else if (s.result == null) {
                         // cells the prompt shares with live candidates stay: they still carry their ids
                         decoder.end(s.index);
-                        s.finishTo(listener, promptMillis);
+                        s.finish(promptMillis);
                     }
                 }
                 if (live == 0) {
@@ -261,10 +245,9 @@ public final class Generator {
                 int free = decoder.freeCells();
                 if (free < live) {
                     for (Seq s : seqs) {
-                        if (s.live) {
-                            s.finish(FinishReason.CONTEXT_FULL, genStart);
-                            s.released = true;
-                            s.finishTo(listener, promptMillis);
+                        if (s.out.live()) {
+                            s.out.finish(FinishReason.CONTEXT_FULL);
+                            s.finish(promptMillis);
                         }
                     }
                     break;
@@ -274,11 +257,11 @@ public final class Generator {
                 int[][] tokens = new int[live][];
                 int i = 0;
                 for (Seq s : seqs) {
-                    if (s.live) {
+                    if (s.out.live()) {
                         // a guess reaches at most the token before maxTokens: the logits after that are never read
                         int most = speculate ? Math.min(Math.min(spec.maxDraft(), spare),
-                                request.maxTokens() - s.generated - 1) : 0;
-                        int[] guess = most > 0 ? spec.drafter().draft(s.generatedTokens(), most) : NO_DRAFT;
+                                request.maxTokens() - s.out.generated() - 1) : 0;
+                        int[] guess = most > 0 ? spec.drafter().draft(s.out.generatedTokens(), most) : NO_DRAFT;
                         if (guess.length > most) {
                             guess = Arrays.copyOf(guess, most);
                         }
@@ -288,7 +271,7 @@ public final class Generator {
                         s.decodes++;
                         s.base = decoder.position(s.index);
                         int[] step = new int[1 + guess.length];
-                        step[0] = s.lastToken;
+                        step[0] = s.out.lastToken();
                         System.arraycopy(guess, 0, step, 1, guess.length);
                         stepping[i] = s.index;
                         tokens[i++] = step;
@@ -299,9 +282,7 @@ public final class Generator {
                 } catch (CancellationException e) {
                     // the tokens sampled this round are kept; the candidates end as the next round would end them
                     for (Seq s : seqs) {
-                        if (s.live) {
-                            s.finish(FinishReason.CANCELLED, genStart);
-                        }
+                        s.out.finish(FinishReason.CANCELLED);
                     }
                 }
             }
@@ -363,20 +344,12 @@ public final class Generator {
         return new TopLogprobs.Alternative(token, new String(piece, StandardCharsets.UTF_8), piece, logprob);
     }
 
-    /** State of one candidate sequence. */
+    /** One candidate sequence: its output under the shared rules, and what speculation did for it. */
     private static final class Seq {
         final int index;
-        final Sampler sampler;
-        final int[] history;
-        final StreamingText text;
-        int historyLength;
-        int generated;
-        int lastToken;
-        float[] logProbs;
+        final TokenLoop out;
         /** Filled only when the request asks for top log-probabilities. */
         final List<TopLogprobs> steps = new ArrayList<>();
-        boolean live = true;
-        boolean released;
         /** Position of the sequence's first token with logits in the last decode; guessed tokens follow it. */
         int base;
         /** The tokens guessed after the last token, decoded with it. */
@@ -386,55 +359,19 @@ public final class Generator {
         int decodes;
         int saved;
         final boolean speculating;
-        FinishReason reason;
-        double generationMillis;
         /** Set once finished and reported. */
         Candidate result;
 
         /** {@code prefix}: what the sequence holds before its first token, which repetition penalties count. */
-        Seq(int index, GenerationRequest request, int[] prefix) {
+        Seq(int index, GenerationRequest request, int[] prefix, TokenLoop.Tokens tokens, TokenListener listener) {
             this.index = index;
-            this.sampler = new Sampler(request.sampler(), request.candidateSeed(index));
-            this.history = new int[prefix.length + request.maxTokens()];
-            System.arraycopy(prefix, 0, history, 0, prefix.length);
-            this.historyLength = prefix.length;
-            this.logProbs = new float[Math.min(request.maxTokens(), 256)];
-            this.text = new StreamingText(request.stop());
+            this.out = new TokenLoop(index, request.decode(), request.candidateSeed(index), prefix, tokens, listener);
             this.speculating = request.speculation() != null;
         }
 
-        /** What the candidate has written so far, which a drafter continues. */
-        int[] generatedTokens() {
-            return Arrays.copyOfRange(history, historyLength - generated, historyLength);
-        }
-
-        /** Appends a token; returns true when the text has reached a stop string. */
-        boolean accept(int token, float logProb, byte[] piece, TokenListener listener) {
-            history[historyLength++] = token;
-            if (generated == logProbs.length) {
-                logProbs = Arrays.copyOf(logProbs, logProbs.length * 2);
-            }
-            logProbs[generated++] = logProb;
-            lastToken = token;
-            listener.onToken(index, token, text.append(piece));
-            return text.stopped();
-        }
-
-        void finish(FinishReason why, long genStart) {
-            live = false;
-            reason = why;
-            generationMillis = (System.nanoTime() - genStart) / 1e6;
-        }
-
-        void finishTo(TokenListener listener, double promptMillis) {
-            String rest = text.flush();
-            if (!rest.isEmpty()) {
-                listener.onToken(index, -1, rest);
-            }
-            result = new Candidate(index, text.text(), Arrays.copyOfRange(history, historyLength - generated,
-                    historyLength), Arrays.copyOf(logProbs, generated), reason, promptMillis, generationMillis,
-                    steps, speculating ? new SpeculationStats(drafted, accepted, decodes, saved) : SpeculationStats.NONE);
-            listener.onFinish(result);
+        void finish(double promptMillis) {
+            result = out.result(promptMillis, steps,
+                    speculating ? new SpeculationStats(drafted, accepted, decodes, saved) : SpeculationStats.NONE);
         }
     }
 }

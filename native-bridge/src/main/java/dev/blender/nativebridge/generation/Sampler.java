@@ -2,271 +2,69 @@ package dev.blender.nativebridge.generation;
 
 import dev.blender.nativebridge.math.VectorMath;
 import java.util.Objects;
-import java.util.SplittableRandom;
 
 /**
- * Picks next tokens from scores (logits or log-probabilities: only differences matter) with the
- * options of a {@link SamplerOptions}. One sampler per sequence: it owns a seeded random stream,
- * so the same seed gives the same draws. Scratch buffers are allocated on first use and reused, so
- * sampling in a decode loop allocates nothing. Not thread-safe.
+ * Picks the next token from scores (logits or log-probabilities: only differences matter). One interface for every
+ * token loop, composed of small stages as llama3.java composes its samplers: {@link #of} chains the repetition
+ * penalty ({@link #penalised}) before either {@link #GREEDY} or the seeded draw with top-k, top-p, min-p and
+ * temperature. A sampler that draws owns a seeded random stream, so the same seed gives the same draws; one per
+ * sequence, not thread-safe. Sampling in a decode loop allocates nothing.
  */
-public final class Sampler {
-    private final SamplerOptions options;
-    private final SplittableRandom random;
-    private int[] ids = new int[0];
-    private float[] values = new float[0];
-    private float candidateMax;
-    private double candidateSum;
-
-    public Sampler(SamplerOptions options, long seed) {
-        this.options = Objects.requireNonNull(options, "options");
-        this.random = new SplittableRandom(seed);
-    }
-
-    public SamplerOptions options() {
-        return options;
-    }
-
+@FunctionalInterface
+public interface Sampler {
     /**
-     * Samples a token id from {@code scores[0..n)}.
+     * Picks a token id from {@code scores[0..n)}. With {@code draft} guessed for this position (speculative
+     * decoding; -1: no guess), a drawing sampler keeps the guess with the probability p(draft) of the distribution
+     * it draws from, and otherwise draws from p with the guess's mass taken out and the rest renormalised: every
+     * token then comes out with probability p. The random stream is then used differently from the unguessed draw,
+     * so a seed gives another (equally likely) sample than without the guess. Greedy picks the argmax, guess or not.
      *
-     * @param scores  one score per token id; entries of recent tokens are changed in place when a
-     *                repetition penalty applies
-     * @param history tokens seen so far (prompt and output), the last {@code historyLength} of which
-     *                are recent; may be null when no penalty applies
+     * @param scores  one score per token id; stages may rewrite them (the penalty changes recent tokens' entries,
+     *                the draw its own copies), so pass a copy of what must survive
+     * @param history tokens seen so far (prompt and output), the last {@code historyLength} of which are recent;
+     *                may be null when no penalty applies
      */
-    public int sample(float[] scores, int n, int[] history, int historyLength) {
+    int sample(float[] scores, int n, int[] history, int historyLength, int draft);
+
+    /** Picks a token for a position nothing was guessed for. */
+    default int sample(float[] scores, int n, int[] history, int historyLength) {
         return sample(scores, n, history, historyLength, -1);
     }
 
-    /**
-     * Samples a token id when {@code draft} was guessed for this position (speculative decoding; -1: no guess):
-     * the guess is kept with the probability p(draft) of the distribution {@link #sample(float[], int, int[], int)}
-     * draws from, and otherwise a token is drawn from p with the guess's mass taken out and the rest renormalised.
-     * Every token then comes out with probability p: p(draft) directly, any other t with (1 - p(draft)) x p(t) /
-     * (1 - p(draft)). Greedy sampling is the argmax, guess or not. The random stream is used differently from the
-     * unguessed draw, so a seed gives another (equally likely) sample than without the guess.
-     */
-    public int sample(float[] scores, int n, int[] history, int historyLength, int draft) {
-        if (n < 1 || n > scores.length) {
-            throw new IllegalArgumentException("n must be in 1.." + scores.length + ", was " + n);
-        }
-        if (options.repeatPenalty() != 1f && history != null) {
-            penalise(scores, n, history, historyLength);
-        }
-        if (options.isGreedy()) {
-            return argmax(scores, n);
-        }
-        int count = candidates(scores, n);
-        // softmax over the candidates, untempered: top-p and min-p are defined on the model's distribution
-        float max = candidateMax;
-        double sum = candidateSum;
-        if (options.topP() < 1f) {
-            // candidates are sorted by score here (see candidates())
-            double cumulative = 0;
-            int keep = count;
-            for (int i = 0; i < count; i++) {
-                cumulative += Math.exp(values[i] - max) / sum;
-                if (cumulative >= options.topP()) {
-                    keep = i + 1;
-                    break;
-                }
-            }
-            count = keep;
-        }
-        if (options.minP() > 0f) {
-            // p_i >= minP * p_max  <=>  s_i - max >= log(minP)
-            float floor = max + (float) Math.log(options.minP());
-            int kept = 0;
-            for (int i = 0; i < count; i++) {
-                if (values[i] >= floor) {
-                    values[kept] = values[i];
-                    ids[kept] = ids[i];
-                    kept++;
-                }
-            }
-            count = kept;
-        }
-        // with top-k off this runs over the whole vocabulary, so it is vectorised
-        double total = VectorMath.expInto(values, count, max, 1f / options.temperature(), values);
-        if (draft >= 0) {
-            int at = -1;
-            for (int i = 0; i < count; i++) {
-                if (ids[i] == draft) {
-                    at = i;
-                    break;
-                }
-            }
-            // a guess outside the candidate set has p = 0: it is rejected, and p without it is p, the plain draw
-            if (at >= 0) {
-                return speculative(count, at, total);
-            }
-        }
-        double r = random.nextDouble() * total;
-        double acc = 0;
-        for (int i = 0; i < count; i++) {
-            acc += values[i];
-            if (r < acc) {
-                return ids[i];
-            }
-        }
-        return ids[count - 1];
-    }
+    /** The most likely token, the lowest id on ties, so greedy decoding is deterministic. */
+    Sampler GREEDY = (scores, n, history, historyLength, draft) -> {
+        checkRange(scores, n);
+        return argmax(scores, n);
+    };
 
-    /** Keeps candidate {@code at} with its probability, else draws from the others (values: unnormalised p). */
-    private int speculative(int count, int at, double total) {
-        if (random.nextDouble() * total < values[at]) {
-            return ids[at];
-        }
-        // summed apart rather than total - p(at), which loses the others' mass to rounding when p(at) is near 1
-        double rest = 0;
-        for (int i = 0; i < count; i++) {
-            if (i != at) {
-                rest += values[i];
-            }
-        }
-        if (!(rest > 0)) {
-            return ids[at]; // nothing else has mass: the rejection was rounding
-        }
-        double r = random.nextDouble() * rest;
-        double acc = 0;
-        int last = at;
-        for (int i = 0; i < count; i++) {
-            if (i == at) {
-                continue;
-            }
-            acc += values[i];
-            last = i;
-            if (r < acc) {
-                return ids[i];
-            }
-        }
-        return ids[last];
+    /**
+     * The sampler {@code options} describe, in llama.cpp's order: repetition penalty, then the argmax at
+     * temperature 0, else top-k, top-p, min-p (on the untempered distribution), temperature and a draw seeded
+     * by {@code seed}.
+     */
+    static Sampler of(SamplerOptions options, long seed) {
+        Objects.requireNonNull(options, "options");
+        Sampler pick = options.isGreedy() ? GREEDY : new TruncatedDraw(options, seed);
+        return options.repeatPenalty() == 1f ? pick : penalised(options.repeatPenalty(), options.repeatLastN(), pick);
     }
 
     /**
-     * Fills ids/values with the candidate set, sorted by descending score whenever top-p needs it, and
-     * sets {@link #candidateMax} and {@link #candidateSum} (the softmax normaliser over the set).
+     * {@code next} after dividing positive and multiplying negative scores of the distinct tokens among the last
+     * {@code lastN} of the history by {@code penalty}, as llama.cpp does.
      */
-    private int candidates(float[] scores, int n) {
-        int k = options.topK() > 0 ? Math.min(options.topK(), n) : n;
-        ensure(k);
-        if (k < n) {
-            topK(scores, n, k);
-            normalise(k);
-            return k;
-        }
-        if (options.topP() < 1f) {
-            normaliser(scores, n);
-            float max = candidateMax;
-            double sum = candidateSum;
-            // The top-p set is a prefix of the tokens by descending score: select the best 256, and only
-            // if they do not reach p, 8x more, and so on. Exact; for a peaked distribution one small pass.
-            int m = Math.min(n, 256);
-            while (true) {
-                ensure(m);
-                topK(scores, n, m);
-                double cumulative = 0;
-                for (int i = 0; i < m && cumulative < options.topP(); i++) {
-                    cumulative += Math.exp(values[i] - max) / sum;
-                }
-                if (cumulative >= options.topP() || m == n) {
-                    break;
-                }
-                m = (int) Math.min(n, m * 8L);
+    static Sampler penalised(float penalty, int lastN, Sampler next) {
+        Objects.requireNonNull(next, "next");
+        return (scores, n, history, historyLength, draft) -> {
+            checkRange(scores, n);
+            if (history != null) {
+                penalise(scores, n, history, historyLength, penalty, lastN);
             }
-            return m;
-        }
-        for (int i = 0; i < n; i++) {
-            ids[i] = i;
-            values[i] = scores[i];
-        }
-        normalise(n);
-        return n;
+            return next.sample(scores, n, history, historyLength, draft);
+        };
     }
 
-    private void normalise(int count) {
-        normaliser(values, count);
-    }
-
-    /** Sets candidateMax and candidateSum = sum_i exp(v_i - max) over v[0..count). */
-    private void normaliser(float[] v, int count) {
-        float max = VectorMath.max(v, count);
-        candidateMax = max;
-        candidateSum = VectorMath.sumExp(v, count, max);
-    }
-
-    /** {@code log sum_i exp(v_i)} over {@code v[0..n)}, computed stably ({@link VectorMath#logSumExp}). */
-    public static double logSumExp(float[] v, int n) {
-        return VectorMath.logSumExp(v, n);
-    }
-
-    /** Selects the k best with a min-heap in ids/values, then sorts them best first. */
-    private void topK(float[] scores, int n, int k) {
-        for (int i = 0; i < k; i++) {
-            ids[i] = i;
-            values[i] = scores[i];
-            siftUp(i);
-        }
-        for (int i = k; i < n; i++) {
-            if (scores[i] > values[0]) {
-                ids[0] = i;
-                values[0] = scores[i];
-                siftDown(0, k);
-            }
-        }
-        // heap-sort in place: repeatedly move the smallest to the end -> descending order
-        for (int end = k - 1; end > 0; end--) {
-            swap(0, end);
-            siftDown(0, end);
-        }
-    }
-
-    private void siftUp(int i) {
-        while (i > 0) {
-            int parent = (i - 1) >>> 1;
-            if (values[i] >= values[parent]) {
-                return;
-            }
-            swap(i, parent);
-            i = parent;
-        }
-    }
-
-    private void siftDown(int i, int size) {
-        while (true) {
-            int l = 2 * i + 1;
-            if (l >= size) {
-                return;
-            }
-            int m = l + 1 < size && values[l + 1] < values[l] ? l + 1 : l;
-            if (values[i] <= values[m]) {
-                return;
-            }
-            swap(i, m);
-            i = m;
-        }
-    }
-
-    private void swap(int a, int b) {
-        float v = values[a];
-        values[a] = values[b];
-        values[b] = v;
-        int t = ids[a];
-        ids[a] = ids[b];
-        ids[b] = t;
-    }
-
-    private void ensure(int k) {
-        if (ids.length < k) {
-            ids = new int[k];
-            values = new float[k];
-        }
-    }
-
-    private void penalise(float[] scores, int n, int[] history, int historyLength) {
-        int from = Math.max(0, historyLength - options.repeatLastN());
-        float penalty = options.repeatPenalty();
+    private static void penalise(float[] scores, int n, int[] history, int historyLength, float penalty, int lastN) {
+        int from = Math.max(0, historyLength - lastN);
         // each distinct recent token is penalised once, as llama.cpp does
         for (int i = from; i < historyLength; i++) {
             int t = history[i];
@@ -286,8 +84,15 @@ public final class Sampler {
         }
     }
 
+    /** @throws IllegalArgumentException {@code n} outside {@code 1 .. scores.length} */
+    static void checkRange(float[] scores, int n) {
+        if (n < 1 || n > scores.length) {
+            throw new IllegalArgumentException("n must be in 1.." + scores.length + ", was " + n);
+        }
+    }
+
     /** Index of the largest score; the lowest id wins ties, so greedy decoding is deterministic. */
-    public static int argmax(float[] scores, int n) {
+    static int argmax(float[] scores, int n) {
         int best = 0;
         float bestValue = scores[0];
         for (int i = 1; i < n; i++) {
@@ -299,8 +104,13 @@ public final class Sampler {
         return best;
     }
 
+    /** {@code log sum_i exp(v_i)} over {@code v[0..n)}, computed stably ({@link VectorMath#logSumExp}). */
+    static double logSumExp(float[] v, int n) {
+        return VectorMath.logSumExp(v, n);
+    }
+
     /** {@code log softmax(scores)[token]} over {@code scores[0..n)}. */
-    public static float logProbability(float[] scores, int n, int token) {
+    static float logProbability(float[] scores, int n, int token) {
         return (float) (scores[token] - logSumExp(scores, n));
     }
 }

@@ -14,7 +14,7 @@ class SamplerTest {
         (float) Math.log(0.5) + 7, (float) Math.log(0.3) + 7, (float) Math.log(0.15) + 7, (float) Math.log(0.05) + 7};
 
     private static int[] histogram(SamplerOptions o, long seed, int draws) {
-        Sampler s = new Sampler(o, seed);
+        Sampler s = Sampler.of(o, seed);
         int[] h = new int[LOGITS.length];
         for (int i = 0; i < draws; i++) {
             h[s.sample(LOGITS.clone(), LOGITS.length, null, 0)]++;
@@ -42,7 +42,7 @@ class SamplerTest {
         }
         int draws = 40_000;
         for (int guess : new int[] {1, 2, 3, 0}) {
-            Sampler s = new Sampler(o, 11 + guess);
+            Sampler s = Sampler.of(o, 11 + guess);
             int[] h = new int[4];
             for (int i = 0; i < draws; i++) {
                 h[s.sample(LOGITS.clone(), LOGITS.length, null, 0, guess)]++;
@@ -57,12 +57,12 @@ class SamplerTest {
                     + ", chi2 " + chi2);
         }
         // greedy keeps the argmax, whatever is guessed
-        assertEquals(0, new Sampler(SamplerOptions.greedy(), 1).sample(LOGITS.clone(), 4, null, 0, 2));
+        assertEquals(0, Sampler.of(SamplerOptions.greedy(), 1).sample(LOGITS.clone(), 4, null, 0, 2));
     }
 
     @Test
     void greedyIsArgmaxAndTiesGoToTheLowestId() {
-        assertEquals(0, new Sampler(SamplerOptions.greedy(), 1).sample(LOGITS.clone(), 4, null, 0));
+        assertEquals(0, Sampler.of(SamplerOptions.greedy(), 1).sample(LOGITS.clone(), 4, null, 0));
         assertEquals(1, Sampler.argmax(new float[] {1, 3, 3, 2}, 4));
     }
 
@@ -103,8 +103,8 @@ class SamplerTest {
         assertEquals(Arrays.toString(histogram(o, 42, 500)), Arrays.toString(histogram(o, 42, 500)));
         int[] seq1 = new int[50];
         int[] seq2 = new int[50];
-        Sampler a = new Sampler(o, 1);
-        Sampler b = new Sampler(o, 2);
+        Sampler a = Sampler.of(o, 1);
+        Sampler b = Sampler.of(o, 2);
         for (int i = 0; i < 50; i++) {
             seq1[i] = a.sample(LOGITS.clone(), 4, null, 0);
             seq2[i] = b.sample(LOGITS.clone(), 4, null, 0);
@@ -114,7 +114,7 @@ class SamplerTest {
 
     @Test
     void repetitionPenaltyDemotesRecentTokens() {
-        Sampler s = new Sampler(SamplerOptions.greedy().withRepeatPenalty(1.5f, 4), 1);
+        Sampler s = Sampler.of(SamplerOptions.greedy().withRepeatPenalty(1.5f, 4), 1);
         float[] logits = {4f, 3f, -1f, -2f};
         // token 0 was just generated: 4 / 1.5 = 2.67 < 3, so greedy now picks token 1
         assertEquals(1, s.sample(logits.clone(), 4, new int[] {9, 0}, 2));
@@ -144,7 +144,7 @@ class SamplerTest {
             logits[i] = (float) (data.nextGaussian() * 2.5);
         }
         SamplerOptions o = new SamplerOptions(0.7f, 0, 0.9f, 0f, 1f, 64);
-        Sampler sampler = new Sampler(o, 11);
+        Sampler sampler = Sampler.of(o, 11);
         java.util.SplittableRandom reference = new java.util.SplittableRandom(11);
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) {

@@ -4,10 +4,12 @@ import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.chat.ChatOptions;
-import dev.blender.nativebridge.generation.Sampler;
+import dev.blender.nativebridge.generation.DecodeOptions;
+import dev.blender.nativebridge.generation.FinishReason;
 import dev.blender.nativebridge.generation.SequenceDecoder;
 import dev.blender.nativebridge.generation.SequenceDecoder.LogitsFor;
-import dev.blender.nativebridge.generation.StreamingText;
+import dev.blender.nativebridge.generation.TokenListener;
+import dev.blender.nativebridge.generation.TokenLoop;
 import dev.blender.pairranker.OrderedPair;
 import dev.blender.pairranker.PairRanker;
 import java.lang.foreign.MemorySegment;
@@ -255,14 +257,19 @@ public final class LmJudge implements PairRanker {
     private double[] rationale(SequenceDecoder decoder, int[] seqIds) {
         int n = seqIds.length;
         String stop = template.rationaleStop();
-        // bytes, not pieces, become text: a character split over several tokens must survive for the stop
-        StreamingText[] text = new StreamingText[n];
+        int budget = template.maxRationaleTokens();
+        // the rationale's stop is no stop string: it is text the rationale ends with, decoded before the verdict
+        DecodeOptions greedy = DecodeOptions.greedy(Math.max(1, budget));
+        TokenLoop.Tokens tokens = TokenLoop.Tokens.of(vocab);
+        TokenLoop[] written = new TokenLoop[n];
         boolean[] done = new boolean[n];
         int[] forced = new int[n]; // next stop token to force, once the budget is spent
-        int[] steps = new int[n];
         double[] verdicts = new double[n];
         for (int s = 0; s < n; s++) {
-            text[s] = new StreamingText(List.of());
+            written[s] = new TokenLoop(s, greedy, 0, null, tokens, TokenListener.NONE);
+            if (budget == 0) {
+                written[s].finish(FinishReason.LENGTH);
+            }
         }
         float[] scratch = new float[ctx.vocabSize()];
         int live = n;
@@ -274,25 +281,22 @@ public final class LmJudge implements PairRanker {
                 if (done[s]) {
                     continue;
                 }
-                int[] tokens = null;
-                if (steps[s] < template.maxRationaleTokens()) {
+                int[] next = null;
+                if (written[s].live()) {
                     decoder.copyLogits(seqIds[s], scratch);
-                    int token = Sampler.argmax(scratch, scratch.length);
-                    if (vocab.isEndOfGeneration(token)) {
-                        steps[s] = template.maxRationaleTokens(); // it wants to stop: give it the stop text
-                    } else {
-                        text[s].append(vocab.piece(token, false));
-                        tokens = new int[] {token};
+                    int token = written[s].sample(scratch, scratch.length, -1);
+                    // an end token is not written: the judge wants to stop, and is given the stop text at once
+                    if (written[s].take(token, 0f) || written[s].reason() != FinishReason.END_OF_GENERATION) {
+                        next = new int[] {token};
                     }
                 }
-                if (tokens == null) {
+                if (next == null) {
                     // the budget is spent: the stop text goes in in one decode, as far as it is needed
-                    tokens = forcedStop(text[s], forced[s]);
-                    forced[s] += tokens.length;
+                    next = forcedStop(written[s], forced[s]);
+                    forced[s] += next.length;
                 }
-                steps[s] += tokens.length;
                 seqs[k] = seqIds[s];
-                fed[k++] = tokens;
+                fed[k++] = next;
             }
             decoder.append(seqs, fed, LogitsFor.LAST);
             for (int[] f : fed) {
@@ -300,8 +304,8 @@ public final class LmJudge implements PairRanker {
             }
             live = 0;
             for (int s = 0; s < n; s++) {
-                if (!done[s] && (text[s].text().stripTrailing().endsWith(stop) || forced[s] == stopTokens.length
-                        && forced[s] > 0)) {
+                if (!done[s] && (written[s].text().stripTrailing().endsWith(stop)
+                        || forced[s] == stopTokens.length && forced[s] > 0)) {
                     done[s] = true;
                     if (verdictPrefix.length == 0) {
                         verdicts[s] = verdict(decoder, seqIds[s]);
@@ -315,14 +319,14 @@ public final class LmJudge implements PairRanker {
 
     /**
      * The stop tokens from {@code from} on, up to the first after which the text ends with the stop (what
-     * forcing them one step at a time would feed), each appended to {@code text}.
+     * forcing them one step at a time would feed), each written to the rationale's text.
      */
-    private int[] forcedStop(StreamingText text, int from) {
+    private int[] forcedStop(TokenLoop rationale, int from) {
         String stop = template.rationaleStop();
         int to = from;
         while (to < stopTokens.length) {
-            text.append(vocab.piece(stopTokens[to++], false));
-            if (text.text().stripTrailing().endsWith(stop)) {
+            rationale.write(vocab.piece(stopTokens[to++], false));
+            if (rationale.text().stripTrailing().endsWith(stop)) {
                 break;
             }
         }

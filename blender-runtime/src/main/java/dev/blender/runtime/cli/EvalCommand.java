@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,24 +42,8 @@ final class EvalCommand implements Callable<Integer> {
                     + " or a recipe file (default: ${DEFAULT-VALUE})")
     String recipeName;
 
-    @Option(names = "--models", paramLabel = "DIR",
-            description = "folder the recipe's model paths are relative to (default: the recipe file's folder;"
-                    + " shared/models/arith for the built-in recipe)")
-    Path modelDir;
-
-    @Option(names = "--problems", paramLabel = "JSONL", description = "{question, answer} lines (default for arith:"
-            + " shared/data/arith/dev.jsonl)")
-    Path problems;
-
-    @Option(names = "--checker", description = "override the recipe's answer checker: exact, gsm8k, nq-open, regex:PATTERN")
-    String checkerName;
-
-    @Option(names = "--limit", defaultValue = "500", description = "problems (default: ${DEFAULT-VALUE})")
-    int limit;
-
-    @Option(names = "--skip", defaultValue = "0",
-            description = "problems skipped first, e.g. to report the half of a file not used to choose (default: 0)")
-    int skip;
+    @Mixin
+    ProblemFlags problemFlags;
 
     @Option(names = {"-n", "--samples"}, description = "candidates per generator (default: the recipe's)")
     Integer samples;
@@ -92,10 +77,10 @@ final class EvalCommand implements Callable<Integer> {
         if (samples != null && samples < 1) {
             throw new IllegalArgumentException("--samples must be >= 1, was " + samples);
         }
-        Recipe recipe = Recipe.open(recipeName, modelDir);
-        Path file = Recipe.problemsFile(recipeName, problems);
-        AnswerChecker checker = checkerName != null ? AnswerChecker.named(checkerName) : recipe.answerChecker();
-        List<Problem> list = Problem.readJsonl(file, skip, limit);
+        Recipe recipe = problemFlags.recipe(recipeName);
+        Path file = problemFlags.file(recipeName);
+        AnswerChecker checker = problemFlags.checker(recipe);
+        List<Problem> list = Problem.readJsonl(file, problemFlags.skip, problemFlags.limit);
         BlenderConfig.Builder builder = recipe.config();
         if (samples != null) {
             builder.candidatesPerModel(samples);
@@ -125,12 +110,12 @@ final class EvalCommand implements Callable<Integer> {
                         @Override
                         public void answered(int index, Problem p, String method, BlendResult r, boolean right) {
                             if (out != null) {
-                                write(out, EvalReport.answerLine(skip + index, p, method, r, right));
+                                write(out, EvalReport.answerLine(problemFlags.skip + index, p, method, r, right));
                             }
                         }
                     });
             progress.done();
-            print(recipe, config, new EvalReport(table, list.size(), skip, file));
+            print(recipe, config, new EvalReport(table, list.size(), problemFlags.skip, file));
             if (plot != null) {
                 // the pool rows describe the candidates, not a composition one could run
                 Files.writeString(plot, FrontierPlot.svg("recipe " + recipe.name() + ": " + list.size() + " problems",
@@ -160,7 +145,7 @@ final class EvalCommand implements Callable<Integer> {
     private void print(Recipe recipe, BlenderConfig config, EvalReport report) {
         SamplerOptions s = config.candidateSampler();
         System.out.printf(Locale.ROOT, "recipe %s: %d problems from %s%s, %d x %d candidates at temperature %.2f, seed %d%n",
-                recipe.name(), report.problems(), report.file(), skip > 0 ? " after the first " + skip : "",
+                recipe.name(), report.problems(), report.file(), problemFlags.skip > 0 ? " after the first " + problemFlags.skip : "",
                 config.generators().size(), config.candidatesPerModel(), s.temperature(), seed);
         report.table().forEach(System.out::println);
         if (json != null) {

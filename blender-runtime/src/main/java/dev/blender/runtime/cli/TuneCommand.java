@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -36,21 +37,8 @@ final class TuneCommand implements Callable<Integer> {
             description = "built-in recipe (arith, arith3) or a recipe file, as for eval (default: ${DEFAULT-VALUE})")
     String recipeName;
 
-    @Option(names = "--models", paramLabel = "DIR", description = "folder the recipe's model paths are relative to")
-    Path modelDir;
-
-    @Option(names = "--problems", paramLabel = "JSONL", description = "{question, answer} lines (default for a"
-            + " built-in recipe: shared/data/arith/dev.jsonl)")
-    Path problems;
-
-    @Option(names = "--checker", description = "override the recipe's answer checker: exact, gsm8k, nq-open, regex:PATTERN")
-    String checkerName;
-
-    @Option(names = "--limit", defaultValue = "500", description = "problems (default: ${DEFAULT-VALUE})")
-    int limit;
-
-    @Option(names = "--skip", defaultValue = "0", description = "problems skipped first (default: 0)")
-    int skip;
+    @Mixin
+    ProblemFlags problemFlags;
 
     @Option(names = "--tune-share", defaultValue = "0.5",
             description = "share of the problems compared on; the rest confirm the choice (default: ${DEFAULT-VALUE})")
@@ -65,7 +53,8 @@ final class TuneCommand implements Callable<Integer> {
     @Option(names = "--budget-ms", paramLabel = "N", description = "the most wall milliseconds a problem may take")
     Double budgetMillis;
 
-    @Option(names = "--strategies", split = ",", paramLabel = "NAME",
+    // split by CompositionJson.parseList, not picocli, whose split would cut inline JSON at its commas
+    @Option(names = "--strategies", paramLabel = "NAME[,NAME...]",
             description = "the compositions the search varies (default: a member row per generator and every built-in"
                     + " the models allow); a composition in JSON or a .json file also works")
     List<String> strategies;
@@ -88,17 +77,17 @@ final class TuneCommand implements Callable<Integer> {
         }
         Frontier.Budget budget = budgetTokens != null ? new Frontier.Budget(Cost.TOKENS, budgetTokens)
                 : budgetMillis != null ? new Frontier.Budget(Cost.MILLIS, budgetMillis) : Frontier.Budget.none();
-        Recipe recipe = Recipe.open(recipeName, modelDir);
-        Path file = Recipe.problemsFile(recipeName, problems);
-        AnswerChecker checker = checkerName != null ? AnswerChecker.named(checkerName) : recipe.answerChecker();
-        Split split = Split.of(Problem.readJsonl(file, skip, limit), tuneShare, seed);
+        Recipe recipe = problemFlags.recipe(recipeName);
+        Path file = problemFlags.file(recipeName);
+        AnswerChecker checker = problemFlags.checker(recipe);
+        Split split = Split.of(Problem.readJsonl(file, problemFlags.skip, problemFlags.limit), tuneShare, seed);
         BlenderConfig config = recipe.config().buildConfig();
         SearchSpace space = SearchSpace.around(config);
         if (samples != null || temperatures != null) {
             space = space.withSampling(samples != null ? samples : space.samples(),
                     temperatures != null ? temperatures : space.temperatures());
         }
-        List<Composition> bases = strategies != null ? strategies.stream().map(CompositionJson::parse).toList()
+        List<Composition> bases = strategies != null ? Flag.read("--strategies", () -> CompositionJson.parseList(strategies))
                 : SearchSpace.bases(config);
         List<Composition> search = space.compositions(bases, config);
         System.err.printf(Locale.ROOT, "recipe %s: %d compositions, %d problems to tune on and %d to confirm (seed %d)%n",

@@ -40,4 +40,19 @@ class TuneCommandTest {
         assertEquals(0, configured.code(), configured.err());
         assertEquals("80", configured.out().strip());
     }
+
+    @Test
+    void aCompositionInJsonKeepsItsCommasAndABadOneNamesTheFlag(@TempDir Path dir) throws Exception {
+        RunCommandTest.assumeArith();
+        // picocli's own split would have cut this at its commas; eval reads the flag the same way
+        RunCommandTest.Run r = RunCommandTest.run("", "tune", "--recipe", "arith", "--limit", "4", "--strategies",
+                "member:answerer-a,{\"name\": \"mine\", \"stages\": [\"sample\", {\"stage\": \"rank\", \"topK\": 1}]}", "--samples", "1", "--temperatures", "0.8",
+                "--out", dir.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.readString(dir.resolve("frontier.json")).contains("\"mine"), "the JSON composition was searched");
+        RunCommandTest.Run bad = RunCommandTest.run("", "tune", "--recipe", "arith", "--strategies", "no-such-thing",
+                "--out", dir.toString());
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--strategies: "), bad.err());
+    }
 }

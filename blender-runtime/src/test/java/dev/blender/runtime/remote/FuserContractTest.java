@@ -98,6 +98,20 @@ class FuserContractTest {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void bothWriteTheSameAnswers() {
+        List<Fuser> both = fusers().toList();
+        // README's fuser examples, the last one wrong in both
+        for (List<String> in : List.of(List.of("85+95=", "180", "280", "170"), List.of("39+99=", "148", "128", "138"),
+                List.of("77-67=", "10", "0", "8"), List.of("17+62=", "79"))) {
+            List<String> candidates = in.subList(1, in.size());
+            StringBuilder ignored = new StringBuilder();
+            assertEquals(fuse(both.get(0), in.get(0), candidates, ignored).candidate().text(),
+                    fuse(both.get(1), in.get(0), candidates, ignored).candidate().text(), in.toString());
+        }
+        assertEquals("Q: 17+62= C1: 79 C2: 79 C3: 79 Fused:", ((RemoteFuser) both.get(1)).prompt("17+62=", List.of("79")));
+    }
+
     @ParameterizedTest
     @MethodSource("fusers")
     void nothingToFuseIsRefused(Fuser fuser) {

@@ -72,6 +72,8 @@ final class BlendRun {
     Candidate fused;
     /** Every answer a stage wrote, in order ({@link Stage.Pick} chooses among them). */
     final List<AnswerPick.Written> written = new ArrayList<>();
+    /** The member that wrote each of {@link #written}, position by position (null: a per-token mix). */
+    final List<Member> writtenBy = new ArrayList<>();
     boolean escalated;
     boolean streamed;
     /** The generators a route stage chose, or null: every generator. */
@@ -134,6 +136,7 @@ final class BlendRun {
             if (!(stage instanceof Stage.Pick) && answer != null && (answer != answerBefore
                     || answerCandidate != candidateBefore)) {
                 written.add(new AnswerPick.Written(answer, answerCandidate)); // what a later pick chooses among
+                writtenBy.add(answerAuthor);
             }
         }
         return result(composition);
@@ -746,6 +749,7 @@ final class BlendRun {
             count("solving", prompt.length, c.tokenCount());
             answer = c.text();
             answerCandidate = c;
+            answerAuthor = config.judgeMember();
         }
     }
 
@@ -756,6 +760,7 @@ final class BlendRun {
         AnswerPick.Written w = AnswerPick.choose(written, x.last());
         answer = w.text();
         answerCandidate = w.by();
+        answerAuthor = writtenBy.get(written.indexOf(w));
     }
 
     void refine(Stage.Refine x) {

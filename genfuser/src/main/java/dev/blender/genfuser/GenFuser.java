@@ -32,7 +32,7 @@ import java.util.Objects;
  *
  * <p>Not thread-safe: it drives one context.
  */
-public final class GenFuser {
+public final class GenFuser implements Fuser {
     private final LlamaContext ctx;
     private final FuserTemplate template;
     private final Vocab vocab;
@@ -43,32 +43,27 @@ public final class GenFuser {
         this.vocab = ctx.model().vocab();
     }
 
+    @Override
     public FuserTemplate template() {
         return template;
     }
 
     /** Greedy fusion of up to K candidates (best first) with up to {@code maxTokens} tokens. */
     public Candidate fuse(String instruction, List<String> ranked, int maxTokens) {
-        return fuse(instruction, ranked, FuseOptions.greedy(maxTokens), TokenListener.NONE);
+        return fuse(instruction, ranked, FuseOptions.greedy(maxTokens), TokenListener.NONE).candidate();
     }
 
     /**
-     * Fuses the first K of {@code ranked} (best first), streaming the answer to {@code listener}. Fewer
-     * than K are padded by repeating the best, as a fuser trained on K inputs expects.
+     * Fuses the first K of {@code ranked} (best first, {@link Fuser#inputs}), streaming the answer to
+     * {@code listener}.
      *
      * @throws IllegalArgumentException no candidates, or even one-token candidates leave no room for
      *                                  {@code maxTokens} in the fuser's context
      */
-    public Candidate fuse(String instruction, List<String> ranked, FuseOptions settings, TokenListener listener) {
+    @Override
+    public Fusion fuse(String instruction, List<String> ranked, FuseOptions settings, TokenListener listener) {
         Objects.requireNonNull(instruction, "instruction");
-        Objects.requireNonNull(ranked, "ranked");
-        if (ranked.isEmpty()) {
-            throw new IllegalArgumentException("nothing to fuse: no candidates");
-        }
-        List<String> chosen = new ArrayList<>(ranked.subList(0, Math.min(template.candidates(), ranked.size())));
-        while (chosen.size() < template.candidates()) {
-            chosen.add(ranked.get(0));
-        }
+        List<String> chosen = Fuser.inputs(template, ranked);
         int budget = template.maxCandidateTokens();
         int room = promptRoom(settings.maxTokens());
         while (true) {
@@ -80,7 +75,9 @@ public final class GenFuser {
                     request = request.withSpeculation(new Speculation(drafter(chosen, budget), settings.draftTokens()));
                 }
                 Candidate fused = Generator.generate(ctx, request, listener).get(0);
-                return Generator.answerOnly(ctx.model(), prompt, fused); // a reasoning fuser's thoughts are not the answer
+                // a reasoning fuser's thoughts are not the answer; the prompt is counted at the template's budget
+                return new Fusion(Generator.answerOnly(ctx.model(), prompt, fused), promptTokens(instruction, ranked),
+                        fused.tokenCount());
             }
             if (budget == 1) {
                 throw new IllegalArgumentException("the fusion prompt needs " + prompt.length + " tokens even with"

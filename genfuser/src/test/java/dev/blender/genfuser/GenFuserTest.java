@@ -60,7 +60,7 @@ class GenFuserTest {
                     .repeat(8);
             StringBuilder streamed = new StringBuilder();
             Candidate out = fuser.fuse("", List.of(longStory, longStory, longStory),
-                    new FuseOptions(40, SamplerOptions.greedy(), List.of(), 0, null), (cand, token, text) -> streamed.append(text));
+                    new FuseOptions(40, SamplerOptions.greedy(), List.of(), 0, null), (cand, token, text) -> streamed.append(text)).candidate();
             assertEquals(out.text(), streamed.toString());
             assertTrue(out.tokenCount() > 0);
             // the 40-token budget per candidate is cut further until the prompt leaves room for the answer
@@ -89,7 +89,7 @@ class GenFuserTest {
                     "The cat and the dog were in the house.");
             StringBuilder streamed = new StringBuilder();
             Candidate out = fuser.fuse(instruction, ranked, FuseOptions.greedy(12),
-                    (cand, token, text) -> streamed.append(text));
+                    (cand, token, text) -> streamed.append(text)).candidate();
             int[] prompt = fuser.prompt(instruction, ranked, FuserTemplate.llmBlender().maxCandidateTokens());
             assertTrue(prompt.length > 12, "the prompt is longer than the answer budget: " + prompt.length);
             assertEquals(m.vocab().eos(), prompt[prompt.length - 1], "T5 input ends with EOS");

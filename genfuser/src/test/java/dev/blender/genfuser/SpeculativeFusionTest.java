@@ -91,8 +91,8 @@ class SpeculativeFusionTest {
                 for (int i = 0; i < questions.size(); i++) {
                     List<String> in = set.getValue().get(i);
                     Candidate plain = fuser.fuse(questions.get(i), in, FuseOptions.greedy(8).withDraftTokens(0),
-                            TokenListener.NONE);
-                    Candidate spec = fuser.fuse(questions.get(i), in, FuseOptions.greedy(8), TokenListener.NONE);
+                            TokenListener.NONE).candidate();
+                    Candidate spec = fuser.fuse(questions.get(i), in, FuseOptions.greedy(8), TokenListener.NONE).candidate();
                     String what = set.getKey() + ": " + questions.get(i) + " " + in;
                     assertArrayEquals(plain.tokens(), spec.tokens(), what);
                     assertEquals(plain.text(), spec.text(), what);

@@ -122,8 +122,7 @@ public final class Perplexity {
 
     /** A model's row name: its file name without {@code .gguf} (as {@code blender blend} names its rows). */
     static String memberName(Path model) {
-        String f = model.getFileName().toString();
-        return f.endsWith(".gguf") ? f.substring(0, f.length() - ".gguf".length()) : f;
+        return dev.blender.runtime.member.Member.shortName(model);
     }
 
     /** The rows as {@code {"rows": [{"method", "bits_per_byte", "tokens", "bytes"}]}}. */

@@ -1,5 +1,6 @@
 package dev.blender.runtime.merge;
 
+import dev.blender.runtime.member.Member;
 import dev.blender.nativebridge.gguf.GgmlQuant;
 import dev.blender.nativebridge.gguf.GgmlType;
 import dev.blender.nativebridge.gguf.GgufFile;
@@ -298,7 +299,7 @@ public final class ModelMerger {
     }
 
     private static String stem(Path p) {
-        return p.getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
+        return Member.shortName(p);
     }
 
     private static String sha256(Path p) {

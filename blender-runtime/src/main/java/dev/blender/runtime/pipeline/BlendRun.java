@@ -1,13 +1,12 @@
 package dev.blender.runtime.pipeline;
 
 import dev.blender.genfuser.FuseOptions;
-import dev.blender.genfuser.GenFuser;
+import dev.blender.genfuser.Fuser;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.FinishReason;
 import dev.blender.nativebridge.generation.DecodeOptions;
-import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.nativebridge.generation.Generator;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.nativebridge.generation.SpeculationStats;
@@ -23,24 +22,14 @@ import dev.blender.runtime.combine.MixRequest;
 import dev.blender.runtime.combine.MixedGenerator;
 import dev.blender.runtime.combine.VocabAlignment;
 import dev.blender.nativebridge.ChatMessage;
-import dev.blender.nativebridge.LlamaModel;
 import dev.blender.pairranker.Aggregation;
-import dev.blender.runtime.remote.OpenAiClient;
-import dev.blender.runtime.remote.RemoteCompletion;
-import dev.blender.runtime.remote.RemoteEndpoint;
+import dev.blender.runtime.member.Member;
 import dev.blender.runtime.remote.RemoteException;
-import dev.blender.runtime.remote.RemoteFuser;
 import dev.blender.runtime.remote.RemoteJudge;
 import dev.blender.runtime.remote.RemoteMix;
-import dev.blender.runtime.remote.RemoteRequest;
-import java.util.Arrays;
-import java.util.Collections;
-import java.util.IdentityHashMap;
-import java.util.Set;
-import java.util.function.Supplier;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
-import java.nio.file.Path;
+import java.util.function.Supplier;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -70,25 +59,29 @@ final class BlendRun {
     double fusionMillis;
 
     final List<BlendResult.Sampled> sampled = new ArrayList<>();
+    /** The member that wrote each of {@link #sampled}, position by position. */
+    final List<Member> sampledBy = new ArrayList<>();
     List<String> order = List.of();
     Map<String, Double> scores = Map.of();
     String orderedBy = "sampling";
     /** The answer a stage wrote and its candidate, or null while the top of the order stands for it. */
     String answer;
     Candidate answerCandidate;
+    /** Who wrote {@link #answerCandidate}: a member, or null for a per-token mix of several. */
+    Member answerAuthor;
     Candidate fused;
     /** Every answer a stage wrote, in order ({@link Stage.Pick} chooses among them). */
     final List<AnswerPick.Written> written = new ArrayList<>();
+    /** The member that wrote each of {@link #written}, position by position (null: a per-token mix). */
+    final List<Member> writtenBy = new ArrayList<>();
     boolean escalated;
     boolean streamed;
     /** The generators a route stage chose, or null: every generator. */
-    List<Path> routed;
+    List<Member> routed;
     /** Members that failed to answer (remote ones), in the order they failed. */
     final List<BlendResult.MemberFailure> failures = new ArrayList<>();
     /** Approximations remote members made, one note per kind (see {@link BlendResult.Note}). */
     final Map<String, BlendResult.Note> notes = new LinkedHashMap<>();
-    /** Candidates remote members wrote: they carry no token probabilities for a gate to read. */
-    final Set<Candidate> remoteCandidates = Collections.synchronizedSet(Collections.newSetFromMap(new IdentityHashMap<>()));
 
     BlendRun(Blender blender, BlendRequest request, BlendListener listener) {
         this.blender = blender;
@@ -143,6 +136,7 @@ final class BlendRun {
             if (!(stage instanceof Stage.Pick) && answer != null && (answer != answerBefore
                     || answerCandidate != candidateBefore)) {
                 written.add(new AnswerPick.Written(answer, answerCandidate)); // what a later pick chooses among
+                writtenBy.add(answerAuthor);
             }
         }
         return result(composition);
@@ -158,7 +152,7 @@ final class BlendRun {
         FinishReason reason = by != null ? by.finishReason() : FinishReason.END_OF_GENERATION;
         return new BlendResult(composition.name(), text, sampled, ranked(), orderedBy, fused, escalated,
                 new BlendResult.Timings(samplingMillis, rankingMillis, fusionMillis, firstToken, total), usage(),
-                reason, routed == null ? List.of() : routed.stream().map(config::memberLabel).toList(), failures,
+                reason, routed == null ? List.of() : routed.stream().map(Member::label).toList(), failures,
                 List.copyOf(notes.values()));
     }
 
@@ -183,8 +177,8 @@ final class BlendRun {
     // ---- stages ----
 
     /** The generators that stages naming none use: the routed ones, else every one. */
-    List<Path> generators() {
-        return routed != null ? routed : config.generators();
+    List<Member> generators() {
+        return routed != null ? routed : config.members();
     }
 
     void route(Stage.Route x) {
@@ -198,7 +192,7 @@ final class BlendRun {
                 yield null;
             }
             case Stage.RouteRule.Similarity r -> {
-                Map<Path, Double> score = new LinkedHashMap<>();
+                Map<Member, Double> score = new LinkedHashMap<>();
                 r.examples().forEach((model, examples) -> {
                     // the mean, not the max: one example sharing digits with the prompt should not outvote the rest
                     double sum = 0;
@@ -211,9 +205,9 @@ final class BlendRun {
                 yield best(score, x.pickOrDefault());
             }
             case Stage.RouteRule.Confidence r -> {
-                Map<Path, Double> score = new LinkedHashMap<>();
-                for (Path p : config.generators()) {
-                    score.put(p, confidence(p, r.tokensOrDefault()));
+                Map<Member, Double> score = new LinkedHashMap<>();
+                for (Member m : config.members()) {
+                    score.put(m, confidence(m, r.tokensOrDefault()));
                 }
                 yield best(score, x.pickOrDefault());
             }
@@ -221,26 +215,22 @@ final class BlendRun {
     }
 
     /** The {@code pick} highest-scoring generators, best first (ties: generator order). */
-    static List<Path> best(Map<Path, Double> score, int pick) {
-        List<Path> ranked = new ArrayList<>(score.keySet());
+    static <T> List<T> best(Map<T, Double> score, int pick) {
+        List<T> ranked = new ArrayList<>(score.keySet());
         ranked.sort((a, b) -> Double.compare(score.get(b), score.get(a)));
         return List.copyOf(ranked.subList(0, Math.min(pick, ranked.size())));
     }
 
     /** The mean log-probability of a generator's first greedy tokens. */
-    double confidence(Path p, int tokens) {
-        checkCancelled();
-        try (ModelPool.Lease lease = blender.leaseGenerator(p, blender.generatorContext(p, 1))) {
-            int[] prompt = generatorPrompt(lease.model());
-            Candidate c = checkedCandidate(Generator.generate(lease.context(),
-                    generation(prompt, 1, SamplerOptions.greedy(), tokens), TokenListener.NONE).get(0));
-            count("routing", prompt.length, c.tokenCount());
-            return c.logProbs().length == 0 ? Double.NEGATIVE_INFINITY : c.meanLogProb();
-        }
+    double confidence(Member m, int tokens) {
+        Seat.Drawn d = draw(m, 1, SamplerOptions.greedy(), tokens, 0, TokenListener.NONE, this::isCancelled, false);
+        Candidate c = d.sampled().get(0).candidate();
+        count("routing", d.promptTokens(), d.generatedTokens());
+        return c.logProbs().length == 0 ? Double.NEGATIVE_INFINITY : c.meanLogProb();
     }
 
     void sample(Stage.Sample x, boolean stream) {
-        List<Path> models = x.models().isEmpty() ? generators()
+        List<Member> models = x.models().isEmpty() ? generators()
                 : x.models().stream().map(this::generatorNamed).toList();
         // the answer sampler is greedy by default, and greedy copies of one answer add nothing but cost
         int perModel = x.perModel() != null ? x.perModel()
@@ -258,50 +248,50 @@ final class BlendRun {
         int n = perModel;
         SamplerOptions chosen = sampler;
         TokenListener answerTokens = streams ? answerListener() : TokenListener.NONE;
-        // remote members answer over the network while the local ones decode: they always run at once
+        // remote members answer over the network while the local ones decode: they always run at once; local
+        // members run at once where their threads fit the processors, one after the other elsewhere
+        List<Member> local = models.stream().filter(m -> !(m instanceof Member.Remote)).toList();
+        boolean parallel = sampleInParallel(local);
+        int threads = parallel ? Math.max(1, ContextOptions.automaticThreads() / local.size()) : 0;
         AtomicBoolean abandoned = new AtomicBoolean();
         BooleanSupplier stop = () -> abandoned.get() || isCancelled();
-        Map<Path, CompletableFuture<List<BlendResult.Sampled>>> remote = new LinkedHashMap<>();
-        for (Path p : models) {
-            if (blender.remoteClient(p) != null) {
-                remote.put(p, CompletableFuture.supplyAsync(() -> sampleRemote(p, n, chosen, stop), blender.members));
+        Map<Member, CompletableFuture<List<BlendResult.Sampled>>> async = new LinkedHashMap<>();
+        for (Member m : models) {
+            if (m instanceof Member.Remote || parallel) {
+                async.put(m, CompletableFuture.supplyAsync(() -> sample(m, n, chosen, threads, TokenListener.NONE, stop),
+                        blender.members));
             }
         }
-        List<Path> local = models.stream().filter(p -> !remote.containsKey(p)).toList();
-        Map<Path, List<BlendResult.Sampled>> byModel = new HashMap<>();
+        Map<Member, List<BlendResult.Sampled>> byModel = new HashMap<>();
         List<BlendResult.MemberFailure> failed = new ArrayList<>();
         try {
-            if (sampleInParallel(local)) {
-                int threads = Math.max(1, ContextOptions.automaticThreads() / local.size());
-                Map<Path, CompletableFuture<List<BlendResult.Sampled>>> futures = new LinkedHashMap<>();
-                for (Path p : local) {
-                    futures.put(p, CompletableFuture.supplyAsync(() -> sample(p, n, chosen, threads, TokenListener.NONE),
-                            blender.members));
-                }
-                futures.forEach((p, f) -> byModel.put(p, join(f)));
-            } else {
-                for (Path p : local) {
-                    byModel.put(p, sample(p, n, chosen, 0, answerTokens));
+            for (Member m : models) {
+                if (!async.containsKey(m)) {
+                    byModel.put(m, sample(m, n, chosen, 0, answerTokens, stop));
                 }
             }
-            for (Map.Entry<Path, CompletableFuture<List<BlendResult.Sampled>>> e : remote.entrySet()) {
+            for (Map.Entry<Member, CompletableFuture<List<BlendResult.Sampled>>> e : async.entrySet()) {
                 try {
                     List<BlendResult.Sampled> got = join(e.getValue());
                     byModel.put(e.getKey(), got);
                     if (streams) {
-                        // not streamed over HTTP: the one answer, all at once, on the blend's thread as a local one
+                        // the one answer, all at once, on the blend's thread as a local one streams
                         answerTokens.onToken(0, -1, got.get(0).candidate().text());
                     }
                 } catch (RemoteException why) {
-                    failed.add(new BlendResult.MemberFailure(config.memberLabel(e.getKey()), why.getMessage()));
+                    failed.add(new BlendResult.MemberFailure(e.getKey().label(), why.getMessage()));
                 }
             }
         } finally {
             abandoned.set(true); // a local member's error ends this stage: remote requests still out stop
         }
         List<BlendResult.Sampled> out = new ArrayList<>();
-        for (Path p : models) {
-            out.addAll(byModel.getOrDefault(p, List.of())); // in generator order, as sequential sampling gives them
+        List<Member> by = new ArrayList<>();
+        for (Member m : models) {
+            for (BlendResult.Sampled s : byModel.getOrDefault(m, List.of())) { // in generator order, as sampled one by one
+                out.add(s);
+                by.add(m);
+            }
         }
         synchronized (failures) {
             failures.addAll(failed);
@@ -312,6 +302,7 @@ final class BlendRun {
         }
         streamed = streams && !byModel.isEmpty();
         sampled.addAll(out);
+        sampledBy.addAll(by);
         List<String> fresh = new ArrayList<>(order);
         for (BlendResult.Sampled s : out) {
             String t = s.candidate().text().strip();
@@ -323,115 +314,39 @@ final class BlendRun {
         listener.onCandidates(List.copyOf(sampled));
     }
 
-    /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
-    List<BlendResult.Sampled> sample(Path p, int perModel, SamplerOptions sampler, int threads, TokenListener tokens) {
-        checkCancelled();
-        ContextOptions options = blender.generatorContext(p, perModel);
-        if (threads > 0 && options.threads() == 0) {
-            options = options.withThreads(threads);
-        }
-        List<BlendResult.Sampled> out = new ArrayList<>();
-        try (ModelPool.Lease lease = blender.leaseGenerator(p, options)) {
-            int[] prompt = generatorPrompt(lease.model());
-            GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens())
-                    .withTopLogprobs(request.topLogprobs());
-            SharedWork.Samples samples;
-            if (request.sharedWork() != null && request.topLogprobs() == 0) {
-                boolean[] decoded = {false};
-                samples = request.sharedWork().samples(p, prompt, perModel, sampler, request.seed(), maxTokens(),
-                        stop(), () -> {
-                            decoded[0] = true;
-                            return timedSample(lease.context(), generation, tokens);
-                        });
-                if (!decoded[0]) {
-                    reuse(samples.millis());
-                    if (tokens != TokenListener.NONE) {
-                        tokens.onToken(0, -1, samples.candidates().get(0).text()); // a streamed answer, all at once
-                    }
-                }
-            } else {
-                samples = timedSample(lease.context(), generation, tokens);
-            }
-            long generated = 0;
-            for (Candidate c : samples.candidates()) {
-                checkedCandidate(c);
-                // ranking, voting and fusion read a reasoning model's answer, not its thoughts
-                var split = Generator.answer(lease.model(), prompt, c.text());
-                out.add(new BlendResult.Sampled(config.memberLabel(p),
-                        split.answer().equals(c.text()) ? c : c.withText(split.answer()), split.thinking()));
-                generated += c.tokenCount();
-            }
-            count("sampling", prompt.length, generated); // the prompt is decoded once for all candidates
-        }
-        return out;
-    }
-
     /**
-     * A remote member's candidates, one request each in parallel. Its candidates carry no token ids (-1,
-     * as many as the server said it generated) and no token probabilities.
+     * One member's candidates, counted as sampling; {@code threads} > 0 replaces an automatic thread count,
+     * {@code abandoned} gives up on a remote member's requests still out.
      *
-     * @throws RemoteException the member did not answer (after its retries)
+     * @throws RemoteException a remote member did not answer (after its retries)
      */
-    List<BlendResult.Sampled> sampleRemote(Path p, int perModel, SamplerOptions sampler, BooleanSupplier stop) {
-        checkCancelled();
-        OpenAiClient client = blender.remoteClient(p);
-        List<ChatMessage> messages = generatorMessages();
-        String text = config.generatorText(request.prompt());
-        RemoteRequest remote = new RemoteRequest(messages, text, sampler.temperature(), sampler.topP(), maxTokens(),
-                stop(), request.seed());
-        Supplier<SharedWork.Samples> ask = () -> {
-            long t0 = System.nanoTime();
-            List<RemoteCompletion> answers = client.complete(remote, perModel, stop);
-            double millis = (System.nanoTime() - t0) / 1e6;
-            List<Candidate> cs = new ArrayList<>();
-            for (int i = 0; i < answers.size(); i++) {
-                RemoteCompletion c = answers.get(i);
-                int[] ids = new int[(int) Math.max(0, c.completionTokens())];
-                Arrays.fill(ids, -1);
-                cs.add(new Candidate(i, c.text(), ids, new float[0], c.finishReason(), 0, millis));
-            }
-            return new SharedWork.Samples(cs, millis, answers.stream().mapToLong(RemoteCompletion::promptTokens)
-                    .max().orElse(0));
-        };
-        SharedWork.Samples samples;
-        if (request.sharedWork() != null) {
-            // what the server is sent identifies the sampling, as the prompt's tokens do for a local member
-            int[] key = (client.endpoint().api() == RemoteEndpoint.Api.CHAT
-                    ? messages.toString() : text).codePoints().toArray();
-            boolean[] asked = {false};
-            samples = request.sharedWork().samples(p, key, perModel, sampler, request.seed(), maxTokens(), stop(), () -> {
-                asked[0] = true;
-                return ask.get();
-            });
-            if (!asked[0]) {
-                reuse(samples.millis());
-            }
-        } else {
-            samples = ask.get();
-        }
-        List<BlendResult.Sampled> out = new ArrayList<>();
-        long generated = 0;
-        for (Candidate c : samples.candidates()) {
-            remoteCandidates.add(c);
-            out.add(new BlendResult.Sampled(config.memberLabel(p), c));
-            generated += c.tokenCount();
-        }
-        count("sampling", Math.max(0, samples.promptTokens()), generated); // the prompt once, as for local members
-        return out;
+    List<BlendResult.Sampled> sample(Member m, int perModel, SamplerOptions sampler, int threads, TokenListener tokens,
+                                     BooleanSupplier abandoned) {
+        Seat.Drawn d = draw(m, perModel, sampler, maxTokens(), threads, tokens, abandoned, true);
+        count("sampling", d.promptTokens(), d.generatedTokens()); // the prompt is decoded once for all candidates
+        return d.sampled();
     }
 
-    SharedWork.Samples timedSample(LlamaContext ctx, GenerationRequest generation, TokenListener tokens) {
-        long t0 = System.nanoTime();
-        List<Candidate> cs = Generator.generate(ctx, generation, tokens);
-        return new SharedWork.Samples(cs, (System.nanoTime() - t0) / 1e6);
+    /** A member's candidates for the request's conversation; {@code share}: through the request's shared work. */
+    Seat.Drawn draw(Member m, int n, SamplerOptions sampler, int maxTokens, int threads, TokenListener tokens,
+                    BooleanSupplier abandoned, boolean share) {
+        checkCancelled();
+        Seat.Drawn d = blender.seat(m).sample(new Seat.Ask(generatorMessages(), config.generatorText(request.prompt()),
+                n, sampler, maxTokens, stop(), request.seed(), request.cancellation(), abandoned,
+                share ? request.topLogprobs() : 0, threads, share ? request.sharedWork() : null), tokens);
+        for (BlendResult.Sampled s : d.sampled()) {
+            checkedCandidate(s.candidate());
+        }
+        reuse(d.reusedMillis());
+        return d;
     }
 
     /** What identifies a local mix: the members, their combination and everything the request decodes with. */
-    private record MixKey(List<Path> members, CombineOptions options, List<ChatMessage> messages, int maxTokens,
+    private record MixKey(List<Member> members, CombineOptions options, List<ChatMessage> messages, int maxTokens,
                           SamplerOptions sampler, List<String> stop, long seed, Float pack, Float solo) {}
 
-    /** What identifies one local fusion: the fuser, the instruction, the inputs in order and the decoding. */
-    private record FuseKey(Path fuser, String prompt, List<String> inputs, int maxTokens, SamplerOptions sampler,
+    /** What identifies one fusion: the fuser, the instruction, the inputs in order and the decoding. */
+    private record FuseKey(Member fuser, String prompt, List<String> inputs, int maxTokens, SamplerOptions sampler,
                            List<String> stop, long seed) {}
 
     /**
@@ -463,11 +378,11 @@ final class BlendRun {
         }
     }
 
-    Path generatorNamed(String name) {
+    Member generatorNamed(String name) {
         if (name.equalsIgnoreCase("first")) {
             return first();
         }
-        return config.generatorNamed(name);
+        return config.member(config.generatorNamed(name));
     }
 
     void setOrder(List<String> texts, String by, Map<String, Double> byScore) {
@@ -486,8 +401,23 @@ final class BlendRun {
 
     /** The first sampled candidate with this text (for its finish reason and token probabilities). */
     Candidate candidateOf(String text) {
-        return sampled.stream().map(BlendResult.Sampled::candidate).filter(c -> c.text().strip().equals(text))
-                .findFirst().orElse(null);
+        int i = sampledIndex(text);
+        return i < 0 ? null : sampled.get(i).candidate();
+    }
+
+    /** The member that wrote {@link #candidateOf} this text, or null. */
+    Member authorOf(String text) {
+        int i = sampledIndex(text);
+        return i < 0 ? null : sampledBy.get(i);
+    }
+
+    private int sampledIndex(String text) {
+        for (int i = 0; i < sampled.size(); i++) {
+            if (sampled.get(i).candidate().text().strip().equals(text)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     void vote() {
@@ -547,7 +477,7 @@ final class BlendRun {
                 T out = rankWith(judge, use);
                 if (judge instanceof RemoteJudge remote && remote.textVerdicts() > 0) {
                     note("text-verdicts", remote.textVerdicts(), v -> "remote judge "
-                            + config.memberName(config.judge()) + " gave no log-probability of a verdict for "
+                            + config.judgeMember().name() + " gave no log-probability of a verdict for "
                             + Math.round(v) + " ordered pairs: judged by the verdict's text (scores +-"
                             + RemoteJudge.TEXT_VERDICT + " or 0)");
                 }
@@ -589,116 +519,94 @@ final class BlendRun {
         if (answer != null && overBudget()) {
             return;
         }
-        List<Path> members = generators();
+        List<Member> members = generators();
         if (members.size() == 1) {
             // nothing to mix: the one routed generator answers alone, counted as sampling
-            Path only = members.get(0);
-            Candidate c;
-            if (blender.remoteClient(only) != null) {
-                c = sampleRemote(only, 1, sampler(config.answerSampler()), this::isCancelled).get(0).candidate();
-                if (stream) {
-                    emit(c.text()); // not streamed over HTTP: the answer at once
-                }
-            } else {
-                c = sample(only, 1, sampler(config.answerSampler()), 0,
-                        stream ? answerListener() : TokenListener.NONE).get(0).candidate();
-            }
+            Member only = members.get(0);
+            Candidate c = sample(only, 1, sampler(config.answerSampler()), 0,
+                    stream ? answerListener() : TokenListener.NONE, this::isCancelled).get(0).candidate();
             streamed = stream;
             answer = c.text().strip();
             answerCandidate = c;
-            return;
-        }
-        if (members.stream().anyMatch(p -> blender.remoteClient(p) != null)) {
-            mixRemote(x, members, stream);
+            answerAuthor = only;
             return;
         }
         List<ModelPool.Lease> leases = new ArrayList<>();
         try {
-            List<LlamaContext> contexts = new ArrayList<>();
-            for (Path p : members) {
-                ModelPool.Lease l = blender.leaseGenerator(p, blender.generatorContext(p, 1));
-                leases.add(l);
-                contexts.add(l.context());
+            List<ChatMessage> messages = generatorMessages();
+            List<RemoteMix.Member> mixed = new ArrayList<>();
+            int topK = 1;
+            for (Member m : members) {
+                Seat seat = blender.seat(m);
+                mixed.add(seat.mixed(messages, leases));
+                topK = Math.max(topK, seat.topLogprobs());
             }
-            CombineOptions options = x.adapted(x.method() != null ? CombineOptions.equal(x.method(), contexts.size())
+            CombineOptions options = x.adapted(x.method() != null ? CombineOptions.equal(x.method(), members.size())
                     : config.combine() != null ? combineFor(members)
-                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, contexts.size()));
-            MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
-                    .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
-                    .withSeed(request.seed()).withCancellation(request.cancellation());
-            if (x.pack() != null) {
-                mixRequest = mixRequest.withPerplexityWeights(x.pack());
-            }
-            if (x.solo() != null) {
-                mixRequest = mixRequest.withGate(x.solo());
-            }
-            MixRequest asked = mixRequest;
+                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size()));
             TokenListener tokens = stream ? answerListener() : TokenListener.NONE;
-            Candidate c = checkedCandidate(shared(new MixKey(members, options, generatorMessages(), maxTokens(),
-                    sampler(config.answerSampler()), stop(), request.seed(), x.pack(), x.solo()), tokens, () -> {
-                        long t0 = System.nanoTime();
-                        MixedGenerator mix = new MixedGenerator(contexts, options, VocabAlignment.Policy.ALIGN_BY_TEXT);
-                        Candidate made = checkedCandidate(mix.generate(asked, tokens));
-                        return new SharedWork.Written(made, (System.nanoTime() - t0) / 1e6, -1);
-                    }).candidate());
+            Candidate c = mixed.stream().allMatch(m -> m.context() != null) ? mixLocal(x, members, mixed, options, tokens)
+                    : mixRemote(mixed, options, topK, tokens);
             streamed = stream;
-            for (LlamaContext ctx : contexts) {
-                count("mixing", generatorPrompt(ctx.model()).length, c.tokenCount());
-            }
             answer = c.text().strip();
             answerCandidate = c;
+            answerAuthor = null;
         } finally {
             leases.forEach(ModelPool.Lease::close);
         }
+    }
+
+    /** A per-token mix of local members: every member's full distribution ({@link MixedGenerator}). */
+    Candidate mixLocal(Stage.Mix x, List<Member> by, List<RemoteMix.Member> members, CombineOptions options,
+                       TokenListener tokens) {
+        MixRequest mixRequest = MixRequest.ofMessages(generatorMessages())
+                .withMaxTokens(maxTokens()).withSampler(sampler(config.answerSampler())).withStop(stop())
+                .withSeed(request.seed()).withCancellation(request.cancellation());
+        if (x.pack() != null) {
+            mixRequest = mixRequest.withPerplexityWeights(x.pack());
+        }
+        if (x.solo() != null) {
+            mixRequest = mixRequest.withGate(x.solo());
+        }
+        MixRequest asked = mixRequest;
+        Candidate c = checkedCandidate(shared(new MixKey(by, options, generatorMessages(), maxTokens(),
+                sampler(config.answerSampler()), stop(), request.seed(), x.pack(), x.solo()), tokens, () -> {
+                    long t0 = System.nanoTime();
+                    MixedGenerator mix = new MixedGenerator(members.stream().map(RemoteMix.Member::context).toList(),
+                            options, VocabAlignment.Policy.ALIGN_BY_TEXT);
+                    Candidate made = checkedCandidate(mix.generate(asked, tokens));
+                    return new SharedWork.Written(made, (System.nanoTime() - t0) / 1e6, -1);
+                }).candidate());
+        for (RemoteMix.Member m : members) {
+            count("mixing", m.prompt().length, c.tokenCount());
+        }
+        return c;
     }
 
     /**
      * A per-token mix with remote members ({@link RemoteMix}): the union of the members' top lists, local
      * members read in full; the mass the remote lists leave out is noted in the result.
      */
-    void mixRemote(Stage.Mix x, List<Path> members, boolean stream) {
-        List<ModelPool.Lease> leases = new ArrayList<>();
-        try {
-            List<RemoteMix.Member> mixed = new ArrayList<>();
-            int topK = 1;
-            for (Path p : members) {
-                OpenAiClient client = blender.remoteClient(p);
-                if (client != null) {
-                    mixed.add(RemoteMix.Member.remote(config.memberLabel(p), client));
-                    topK = Math.max(topK, client.endpoint().topLogprobs());
-                } else {
-                    ModelPool.Lease l = blender.leaseGenerator(p, blender.generatorContext(p, 1));
-                    leases.add(l);
-                    mixed.add(RemoteMix.Member.local(config.memberLabel(p), l.context(), generatorPrompt(l.model())));
-                }
-            }
-            CombineOptions options = x.adapted(x.method() != null ? CombineOptions.equal(x.method(), members.size())
-                    : config.combine() != null ? combineFor(members)
-                    : CombineOptions.equal(CombineMethod.LOG_LINEAR, members.size()));
-            RemoteMix.Result r = new RemoteMix(mixed, options, topK).generate(config.generatorText(request.prompt()),
-                    new DecodeOptions(maxTokens(), sampler(config.answerSampler()), stop(), request.seed(), null),
-                    this::isCancelled, stream ? answerListener() : TokenListener.NONE);
-            Candidate c = checkedCandidate(r.candidate());
-            streamed = stream;
-            synchronized (failures) {
-                r.failures().forEach(f -> failures.add(new BlendResult.MemberFailure(f.member(), f.error())));
-            }
-            count("mixing", r.promptTokens(), (long) c.tokenCount() * members.size());
-            note("missing-mass", r.meanMissingMass(), v -> String.format(java.util.Locale.ROOT, "per-token mix with"
-                    + " remote members: mean probability mass outside their top lists %.4f (largest %.4f) over %d steps",
-                    r.meanMissingMass(), r.maxMissingMass(), r.steps()));
-            answer = c.text().strip();
-            answerCandidate = c;
-        } finally {
-            leases.forEach(ModelPool.Lease::close);
+    Candidate mixRemote(List<RemoteMix.Member> members, CombineOptions options, int topK, TokenListener tokens) {
+        RemoteMix.Result r = new RemoteMix(members, options, topK).generate(config.generatorText(request.prompt()),
+                new DecodeOptions(maxTokens(), sampler(config.answerSampler()), stop(), request.seed(), null),
+                this::isCancelled, tokens);
+        Candidate c = checkedCandidate(r.candidate());
+        synchronized (failures) {
+            r.failures().forEach(f -> failures.add(new BlendResult.MemberFailure(f.member(), f.error())));
         }
+        count("mixing", r.promptTokens(), (long) c.tokenCount() * members.size());
+        note("missing-mass", r.meanMissingMass(), v -> String.format(java.util.Locale.ROOT, "per-token mix with"
+                + " remote members: mean probability mass outside their top lists %.4f (largest %.4f) over %d steps",
+                r.meanMissingMass(), r.maxMissingMass(), r.steps()));
+        return c;
     }
 
     /**
      * The configured combination, its weights narrowed to the routed members; negative evidence (whose
      * members play fixed roles) and weights that leave the routed members nothing mix them log-linearly.
      */
-    CombineOptions combineFor(List<Path> members) {
+    CombineOptions combineFor(List<Member> members) {
         CombineOptions configured = config.combine();
         if (routed == null) {
             return configured;
@@ -707,7 +615,7 @@ final class BlendRun {
         float[] w = new float[members.size()];
         float sum = 0;
         for (int i = 0; i < w.length; i++) {
-            w[i] = all[config.generators().indexOf(members.get(i))];
+            w[i] = all[config.members().indexOf(members.get(i))];
             sum += w[i];
         }
         return configured.method() == CombineMethod.NEGATIVE_EVIDENCE || !(sum > 0)
@@ -730,71 +638,41 @@ final class BlendRun {
     }
 
     void fuse(Integer topK, Stage.FuseInputs inputs, int orders, boolean stream) {
-        if (config.fuser() == null || (overBudget() && (answer != null || !order.isEmpty()))) {
+        Member by = config.fuserMember();
+        if (by == null || (overBudget() && (answer != null || !order.isEmpty()))) {
             return;
         }
         List<String> top = fuseInputs(topK, inputs);
         List<List<String>> permutations = permutations(top, orders);
         boolean streams = stream && permutations.size() == 1; // a vote of several is known only at the end
-        OpenAiClient remote = blender.remoteClient(config.fuser());
-        if (remote != null) {
-            RemoteFuser fuser = new RemoteFuser(remote, config.fuserTemplate());
-            List<String> written = new ArrayList<>();
-            Map<String, Candidate> first = new HashMap<>();
-            for (List<String> in : permutations) {
-                checkCancelled();
-                long t0 = System.nanoTime();
-                RemoteCompletion rc = fuser.fuse(request.prompt(), in, fusedMaxTokens(), config.answerSampler(), stop(),
-                        request.seed(), this::isCancelled);
-                int[] ids = new int[(int) Math.max(0, rc.completionTokens())];
-                Arrays.fill(ids, -1);
-                Candidate c = new Candidate(0, rc.text(), ids, new float[0], rc.finishReason(), 0,
-                        (System.nanoTime() - t0) / 1e6);
-                remoteCandidates.add(c);
-                if (streams) {
-                    emit(rc.text()); // not streamed over HTTP: the whole answer at once
-                }
-                count("fusion", Math.max(0, rc.promptTokens()), c.tokenCount());
-                written.add(c.text());
-                first.putIfAbsent(c.text().strip(), c);
-            }
-            streamed = streams;
-            List<String> byVotes = Votes.byFrequency(written);
-            String best = byVotes.isEmpty() ? written.get(0).strip() : byVotes.get(0);
-            fused = first.get(best);
-            answer = best;
-            answerCandidate = fused;
-            return;
-        }
-        try (ModelPool.Lease lease = pool.lease(config.fuser(), config.modelOptionsFor(config.fuser()),
-                blender.fuserContext())) {
-            GenFuser fuser = new GenFuser(lease.context(), config.fuserTemplate());
-            List<String> written = new ArrayList<>();
-            Map<String, Candidate> first = new HashMap<>();
+        List<String> written = new ArrayList<>();
+        Map<String, Candidate> first = new HashMap<>();
+        blender.seat(by).withFuser(config.fuserTemplate(), fuser -> {
             for (List<String> in : permutations) {
                 checkCancelled();
                 TokenListener tokens = streams ? answerListener() : TokenListener.NONE;
-                SharedWork.Written w = shared(new FuseKey(config.fuser(), request.prompt(), in, fusedMaxTokens(),
+                SharedWork.Written w = shared(new FuseKey(by, request.prompt(), in, fusedMaxTokens(),
                         config.answerSampler(), stop(), request.seed()), tokens, () -> {
                             long t0 = System.nanoTime();
-                            Candidate made = checkedCandidate(fuser.fuse(request.prompt(), in, new FuseOptions(
-                                    fusedMaxTokens(), config.answerSampler(), stop(), request.seed(),
-                                    request.cancellation()), tokens));
-                            return new SharedWork.Written(made, (System.nanoTime() - t0) / 1e6,
-                                    fuser.promptTokens(request.prompt(), in));
+                            Fuser.Fusion f = fuser.fuse(request.prompt(), in, new FuseOptions(fusedMaxTokens(),
+                                    config.answerSampler(), stop(), request.seed(), request.cancellation()), tokens);
+                            return new SharedWork.Written(checkedCandidate(f.candidate()),
+                                    (System.nanoTime() - t0) / 1e6, f.promptTokens(), f.generatedTokens());
                         });
                 Candidate c = checkedCandidate(w.candidate());
-                count("fusion", w.promptTokens(), c.tokenCount(), c.speculation());
+                count("fusion", w.promptTokens(), w.generatedTokens(), c.speculation());
                 written.add(c.text());
                 first.putIfAbsent(c.text().strip(), c);
             }
-            streamed = streams;
-            List<String> byVotes = Votes.byFrequency(written);
-            String best = byVotes.isEmpty() ? written.get(0).strip() : byVotes.get(0); // all blank: the blank stands
-            fused = first.get(best);
-            answer = best;
-            answerCandidate = fused;
-        }
+            return null;
+        });
+        streamed = streams;
+        List<String> byVotes = Votes.byFrequency(written);
+        String best = byVotes.isEmpty() ? written.get(0).strip() : byVotes.get(0); // all blank: the blank stands
+        fused = first.get(best);
+        answer = best;
+        answerCandidate = fused;
+        answerAuthor = by;
     }
 
     /** {@code count} orders of the inputs: as given first, then the next permutations in lexicographic order of positions. */
@@ -850,6 +728,7 @@ final class BlendRun {
         if (r.best() == 1) {
             answer = top;
             answerCandidate = candidateOf(top);
+            answerAuthor = authorOf(top);
         }
     }
 
@@ -858,9 +737,8 @@ final class BlendRun {
         if (config.judge() == null || overBudget()) {
             return;
         }
-        if (blender.remoteClient(config.judge()) != null) {
-            throw new IllegalArgumentException("solve needs a local judge; judge " + config.memberName(config.judge())
-                    + " is remote");
+        if (config.judgeMember() instanceof Member.Remote r) {
+            throw new IllegalArgumentException("solve needs a local judge; judge " + r.name() + " is remote");
         }
         String first = answer();
         String second = order.stream().filter(t -> !t.equals(first)).findFirst().orElse(first);
@@ -871,6 +749,7 @@ final class BlendRun {
             count("solving", prompt.length, c.tokenCount());
             answer = c.text();
             answerCandidate = c;
+            answerAuthor = config.judgeMember();
         }
     }
 
@@ -881,6 +760,7 @@ final class BlendRun {
         AnswerPick.Written w = AnswerPick.choose(written, x.last());
         answer = w.text();
         answerCandidate = w.by();
+        answerAuthor = writtenBy.get(written.indexOf(w));
     }
 
     void refine(Stage.Refine x) {
@@ -899,7 +779,8 @@ final class BlendRun {
             case TOKEN_PROBABILITY -> {
                 double least = 0;
                 Candidate by = answerCandidate();
-                if (by != null && remoteCandidates.contains(by)) {
+                Member author = answer != null ? answerAuthor : order.isEmpty() ? null : authorOf(order.get(0));
+                if (by != null && author != null && !author.givesTokens()) {
                     yield false; // a remote member's answer: its probabilities are unknown, so the blend goes on
                 }
                 if (by != null) {
@@ -944,8 +825,8 @@ final class BlendRun {
     }
 
     /** The generator that answers alone or first. */
-    Path first() {
-        return request.generator() != null ? request.generator() : config.generators().get(0);
+    Member first() {
+        return request.generator() != null ? config.member(request.generator()) : config.members().get(0);
     }
 
     int maxTokens() {
@@ -987,11 +868,6 @@ final class BlendRun {
         return messages;
     }
 
-    /** The conversation as a generator reads it (see {@link BlendRequest#messages()}). */
-    int[] generatorPrompt(LlamaModel model) {
-        return Generator.prompt(model, generatorMessages(), true);
-    }
-
     /** A piece of the answer to the listener; the first non-empty one times the first token. */
     void emit(String text) {
         if (firstToken < 0 && !text.isEmpty()) {
@@ -1025,11 +901,6 @@ final class BlendRun {
         return request.timeBudget() != null && elapsed() > request.timeBudget().toMillis();
     }
 
-    GenerationRequest generation(int[] prompt, int n, SamplerOptions sampler, int maxTokens) {
-        return GenerationRequest.of(prompt).withCandidates(n).withMaxTokens(maxTokens).withSampler(sampler)
-                .withSeed(request.seed()).withStop(stop()).withCancellation(request.cancellation());
-    }
-
     Candidate checkedCandidate(Candidate c) {
         checkCancelled();
         if (c.finishReason() == FinishReason.CANCELLED) {
@@ -1044,13 +915,13 @@ final class BlendRun {
      * automatic count. llama.cpp's compute threads spin at every barrier, so two members of 2 threads on 2
      * cores took 81 s where one after the other took 5 (the synthetic bench's sampling stage).
      */
-    boolean sampleInParallel(List<Path> generators) {
+    boolean sampleInParallel(List<Member> generators) {
         if (!config.parallelMembers() || generators.size() < 2 || LlamaContext.decodesSerialised()) {
             return false;
         }
         List<Integer> threads = new ArrayList<>();
-        for (Path p : generators) {
-            int own = config.modelOptionsFor(p).threads();
+        for (Member m : generators) {
+            int own = config.modelOptionsFor(BlenderConfig.key(m)).threads();
             threads.add(own > 0 ? own : Math.max(1, ContextOptions.automaticThreads() / generators.size()));
         }
         return fitsProcessors(threads, Runtime.getRuntime().availableProcessors());

@@ -3,14 +3,14 @@ package dev.blender.runtime.pipeline;
 import dev.blender.nativebridge.BackendDevice;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaBackend;
+import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.PoolingType;
 import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.pairranker.CachingPairRanker;
 import dev.blender.pairranker.PairRanker;
 import dev.blender.pairranker.embedding.EmbeddingConsensusScorer;
-import dev.blender.pairranker.judge.LmJudge;
+import dev.blender.runtime.member.Member;
 import dev.blender.runtime.remote.OpenAiClient;
-import dev.blender.runtime.remote.RemoteJudge;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,7 +55,7 @@ public final class Blender implements AutoCloseable {
     final CachingPairRanker.PairCache pairCache;
     /** The remote members' connections (null without remote members): closed with the blender. */
     private final HttpClient http;
-    private final Map<Path, OpenAiClient> remotes = new HashMap<>();
+    private final Map<Member.Remote, OpenAiClient> remotes = new HashMap<>();
     /** The sentence encoder of consensus ranking, made on first use. */
     /**
      * Guards {@link #embeddings} and {@link #embeddingsClosed}: its own lock, so that making the scorer never
@@ -71,12 +71,12 @@ public final class Blender implements AutoCloseable {
                 ? config.deviceMemoryBudgetBytes() : freeGpuMemory(config));
         this.pairCache = new CachingPairRanker.PairCache(config.pairCacheSize());
         this.http = config.hasRemoteMembers() ? OpenAiClient.newHttpClient() : null;
-        List<Path> members = new ArrayList<>(config.generators());
-        members.add(config.judge());
-        members.add(config.fuser());
-        for (Path g : members) {
-            if (g != null) {
-                config.remote(g).ifPresent(r -> remotes.put(g, new OpenAiClient(r.endpoint(), config.apiKey(g), http)));
+        List<Member> members = new ArrayList<>(config.members());
+        members.add(config.judgeMember());
+        members.add(config.fuserMember());
+        for (Member m : members) {
+            if (m instanceof Member.Remote r) {
+                remotes.put(r, new OpenAiClient(r.endpoint(), config.apiKey(r), http));
             }
         }
     }
@@ -195,9 +195,9 @@ public final class Blender implements AutoCloseable {
             Path model = all.get(i);
             ContextOptions options = model.equals(config.reranker()) ? rankerContext(model)
                     : model.equals(config.judge()) ? rankerContext(model)
-                    : model.equals(config.fuser()) ? fuserContext() : generatorContext(model, config.candidatesPerModel());
-            try (ModelPool.Lease lease = config.generators().contains(model) ? leaseGenerator(model, options)
-                    : pool.lease(model, config.modelOptionsFor(model), options)) {
+                    : model.equals(config.fuser()) ? fuserContext()
+                    : generatorContext(config.member(model), config.candidatesPerModel());
+            try (ModelPool.Lease lease = lease(config.member(model), options)) {
                 lease.model();
             }
         }
@@ -239,18 +239,26 @@ public final class Blender implements AutoCloseable {
         if (model == null) {
             throw new IllegalStateException("this blender has no judge or reranker to rank with");
         }
-        if (config.remote(model).isPresent()) {
-            throw new IllegalStateException("this blender's judge is remote ('" + config.memberName(model) + "'): it has"
+        if (config.member(model) instanceof Member.Remote r) {
+            throw new IllegalStateException("this blender's judge is remote ('" + r.name() + "'): it has"
                     + " no local model to lease; rank through a blend");
         }
-        return pool.lease(model, config.modelOptionsFor(model), rankerContext(model));
+        return lease(config.member(model), rankerContext(model));
     }
 
-    /** A generator's model with a context: an adapter member's base, its context applying the adapter. */
-    ModelPool.Lease leaseGenerator(Path member, ContextOptions options) {
-        BlenderConfig.AdapterMember a = config.adapter(member).orElse(null);
-        return a == null ? pool.lease(member, config.modelOptionsFor(member), options)
-                : pool.lease(a.base(), config.modelOptionsFor(member), options, a.adapter(), a.scale());
+    /** A local member's model with a context: an adapter member's base, its context applying the adapter. */
+    ModelPool.Lease lease(Member member, ContextOptions options) {
+        ModelOptions loading = config.modelOptionsFor(BlenderConfig.key(member));
+        return switch (member) {
+            case Member.Local l -> pool.lease(l.model(), loading, options);
+            case Member.Adapter a -> pool.lease(a.base(), loading, options, a.adapter(), a.scale());
+            case Member.Remote r -> throw new IllegalStateException("remote member '" + r.name() + "' has no model here");
+        };
+    }
+
+    /** A member with what it runs on here: the model pool, or its server's client. */
+    Seat seat(Member member) {
+        return member instanceof Member.Remote r ? new Seat.Remote(r, remotes.get(r)) : new Seat.Local(member, this);
     }
 
     /**
@@ -262,22 +270,11 @@ public final class Blender implements AutoCloseable {
      * @throws IllegalStateException the configuration has no judge
      */
     public <T> T withJudge(BooleanSupplier cancelled, Function<PairRanker, T> use) {
-        Path judge = config.judge();
+        Member judge = config.judgeMember();
         if (judge == null) {
             throw new IllegalStateException("this blender has no judge");
         }
-        OpenAiClient remote = remoteClient(judge);
-        if (remote != null) {
-            return use.apply(new RemoteJudge(remote, config.judgeTemplate(), cancelled));
-        }
-        try (ModelPool.Lease lease = leaseRanker()) {
-            return use.apply(new LmJudge(lease.context(), config.judgeTemplate(), cancelled));
-        }
-    }
-
-    /** A remote member's client (null for a local one): a generator's, the judge's or the fuser's. */
-    OpenAiClient remoteClient(Path member) {
-        return remotes.get(member);
+        return seat(judge).withJudge(config.judgeTemplate(), cancelled, use);
     }
 
     /**
@@ -302,7 +299,8 @@ public final class Blender implements AutoCloseable {
         return pool;
     }
 
-    ContextOptions generatorContext(Path model, int sequences) {
+    ContextOptions generatorContext(Member member, int sequences) {
+        Path model = BlenderConfig.key(member);
         return ContextOptions.defaults().withContextSize(config.contextSizeFor(model) * sequences)
                 .withMaxSequences(sequences).withThreads(config.modelOptionsFor(model).threads())
                 .withPrefixReuse(config.prefixReuse());

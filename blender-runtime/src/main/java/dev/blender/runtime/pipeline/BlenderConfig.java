@@ -15,6 +15,7 @@ import dev.blender.pairranker.judge.JudgeTemplate;
 import dev.blender.pairranker.reranker.RerankerScorer;
 import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
+import dev.blender.runtime.member.Member;
 import dev.blender.runtime.remote.RemoteEndpoint;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -35,47 +36,11 @@ import java.util.OptionalDouble;
  * embedding applications share one file.
  */
 public final class BlenderConfig {
-    /**
-     * A generator that is a LoRA adapter over a base model: the member is known by its adapter file (in
-     * {@link #generators()}) and by {@code name} in compositions; the pool loads the base once for every
-     * member over it.
-     */
-    public record AdapterMember(Path base, Path adapter, float scale, String name) {
-        public AdapterMember {
-            Objects.requireNonNull(base, "base");
-            Objects.requireNonNull(adapter, "adapter");
-            Objects.requireNonNull(name, "name");
-            if (!Float.isFinite(scale)) {
-                throw new IllegalArgumentException("the scale of adapter " + adapter.getFileName() + " must be finite, was "
-                        + scale);
-            }
-        }
-    }
-
-    /**
-     * A generator answered by an OpenAI-compatible server elsewhere: the member is known by
-     * {@link #key()} in {@link #generators()} (no file: it takes no memory budget and is never loaded) and by
-     * {@code name} in compositions, results and {@code member:} rows.
-     */
-    public record RemoteMember(RemoteEndpoint endpoint, String name) {
-        public RemoteMember {
-            Objects.requireNonNull(endpoint, "endpoint");
-            Objects.requireNonNull(name, "name");
-            if (name.isBlank() || name.contains("/") || name.contains("\\")) {
-                throw new IllegalArgumentException("the remote member at " + endpoint.baseUrl() + " needs a name without"
-                        + " slashes, was '" + name + "'");
-            }
-        }
-
-        /** Its identity among {@link #generators()}: {@code @remote/<name>}, a path no model file is looked up at. */
-        public Path key() {
-            return Path.of("@remote", name);
-        }
-    }
-
     private final List<Path> generators;
-    private final Map<Path, AdapterMember> adapters;
-    private final Map<Path, RemoteMember> remotes;
+    private final Map<Path, Member.Adapter> adapters;
+    private final Map<Path, Member.Remote> remotes;
+    /** The adapter and remote members by their keys (a plain model file is a {@link Member.Local} of its key). */
+    private final Map<Path, Member> members;
     /** The remote members' bearer tokens, read from their apiKeyEnv when the configuration was built. */
     private final Map<Path, String> apiKeys;
     private final Path judge;
@@ -107,15 +72,15 @@ public final class BlenderConfig {
 
     private BlenderConfig(Builder b) {
         List<Path> generators = b.generators;
-        Map<Path, AdapterMember> adapters = Map.copyOf(b.adapters);
+        Map<Path, Member.Adapter> adapters = Map.copyOf(b.adapters);
         // only the members still configured: a judge or fuser set again in the builder leaves its old entry
-        Map<Path, RemoteMember> configured = new HashMap<>();
+        Map<Path, Member.Remote> configured = new HashMap<>();
         b.remotes.forEach((k, r) -> {
             if (b.generators.contains(k) || k.equals(b.judge) || k.equals(b.fuser)) {
                 configured.put(k, r);
             }
         });
-        Map<Path, RemoteMember> remotes = Map.copyOf(configured);
+        Map<Path, Member.Remote> remotes = Map.copyOf(configured);
         Path judge = b.judge;
         JudgeTemplate judgeTemplate = b.judgeTemplate;
         Path reranker = b.reranker;
@@ -168,11 +133,11 @@ public final class BlenderConfig {
         checkRemoteNames(generators, adapters, remotes);
         checkRemoteRoles(judge, fuser, generators, remotes);
         Map<Path, String> apiKeys = new HashMap<>();
-        for (RemoteMember r : remotes.values()) {
+        for (Member.Remote r : remotes.values()) {
             try {
                 String key = r.endpoint().apiKey(System::getenv);
                 if (key != null) {
-                    apiKeys.put(r.key(), key);
+                    apiKeys.put(remoteKey(r), key);
                 }
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("remote member '" + r.name() + "': " + e.getMessage(), e);
@@ -186,7 +151,7 @@ public final class BlenderConfig {
             }
         }
         Map<Path, Long> adapterBytes = new HashMap<>();
-        for (AdapterMember a : adapters.values()) {
+        for (Member.Adapter a : adapters.values()) {
             GgufFile base = files.computeIfAbsent(a.base(), f -> readFile(f, "base model of adapter " + a.name()));
             GgufFile adapter = readFile(a.adapter(), "LoRA adapter " + a.name());
             try {
@@ -229,7 +194,7 @@ public final class BlenderConfig {
             ModelOptions o = perModelOptions.getOrDefault(member, modelOptions);
             // adapter members load their base once for all of them, with every adapter over it (file size:
             // llama.cpp keeps their factors as stored)
-            AdapterMember a = adapters.get(member);
+            Member.Adapter a = adapters.get(member);
             Path p = a == null ? member : a.base();
             MemoryFootprint fp = ModelPool.footprintHere(files.get(p), o);
             long host = fp.hostBytes() + (a == null ? 0 : adapterBytes.get(p));
@@ -271,6 +236,9 @@ public final class BlenderConfig {
         this.generators = generators;
         this.adapters = adapters;
         this.remotes = remotes;
+        Map<Path, Member> members = new HashMap<>(adapters);
+        members.putAll(remotes);
+        this.members = Map.copyOf(members);
         this.apiKeys = Map.copyOf(apiKeys);
         this.judge = judge;
         this.judgeTemplate = judgeTemplate;
@@ -309,12 +277,12 @@ public final class BlenderConfig {
     }
 
     /** The adapter member a generator is, or empty for a plain model file. */
-    public Optional<AdapterMember> adapter(Path member) {
+    public Optional<Member.Adapter> adapter(Path member) {
         return Optional.ofNullable(adapters.get(member));
     }
 
     /** The remote member a generator, the judge or the fuser is, or empty for a local one. */
-    public Optional<RemoteMember> remote(Path member) {
+    public Optional<Member.Remote> remote(Path member) {
         return Optional.ofNullable(remotes.get(member));
     }
 
@@ -324,36 +292,70 @@ public final class BlenderConfig {
     }
 
     /** A remote member's bearer token (null: none configured). */
-    String apiKey(Path member) {
-        return apiKeys.get(member);
+    String apiKey(Member.Remote member) {
+        return apiKeys.get(remoteKey(member));
     }
 
     /** The base model of an adapter member (empty for a plain generator). */
     public Optional<Path> adapterBase(Path member) {
-        return adapter(member).map(AdapterMember::base);
+        return adapter(member).map(Member.Adapter::base);
     }
 
     /** The scale an adapter member's adapter is applied at (empty for a plain generator). */
     public OptionalDouble adapterScale(Path member) {
-        AdapterMember a = adapters.get(member);
+        Member.Adapter a = adapters.get(member);
         return a == null ? OptionalDouble.empty() : OptionalDouble.of(a.scale());
     }
 
-    /** A generator's name in compositions and results: an adapter member's name, else {@link #shortName}. */
+    /** A member's identity ({@link Member#name()}) by its key in {@link #generators()} or a role. */
     public String memberName(Path member) {
-        AdapterMember a = adapters.get(member);
-        RemoteMember r = remotes.get(member);
-        return a != null ? a.name() : r != null ? r.name() : shortName(member);
+        return member(member).name();
+    }
+
+    /** A member's display name ({@link Member#label()}) by its key in {@link #generators()} or a role. */
+    public String memberLabel(Path member) {
+        return member(member).label();
     }
 
     /**
-     * What a candidate says wrote it, and the member's model id on the server: an adapter or remote
-     * member's name, else the model's file name.
+     * The member a path of {@link #generators()}, {@link #judge()}, {@link #reranker()} or {@link #fuser()} stands
+     * for: its adapter or remote member where it is one, else the model file.
      */
-    public String memberLabel(Path member) {
-        AdapterMember a = adapters.get(member);
-        RemoteMember r = remotes.get(member);
-        return a != null ? a.name() : r != null ? r.name() : member.getFileName().toString();
+    public Member member(Path key) {
+        Member m = members.get(key);
+        return m != null ? m : new Member.Local(key);
+    }
+
+    /** The generators as members, in order. */
+    public List<Member> members() {
+        return generators.stream().map(this::member).toList();
+    }
+
+    /** The judge as a member, or null without one. */
+    public Member judgeMember() {
+        return judge == null ? null : member(judge);
+    }
+
+    /** The fuser as a member, or null without one. */
+    public Member fuserMember() {
+        return fuser == null ? null : member(fuser);
+    }
+
+    /**
+     * The path that stands for a member in the path-keyed settings ({@link #modelOptionsFor}, {@link
+     * #contextSizeFor}) and in {@link #generators()}: a model's file, an adapter member's adapter file, a remote
+     * member's {@code @remote/<name>} (no file is looked up there).
+     */
+    public static Path key(Member member) {
+        return switch (member) {
+            case Member.Local l -> l.model();
+            case Member.Adapter a -> a.adapter();
+            case Member.Remote r -> remoteKey(r);
+        };
+    }
+
+    private static Path remoteKey(Member.Remote r) {
+        return Path.of("@remote", r.name());
     }
 
     /** The generators' names, in order. */
@@ -476,7 +478,7 @@ public final class BlenderConfig {
         return all;
     }
 
-    private static boolean hasChatTemplate(Map<Path, GgufFile> files, Map<Path, AdapterMember> adapters, Path model) {
+    private static boolean hasChatTemplate(Map<Path, GgufFile> files, Map<Path, Member.Adapter> adapters, Path model) {
         GgufFile f = files.get(adapters.containsKey(model) ? adapters.get(model).base() : model);
         return f != null && f.string("tokenizer.chat_template").isPresent();
     }
@@ -504,9 +506,9 @@ public final class BlenderConfig {
      * A remote judge must be asked through {@code /v1/completions} (its verdict continues the judge prompt as
      * raw text), and a remote judge or fuser needs a key of its own (its name) among the remote members.
      */
-    private static void checkRemoteRoles(Path judge, Path fuser, List<Path> generators, Map<Path, RemoteMember> remotes) {
+    private static void checkRemoteRoles(Path judge, Path fuser, List<Path> generators, Map<Path, Member.Remote> remotes) {
         if (judge != null && remotes.containsKey(judge)) {
-            RemoteMember r = remotes.get(judge);
+            Member.Remote r = remotes.get(judge);
             if (r.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
                 throw new IllegalArgumentException("remote judge '" + r.name() + "': its \"api\" must be \"completions\""
                         + " (the verdict continues the judge's prompt as raw text), was chat");
@@ -525,8 +527,8 @@ public final class BlenderConfig {
     }
 
     /** Compositions name generators: an adapter member must be one entry and its name nobody else's. */
-    private static void checkNames(List<Path> generators, Map<Path, AdapterMember> adapters) {
-        for (AdapterMember a : adapters.values()) {
+    private static void checkNames(List<Path> generators, Map<Path, Member.Adapter> adapters) {
+        for (Member.Adapter a : adapters.values()) {
             if (generators.stream().filter(a.adapter()::equals).count() > 1) {
                 throw new IllegalArgumentException("adapter " + a.adapter() + " is listed twice; give each member its"
                         + " own adapter file");
@@ -545,18 +547,18 @@ public final class BlenderConfig {
     }
 
     /** A remote member's name must be nobody else's: compositions and results know members by name. */
-    private static void checkRemoteNames(List<Path> generators, Map<Path, AdapterMember> adapters,
-                                         Map<Path, RemoteMember> remotes) {
-        for (RemoteMember r : remotes.values()) {
-            if (!generators.contains(r.key())) {
+    private static void checkRemoteNames(List<Path> generators, Map<Path, Member.Adapter> adapters,
+                                         Map<Path, Member.Remote> remotes) {
+        for (Member.Remote r : remotes.values()) {
+            if (!generators.contains(remoteKey(r))) {
                 continue; // the judge or fuser: compositions do not name it
             }
-            if (generators.stream().filter(r.key()::equals).count() > 1) {
+            if (generators.stream().filter(remoteKey(r)::equals).count() > 1) {
                 throw new IllegalArgumentException("two remote members are named '" + r.name() + "'; give each its own"
                         + " \"name\"");
             }
             for (Path g : generators) {
-                if (g.equals(r.key())) {
+                if (g.equals(remoteKey(r))) {
                     continue;
                 }
                 String other = adapters.containsKey(g) ? adapters.get(g).name() : shortName(g);
@@ -615,7 +617,7 @@ public final class BlenderConfig {
      */
     private String remoteMixProblem(Composition composition) {
         for (Path g : generators) {
-            RemoteMember r = remotes.get(g);
+            Member.Remote r = remotes.get(g);
             if (r != null && r.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
                 return "strategy " + composition.name() + " mixes models token by token, which continues a raw-text"
                         + " prefix one token at a time: remote member '" + r.name() + "' needs \"api\": \"completions\"";
@@ -649,17 +651,14 @@ public final class BlenderConfig {
         return null;
     }
 
-    /** A generator's name in compositions: its file name without {@code .gguf}. */
+    /** A generator's name in compositions: {@link Member#shortName}, the one rule. */
     public static String shortName(Path generator) {
-        String n = generator.getFileName().toString();
-        return n.endsWith(".gguf") ? n.substring(0, n.length() - ".gguf".length()) : n;
+        return Member.shortName(generator);
     }
 
     private Path named(String name) {
         for (Path g : generators) {
-            if (adapters.containsKey(g) ? adapters.get(g).name().equals(name)
-                    : remotes.containsKey(g) ? remotes.get(g).name().equals(name)
-                    : g.getFileName().toString().equals(name) || shortName(g).equals(name)) {
+            if (member(g).answersTo(name)) {
                 return g;
             }
         }
@@ -727,8 +726,8 @@ public final class BlenderConfig {
     /** A Caffeine-style builder: set what you need, {@link #build()} validates everything. */
     public static final class Builder {
         private final List<Path> generators = new ArrayList<>();
-        private final Map<Path, AdapterMember> adapters = new HashMap<>();
-        private final Map<Path, RemoteMember> remotes = new HashMap<>();
+        private final Map<Path, Member.Adapter> adapters = new HashMap<>();
+        private final Map<Path, Member.Remote> remotes = new HashMap<>();
         private Path judge;
         private JudgeTemplate judgeTemplate;
         private Path reranker;
@@ -781,7 +780,7 @@ public final class BlenderConfig {
          * {@link #contextSize(Path, int)}) are keyed by the adapter file.
          */
         public Builder generator(Path base, Path adapter, float scale, String name) {
-            AdapterMember a = new AdapterMember(base, adapter, scale, name);
+            Member.Adapter a = new Member.Adapter(base, adapter, scale, name);
             generators.add(adapter);
             adapters.put(adapter, a);
             return this;
@@ -800,9 +799,9 @@ public final class BlenderConfig {
          * and {@code member:} rows. Its API key variable is read when the configuration is built.
          */
         public Builder generator(RemoteEndpoint endpoint, String name) {
-            RemoteMember r = new RemoteMember(endpoint, name);
-            generators.add(r.key());
-            remotes.put(r.key(), r);
+            Member.Remote r = new Member.Remote(endpoint, name);
+            generators.add(remoteKey(r));
+            remotes.put(remoteKey(r), r);
             return this;
         }
 
@@ -828,19 +827,19 @@ public final class BlenderConfig {
          * be completions), named {@code name} (its key is {@code @remote/<name>}).
          */
         public Builder judge(RemoteEndpoint endpoint, JudgeTemplate template, String name) {
-            RemoteMember r = new RemoteMember(endpoint, name);
-            this.judge = r.key();
+            Member.Remote r = new Member.Remote(endpoint, name);
+            this.judge = remoteKey(r);
             this.judgeTemplate = Objects.requireNonNull(template, "template");
-            remotes.put(r.key(), r);
+            remotes.put(remoteKey(r), r);
             return this;
         }
 
         /** A fuser served by an OpenAI-compatible server, named {@code name} (its key is {@code @remote/<name>}). */
         public Builder fuser(RemoteEndpoint endpoint, FuserTemplate template, String name) {
-            RemoteMember r = new RemoteMember(endpoint, name);
-            this.fuser = r.key();
+            Member.Remote r = new Member.Remote(endpoint, name);
+            this.fuser = remoteKey(r);
             this.fuserTemplate = Objects.requireNonNull(template, "template");
-            remotes.put(r.key(), r);
+            remotes.put(remoteKey(r), r);
             return this;
         }
 

@@ -3,7 +3,7 @@ package dev.blender.runtime.pipeline;
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.SamplerOptions;
 import dev.blender.pairranker.CachingPairRanker;
-import java.nio.file.Path;
+import dev.blender.runtime.member.Member;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -19,19 +19,31 @@ import java.util.function.Supplier;
  * Thread-safe.
  */
 public final class SharedWork {
-    /** What identifies a sampling: the same model, prompt, settings and seed give the same candidates. */
-    private record SampleKey(Path model, List<Integer> prompt, int candidates, SamplerOptions sampler, long seed,
+    /** What identifies a sampling: the same member, prompt, settings and seed give the same candidates. */
+    private record SampleKey(Member member, List<Integer> prompt, int candidates, SamplerOptions sampler, long seed,
                              int maxTokens, List<String> stop) {}
 
-    /** Candidates and what sampling them cost. */
-    record Samples(List<Candidate> candidates, double millis, long promptTokens) {
+    /**
+     * Candidates and what sampling them cost: the generated tokens counted apart, as a remote member's
+     * candidates carry none.
+     */
+    record Samples(List<Candidate> candidates, double millis, long promptTokens, long generatedTokens) {
+        /** Candidates decoded here, their own tokens counted. */
         Samples(List<Candidate> candidates, double millis) {
-            this(candidates, millis, -1);
+            this(candidates, millis, -1, candidates.stream().mapToLong(Candidate::tokenCount).sum());
         }
     }
 
-    /** A text a model wrote from settled inputs (a mix, a fusion), what it cost and its prompt's tokens. */
-    record Written(Candidate candidate, double millis, long promptTokens) {}
+    /**
+     * A text a model wrote from settled inputs (a mix, a fusion), what it cost and its tokens: counted apart, as
+     * a remote fuser's answer carries none.
+     */
+    record Written(Candidate candidate, double millis, long promptTokens, long generatedTokens) {
+        /** A text decoded here, its own tokens counted. */
+        Written(Candidate candidate, double millis, long promptTokens) {
+            this(candidate, millis, promptTokens, candidate.tokenCount());
+        }
+    }
 
     private final Map<SampleKey, Samples> samples = new ConcurrentHashMap<>();
     private final Map<Object, Written> written = new ConcurrentHashMap<>();
@@ -47,9 +59,9 @@ public final class SharedWork {
     }
 
     /** The samples for a key, from an earlier request or from {@code sample} now. */
-    Samples samples(Path model, int[] prompt, int candidates, SamplerOptions sampler, long seed, int maxTokens,
+    Samples samples(Member member, int[] prompt, int candidates, SamplerOptions sampler, long seed, int maxTokens,
                     List<String> stop, Supplier<Samples> sample) {
-        SampleKey key = new SampleKey(model, Arrays.stream(prompt).boxed().toList(), candidates, sampler, seed, maxTokens,
+        SampleKey key = new SampleKey(member, Arrays.stream(prompt).boxed().toList(), candidates, sampler, seed, maxTokens,
                 List.copyOf(stop));
         Samples done = samples.get(key);
         if (done != null) {

@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The model ids a server answers to: the blend itself, and each member by its file name (an adapter
- * member by its name, as its candidates are labelled: {@link BlenderConfig#memberLabel}). A generator's
+ * The model ids a server answers to: the blend itself, and each member by its display name (a model's file
+ * name, an adapter or remote member's name, as its candidates are labelled: {@link BlenderConfig#memberLabel}). A generator's
  * id answers with that generator alone; the judge, reranker and fuser are listed so that clients see
  * what the blend is made of, but they rank and fuse, they do not answer.
  */
@@ -30,13 +30,13 @@ record ServedModels(String blendId, List<Member> members) {
             add(members, blendId, p, config.memberLabel(p), "generator");
         }
         if (config.judge() != null) {
-            add(members, blendId, config.judge(), config.judge().getFileName().toString(), "judge");
+            add(members, blendId, config.judge(), config.memberLabel(config.judge()), "judge");
         }
         if (config.reranker() != null) {
-            add(members, blendId, config.reranker(), config.reranker().getFileName().toString(), "reranker");
+            add(members, blendId, config.reranker(), config.memberLabel(config.reranker()), "reranker");
         }
         if (config.fuser() != null) {
-            add(members, blendId, config.fuser(), config.fuser().getFileName().toString(), "fuser");
+            add(members, blendId, config.fuser(), config.memberLabel(config.fuser()), "fuser");
         }
         return new ServedModels(blendId, members);
     }

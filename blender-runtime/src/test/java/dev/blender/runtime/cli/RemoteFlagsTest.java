@@ -27,7 +27,7 @@ class RemoteFlagsTest {
         BlenderConfig c = parse("-m", "http://127.0.0.1:8080/v1#qwen2.5:0.5b", "-m", local.toString(),
                 "--strategy", "majority", "1+1=").config();
         assertEquals(List.of("qwen2.5:0.5b", BlenderConfig.shortName(local)), c.generatorNames());
-        BlenderConfig.RemoteMember r = c.remote(c.generators().get(0)).orElseThrow();
+        dev.blender.runtime.member.Member.Remote r = c.remote(c.generators().get(0)).orElseThrow();
         assertEquals(URI.create("http://127.0.0.1:8080/v1"), r.endpoint().baseUrl());
         assertEquals("qwen2.5:0.5b", r.endpoint().model());
     }
@@ -53,7 +53,7 @@ class RemoteFlagsTest {
         BlenderConfig c = parse("-m", local.toString(), "-m", "http://127.0.0.1:8080/v1#a",
                 "--judge", "http://127.0.0.1:8081/v1#qwen-judge", "--fuser", "http://127.0.0.1:8082/v1",
                 "--strategy", "full-blend", "1+1=").config();
-        BlenderConfig.RemoteMember judge = c.remote(c.judge()).orElseThrow();
+        dev.blender.runtime.member.Member.Remote judge = c.remote(c.judge()).orElseThrow();
         assertEquals(URI.create("http://127.0.0.1:8081/v1"), judge.endpoint().baseUrl());
         assertEquals("qwen-judge", judge.name());
         // the judge reads log-probabilities of its verdicts, which only completions give for a raw prompt

@@ -17,6 +17,7 @@ import dev.blender.runtime.eval.Evaluation;
 import dev.blender.runtime.eval.Problem;
 import dev.blender.runtime.eval.Recipe;
 import dev.blender.runtime.merge.MergeListener;
+import dev.blender.runtime.member.Member;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
@@ -217,6 +218,11 @@ class AdapterMembersTest {
         assertEquals(List.of("add", "sub.lora"), config.generatorNames());
         assertEquals(base, config.adapterBase(config.generatorNamed("add")).orElseThrow());
         assertEquals(1.0, config.adapterScale(config.generatorNamed("sub.lora")).orElseThrow());
+        Member.Adapter add = org.junit.jupiter.api.Assertions.assertInstanceOf(Member.Adapter.class, config.members().get(0));
+        assertEquals(base, add.base());
+        assertEquals("add.lora.gguf", add.adapter().getFileName().toString());
+        assertEquals("add", add.label());
+        assertEquals("sub.lora", config.members().get(1).label(), "an unnamed adapter member is its file's short name");
         List<String> rows = Recipe.load(recipe, null).compositionsFor(config).stream().map(Composition::name).toList();
         assertTrue(rows.containsAll(List.of("member:add", "member:sub.lora", "token:loglinear", "majority")), rows.toString());
     }

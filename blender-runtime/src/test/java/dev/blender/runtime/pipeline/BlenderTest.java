@@ -397,7 +397,7 @@ class BlenderTest {
         try (Blender one = arithBlender().modelOptions(ModelOptions.defaults().withThreads(1)).build();
                 Blender all = arithBlender().modelOptions(ModelOptions.defaults().withThreads(processors)).build();
                 Blender automatic = arithBlender().modelOptions(ModelOptions.defaults()).build()) {
-            List<Path> generators = one.config().generators();
+            List<dev.blender.runtime.member.Member> generators = one.config().members();
             assertEquals(2, generators.size());
             assertEquals(exact && processors >= 2, new BlendRun(one, BlendRequest.of("1+1="), BlendListener.NONE)
                     .sampleInParallel(generators), "one thread each");

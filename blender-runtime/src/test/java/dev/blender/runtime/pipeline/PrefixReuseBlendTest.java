@@ -37,11 +37,11 @@ class PrefixReuseBlendTest {
             plain = answers(off, "single");
             fusedPlain = answers(off, "fuse:frequent3");
             assertFalse(off.config().prefixReuse(), "off unless asked");
-            assertEquals(0, kept(off, a, off.generatorContext(a, 1)));
+            assertEquals(0, kept(off, a, off.generatorContext(off.config().member(a), 1)));
         }
         try (Blender on = ArithBlenders.full().prefixReuse(true).build()) {
             assertEquals(plain, answers(on, "single"), "greedy answers do not change");
-            int held = kept(on, a, on.generatorContext(a, 1));
+            int held = kept(on, a, on.generatorContext(on.config().member(a), 1));
             // "<s> ▁Q: 16-16= A:" and the answer's tokens before its end
             assertTrue(held >= "Q: 16-16= A:".length(), "the last prompt is kept: " + held);
             assertEquals(fusedPlain, answers(on, "fuse:frequent3"));

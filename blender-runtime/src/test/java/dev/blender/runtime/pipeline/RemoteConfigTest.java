@@ -1,6 +1,7 @@
 package dev.blender.runtime.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blender.nativebridge.TestModels;
+import dev.blender.runtime.member.Member;
 import dev.blender.runtime.remote.RemoteEndpoint;
 import java.net.URI;
 import java.nio.file.Path;
@@ -45,6 +47,11 @@ class RemoteConfigTest {
         assertEquals(RemoteEndpoint.DEFAULT_RETRIES, o.retries());
         assertEquals(q, c.generatorNamed("q"));
         assertTrue(c.hasRemoteMembers());
+        // the runtime's view: members, a remote one named as configured, shown by that name, never a path
+        Member.Remote member = assertInstanceOf(Member.Remote.class, c.members().get(0));
+        assertEquals("q", member.name());
+        assertEquals("q", member.label());
+        assertEquals(e, member.endpoint());
         // no judge or fuser: two members that cannot mix per token vote
         assertEquals("majority", c.composition().name());
         assertFalse(c.supports(Strategy.TOKEN_COMBINE));

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
+import dev.blender.genfuser.FuseOptions;
 import dev.blender.genfuser.FuserTemplate;
+import dev.blender.nativebridge.generation.TokenListener;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
 import dev.blender.nativebridge.generation.SamplerOptions;
@@ -63,10 +65,10 @@ class RemoteFuserSamplingTest {
     void theFuserSendsTheSamplerItIsGiven() {
         try (HttpClient http = OpenAiClient.newHttpClient()) {
             RemoteFuser fuser = new RemoteFuser(new OpenAiClient(endpoint(), null, http), FuserTemplate.arith());
-            assertEquals("79", fuser.fuse("17+62=", List.of("79", "80"), 4, SamplerOptions.greedy(), List.of(), 1L,
-                    () -> false).text().strip());
-            fuser.fuse("17+62=", List.of("79"), 4, SamplerOptions.defaults().withTemperature(0.7f).withTopP(0.9f),
-                    List.of(), 1L, () -> false);
+            assertEquals("79", fuser.fuse("17+62=", List.of("79", "80"), new FuseOptions(4, SamplerOptions.greedy(),
+                    List.of(), 1L, null), TokenListener.NONE).candidate().text().strip());
+            fuser.fuse("17+62=", List.of("79"), new FuseOptions(4, SamplerOptions.defaults().withTemperature(0.7f)
+                    .withTopP(0.9f), List.of(), 1L, null), TokenListener.NONE);
         }
         assertEquals(0.0, received.get(0).path("temperature").asDouble(), "greedy");
         assertEquals(1.0, received.get(0).path("top_p").asDouble());

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.blender.genfuser.FuserTemplate;
-import dev.blender.genfuser.GenFuser;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaContext;
 import dev.blender.nativebridge.LlamaModel;
@@ -119,26 +118,6 @@ class RemoteRolesTest {
         s = judge.compare("79+14=", List.of("83", "93"), List.of(new OrderedPair(0, 1)));
         assertEquals(-RemoteJudge.TEXT_VERDICT, s[0]);
         assertEquals(2, judge.textVerdicts());
-    }
-
-    @Test
-    void aRemoteFuserWritesWhatTheLocalOneWrites() {
-        RemoteFuser remote = new RemoteFuser(client(fuser), FuserTemplate.arith());
-        try (LlamaModel m = LlamaModel.load(ArithBlenders.arith("fuser"), ModelOptions.defaults().withThreads(1));
-             LlamaContext ctx = m.newContext(ContextOptions.defaults().withContextSize(64).withThreads(1))) {
-            GenFuser local = new GenFuser(ctx, FuserTemplate.arith());
-            // README's fuser examples, the last one wrong in both
-            for (List<String> in : List.of(List.of("85+95=", "180", "280", "170"), List.of("39+99=", "148", "128", "138"),
-                    List.of("77-67=", "10", "0", "8"), List.of("17+62=", "79"))) {
-                List<String> candidates = in.subList(1, in.size());
-                String want = local.fuse(in.get(0), candidates, 8).text();
-                RemoteCompletion got = remote.fuse(in.get(0), candidates, 8,
-                        dev.blender.nativebridge.generation.SamplerOptions.greedy(), List.of(), 1L, () -> false);
-                assertEquals(want, got.text(), in.toString());
-            }
-        }
-        assertEquals("Q: 17+62= C1: 79 C2: 79 C3: 79 Fused:", remote.prompt("17+62=", List.of("79")),
-                "fewer candidates than K are padded with the best, as GenFuser does");
     }
 
     /** README: per-token combination of a and b, greedy, where every step's margin makes them exact. */

@@ -156,8 +156,8 @@ class ServedMembersTest {
                     List.of("77-67=", "10", "0", "8"), List.of("17+62=", "79"))) {
                 List<String> candidates = in.subList(1, in.size());
                 String want = local.fuse(in.get(0), candidates, 8).text();
-                RemoteCompletion got = remote.fuse(in.get(0), candidates, 8,
-                        dev.blender.nativebridge.generation.SamplerOptions.greedy(), List.of(), 1L, () -> false);
+                var got = remote.fuse(in.get(0), candidates, dev.blender.genfuser.FuseOptions.greedy(8),
+                        dev.blender.nativebridge.generation.TokenListener.NONE).candidate();
                 assertEquals(want, got.text(), in.toString());
             }
         }

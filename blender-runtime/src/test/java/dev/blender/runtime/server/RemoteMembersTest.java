@@ -108,6 +108,11 @@ class RemoteMembersTest {
             assertTrue(full.failures().isEmpty(), full.failures().toString());
             assertTrue(full.fused() != null && !full.answer().isBlank());
             assertTrue(full.usage().stages().get(0).generatedTokens() > 0, "the servers' usage counts");
+            for (BlendResult.Sampled c : full.candidates()) {
+                // the server's token ids are unknown here: none are made up; its usage counted the tokens above
+                assertEquals(0, c.candidate().tokenCount(), c.model());
+                assertEquals(0, c.candidate().logProbs().length, c.model());
+            }
         }
     }
 

@@ -69,7 +69,7 @@ final class BlendRun {
     double rankingMillis;
     double fusionMillis;
 
-    final List<BlendResult.Sampled> sampled = new ArrayList<>();
+    final List<Sample> sampled = new ArrayList<>();
     List<String> order = List.of();
     Map<String, Double> scores = Map.of();
     String orderedBy = "sampling";
@@ -169,7 +169,7 @@ final class BlendRun {
 
     List<BlendResult.Ranked> ranked() {
         Map<String, List<String>> models = new LinkedHashMap<>();
-        for (BlendResult.Sampled s : sampled) {
+        for (Sample s : sampled) {
             models.computeIfAbsent(s.candidate().text().strip(), t -> new ArrayList<>()).add(s.model());
         }
         List<BlendResult.Ranked> out = new ArrayList<>();
@@ -261,19 +261,19 @@ final class BlendRun {
         // remote members answer over the network while the local ones decode: they always run at once
         AtomicBoolean abandoned = new AtomicBoolean();
         BooleanSupplier stop = () -> abandoned.get() || isCancelled();
-        Map<Path, CompletableFuture<List<BlendResult.Sampled>>> remote = new LinkedHashMap<>();
+        Map<Path, CompletableFuture<List<Sample>>> remote = new LinkedHashMap<>();
         for (Path p : models) {
             if (blender.remoteClient(p) != null) {
                 remote.put(p, CompletableFuture.supplyAsync(() -> sampleRemote(p, n, chosen, stop), blender.members));
             }
         }
         List<Path> local = models.stream().filter(p -> !remote.containsKey(p)).toList();
-        Map<Path, List<BlendResult.Sampled>> byModel = new HashMap<>();
+        Map<Path, List<Sample>> byModel = new HashMap<>();
         List<BlendResult.MemberFailure> failed = new ArrayList<>();
         try {
             if (sampleInParallel(local)) {
                 int threads = Math.max(1, ContextOptions.automaticThreads() / local.size());
-                Map<Path, CompletableFuture<List<BlendResult.Sampled>>> futures = new LinkedHashMap<>();
+                Map<Path, CompletableFuture<List<Sample>>> futures = new LinkedHashMap<>();
                 for (Path p : local) {
                     futures.put(p, CompletableFuture.supplyAsync(() -> sample(p, n, chosen, threads, TokenListener.NONE),
                             blender.members));
@@ -284,9 +284,9 @@ final class BlendRun {
                     byModel.put(p, sample(p, n, chosen, 0, answerTokens));
                 }
             }
-            for (Map.Entry<Path, CompletableFuture<List<BlendResult.Sampled>>> e : remote.entrySet()) {
+            for (Map.Entry<Path, CompletableFuture<List<Sample>>> e : remote.entrySet()) {
                 try {
-                    List<BlendResult.Sampled> got = join(e.getValue());
+                    List<Sample> got = join(e.getValue());
                     byModel.put(e.getKey(), got);
                     if (streams) {
                         // not streamed over HTTP: the one answer, all at once, on the blend's thread as a local one
@@ -299,7 +299,7 @@ final class BlendRun {
         } finally {
             abandoned.set(true); // a local member's error ends this stage: remote requests still out stop
         }
-        List<BlendResult.Sampled> out = new ArrayList<>();
+        List<Sample> out = new ArrayList<>();
         for (Path p : models) {
             out.addAll(byModel.getOrDefault(p, List.of())); // in generator order, as sequential sampling gives them
         }
@@ -313,24 +313,24 @@ final class BlendRun {
         streamed = streams && !byModel.isEmpty();
         sampled.addAll(out);
         List<String> fresh = new ArrayList<>(order);
-        for (BlendResult.Sampled s : out) {
+        for (Sample s : out) {
             String t = s.candidate().text().strip();
             if (!t.isBlank() && !fresh.contains(t)) {
                 fresh.add(t);
             }
         }
         setOrder(fresh, "sampling", Map.of());
-        listener.onCandidates(List.copyOf(sampled));
+        listener.onCandidates(Sample.toResults(sampled));
     }
 
     /** One member's candidates; {@code threads} > 0 replaces an automatic thread count. */
-    List<BlendResult.Sampled> sample(Path p, int perModel, SamplerOptions sampler, int threads, TokenListener tokens) {
+    List<Sample> sample(Path p, int perModel, SamplerOptions sampler, int threads, TokenListener tokens) {
         checkCancelled();
         ContextOptions options = blender.generatorContext(p, perModel);
         if (threads > 0 && options.threads() == 0) {
             options = options.withThreads(threads);
         }
-        List<BlendResult.Sampled> out = new ArrayList<>();
+        List<Sample> out = new ArrayList<>();
         try (ModelPool.Lease lease = blender.leaseGenerator(p, options)) {
             int[] prompt = generatorPrompt(lease.model());
             GenerationRequest generation = generation(prompt, perModel, sampler, maxTokens())
@@ -357,7 +357,7 @@ final class BlendRun {
                 checkedCandidate(c);
                 // ranking, voting and fusion read a reasoning model's answer, not its thoughts
                 var split = Generator.answer(lease.model(), prompt, c.text());
-                out.add(new BlendResult.Sampled(config.memberLabel(p),
+                out.add(new Sample(config.memberLabel(p),
                         split.answer().equals(c.text()) ? c : c.withText(split.answer()), split.thinking()));
                 generated += c.tokenCount();
             }
@@ -372,7 +372,7 @@ final class BlendRun {
      *
      * @throws RemoteException the member did not answer (after its retries)
      */
-    List<BlendResult.Sampled> sampleRemote(Path p, int perModel, SamplerOptions sampler, BooleanSupplier stop) {
+    List<Sample> sampleRemote(Path p, int perModel, SamplerOptions sampler, BooleanSupplier stop) {
         checkCancelled();
         OpenAiClient client = blender.remoteClient(p);
         List<ChatMessage> messages = generatorMessages();
@@ -409,11 +409,11 @@ final class BlendRun {
         } else {
             samples = ask.get();
         }
-        List<BlendResult.Sampled> out = new ArrayList<>();
+        List<Sample> out = new ArrayList<>();
         long generated = 0;
         for (Candidate c : samples.candidates()) {
             remoteCandidates.add(c);
-            out.add(new BlendResult.Sampled(config.memberLabel(p), c));
+            out.add(new Sample(config.memberLabel(p), c));
             generated += c.tokenCount();
         }
         count("sampling", Math.max(0, samples.promptTokens()), generated); // the prompt once, as for local members
@@ -486,7 +486,7 @@ final class BlendRun {
 
     /** The first sampled candidate with this text (for its finish reason and token probabilities). */
     Candidate candidateOf(String text) {
-        return sampled.stream().map(BlendResult.Sampled::candidate).filter(c -> c.text().strip().equals(text))
+        return sampled.stream().map(Sample::candidate).filter(c -> c.text().strip().equals(text))
                 .findFirst().orElse(null);
     }
 

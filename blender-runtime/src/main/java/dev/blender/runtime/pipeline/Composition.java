@@ -21,6 +21,8 @@ import java.util.Objects;
  * blender.blend(BlendRequest.builder().prompt("17+62=").composition(verified).build());
  * }</pre>
  *
+ * <p>Immutable, so thread-safe; its {@link Builder} is for one thread.
+ *
  * @param name   how results and tables name it
  * @param stages in the order they run
  */

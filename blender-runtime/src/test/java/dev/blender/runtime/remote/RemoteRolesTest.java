@@ -214,7 +214,7 @@ class RemoteRolesTest {
         try (Blender blender = arith().generator(ArithBlenders.arith("answerer-a"))
                 .judge(completions(judgeLlama), JudgeTemplate.arith(), "judge").build()) {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                    () -> blender.blend(BlendRequest.of("85+95=").withComposition(Composition.named("cascade:solve"))));
+                    () -> blender.blend(BlendRequest.builder().prompt("85+95=").composition(Composition.named("cascade:solve")).build()));
             assertTrue(e.getMessage().contains("solve needs a local judge") && e.getMessage().contains("judge"),
                     e.getMessage());
         }

@@ -188,7 +188,7 @@ public final class LatencyBench {
         int[] pieces = new int[1];
         // requests run one at a time here, so the process's time inside llama.cpp in between is this request's
         StageClock clock = new StageClock();
-        BlendResult r = b.blend(BlendRequest.of(prompts.get(prompt)).withComposition(composition).withSeed(seed),
+        BlendResult r = b.blend(BlendRequest.builder().prompt(prompts.get(prompt)).composition(composition).seed(seed).build(),
                 new BlendListener() {
                     @Override
                     public void onAnswer(String text) {

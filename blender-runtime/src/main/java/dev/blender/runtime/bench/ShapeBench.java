@@ -409,7 +409,7 @@ public final class ShapeBench {
                 }
             });
             progress.accept("one full-blend request");
-            blender.blend(BlendRequest.of(prompt).withComposition(fullBlend()).withSeed(99));
+            blender.blend(BlendRequest.builder().prompt(prompt).composition(fullBlend()).seed(99).build());
             steps.put("after one full-blend request", rssKib());
         }
         settings.put("rss_kib_after", steps);
@@ -464,9 +464,9 @@ public final class ShapeBench {
             // what each decodes, from one request of each (stated: random weights run to the limits); the
             // first requests also load every model and create its contexts, which is reported apart
             for (Composition c : List.of(single, full)) {
-                ModelPool.Stats before = blender.pool().stats();
-                BlendResult r = blender.blend(BlendRequest.of(prompt).withComposition(c).withSeed(99));
-                settings.put(c.name().replace('-', '_') + "_cold", cold(r, blender.pool().stats().since(before)));
+                ModelPool.Stats before = blender.poolStats();
+                BlendResult r = blender.blend(BlendRequest.builder().prompt(prompt).composition(c).seed(99).build());
+                settings.put(c.name().replace('-', '_') + "_cold", cold(r, blender.poolStats().since(before)));
                 // per stage: tokens generated, and every token put through a model (a judge's prompts and
                 // rationales are all decoding, counted as prompt)
                 Map<String, Map<String, Long>> byStage = new LinkedHashMap<>();
@@ -487,7 +487,7 @@ public final class ShapeBench {
                     .prompts(List.of(prompt)).runs(repeats).warmup(1).listener(new LatencyBench.Listener() {
                         @Override
                         public void measuring(int total) {
-                            poolAtStart[0] = blender.pool().stats();
+                            poolAtStart[0] = blender.poolStats();
                         }
 
                         @Override
@@ -502,7 +502,7 @@ public final class ShapeBench {
             settings.put("single_stages_p50_ms", stages(report.results().get(0).summary()));
             settings.put("full_blend_stages_p50_ms", stages(report.results().get(1).summary()));
             // a warm pool neither loads a model nor creates a context for a measured request
-            settings.put("pool_while_measuring", poolJson(blender.pool().stats().since(poolAtStart[0])));
+            settings.put("pool_while_measuring", poolJson(blender.poolStats().since(poolAtStart[0])));
             List<LatencyBench.Sample> measured = report.results().get(1).samples().stream().filter(x -> x.run() >= 0)
                     .toList();
             Map<String, Map<String, Double>> byStage = new LinkedHashMap<>();

@@ -1,12 +1,12 @@
 package dev.blender.runtime.cli;
 
 import dev.blender.nativebridge.CacheDir;
-import dev.blender.nativebridge.generation.Cancellation;
-import dev.blender.nativebridge.generation.Candidate;
+import dev.blender.runtime.pipeline.Cancellation;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.pipeline.Completion;
 import dev.blender.runtime.pipeline.Composition;
 import dev.blender.runtime.pipeline.CompositionJson;
 import java.io.FilterInputStream;
@@ -212,8 +212,8 @@ final class ChatCommand implements Callable<Integer> {
         running = cancel;
         RunCommand.AnswerStream stream = new RunCommand.AnswerStream(out);
         try {
-            BlendResult r = b.blend(BlendRequest.of(prompt).withComposition(strategy).withSeed(seed)
-                    .withCancellation(cancel), stream);
+            BlendResult r = b.blend(BlendRequest.builder().prompt(prompt).composition(strategy).seed(seed)
+                    .cancellation(cancel).build(), stream);
             out.println();
             last = r;
             requests++;
@@ -246,7 +246,7 @@ final class ChatCommand implements Callable<Integer> {
         for (Map.Entry<String, List<BlendResult.Sampled>> e : byModel.entrySet()) {
             out.println("  " + e.getKey() + ":");
             for (BlendResult.Sampled s : e.getValue()) {
-                Candidate c = s.candidate();
+                Completion c = s.candidate();
                 out.printf(Locale.ROOT, "    %-16s mean logprob %7.3f, %d tokens%n", quote(c.text().strip()),
                         c.meanLogProb(), c.tokenCount());
             }

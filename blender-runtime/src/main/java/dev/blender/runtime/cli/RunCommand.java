@@ -43,7 +43,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() {
         String prompt = prompt();
         try (Blender b = blender.open(System.err)) {
-            BlendRequest request = BlendRequest.of(prompt).withSeed(seed);
+            BlendRequest request = BlendRequest.builder().prompt(prompt).seed(seed).build();
             if (json) {
                 BlendResult r = b.blend(request);
                 System.out.println(toJson(r));

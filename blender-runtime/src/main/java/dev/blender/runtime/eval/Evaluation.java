@@ -1,9 +1,9 @@
 package dev.blender.runtime.eval;
 
-import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.Completion;
 import dev.blender.runtime.pipeline.Composition;
 import dev.blender.runtime.pipeline.SharedWork;
 import dev.blender.runtime.remote.RemoteException;
@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.regex.Pattern;
@@ -123,11 +124,13 @@ public final class Evaluation {
             List<String> in = groups.entrySet().stream().filter(g -> g.getValue().matcher(p.question()).find())
                     .map(Map.Entry::getKey).toList();
             SharedWork work = new SharedWork();
-            BlendRequest request = BlendRequest.of(p.question()).withSeed(seedOf(seed, i)).withSharedWork(work);
+            long problemSeed = seedOf(seed, i);
+            Function<Composition, BlendRequest> request = c -> BlendRequest.builder().prompt(p.question())
+                    .seed(problemSeed).sharedWork(work).composition(c).build();
             for (Composition c : compositions) {
                 BlendResult r;
                 try {
-                    r = blender.blend(request.withComposition(c));
+                    r = blender.blend(request.apply(c));
                 } catch (RemoteException e) {
                     throw new RemoteException("row " + c.name() + ", problem " + (i + 1) + " (" + p.question() + "): "
                             + e.getMessage(), e.retryable(), e);
@@ -138,8 +141,8 @@ public final class Evaluation {
                 listener.answered(i, p, c.name(), r, right);
             }
             if (pool != null) {
-                BlendResult r = blender.blend(request.withComposition(pool));
-                List<Candidate> candidates = r.candidates().stream().map(BlendResult.Sampled::candidate).toList();
+                BlendResult r = blender.blend(request.apply(pool));
+                List<Completion> candidates = r.candidates().stream().map(BlendResult.Sampled::candidate).toList();
                 long tokens = r.usage().totalTokens();
                 double ms = r.timings().totalMillis();
                 boolean any = candidates.stream().anyMatch(c -> right(c.text(), p));

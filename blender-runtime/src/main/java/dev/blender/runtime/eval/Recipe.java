@@ -59,7 +59,7 @@ public final class Recipe {
         AnswerChecker.named(this.checker);
         this.compositions = compositions == null ? null : List.copyOf(compositions);
         this.groups = Collections.unmodifiableMap(new LinkedHashMap<>(groups));
-        BlenderConfigJson.fromJson(configJson, base); // the configuration's own errors, at load time
+        BlenderConfigJson.fromJson(configJson.toString(), base); // the configuration's own errors, at load time
     }
 
     /** Shown in the output. */
@@ -69,7 +69,7 @@ public final class Recipe {
 
     /** The blender every row runs on: a new builder holding the recipe's configuration. */
     public BlenderConfig.Builder config() {
-        return BlenderConfigJson.fromJson(configJson, base);
+        return BlenderConfigJson.fromJson(configJson.toString(), base);
     }
 
     /** exact, gsm8k, nq-open or regex:PATTERN ({@link AnswerChecker#named}). */
@@ -135,7 +135,7 @@ public final class Recipe {
             compositions = new ArrayList<>();
             int i = 0;
             for (JsonNode c : eval.get("compositions")) {
-                compositions.add(CompositionJson.read(c, "composition-" + ++i));
+                compositions.add(CompositionJson.read(c.toString(), "composition-" + ++i));
             }
         }
         Map<String, Pattern> groups = new LinkedHashMap<>();

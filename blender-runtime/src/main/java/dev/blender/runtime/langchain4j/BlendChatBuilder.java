@@ -1,5 +1,6 @@
 package dev.blender.runtime.langchain4j;
 
+import dev.blender.runtime.pipeline.BlendService;
 import dev.blender.runtime.pipeline.Blender;
 import dev.blender.runtime.pipeline.Strategy;
 import java.util.List;
@@ -12,7 +13,7 @@ import java.util.List;
  * @param <B> the concrete builder
  */
 public abstract class BlendChatBuilder<B extends BlendChatBuilder<B>> {
-    Blender blender;
+    BlendService blender;
     Strategy strategy;
     Integer candidates;
     Integer topK;
@@ -29,8 +30,8 @@ public abstract class BlendChatBuilder<B extends BlendChatBuilder<B>> {
         return (B) this;
     }
 
-    /** The blender that answers (required). It stays the caller's to close. */
-    public B blender(Blender blender) {
+    /** The blender that answers (required): a {@link Blender} or your own service. It stays the caller's to close. */
+    public B blender(BlendService blender) {
         this.blender = blender;
         return self();
     }

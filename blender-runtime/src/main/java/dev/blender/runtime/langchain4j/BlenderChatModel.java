@@ -39,7 +39,7 @@ public final class BlenderChatModel implements ChatModel {
 
     @Override
     public ChatResponse doChat(ChatRequest chatRequest) {
-        return ChatBlend.response(blend.blender.blend(blend.request(chatRequest)));
+        return ChatBlend.response(blend.blender.blend(blend.request(chatRequest).build()));
     }
 
     /** The blend settings: {@link BlenderChatRequestParameters}, what a request does not set. */

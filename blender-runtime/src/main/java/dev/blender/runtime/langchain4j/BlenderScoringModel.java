@@ -1,10 +1,8 @@
 package dev.blender.runtime.langchain4j;
 
-import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.Rankings;
-import dev.blender.pairranker.reranker.RerankerScorer;
+import dev.blender.runtime.pipeline.BlendService;
 import dev.blender.runtime.pipeline.Blender;
-import dev.blender.runtime.pipeline.ModelPool;
 import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.output.Response;
 import dev.langchain4j.model.output.TokenUsage;
@@ -32,12 +30,12 @@ import java.util.Objects;
  *
  * <p>Token usage: input tokens are what went through the model (judge prompts and rationales, or
  * reranker sequences). Models and memory are the blender's (its pool); the blender stays the caller's to
- * close. Thread-safe: each call leases its own context.
+ * close. The scoring is {@link BlendService#score}'s. Thread-safe: each call leases its own context.
  */
 public final class BlenderScoringModel implements ScoringModel {
-    private final Blender blender;
+    private final BlendService blender;
 
-    private BlenderScoringModel(Blender blender) {
+    private BlenderScoringModel(BlendService blender) {
         this.blender = blender;
     }
 
@@ -53,54 +51,17 @@ public final class BlenderScoringModel implements ScoringModel {
         for (TextSegment s : segments) {
             texts.add(Objects.requireNonNull(s, "segment").text());
         }
-        return blender.config().judge() != null ? judged(query, texts) : reranked(query, texts);
-    }
-
-    private Response<List<Double>> judged(String query, List<String> texts) {
-        List<String> distinct = texts.stream().distinct().toList(); // TextSegment refuses blank text
-        double[] logits = new double[distinct.size()];
-        long tokens = 0;
-        if (distinct.size() > 1) {
-            // local or remote, the blender's own judge
-            Judged judged = blender.withJudge(() -> false, judge -> new Judged(
-                    Rankings.rank(judge, query, distinct, Aggregation.MAX_LOGITS).scores(), judge.tokensDecoded()));
-            logits = judged.scores();
-            tokens = judged.tokens();
-        }
-        List<Double> scores = new ArrayList<>(texts.size());
-        for (String t : texts) {
-            scores.add(sigmoid(logits[distinct.indexOf(t)] / 2));
-        }
-        return Response.from(scores, new TokenUsage(ChatBlend.count(tokens), 0));
-    }
-
-    private Response<List<Double>> reranked(String query, List<String> texts) {
-        try (ModelPool.Lease lease = blender.leaseRanker()) {
-            RerankerScorer reranker = new RerankerScorer(lease.context());
-            double[] s = reranker.score(query, texts);
-            long tokens = 0;
-            List<Double> scores = new ArrayList<>(s.length);
-            for (int i = 0; i < s.length; i++) {
-                scores.add(s[i]);
-                tokens += reranker.tokens(query, texts.get(i)).length;
-            }
-            return Response.from(scores, new TokenUsage(ChatBlend.count(tokens), 0));
-        }
-    }
-
-    private record Judged(double[] scores, long tokens) {}
-
-    private static double sigmoid(double x) {
-        return 1 / (1 + Math.exp(-x));
+        BlendService.Scores scores = blender.score(query, texts);
+        return Response.from(scores.scores(), new TokenUsage(ChatBlend.count(scores.tokens()), 0));
     }
 
     public static final class Builder {
-        private Blender blender;
+        private BlendService blender;
 
         private Builder() {}
 
         /** The blender whose judge or reranker scores (required). */
-        public Builder blender(Blender blender) {
+        public Builder blender(BlendService blender) {
             this.blender = blender;
             return this;
         }

@@ -1,10 +1,10 @@
 package dev.blender.runtime.langchain4j;
 
-import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.Cancellation;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.PartialResponse;
@@ -49,7 +49,7 @@ public final class BlenderStreamingChatModel implements StreamingChatModel {
     public void doChat(ChatRequest chatRequest, StreamingChatResponseHandler handler) {
         Objects.requireNonNull(handler, "handler");
         Cancellation cancellation = new Cancellation();
-        BlendRequest request = blend.request(chatRequest).withCancellation(cancellation);
+        BlendRequest request = blend.request(chatRequest).cancellation(cancellation).build();
         BlenderStreamingHandle handle = new BlenderStreamingHandle(cancellation);
         Thread.ofPlatform().daemon().name("blender-stream").start(() -> stream(request, handle, handler));
     }

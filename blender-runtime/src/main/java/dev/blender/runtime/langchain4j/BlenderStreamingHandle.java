@@ -1,6 +1,6 @@
 package dev.blender.runtime.langchain4j;
 
-import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.runtime.pipeline.Cancellation;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.langchain4j.model.chat.response.StreamingHandle;
 import java.util.concurrent.CompletableFuture;

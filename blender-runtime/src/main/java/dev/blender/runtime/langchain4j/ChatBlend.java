@@ -1,11 +1,11 @@
 package dev.blender.runtime.langchain4j;
 
-import dev.blender.nativebridge.ChatMessage;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlendResult;
-import dev.blender.runtime.pipeline.Blender;
+import dev.blender.runtime.pipeline.BlendService;
 import dev.blender.runtime.pipeline.BlenderConfig;
 import dev.blender.runtime.pipeline.Composition;
+import dev.blender.runtime.pipeline.Message;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.Content;
 import dev.langchain4j.data.message.SystemMessage;
@@ -30,7 +30,7 @@ import java.util.Objects;
  * unsupported features refused by name, and {@link BlendResult}s to {@link ChatResponse}s.
  */
 final class ChatBlend {
-    final Blender blender;
+    final BlendService blender;
     private final BlenderChatRequestParameters defaults;
 
     ChatBlend(BlendChatBuilder<?> b) {
@@ -44,9 +44,8 @@ final class ChatBlend {
                     + config.generators().size() + " generator model(s)");
         }
         // BlendRequest owns the ranges: a default that one request would be refused is refused here
-        BlendRequest checked = BlendRequest.of("?").withTemperature(toFloat(b.temperature)).withTopP(toFloat(b.topP))
-                .withMaxTokens(b.maxOutputTokens).withStop(b.stopSequences).withCandidatesPerModel(b.candidates)
-                .withTopK(b.topK);
+        BlendRequest checked = settings(BlendRequest.builder().prompt("?"), b.temperature, b.topP, b.maxOutputTokens,
+                b.stopSequences, b.candidates, b.topK).build();
         this.defaults = BlenderChatRequestParameters.builder()
                 .modelName(b.strategy != null ? b.strategy.id() : config.composition().name())
                 .temperature(b.temperature).topP(b.topP).maxOutputTokens(b.maxOutputTokens)
@@ -72,20 +71,46 @@ final class ChatBlend {
      * @throws IllegalArgumentException    a value out of range, an unknown strategy as the model name, or
      *                                     a conversation that does not end with the user's message
      */
-    BlendRequest request(ChatRequest chatRequest) {
+    BlendRequest.Builder request(ChatRequest chatRequest) {
         Objects.requireNonNull(chatRequest, "chatRequest");
         ChatRequestParameters given = chatRequest.parameters() != null ? chatRequest.parameters()
                 : DefaultChatRequestParameters.EMPTY;
         // ChatModel.chat has merged the defaults already; merging again keeps doChat right when called alone
         BlenderChatRequestParameters p = defaults.overrideWith(given);
         refuseUnsupported(p);
-        BlendRequest r = BlendRequest.ofMessages(messages(chatRequest.messages()))
-                .withComposition(strategy(p.modelName()))
-                .withTemperature(toFloat(p.temperature())).withTopP(toFloat(p.topP()))
-                .withMaxTokens(p.maxOutputTokens())
-                .withStop(p.stopSequences().isEmpty() ? null : p.stopSequences())
-                .withCandidatesPerModel(p.candidates()).withTopK(p.fuseTopK());
-        return p.seed() != null ? r.withSeed(p.seed()) : r;
+        BlendRequest.Builder r = BlendRequest.builder().messages(messages(chatRequest.messages()));
+        Composition strategy = strategy(p.modelName());
+        if (strategy != null) {
+            r.composition(strategy);
+        }
+        settings(r, p.temperature(), p.topP(), p.maxOutputTokens(), p.stopSequences().isEmpty() ? null : p.stopSequences(),
+                p.candidates(), p.fuseTopK());
+        return p.seed() != null ? r.seed(p.seed()) : r;
+    }
+
+    /** The sampling settings that are set (null: the blender's), checked by the request's builder. */
+    private static BlendRequest.Builder settings(BlendRequest.Builder r, Double temperature, Double topP,
+                                                 Integer maxTokens, List<String> stop, Integer candidates,
+                                                 Integer topK) {
+        if (temperature != null) {
+            r.temperature(toFloat(temperature));
+        }
+        if (topP != null) {
+            r.topP(toFloat(topP));
+        }
+        if (maxTokens != null) {
+            r.maxTokens(maxTokens);
+        }
+        if (stop != null) {
+            r.stop(stop);
+        }
+        if (candidates != null) {
+            r.candidatesPerModel(candidates);
+        }
+        if (topK != null) {
+            r.topK(topK);
+        }
+        return r;
     }
 
     private static Composition strategy(String modelName) {
@@ -126,14 +151,14 @@ final class ChatBlend {
         return new UnsupportedFeatureException(what + " is not supported by a blend");
     }
 
-    private static List<ChatMessage> messages(List<dev.langchain4j.data.message.ChatMessage> in) {
-        List<ChatMessage> out = new ArrayList<>(in.size());
+    private static List<Message> messages(List<dev.langchain4j.data.message.ChatMessage> in) {
+        List<Message> out = new ArrayList<>(in.size());
         for (dev.langchain4j.data.message.ChatMessage m : in) {
             out.add(switch (m) {
-                case SystemMessage s -> ChatMessage.system(s.text());
-                case UserMessage u -> ChatMessage.user(text(u));
+                case SystemMessage s -> Message.system(s.text());
+                case UserMessage u -> Message.user(text(u));
                 case AiMessage a when a.hasToolExecutionRequests() -> throw unsupported("an AiMessage with tool calls");
-                case AiMessage a -> ChatMessage.assistant(a.text() != null ? a.text() : "");
+                case AiMessage a -> Message.assistant(a.text() != null ? a.text() : "");
                 default -> throw unsupported("a " + m.type().name().toLowerCase(Locale.ROOT) + " message");
             });
         }
@@ -174,7 +199,7 @@ final class ChatBlend {
     }
 
     /** A context that filled up ended the answer for want of room, as a token budget does. */
-    static FinishReason finishReason(dev.blender.nativebridge.generation.FinishReason reason) {
+    static FinishReason finishReason(dev.blender.runtime.pipeline.Completion.FinishReason reason) {
         if (reason == null) {
             return null;
         }

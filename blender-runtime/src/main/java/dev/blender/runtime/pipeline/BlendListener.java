@@ -7,6 +7,9 @@ import java.util.List;
  * the candidates once sampled, their order once voted or ranked, and the end. Every method has an empty
  * default; implement what you show. Calls come on the thread that runs the blend, in order, never two at
  * once for one request; a listener that throws fails the blend with its exception.
+ *
+ * <p>Thread safety: one listener per request needs none; a listener shared by requests that run at once is
+ * called from their threads concurrently and must be thread-safe itself.
  */
 public interface BlendListener {
     /** Listens to nothing. */

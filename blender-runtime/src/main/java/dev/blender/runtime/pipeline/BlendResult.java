@@ -2,7 +2,8 @@ package dev.blender.runtime.pipeline;
 
 import dev.blender.nativebridge.generation.Candidate;
 import dev.blender.nativebridge.generation.SpeculationStats;
-import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.runtime.pipeline.Completion.FinishReason;
+import dev.blender.runtime.pipeline.Completion.Speculation;
 import java.util.List;
 
 /**
@@ -27,9 +28,11 @@ import java.util.List;
  * @param failures   the members that failed to answer (remote members: a dead server, a timeout, an error
  *                   status) and why, in the order they failed; the blend answered without them
  * @param notes      what the result should be read with: approximations remote members made (see {@link Note})
+ *
+ * <p>Immutable, so thread-safe.
  */
 public record BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked,
-                          String orderedBy, Candidate fused, boolean escalated, Timings timings, Usage usage,
+                          String orderedBy, Completion fused, boolean escalated, Timings timings, Usage usage,
                           FinishReason finishReason, List<String> routed, List<MemberFailure> failures,
                           List<Note> notes) {
 
@@ -44,20 +47,13 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
      */
     public record Note(String kind, String message, double value) {}
 
-    /** A result with no notes. */
-    public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked, String orderedBy,
-                       Candidate fused, boolean escalated, Timings timings, Usage usage, FinishReason finishReason,
-                       List<String> routed, List<MemberFailure> failures) {
-        this(strategy, answer, candidates, ranked, orderedBy, fused, escalated, timings, usage, finishReason, routed,
-                failures, List.of());
-    }
-
-    /** A result in which every member answered. */
-    public BlendResult(String strategy, String answer, List<Sampled> candidates, List<Ranked> ranked, String orderedBy,
-                       Candidate fused, boolean escalated, Timings timings, Usage usage, FinishReason finishReason,
-                       List<String> routed) {
-        this(strategy, answer, candidates, ranked, orderedBy, fused, escalated, timings, usage, finishReason, routed,
-                List.of());
+    /** A blend's result from what it holds inside: candidates with their token ids, the loops' finish reason. */
+    BlendResult(String strategy, String answer, List<Sample> candidates, List<Ranked> ranked, String orderedBy,
+                Candidate fused, boolean escalated, Timings timings, Usage usage,
+                dev.blender.nativebridge.generation.FinishReason finishReason, List<String> routed,
+                List<MemberFailure> failures, List<Note> notes) {
+        this(strategy, answer, Sample.toResults(candidates), ranked, orderedBy, Completion.of(fused), escalated, timings,
+                usage, Completion.reason(finishReason), routed, failures, notes);
     }
 
     /**
@@ -79,14 +75,10 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
      *
      * @param thinking what the model thought before answering; empty for a model that does not reason
      */
-    public record Sampled(String model, Candidate candidate, String thinking) {
+    public record Sampled(String model, Completion candidate, String thinking) {
         public Sampled {
+            java.util.Objects.requireNonNull(candidate, "candidate");
             java.util.Objects.requireNonNull(thinking, "thinking");
-        }
-
-        /** A candidate with no thinking part. */
-        public Sampled(String model, Candidate candidate) {
-            this(model, candidate, "");
         }
     }
 
@@ -106,14 +98,19 @@ public record BlendResult(String strategy, String answer, List<Sampled> candidat
      * {@code speculation}: what drafting from the candidates saved the stage (the fuser's tokens checked in
      * batches rather than generated one by one); all zero where the stage drafted nothing.
      */
-    public record StageUsage(String stage, long promptTokens, long generatedTokens, SpeculationStats speculation) {
+    public record StageUsage(String stage, long promptTokens, long generatedTokens, Speculation speculation) {
         public StageUsage {
             java.util.Objects.requireNonNull(speculation, "speculation");
         }
 
         /** A stage that drafted nothing. */
         public StageUsage(String stage, long promptTokens, long generatedTokens) {
-            this(stage, promptTokens, generatedTokens, SpeculationStats.NONE);
+            this(stage, promptTokens, generatedTokens, Speculation.NONE);
+        }
+
+        /** A stage's usage as the token loops count it. */
+        StageUsage(String stage, long promptTokens, long generatedTokens, SpeculationStats speculation) {
+            this(stage, promptTokens, generatedTokens, Speculation.of(speculation));
         }
 
         public long totalTokens() {

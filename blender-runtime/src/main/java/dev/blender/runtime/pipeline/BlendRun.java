@@ -58,7 +58,7 @@ final class BlendRun {
     double rankingMillis;
     double fusionMillis;
 
-    final List<BlendResult.Sampled> sampled = new ArrayList<>();
+    final List<Sample> sampled = new ArrayList<>();
     /** The member that wrote each of {@link #sampled}, position by position. */
     final List<Member> sampledBy = new ArrayList<>();
     List<String> order = List.of();
@@ -163,7 +163,7 @@ final class BlendRun {
 
     List<BlendResult.Ranked> ranked() {
         Map<String, List<String>> models = new LinkedHashMap<>();
-        for (BlendResult.Sampled s : sampled) {
+        for (Sample s : sampled) {
             models.computeIfAbsent(s.candidate().text().strip(), t -> new ArrayList<>()).add(s.model());
         }
         List<BlendResult.Ranked> out = new ArrayList<>();
@@ -255,14 +255,14 @@ final class BlendRun {
         int threads = parallel ? Math.max(1, ContextOptions.automaticThreads() / local.size()) : 0;
         AtomicBoolean abandoned = new AtomicBoolean();
         BooleanSupplier stop = () -> abandoned.get() || isCancelled();
-        Map<Member, CompletableFuture<List<BlendResult.Sampled>>> async = new LinkedHashMap<>();
+        Map<Member, CompletableFuture<List<Sample>>> async = new LinkedHashMap<>();
         for (Member m : models) {
             if (m instanceof Member.Remote || parallel) {
                 async.put(m, CompletableFuture.supplyAsync(() -> sample(m, n, chosen, threads, TokenListener.NONE, stop),
                         blender.members));
             }
         }
-        Map<Member, List<BlendResult.Sampled>> byModel = new HashMap<>();
+        Map<Member, List<Sample>> byModel = new HashMap<>();
         List<BlendResult.MemberFailure> failed = new ArrayList<>();
         try {
             for (Member m : models) {
@@ -270,9 +270,9 @@ final class BlendRun {
                     byModel.put(m, sample(m, n, chosen, 0, answerTokens, stop));
                 }
             }
-            for (Map.Entry<Member, CompletableFuture<List<BlendResult.Sampled>>> e : async.entrySet()) {
+            for (Map.Entry<Member, CompletableFuture<List<Sample>>> e : async.entrySet()) {
                 try {
-                    List<BlendResult.Sampled> got = join(e.getValue());
+                    List<Sample> got = join(e.getValue());
                     byModel.put(e.getKey(), got);
                     if (streams) {
                         // the one answer, all at once, on the blend's thread as a local one streams
@@ -285,10 +285,10 @@ final class BlendRun {
         } finally {
             abandoned.set(true); // a local member's error ends this stage: remote requests still out stop
         }
-        List<BlendResult.Sampled> out = new ArrayList<>();
+        List<Sample> out = new ArrayList<>();
         List<Member> by = new ArrayList<>();
         for (Member m : models) {
-            for (BlendResult.Sampled s : byModel.getOrDefault(m, List.of())) { // in generator order, as sampled one by one
+            for (Sample s : byModel.getOrDefault(m, List.of())) { // in generator order, as sampled one by one
                 out.add(s);
                 by.add(m);
             }
@@ -304,14 +304,14 @@ final class BlendRun {
         sampled.addAll(out);
         sampledBy.addAll(by);
         List<String> fresh = new ArrayList<>(order);
-        for (BlendResult.Sampled s : out) {
+        for (Sample s : out) {
             String t = s.candidate().text().strip();
             if (!t.isBlank() && !fresh.contains(t)) {
                 fresh.add(t);
             }
         }
         setOrder(fresh, "sampling", Map.of());
-        listener.onCandidates(List.copyOf(sampled));
+        listener.onCandidates(Sample.toResults(sampled));
     }
 
     /**
@@ -320,7 +320,7 @@ final class BlendRun {
      *
      * @throws RemoteException a remote member did not answer (after its retries)
      */
-    List<BlendResult.Sampled> sample(Member m, int perModel, SamplerOptions sampler, int threads, TokenListener tokens,
+    List<Sample> sample(Member m, int perModel, SamplerOptions sampler, int threads, TokenListener tokens,
                                      BooleanSupplier abandoned) {
         Seat.Drawn d = draw(m, perModel, sampler, maxTokens(), threads, tokens, abandoned, true);
         count("sampling", d.promptTokens(), d.generatedTokens()); // the prompt is decoded once for all candidates
@@ -334,7 +334,7 @@ final class BlendRun {
         Seat.Drawn d = blender.seat(m).sample(new Seat.Ask(generatorMessages(), config.generatorText(request.prompt()),
                 n, sampler, maxTokens, stop(), request.seed(), request.cancellation(), abandoned,
                 share ? request.topLogprobs() : 0, threads, share ? request.sharedWork() : null), tokens);
-        for (BlendResult.Sampled s : d.sampled()) {
+        for (Sample s : d.sampled()) {
             checkedCandidate(s.candidate());
         }
         reuse(d.reusedMillis());

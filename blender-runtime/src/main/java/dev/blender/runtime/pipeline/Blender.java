@@ -5,9 +5,11 @@ import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.LlamaBackend;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.PoolingType;
-import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.pairranker.CachingPairRanker;
+import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.PairRanker;
+import dev.blender.pairranker.Rankings;
+import dev.blender.pairranker.reranker.RerankerScorer;
 import dev.blender.pairranker.embedding.EmbeddingConsensusScorer;
 import dev.blender.runtime.member.Member;
 import dev.blender.runtime.remote.OpenAiClient;
@@ -41,8 +43,9 @@ import java.util.function.Function;
  * }</pre>
  *
  * <p>Thread-safe: requests may run concurrently; each takes its own contexts from the model pool.
+ * {@link #close()} while requests run lets them return their contexts first.
  */
-public final class Blender implements AutoCloseable {
+public final class Blender implements BlendService {
     private final BlenderConfig config;
     private final ModelPool pool;
     private final ExecutorService async = Executors.newVirtualThreadPerTaskExecutor();
@@ -98,22 +101,12 @@ public final class Blender implements AutoCloseable {
         return new Blender(Objects.requireNonNull(config, "config"));
     }
 
+    @Override
     public BlenderConfig config() {
         return config;
     }
 
-    /** Answers a request. */
-    public BlendResult blend(BlendRequest request) {
-        return blend(request, BlendListener.NONE);
-    }
-
-    /**
-     * Answers a request, telling {@code listener} what happens as it happens: the answer as it is
-     * decoded (see {@link BlendListener#onAnswer}), each stage, the candidates, their order, the end.
-     *
-     * @throws CancellationException the request's cancellation was set
-     * @throws IllegalArgumentException the composition needs a model this blender lacks
-     */
+    @Override
     public BlendResult blend(BlendRequest request, BlendListener listener) {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
@@ -146,21 +139,12 @@ public final class Blender implements AutoCloseable {
         }
     }
 
-    /** Answers on a virtual thread; cancelling the future cancels the request at its next step. */
-    public CompletableFuture<BlendResult> blendAsync(BlendRequest request) {
-        return blendAsync(request, BlendListener.NONE);
-    }
-
-    /**
-     * Answers on a virtual thread and streams to {@code listener} from there (see {@link #blend(BlendRequest,
-     * BlendListener)}); cancelling the future cancels the request at its next step, and the listener then
-     * hears {@link BlendListener#onError} with a {@link CancellationException}.
-     */
+    @Override
     public CompletableFuture<BlendResult> blendAsync(BlendRequest request, BlendListener listener) {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(listener, "listener");
-        Cancellation cancel = request.cancellation() != null ? request.cancellation() : new Cancellation();
-        BlendRequest withCancel = request.withCancellation(cancel);
+        BlendRequest withCancel = request.cancellable(new Cancellation());
+        Cancellation cancel = withCancel.cancellationHandle();
         CompletableFuture<BlendResult> future = new CompletableFuture<>() {
             @Override
             public boolean cancel(boolean mayInterrupt) {
@@ -178,10 +162,7 @@ public final class Blender implements AutoCloseable {
         return future;
     }
 
-    /**
-     * Loads every configured model now instead of on the first request, reporting each before it loads
-     * ({@code progress.accept(done, total, file)}); for progress bars in interactive tools.
-     */
+    @Override
     public void warmUp(WarmUpListener progress) {
         // remote members load nothing here: their servers hold them
         List<Path> all = new ArrayList<>(config.generators().stream().filter(g -> config.remote(g).isEmpty()).toList());
@@ -202,12 +183,6 @@ public final class Blender implements AutoCloseable {
             }
         }
         progress.loading(all.size(), all.size(), null);
-    }
-
-    /** Progress of {@link #warmUp}: {@code file} is null once all are loaded. */
-    @FunctionalInterface
-    public interface WarmUpListener {
-        void loading(int done, int total, Path file);
     }
 
     /** Closes every loaded model (after running requests return theirs). Idempotent. */
@@ -234,7 +209,7 @@ public final class Blender implements AutoCloseable {
      *
      * @throws IllegalStateException neither a judge nor a reranker is configured
      */
-    public ModelPool.Lease leaseRanker() {
+    ModelPool.Lease leaseRanker() {
         Path model = config.judge() != null ? config.judge() : config.reranker();
         if (model == null) {
             throw new IllegalStateException("this blender has no judge or reranker to rank with");
@@ -269,7 +244,7 @@ public final class Blender implements AutoCloseable {
      * @param cancelled polled between decodes or requests; true ends the judging with a CancellationException
      * @throws IllegalStateException the configuration has no judge
      */
-    public <T> T withJudge(BooleanSupplier cancelled, Function<PairRanker, T> use) {
+    <T> T withJudge(BooleanSupplier cancelled, Function<PairRanker, T> use) {
         Member judge = config.judgeMember();
         if (judge == null) {
             throw new IllegalStateException("this blender has no judge");
@@ -294,9 +269,59 @@ public final class Blender implements AutoCloseable {
         }
     }
 
-    /** The model pool (for statistics). */
-    public ModelPool pool() {
+    /** The model pool. */
+    ModelPool pool() {
         return pool;
+    }
+
+    @Override
+    public ModelPool.Stats poolStats() {
+        return pool.stats();
+    }
+
+    @Override
+    public Scores score(String query, List<String> texts) {
+        Objects.requireNonNull(query, "query");
+        List<String> all = List.copyOf(texts);
+        if (config.judge() != null) {
+            return judged(query, all);
+        }
+        if (config.reranker() != null) {
+            return reranked(query, all);
+        }
+        throw new IllegalStateException("this blender has no judge or reranker to score with");
+    }
+
+    private Scores judged(String query, List<String> texts) {
+        List<String> distinct = texts.stream().distinct().toList();
+        double[] logits = new double[distinct.size()];
+        long tokens = 0;
+        if (distinct.size() > 1) {
+            record Judged(double[] scores, long tokens) {}
+            Judged judged = withJudge(() -> false, judge -> new Judged(
+                    Rankings.rank(judge, query, distinct, Aggregation.MAX_LOGITS).scores(), judge.tokensDecoded()));
+            logits = judged.scores();
+            tokens = judged.tokens();
+        }
+        List<Double> scores = new ArrayList<>(texts.size());
+        for (String t : texts) {
+            scores.add(1 / (1 + Math.exp(-logits[distinct.indexOf(t)] / 2)));
+        }
+        return new Scores(scores, tokens);
+    }
+
+    private Scores reranked(String query, List<String> texts) {
+        try (ModelPool.Lease lease = leaseRanker()) {
+            RerankerScorer reranker = new RerankerScorer(lease.context());
+            double[] s = reranker.score(query, texts);
+            long tokens = 0;
+            List<Double> scores = new ArrayList<>(s.length);
+            for (int i = 0; i < s.length; i++) {
+                scores.add(s[i]);
+                tokens += reranker.tokens(query, texts.get(i)).length;
+            }
+            return new Scores(scores, tokens);
+        }
     }
 
     ContextOptions generatorContext(Member member, int sequences) {

@@ -81,7 +81,7 @@ public final class BlenderConfigJson {
      */
     public static BlenderConfig.Builder loadBuilder(Path file) {
         try {
-            return fromJson(tree(file), file.toAbsolutePath().getParent());
+            return fromTree(tree(file), file.toAbsolutePath().getParent());
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("configuration " + file + ": " + e.getMessage(), e);
         }
@@ -96,8 +96,23 @@ public final class BlenderConfigJson {
         }
     }
 
+    /**
+     * A builder from a configuration's JSON text (what a file holds); model paths resolve against {@code base}.
+     *
+     * @throws IllegalArgumentException the text is not JSON, or has an unknown key or role, or a bad value
+     */
+    public static BlenderConfig.Builder fromJson(String json, Path base) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("the configuration is not valid JSON: " + e.getMessage());
+        }
+        return fromTree(root, base);
+    }
+
     /** A builder from a parsed configuration; model paths resolve against {@code base}. */
-    public static BlenderConfig.Builder fromJson(JsonNode root, Path base) {
+    static BlenderConfig.Builder fromTree(JsonNode root, Path base) {
         if (!root.isObject()) {
             throw new IllegalArgumentException("a configuration is a JSON object, was " + root);
         }
@@ -112,7 +127,7 @@ public final class BlenderConfigJson {
         }
         if (root.has("strategy")) {
             try {
-                b.composition(CompositionJson.read(root.get("strategy"), "custom"));
+                b.composition(CompositionJson.fromTree(root.get("strategy"), "custom"));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("strategy: " + e.getMessage(), e);
             }

@@ -18,8 +18,10 @@ import java.util.Objects;
  * <pre>{@code
  * Composition verified = Composition.builder("verified-fusion")
  *         .sample().rank(Aggregation.MAX_LOGITS, 3).fuse(3).verify().build();
- * blender.blend(BlendRequest.of("17+62=").withComposition(verified));
+ * blender.blend(BlendRequest.builder().prompt("17+62=").composition(verified).build());
  * }</pre>
+ *
+ * <p>Immutable, so thread-safe; its {@link Builder} is for one thread.
  *
  * @param name   how results and tables name it
  * @param stages in the order they run

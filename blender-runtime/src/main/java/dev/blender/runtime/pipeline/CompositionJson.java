@@ -55,12 +55,12 @@ public final class CompositionJson {
     public static Composition parse(String text) {
         String t = text.strip();
         if (t.startsWith("{") || t.startsWith("[")) {
-            return read(tree(t, "the composition"), "custom");
+            return fromTree(tree(t, "the composition"), "custom");
         }
         if (t.endsWith(".json")) {
             Path file = Path.of(t);
             try {
-                return read(tree(Files.readString(file), file.toString()), fileName(file));
+                return fromTree(tree(Files.readString(file), file.toString()), fileName(file));
             } catch (IOException e) {
                 throw new IllegalArgumentException("composition file " + file + " cannot be read: " + e.getMessage());
             }
@@ -132,8 +132,18 @@ public final class CompositionJson {
         }
     }
 
+    /**
+     * A composition from JSON text: a name ({@code "full-blend"}), an array of stages, or an object with a name
+     * and stages; {@code defaultName} names an unnamed array.
+     *
+     * @throws IllegalArgumentException what is wrong, naming the stage and key
+     */
+    public static Composition read(String json, String defaultName) {
+        return fromTree(tree(json, "the composition"), defaultName);
+    }
+
     /** A composition from a JSON value; {@code defaultName} names an unnamed array. */
-    public static Composition read(JsonNode node, String defaultName) {
+    static Composition fromTree(JsonNode node, String defaultName) {
         if (node.isTextual()) {
             return Composition.named(node.asText());
         }
@@ -292,17 +302,17 @@ public final class CompositionJson {
         return text == null ? absent : Names.constant(type, text, stage + ": " + key);
     }
 
-    /** The composition as JSON (what {@link #read} reads back). */
-    public static ObjectNode write(Composition c) {
+    /** The composition as JSON text (what {@link #read} and {@link #parse} read back). */
+    public static String write(Composition c) {
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         root.put("name", c.name());
         ArrayNode stages = root.putArray("stages");
-        c.stages().forEach(s -> stages.add(write(s)));
-        return root;
+        c.stages().forEach(s -> stages.add(tree(s)));
+        return root.toString();
     }
 
     /** One stage as JSON. */
-    public static ObjectNode write(Stage s) {
+    static ObjectNode tree(Stage s) {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("stage", s.id());
         switch (s) {
@@ -405,7 +415,7 @@ public final class CompositionJson {
     /** One stage on one line: {@code rank(aggregation max-logits, topK 3)}. */
     static String describe(Stage s) {
         List<String> parts = new ArrayList<>();
-        write(s).fields().forEachRemaining(e -> {
+        tree(s).fields().forEachRemaining(e -> {
             if (!e.getKey().equals("stage")) {
                 parts.add(e.getKey() + " " + (e.getValue().isTextual() ? e.getValue().asText() : e.getValue().toString()));
             }

@@ -61,7 +61,7 @@ sealed interface Seat permits Seat.Local, Seat.Remote {
      *
      * @param reusedMillis the wall time of samples taken from the shared work (0 when sampled now)
      */
-    record Drawn(List<BlendResult.Sampled> sampled, long promptTokens, long generatedTokens, double reusedMillis) {
+    record Drawn(List<Sample> sampled, long promptTokens, long generatedTokens, double reusedMillis) {
         public Drawn {
             sampled = List.copyOf(sampled);
         }
@@ -119,11 +119,11 @@ sealed interface Seat permits Seat.Local, Seat.Remote {
                 } else {
                     samples = sampled(lease, generation, tokens);
                 }
-                List<BlendResult.Sampled> out = new ArrayList<>();
+                List<Sample> out = new ArrayList<>();
                 for (Candidate c : samples.candidates()) {
                     // ranking, voting and fusion read a reasoning model's answer, not its thoughts
                     var split = Generator.answer(lease.model(), prompt, c.text());
-                    out.add(new BlendResult.Sampled(member.label(),
+                    out.add(new Sample(member.label(),
                             split.answer().equals(c.text()) ? c : c.withText(split.answer()), split.thinking()));
                 }
                 // the prompt is decoded once for all candidates
@@ -190,9 +190,9 @@ sealed interface Seat permits Seat.Local, Seat.Remote {
                 samples = asked(remote, ask);
             }
             tokens.onToken(0, -1, samples.candidates().get(0).text()); // not streamed over HTTP: the answer at once
-            List<BlendResult.Sampled> out = new ArrayList<>();
+            List<Sample> out = new ArrayList<>();
             for (Candidate c : samples.candidates()) {
-                out.add(new BlendResult.Sampled(member.label(), c));
+                out.add(new Sample(member.label(), c));
             }
             // the prompt once, as for local members
             return new Drawn(out, Math.max(0, samples.promptTokens()), samples.generatedTokens(), reused);

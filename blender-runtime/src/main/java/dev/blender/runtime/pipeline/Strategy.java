@@ -1,6 +1,6 @@
 package dev.blender.runtime.pipeline;
 
-/** How a {@link Blender} answers a request. */
+/** How a {@link Blender} answers a request. Constants, so thread-safe. */
 public enum Strategy {
     /** The first generator alone: the baseline every blend must beat. */
     SINGLE,

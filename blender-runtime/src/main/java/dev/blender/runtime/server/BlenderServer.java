@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.blender.nativebridge.chat.ChatTemplateException;
 import dev.blender.runtime.pipeline.BlendListener;
 import dev.blender.runtime.pipeline.BlendResult;
+import dev.blender.runtime.pipeline.BlendService;
 import dev.blender.runtime.pipeline.Blender;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -63,7 +64,7 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
 
     private enum State { LOADING, READY, FAILED }
 
-    private final Blender blender;
+    private final BlendService blender;
     private final String host;
     private final int requestedPort;
     private final int maxConcurrent;
@@ -117,13 +118,14 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
         this.models = ServedModels.of(b.modelId, blender.config());
     }
 
-    public static Builder builder(Blender blender) {
+    /** A server for {@code blender} (a {@link Blender}, or your own {@link BlendService}). */
+    public static Builder builder(BlendService blender) {
         return new Builder(blender);
     }
 
     /** Settings of a server; every value is checked when set. */
     public static final class Builder {
-        private final Blender blender;
+        private final BlendService blender;
         private String host = "127.0.0.1";
         private int port = 8080;
         private int maxConcurrent = 1;
@@ -136,7 +138,7 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
         private int maxConnections = 1024;
         private Runnable loader;
 
-        private Builder(Blender blender) {
+        private Builder(BlendService blender) {
             this.blender = Objects.requireNonNull(blender, "blender");
         }
 
@@ -546,7 +548,8 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
 
     /** Queues a completion for a worker; true when queued (the worker answers it). */
     private boolean submit(Exchange ex, CompletionRequest.Kind kind) {
-        CompletionRequest request = CompletionRequest.parse(mapper, ex.request.body(), kind, models, blender.config());
+        CompletionRequest request = CompletionRequest.parse(mapper, ex.request.body(), kind, models, blender.config(),
+                ex.cancellation());
         switch (state) {
             case LOADING -> throw new ApiException(503, "server_error", null, "model_loading",
                     "the models are loading; retry shortly", RETRY_AFTER_SECONDS);
@@ -598,7 +601,7 @@ public final class BlenderServer implements AutoCloseable, HttpConnection.Handle
             if (ex.cancellation().isCancelled()) {
                 throw new CancellationException("the client left while its request waited");
             }
-            BlendResult r = blender.blend(request.blend().withCancellation(ex.cancellation()), tokens);
+            BlendResult r = blender.blend(request.blend(), tokens);
             if (stream != null) {
                 stream.finish(r);
             } else {

@@ -3,10 +3,11 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.generation.GenerationRequest;
 import dev.blender.runtime.pipeline.BlendRequest;
 import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.pipeline.Cancellation;
+import dev.blender.runtime.pipeline.Message;
 import dev.blender.runtime.pipeline.Composition;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -15,7 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.BiFunction;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -63,8 +64,9 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
             "echo", v -> v.isBoolean() && !v.asBoolean(),
             "best_of", v -> v.isIntegralNumber() && v.asInt() == 1);
 
+    /** The request in a body; {@code cancellation} stops its blend (the client left, the server closes). */
     static CompletionRequest parse(ObjectMapper mapper, byte[] body, Kind kind, ServedModels models,
-                                   BlenderConfig config) {
+                                   BlenderConfig config, Cancellation cancellation) {
         JsonNode root;
         try {
             root = mapper.readTree(body);
@@ -94,8 +96,12 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
         }
         ServedModels.Member member = models.resolve(model);
 
-        BlendRequest request = kind == Kind.CHAT ? BlendRequest.ofMessages(messages(root))
-                : BlendRequest.of(prompt(root));
+        BlendRequest.Builder request = BlendRequest.builder().cancellation(cancellation);
+        if (kind == Kind.CHAT) {
+            request.messages(messages(root));
+        } else {
+            request.prompt(prompt(root));
+        }
         Integer n = integer(root, "n");
         if (n != null && n != 1) {
             throw ApiException.badRequest("n", "only n = 1 is supported (the blend gives one answer), was " + n);
@@ -126,13 +132,13 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
             maxTokens = integer(root, "max_completion_tokens");
         }
         String maxName = present(root, "max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
-        request = apply(request, maxName, maxTokens, BlendRequest::withMaxTokens);
-        request = apply(request, "temperature", number(root, "temperature"), BlendRequest::withTemperature);
-        request = apply(request, "top_p", number(root, "top_p"), BlendRequest::withTopP);
-        request = apply(request, "stop", stop(root), BlendRequest::withStop);
+        apply(request, maxName, maxTokens, BlendRequest.Builder::maxTokens);
+        apply(request, "temperature", number(root, "temperature"), BlendRequest.Builder::temperature);
+        apply(request, "top_p", number(root, "top_p"), BlendRequest.Builder::topP);
+        apply(request, "stop", stop(root), BlendRequest.Builder::stop);
         Long seed = longValue(root, "seed");
         long s = seed != null ? seed : ThreadLocalRandom.current().nextLong(1L << 53); // exact in a JSON double
-        request = request.withSeed(s);
+        request.seed(s);
 
         Integer logprobs = logprobs(root, kind);
 
@@ -158,9 +164,9 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
                     throw ApiException.badRequest("blender.strategy", e.getMessage());
                 }
             }
-            request = apply(request, "blender.candidates", integer(ext, "candidates", "blender.candidates"),
-                    BlendRequest::withCandidatesPerModel);
-            request = apply(request, "blender.top_k", integer(ext, "top_k", "blender.top_k"), BlendRequest::withTopK);
+            apply(request, "blender.candidates", integer(ext, "candidates", "blender.candidates"),
+                    BlendRequest.Builder::candidatesPerModel);
+            apply(request, "blender.top_k", integer(ext, "top_k", "blender.top_k"), BlendRequest.Builder::topK);
             returnCandidates = bool(ext, "return_candidates", "blender.return_candidates");
         }
         if (member != null) {
@@ -171,7 +177,7 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
                         + models.blendId() + "' for " + alone.name());
             }
             strategy = alone;
-            request = request.withGenerator(member.path());
+            request.generator(member.path());
         }
         boolean alone = member != null && strategy.stages().equals(Composition.named("single").stages());
         boolean exact = kind == Kind.TEXT && alone;
@@ -194,16 +200,16 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
                 throw ApiException.badRequest(param, "'" + param + "' is not streamed: ask without stream");
             }
             // the chosen tokens' own entries come with the top list: at least one alternative is asked for
-            request = request.withTopLogprobs(Math.max(1, logprobs));
+            request.topLogprobs(Math.max(1, logprobs));
         }
         if (strategy != null) {
             if (!config.supports(strategy)) {
                 throw ApiException.badRequest("blender.strategy", "strategy " + strategy.name()
                         + " needs generators this blend lacks; it has " + config.generatorNames());
             }
-            request = request.withComposition(strategy);
+            request.composition(strategy);
         }
-        return new CompletionRequest(kind, model, request, s, stream, includeUsage, returnCandidates, logprobs, exact);
+        return new CompletionRequest(kind, model, request.build(), s, stream, includeUsage, returnCandidates, logprobs, exact);
     }
 
     /** The strategy that will run. */
@@ -248,24 +254,24 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
     }
 
     /** The request with one value set, when the client gave it; a value out of range is a 400 naming it. */
-    private static <T> BlendRequest apply(BlendRequest request, String param, T value,
-                                          BiFunction<BlendRequest, T, BlendRequest> with) {
+    private static <T> void apply(BlendRequest.Builder request, String param, T value,
+                                  BiConsumer<BlendRequest.Builder, T> with) {
         if (value == null) {
-            return request;
+            return;
         }
         try {
-            return with.apply(request, value);
+            with.accept(request, value);
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest(param, param + ": " + e.getMessage());
         }
     }
 
-    private static List<ChatMessage> messages(JsonNode root) {
+    private static List<Message> messages(JsonNode root) {
         JsonNode list = present(root, "messages");
         if (list == null || !list.isArray() || list.isEmpty()) {
             throw ApiException.badRequest("messages", "'messages' must be a non-empty array");
         }
-        List<ChatMessage> out = new ArrayList<>();
+        List<Message> out = new ArrayList<>();
         for (int i = 0; i < list.size(); i++) {
             JsonNode m = list.get(i);
             String at = "messages[" + i + "]";
@@ -282,7 +288,7 @@ record CompletionRequest(Kind kind, String model, BlendRequest blend, long seed,
                 default -> throw ApiException.badRequest(at + ".role", "role '" + role
                         + "' is not supported (system, developer, user, assistant)");
             };
-            out.add(new ChatMessage(role, content(m.get("content"), at + ".content")));
+            out.add(new Message(role, content(m.get("content"), at + ".content")));
         }
         if (!out.getLast().role().equals("user")) {
             throw ApiException.badRequest("messages", "the last message must be the user's, was "

@@ -1,6 +1,6 @@
 package dev.blender.runtime.server;
 
-import dev.blender.nativebridge.generation.Cancellation;
+import dev.blender.runtime.pipeline.Cancellation;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

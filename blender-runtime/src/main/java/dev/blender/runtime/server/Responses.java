@@ -3,12 +3,13 @@ package dev.blender.runtime.server;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.blender.nativebridge.generation.Candidate;
-import dev.blender.nativebridge.generation.FinishReason;
-import dev.blender.nativebridge.generation.TopLogprobs;
 import java.nio.charset.StandardCharsets;
 import dev.blender.runtime.pipeline.BlendResult;
 import dev.blender.runtime.pipeline.BlenderConfig;
+import dev.blender.runtime.pipeline.Completion;
+import dev.blender.runtime.pipeline.Completion.Alternative;
+import dev.blender.runtime.pipeline.Completion.FinishReason;
+import dev.blender.runtime.pipeline.Completion.TokenLogprobs;
 
 /** The JSON bodies of OpenAI's completion objects, chunks, model list and usage, for a blend. */
 final class Responses {
@@ -23,7 +24,7 @@ final class Responses {
         ObjectNode root = head(req, id, created, req.kind().object);
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
-        Candidate by = answerCandidate(r);
+        Completion by = answerCandidate(r);
         String text = req.exact() && by != null ? by.text() : r.answer();
         if (req.kind() == CompletionRequest.Kind.CHAT) {
             choice.putObject("message").put("role", "assistant").put("content", text).putNull("refusal");
@@ -43,7 +44,7 @@ final class Responses {
     }
 
     /** The candidate that wrote the answer: the first whose text is the answer (a generator alone has one). */
-    static Candidate answerCandidate(BlendResult r) {
+    static Completion answerCandidate(BlendResult r) {
         return r.candidates().stream().map(BlendResult.Sampled::candidate)
                 .filter(c -> c.text().strip().equals(r.answer())).findFirst().orElse(null);
     }
@@ -52,10 +53,10 @@ final class Responses {
      * OpenAI's chat shape: per token (the end of generation included, as {@code </s>}, where the model ended
      * the answer) its text, log-probability, UTF-8 bytes and the {@code n} most likely tokens.
      */
-    ObjectNode chatLogprobs(Candidate c, int n) {
+    ObjectNode chatLogprobs(Completion c, int n) {
         ObjectNode lp = mapper.createObjectNode();
         ArrayNode content = lp.putArray("content");
-        for (TopLogprobs step : c.topLogprobs()) {
+        for (TokenLogprobs step : c.topLogprobs()) {
             ObjectNode entry = chatEntry(step.chosen());
             ArrayNode top = entry.putArray("top_logprobs");
             step.top().stream().limit(n).forEach(a -> top.add(chatEntry(a)));
@@ -65,7 +66,7 @@ final class Responses {
         return lp;
     }
 
-    private ObjectNode chatEntry(TopLogprobs.Alternative a) {
+    private ObjectNode chatEntry(Alternative a) {
         ObjectNode e = mapper.createObjectNode();
         e.put("token", a.text());
         e.put("logprob", a.logprob());
@@ -82,7 +83,7 @@ final class Responses {
      * (where each token starts in {@code text}). The end of generation is listed as a last token that adds
      * no text, so that a client asking for one token sees the alternatives to ending.
      */
-    ObjectNode legacyLogprobs(Candidate c, int n, String text) {
+    ObjectNode legacyLogprobs(Completion c, int n, String text) {
         ObjectNode lp = mapper.createObjectNode();
         ArrayNode tokens = lp.putArray("tokens");
         ArrayNode logprobs = lp.putArray("token_logprobs");
@@ -90,7 +91,7 @@ final class Responses {
         ArrayNode offsets = lp.putArray("text_offset");
         java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
         for (int k = 0; k < c.topLogprobs().size(); k++) {
-            TopLogprobs step = c.topLogprobs().get(k);
+            TokenLogprobs step = c.topLogprobs().get(k);
             tokens.add(legacyToken(step.chosen()));
             logprobs.add(step.chosen().logprob());
             ObjectNode top = tops.addObject();
@@ -109,7 +110,7 @@ final class Responses {
     }
 
     /** A token as OpenAI's legacy API writes it: its text, or {@code bytes:\xNN...} where that is part of a character. */
-    static String legacyToken(TopLogprobs.Alternative a) {
+    static String legacyToken(Alternative a) {
         try {
             return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(a.bytes())).toString().equals(a.text())
                     ? a.text() : escaped(a.bytes());

@@ -128,7 +128,7 @@ public record Tuning(List<Composition> compositions, List<Evaluation.Row> tuned,
                 o.set("confirm", figures(r));
                 o.put("confirm_frontier_tokens", confirmByTokens.contains(c.name()));
             });
-            o.set("composition", CompositionJson.write(c));
+            o.set("composition", json(c));
         }
         return root;
     }
@@ -164,10 +164,10 @@ public record Tuning(List<Composition> compositions, List<Evaluation.Row> tuned,
         List<Path> out = new ArrayList<>();
         try {
             Files.createDirectories(dir);
-            out.add(writeString(dir.resolve(STRATEGY), pretty(mapper, CompositionJson.write(choice()))));
+            out.add(writeString(dir.resolve(STRATEGY), pretty(mapper, json(choice()))));
             if (config != null) {
                 ObjectNode withChoice = config.deepCopy();
-                withChoice.set("strategy", CompositionJson.write(choice()));
+                withChoice.set("strategy", json(choice()));
                 out.add(writeString(dir.resolve(CONFIG), pretty(mapper, withChoice)));
             }
             out.add(writeString(dir.resolve(FRONTIER), pretty(mapper, json(recipe))));
@@ -181,6 +181,15 @@ public record Tuning(List<Composition> compositions, List<Evaluation.Row> tuned,
             throw new UncheckedIOException("cannot write the tune's files into " + dir + ": " + e.getMessage(), e);
         }
         return out;
+    }
+
+    /** A composition as a JSON value to put into the files' trees. */
+    private static JsonNode json(Composition c) {
+        try {
+            return new ObjectMapper().readTree(CompositionJson.write(c));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // CompositionJson wrote it: it parses
+        }
     }
 
     private static String pretty(ObjectMapper mapper, JsonNode node) throws IOException {

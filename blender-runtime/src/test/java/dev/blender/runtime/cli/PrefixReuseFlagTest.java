@@ -37,11 +37,11 @@ class PrefixReuseFlagTest {
     void theConfigurationFieldIsATrueOrFalse() throws Exception {
         String models = "\"models\": [{\"path\": \"" + TestModels.tiny(1, 1) + "\"}]";
         ObjectMapper json = new ObjectMapper();
-        assertTrue(BlenderConfigJson.fromJson(json.readTree("{" + models + ", \"prefixReuse\": true}"), dir)
+        assertTrue(BlenderConfigJson.fromJson("{" + models + ", \"prefixReuse\": true}", dir)
                 .buildConfig().prefixReuse());
         for (String key : new String[] {"prefixReuse", "parallelMembers"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BlenderConfigJson.fromJson(
-                    json.readTree("{" + models + ", \"" + key + "\": \"yes\"}"), dir));
+                    "{" + models + ", \"" + key + "\": \"yes\"}", dir));
             assertTrue(e.getMessage().contains(key), e.getMessage());
         }
     }

@@ -51,8 +51,8 @@ class ProbeLoadFlagTest {
     void theConfigKeyOverridesPerModelOptionsAndTheFlagAppliesOnTopOfAFile() throws Exception {
         Path a = TestModels.tiny(1, 1);
         String models = "\"models\": [{\"path\": \"" + a + "\", \"threads\": 2}]";
-        BlenderConfig on = BlenderConfigJson.fromJson(new ObjectMapper().readTree(
-                "{" + models + ", \"probeLoad\": true}"), dir).buildConfig();
+        BlenderConfig on = BlenderConfigJson.fromJson(
+                "{" + models + ", \"probeLoad\": true}", dir).buildConfig();
         assertTrue(everyModelProbed(on));
         assertTrue(on.modelOptionsFor(a).probeLoad() && on.modelOptionsFor(a).threads() == 2);
 
@@ -61,7 +61,7 @@ class ProbeLoadFlagTest {
         assertTrue(everyModelProbed(RemoteFlagsTest.parse("--config", file.toString(), "--probe-load", "1+1=").config()));
 
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BlenderConfigJson.fromJson(
-                new ObjectMapper().readTree("{" + models + ", \"probeLoad\": \"yes\"}"), dir));
+                "{" + models + ", \"probeLoad\": \"yes\"}", dir));
         assertTrue(e.getMessage().contains("probeLoad"), e.getMessage());
     }
 
@@ -74,8 +74,8 @@ class ProbeLoadFlagTest {
         assertEquals(Duration.ofMillis(42_500), flag.modelOptionsFor(a).probeTimeout());
 
         String models = "\"models\": [{\"path\": \"" + a + "\", \"threads\": 2}]";
-        BlenderConfig file = BlenderConfigJson.fromJson(new ObjectMapper().readTree(
-                "{" + models + ", \"probeLoad\": true, \"probeTimeoutSeconds\": 30}"), dir).buildConfig();
+        BlenderConfig file = BlenderConfigJson.fromJson(
+                "{" + models + ", \"probeLoad\": true, \"probeTimeoutSeconds\": 30}", dir).buildConfig();
         assertEquals(Duration.ofSeconds(30), file.modelOptionsFor(a).probeTimeout());
         assertEquals(2, file.modelOptionsFor(a).threads());
         assertEquals(ModelOptions.DEFAULT_PROBE_TIMEOUT, RemoteFlagsTest.parse("-m", a.toString(), "--probe-load", "1+1=")
@@ -89,7 +89,7 @@ class ProbeLoadFlagTest {
         }
         for (String bad : new String[] {"0", "-1", "\"ten\""}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BlenderConfigJson.fromJson(
-                    new ObjectMapper().readTree("{" + models + ", \"probeTimeoutSeconds\": " + bad + "}"), dir), bad);
+                    "{" + models + ", \"probeTimeoutSeconds\": " + bad + "}", dir), bad);
             assertTrue(e.getMessage().contains("probeTimeoutSeconds"), e.getMessage());
         }
     }

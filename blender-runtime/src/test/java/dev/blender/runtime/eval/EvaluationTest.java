@@ -38,8 +38,8 @@ class EvaluationTest {
                 int correct = 0;
                 long tokens = 0;
                 for (int i = 0; i < problems.size(); i++) {
-                    var r = blender.blend(BlendRequest.of(problems.get(i).question())
-                            .withSeed(Evaluation.seedOf(7, i)).withComposition(c));
+                    var r = blender.blend(BlendRequest.builder().prompt(problems.get(i).question())
+                            .seed(Evaluation.seedOf(7, i)).composition(c).build());
                     correct += AnswerChecker.EXACT.correct(AnswerChecker.EXACT.extract(r.answer()),
                             problems.get(i).answers()) ? 1 : 0;
                     tokens += r.usage().totalTokens();

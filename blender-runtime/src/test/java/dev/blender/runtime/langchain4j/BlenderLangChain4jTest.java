@@ -81,8 +81,8 @@ class BlenderLangChain4jTest {
         ChatModel model = BlenderChatModel.builder().blender(blender).strategy(Strategy.FULL_BLEND).candidates(4)
                 .topK(3).seed(7L).build();
         String viaLangChain4j = AiServices.create(ReadmeExample.Calculator.class, model).answer("17+62=");
-        BlendResult direct = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.FULL_BLEND)
-                .withCandidatesPerModel(4).withTopK(3).withSeed(7));
+        BlendResult direct = blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.FULL_BLEND)
+                .candidatesPerModel(4).topK(3).seed(7).build());
         assertEquals(direct.answer(), viaLangChain4j);
     }
 
@@ -152,8 +152,8 @@ class BlenderLangChain4jTest {
                 .candidates(2).fuseTopK(2).seed(5L).temperature(0.8).build()));
         BlendResult r = ((BlenderChatResponseMetadata) few.metadata()).blendResult();
         assertEquals(4, r.candidates().size(), "2 candidates from each of 2 generators");
-        assertEquals(blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.FULL_BLEND).withCandidatesPerModel(2)
-                .withTopK(2).withSeed(5).withTemperature(0.8f)).answer(), few.aiMessage().text());
+        assertEquals(blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.FULL_BLEND).candidatesPerModel(2)
+                .topK(2).seed(5).temperature(0.8f).build()).answer(), few.aiMessage().text());
         // a conversation: the system and earlier turns go to the generators' chat templates
         ChatResponse conversation = model.chat(ChatRequest.builder().messages(SystemMessage.from("Add."),
                 UserMessage.from("1+1="), AiMessage.from("2"), UserMessage.from("17+62=")).parameters(
@@ -221,7 +221,7 @@ class BlenderLangChain4jTest {
         ChatResponse r = ReadmeExample.stream(blender, "37+48=", pieces::add).get(60, TimeUnit.SECONDS);
         assertTrue(pieces.size() >= 2, pieces.toString());
         assertEquals(r.aiMessage().text(), String.join("", pieces));
-        assertEquals(blender.blend(BlendRequest.of("37+48=").withSeed(7)).answer(), r.aiMessage().text());
+        assertEquals(blender.blend(BlendRequest.builder().prompt("37+48=").seed(7).build()).answer(), r.aiMessage().text());
         assertEquals(FinishReason.STOP, r.metadata().finishReason());
     }
 

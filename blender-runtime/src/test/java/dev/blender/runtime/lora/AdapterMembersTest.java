@@ -106,7 +106,7 @@ class AdapterMembersTest {
             // the plain base shares the loaded base with the adapter member, and its pooled context must
             // not keep the adapter
             assertTrue(same(a.get("member:add"), a.get("member:base")) < 100, "the adapter changes answers");
-            assertEquals(2, blender.pool().loadedModels(), "base (shared by base and add) and add-matrices");
+            assertEquals(2, dev.blender.runtime.pipeline.Pools.of(blender).loadedModels(), "base (shared by base and add) and add-matrices");
         }
         try (Blender alone = arith().generator(base).build()) {
             Map<String, List<String>> b = answers(alone, List.of(Composition.named("member:base")), problems);
@@ -128,11 +128,11 @@ class AdapterMembersTest {
                 .build()) {
             assertEquals(List.of("add.lora", "sub.lora"), blender.config().generatorNames());
             adapters = answers(blender, List.of(Composition.named("token:loglinear")), problems);
-            ModelPool pool = blender.pool();
+            ModelPool pool = dev.blender.runtime.pipeline.Pools.of(blender);
             assertEquals(1, pool.loadedModels(), "the base, once for both members");
             assertEquals(2, pool.loadedAdapters());
             for (String c : List.of("full-blend", "majority", "member:sub.lora")) {
-                BlendResult r = blender.blend(BlendRequest.of("37+48=").withComposition(Composition.named(c)));
+                BlendResult r = blender.blend(BlendRequest.builder().prompt("37+48=").composition(Composition.named(c)).build());
                 assertTrue(!r.answer().isBlank(), c);
             }
             assertEquals(3, pool.loadedModels(), "the base, the judge and the fuser");
@@ -250,7 +250,7 @@ class AdapterMembersTest {
                             adapters ? "adapters" : "full files", r.method(), r.correct() / (double) r.problems(),
                             r.millisPerProblem());
                 }
-                System.out.printf(Locale.ROOT, "  %d models loaded, %.1f s%n", blender.pool().loadedModels(),
+                System.out.printf(Locale.ROOT, "  %d models loaded, %.1f s%n", dev.blender.runtime.pipeline.Pools.of(blender).loadedModels(),
                         (System.nanoTime() - t0) / 1e9);
             }
         }

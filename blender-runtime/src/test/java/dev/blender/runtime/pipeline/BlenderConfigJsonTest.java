@@ -22,7 +22,7 @@ class BlenderConfigJsonTest {
     private static final String MODELS = "\"models\": [{\"path\": \"a.gguf\"}, {\"path\": \"j.gguf\", \"role\": \"judge\"}]";
 
     static BlenderConfig.Builder read(String json) throws Exception {
-        return BlenderConfigJson.fromJson(JSON.readTree(json), BASE);
+        return BlenderConfigJson.fromJson(json, BASE);
     }
 
     /** A configuration of the two models above and {@code extra} at the top level. */
@@ -170,7 +170,7 @@ class BlenderConfigJsonTest {
                 }
                 if (node.isObject() && node.has("models")) {
                     try {
-                        BlenderConfigJson.fromJson(node, BASE);
+                        BlenderConfigJson.fromJson(node.toString(), BASE);
                     } catch (IllegalArgumentException e) {
                         throw new AssertionError(file + ": configuration refused: " + e.getMessage() + "\n"
                                 + block.group(1), e);

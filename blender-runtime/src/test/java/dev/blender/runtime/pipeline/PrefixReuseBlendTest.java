@@ -16,7 +16,7 @@ class PrefixReuseBlendTest {
     private static List<String> answers(Blender blender, String composition) {
         List<String> out = new ArrayList<>();
         for (String q : QUESTIONS) {
-            out.add(blender.blend(BlendRequest.of(q).withSeed(5).withComposition(Composition.named(composition))).answer());
+            out.add(blender.blend(BlendRequest.builder().prompt(q).seed(5).composition(Composition.named(composition)).build()).answer());
         }
         return out;
     }

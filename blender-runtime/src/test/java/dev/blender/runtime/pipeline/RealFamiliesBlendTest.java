@@ -11,7 +11,7 @@ import dev.blender.nativebridge.LlamaModel;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.Vocab;
 import dev.blender.nativebridge.chat.ChatOptions;
-import dev.blender.nativebridge.generation.FinishReason;
+import dev.blender.runtime.pipeline.Completion.FinishReason;
 import dev.blender.pairranker.judge.JudgeTemplate;
 import java.util.List;
 import java.util.Map;
@@ -22,6 +22,8 @@ import org.junit.jupiter.api.Test;
 class RealFamiliesBlendTest {
     static final List<ChatMessage> CONVERSATION = List.of(ChatMessage.system("Answer in a few words."),
             ChatMessage.user("What is the capital of France?"));
+    /** The same turns as a request takes them. */
+    static final List<Message> MESSAGES = CONVERSATION.stream().map(m -> new Message(m.role(), m.content())).toList();
 
     static long stage(BlendResult r, String stage) {
         return r.usage().stages().stream().filter(s -> s.stage().equals(stage)).mapToLong(BlendResult.StageUsage::promptTokens)
@@ -34,7 +36,7 @@ class RealFamiliesBlendTest {
             assertTrue(blender.config().judgeTemplate().useChatTemplate(),
                     "a judge with a chat template is asked in it by default");
             BlenderTest.Recorder events = new BlenderTest.Recorder();
-            BlendResult r = blender.blend(BlendRequest.ofMessages(CONVERSATION).withSeed(1), events);
+            BlendResult r = blender.blend(BlendRequest.builder().messages(MESSAGES).seed(1).build(), events);
             assertEquals("complete", events.log.getLast(), events.log.toString());
 
             Map<String, String> byModel = r.candidates().stream().collect(Collectors.toMap(BlendResult.Sampled::model,
@@ -68,10 +70,10 @@ class RealFamiliesBlendTest {
         BlendResult withChat;
         BlendResult without;
         try (Blender blender = FamilyBlenders.blend().judge(FamilyBlenders.judge(), chat).build()) {
-            withChat = blender.blend(BlendRequest.ofMessages(CONVERSATION).withSeed(1));
+            withChat = blender.blend(BlendRequest.builder().messages(MESSAGES).seed(1).build());
         }
         try (Blender blender = FamilyBlenders.blend().judge(FamilyBlenders.judge(), bare).build()) {
-            without = blender.blend(BlendRequest.ofMessages(CONVERSATION).withSeed(1));
+            without = blender.blend(BlendRequest.builder().messages(MESSAGES).seed(1).build());
         }
         // a judge's comparisons share their start in the KV cache, so the template's wrapper is decoded at least once
         // and at most once per ordered pair

@@ -18,8 +18,8 @@ class ReasoningBlendTest {
         Path llama = Family.LLAMA_3.scripted("Paris");
         try (Blender blender = Blender.builder().generator(qwen3).generator(llama).candidatesPerModel(1)
                 .contextSize(1024).maxTokens(16).modelOptions(ModelOptions.defaults().withThreads(1)).build()) {
-            BlendResult r = blender.blend(BlendRequest.of("What is the capital of France?")
-                    .withComposition(Composition.named("majority")));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("What is the capital of France?")
+                    .composition(Composition.named("majority")).build());
             BlendResult.Sampled thinker = r.candidates().get(0);
             assertEquals("Paris", thinker.candidate().text().strip());
             assertEquals("Adding up.", thinker.thinking());

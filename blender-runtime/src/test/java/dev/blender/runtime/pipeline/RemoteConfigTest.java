@@ -23,7 +23,7 @@ class RemoteConfigTest {
     static final Path HERE = Path.of(".");
 
     static BlenderConfig.Builder parse(String json) throws Exception {
-        return BlenderConfigJson.fromJson(JSON.readTree(json), HERE);
+        return BlenderConfigJson.fromJson(json, HERE);
     }
 
     @Test
@@ -163,7 +163,7 @@ class RemoteConfigTest {
         List<Long> remoteGenerators = new java.util.ArrayList<>();
         List<String> servers = new java.util.ArrayList<>();
         for (JsonNode b : blocks) {
-            BlenderConfigJson.fromJson(b, HERE); // every key and value as written
+            BlenderConfigJson.fromJson(b.toString(), HERE); // every key and value as written
             // then built, with a stand-in for every local file and no key (the reader's own), generators only
             com.fasterxml.jackson.databind.node.ObjectNode copy = b.deepCopy();
             com.fasterxml.jackson.databind.node.ArrayNode generators = copy.putArray("models");
@@ -177,7 +177,7 @@ class RemoteConfigTest {
                     generators.add(e.put("path", TestModels.tiny(1, 1).toString()));
                 }
             }
-            BlenderConfig c = BlenderConfigJson.fromJson(copy, HERE).buildConfig();
+            BlenderConfig c = BlenderConfigJson.fromJson(copy.toString(), HERE).buildConfig();
             remoteGenerators.add(c.generators().stream().filter(g -> c.remote(g).isPresent()).count());
         }
         assertEquals(List.of(1L, 1L, 1L, 2L), remoteGenerators);

@@ -101,7 +101,7 @@ class RouteTest {
     void aRuleSendsTheRequestToTheNamedGeneratorOnly() {
         Composition routed = Composition.builder("routed").route(BY_OPERATION).sample().vote().build();
         try (Blender blender = ArithBlenders.full().candidatesPerModel(3).build()) {
-            BlendResult add = blender.blend(BlendRequest.of("17+62=").withSeed(1).withComposition(routed));
+            BlendResult add = blender.blend(BlendRequest.builder().prompt("17+62=").seed(1).composition(routed).build());
             assertEquals(List.of("answerer-a.gguf"), add.routed());
             assertEquals(3, add.candidates().size(), "one generator's candidates, not both: " + add.candidates());
             assertTrue(add.candidates().stream().allMatch(s -> s.model().equals("answerer-a.gguf")), add.candidates().toString());
@@ -111,25 +111,25 @@ class RouteTest {
             assertEquals("[\"answerer-a.gguf\"]", json.get("routed").toString());
 
             // the answer sampler is greedy by default: one answer per routed generator unless perModel says more
-            BlendResult greedy = blender.blend(BlendRequest.of("17+62=").withComposition(Composition.builder("greedy")
+            BlendResult greedy = blender.blend(BlendRequest.builder().prompt("17+62=").composition(Composition.builder("greedy")
                     .route(BY_OPERATION).stage(new Stage.Sample(List.of(), null, false, Stage.Sampler.ANSWER, null))
-                    .build()));
+                    .build()).build());
             assertEquals(List.of("answerer-a.gguf"), greedy.candidates().stream().map(BlendResult.Sampled::model).toList());
 
-            BlendResult sub = blender.blend(BlendRequest.of("77-67=").withSeed(1).withComposition(routed));
+            BlendResult sub = blender.blend(BlendRequest.builder().prompt("77-67=").seed(1).composition(routed).build());
             assertEquals(List.of("answerer-b.gguf"), sub.routed());
             assertTrue(sub.candidates().stream().allMatch(s -> s.model().equals("answerer-b.gguf")));
 
             // a sample stage that names its models samples them whatever the route chose
             Composition named = Composition.builder("named").route(BY_OPERATION)
                     .stage(Stage.Sample.answer("answerer-b")).build();
-            BlendResult b = blender.blend(BlendRequest.of("17+62=").withComposition(named));
+            BlendResult b = blender.blend(BlendRequest.builder().prompt("17+62=").composition(named).build());
             assertEquals(List.of("answerer-b.gguf"), b.candidates().stream().map(BlendResult.Sampled::model).toList());
 
             // no case applies: every generator, and nothing reported as routed
             Composition none = Composition.builder("none").route(new Stage.RouteRule.Cases(List.of(
                     new Stage.RouteCase("\\*", List.of("answerer-a"))))).sampleAnswers().build();
-            BlendResult all = blender.blend(BlendRequest.of("17+62=").withComposition(none));
+            BlendResult all = blender.blend(BlendRequest.builder().prompt("17+62=").composition(none).build());
             assertEquals(List.of(), all.routed());
             assertTrue(!BlendResultJson.putDetails(JsonNodeFactory.instance.objectNode(), all, true).has("routed"),
                     "no route chose: no routed field");
@@ -142,8 +142,8 @@ class RouteTest {
     void aMixAfterOneRoutedGeneratorIsItsGreedyAnswer() {
         Composition mixed = Composition.builder("mixed").route(BY_OPERATION).mix(null).build();
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendResult routed = blender.blend(BlendRequest.of("17+62=").withComposition(mixed));
-            BlendResult alone = blender.blend(BlendRequest.of("17+62=").withComposition(Composition.named("member:answerer-a")));
+            BlendResult routed = blender.blend(BlendRequest.builder().prompt("17+62=").composition(mixed).build());
+            BlendResult alone = blender.blend(BlendRequest.builder().prompt("17+62=").composition(Composition.named("member:answerer-a")).build());
             assertEquals(alone.answer(), routed.answer());
             assertEquals(List.of(), routed.candidates(), "a mix's answer is not a candidate");
         }
@@ -153,14 +153,14 @@ class RouteTest {
     void similarityRoutesAnAdditionToTheGeneratorWhoseExamplesAreAdditions() {
         Composition similar = Composition.builder("similar").route(BY_EXAMPLES).sampleAnswers().build();
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendResult add = blender.blend(BlendRequest.of("17+62=").withComposition(similar));
+            BlendResult add = blender.blend(BlendRequest.builder().prompt("17+62=").composition(similar).build());
             assertEquals(List.of("answerer-a.gguf"), add.routed());
             assertEquals(List.of("answerer-a.gguf"), add.candidates().stream().map(BlendResult.Sampled::model).toList());
-            BlendResult sub = blender.blend(BlendRequest.of("84-27=").withComposition(similar));
+            BlendResult sub = blender.blend(BlendRequest.builder().prompt("84-27=").composition(similar).build());
             assertEquals(List.of("answerer-b.gguf"), sub.routed());
             Composition both = Composition.builder("both").route(BY_EXAMPLES, 2).sampleAnswers().build();
             assertEquals(List.of("answerer-a.gguf", "answerer-b.gguf"),
-                    blender.blend(BlendRequest.of("17+62=").withComposition(both)).routed(), "best first");
+                    blender.blend(BlendRequest.builder().prompt("17+62=").composition(both).build()).routed(), "best first");
         }
     }
 
@@ -169,7 +169,7 @@ class RouteTest {
         Composition sure = Composition.builder("sure").route(new Stage.RouteRule.Confidence(null)).sampleAnswers()
                 .build();
         try (Blender blender = ArithBlenders.full().build()) {
-            BlendResult r = blender.blend(BlendRequest.of("17+62=").withComposition(sure));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("17+62=").composition(sure).build());
             assertEquals(1, r.routed().size(), r.routed().toString());
             assertEquals(r.routed(), r.candidates().stream().map(BlendResult.Sampled::model).toList());
             BlendResult.StageUsage routing = r.usage().stages().stream().filter(u -> u.stage().equals("routing"))

@@ -10,11 +10,14 @@ class SharedWorkTest {
     void compositionsThatMixAndFuseAlikeReadOneMixAndOneFusionAndAnswerAsAlone() {
         try (Blender blender = ArithBlenders.full().build()) {
             SharedWork work = new SharedWork();
-            BlendRequest request = BlendRequest.of("58+27=").withSeed(3);
-            BlendResult mix3 = blender.blend(request.withSharedWork(work).withComposition(Composition.named("fuse:mix3")));
+            java.util.function.BiFunction<SharedWork, String, BlendRequest> request = (w, name) -> {
+                BlendRequest.Builder b = BlendRequest.builder().prompt("58+27=").seed(3).composition(Composition.named(name));
+                return (w == null ? b : b.sharedWork(w)).build();
+            };
+            BlendResult mix3 = blender.blend(request.apply(work, "fuse:mix3"));
             assertEquals(2, work.writtenCount(), "the log-linear mix and the fusion of its answer with two votes");
             StringBuilder streamed = new StringBuilder();
-            BlendResult again = blender.blend(request.withSharedWork(work).withComposition(Composition.named("fuse:mix3")),
+            BlendResult again = blender.blend(request.apply(work, "fuse:mix3"),
                     new BlendListener() {
                         @Override
                         public void onAnswer(String text) {
@@ -23,8 +26,8 @@ class SharedWorkTest {
                     });
             assertEquals(mix3.answer(), streamed.toString().strip(), "a shared fusion still streams its text");
             for (String name : new String[] {"fuse:mix3-verified", "cascade:mix3", "token:loglinear"}) {
-                BlendResult shared = blender.blend(request.withSharedWork(work).withComposition(Composition.named(name)));
-                BlendResult alone = blender.blend(request.withComposition(Composition.named(name)));
+                BlendResult shared = blender.blend(request.apply(work, name));
+                BlendResult alone = blender.blend(request.apply(null, name));
                 assertEquals(alone.answer(), shared.answer(), name);
                 if (!Composition.named(name).needsRanker()) { // a judge's verdicts are charged by the pair cache
                     assertEquals(alone.usage().totalTokens(), shared.usage().totalTokens(),

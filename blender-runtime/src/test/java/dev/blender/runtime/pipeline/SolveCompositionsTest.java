@@ -44,7 +44,7 @@ class SolveCompositionsTest {
     @Test
     void solveReadsTheAnswerAndTheNextTextAndWritesTheJudgesSolution() {
         Composition solved = Composition.builder("solved").sampleAnswers().stage(new Stage.Solve()).build();
-        BlendRequest request = BlendRequest.of("17+62=").withSeed(1).withComposition(solved);
+        BlendRequest request = BlendRequest.builder().prompt("17+62=").seed(1).composition(solved).build();
         try (Blender blender = ArithBlenders.full().build()) {
             BlendResult r = blender.blend(request);
             // answerer-a writes 80 and answerer-b 78 (the model README); the judge reads both and writes 79
@@ -71,7 +71,7 @@ class SolveCompositionsTest {
         try (Blender blender = Blender.create(arith.config().buildConfig())) {
             Composition c = Composition.named("fuse:mix3-solved");
             // the sixth problem of dev as blender eval --recipe arith poses it
-            BlendRequest request = BlendRequest.of("17+62=").withSeed(Evaluation.seedOf(1, 5)).withComposition(c);
+            BlendRequest request = BlendRequest.builder().prompt("17+62=").seed(Evaluation.seedOf(1, 5)).composition(c).build();
             BlendRun run = new BlendRun(blender, request, BlendListener.NONE);
             BlendResult r = run.run(c);
             List<String> written = run.written.stream().map(AnswerPick.Written::text).toList();
@@ -90,13 +90,13 @@ class SolveCompositionsTest {
         Recipe arith = Recipe.builtIn("arith", TestModels.sharedFile("models/arith"));
         Composition c = Composition.named("cascade:solve");
         try (Blender blender = Blender.create(arith.config().buildConfig())) {
-            BlendResult sure = blender.blend(BlendRequest.of("39+99=").withSeed(Evaluation.seedOf(1, 1)).withComposition(c));
+            BlendResult sure = blender.blend(BlendRequest.builder().prompt("39+99=").seed(Evaluation.seedOf(1, 1)).composition(c).build());
             assertFalse(sure.escalated());
             assertEquals("138", sure.answer());
             assertEquals(List.of("sampling", "solving"), stages(sure), "one member's answer and one solution");
             assertTrue(sure.usage().totalTokens() < 70, sure.usage().toString());
 
-            BlendResult unsure = blender.blend(BlendRequest.of("16-16=").withSeed(Evaluation.seedOf(1, 11)).withComposition(c));
+            BlendResult unsure = blender.blend(BlendRequest.builder().prompt("16-16=").seed(Evaluation.seedOf(1, 11)).composition(c).build());
             assertTrue(unsure.escalated());
             assertEquals("0", unsure.answer());
             assertEquals(List.of("sampling", "solving", "fusion"), stages(unsure));

@@ -89,8 +89,8 @@ class RemoteFuserSamplingTest {
                 b.answerSampler(answer);
             }
             try (Blender blender = b.build()) {
-                blender.blend(BlendRequest.of("17+62=").withSeed(1)
-                        .withComposition(CompositionJson.parse("[\"sample\", \"fuse\"]")));
+                blender.blend(BlendRequest.builder().prompt("17+62=").seed(1)
+                        .composition(CompositionJson.parse("[\"sample\", \"fuse\"]")).build());
             }
             assertEquals(1, received.size(), "one fusion request: " + received);
             double want = answer == null ? 0.0 : 0.6;

@@ -133,21 +133,17 @@ class RemoteRolesTest {
 
     @Test
     void remoteMembersMixPerTokenAsTheLocalOnes() {
-        Composition logLinear = CompositionJson.read(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
-                .objectNode().put("name", "ll").set("stages", com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
-                        .arrayNode().add(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
-                                .put("stage", "mix").put("method", "log-linear"))), "ll");
-        Composition linear = CompositionJson.read(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
-                .objectNode().put("name", "lin").set("stages", com.fasterxml.jackson.databind.node.JsonNodeFactory.instance
-                        .arrayNode().add(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
-                                .put("stage", "mix").put("method", "linear"))), "lin");
+        Composition logLinear = CompositionJson.read("""
+                {"name": "ll", "stages": [{"stage": "mix", "method": "log-linear"}]}""", "ll");
+        Composition linear = CompositionJson.read("""
+                {"name": "lin", "stages": [{"stage": "mix", "method": "linear"}]}""", "lin");
         int cachedBefore = a.cacheHits();
         try (Blender remote = arith().generator(completions(a), "a").generator(completions(b), "b").build();
              Blender half = arith().generator(ArithBlenders.arith("answerer-a")).generator(completions(b), "b").build()) {
             for (String[] row : MIXED) {
                 for (Blender blender : List.of(remote, half)) {
-                    BlendResult ll = blender.blend(BlendRequest.of(row[0]).withComposition(logLinear));
-                    BlendResult lin = blender.blend(BlendRequest.of(row[0]).withComposition(linear));
+                    BlendResult ll = blender.blend(BlendRequest.builder().prompt(row[0]).composition(logLinear).build());
+                    BlendResult lin = blender.blend(BlendRequest.builder().prompt(row[0]).composition(linear).build());
                     assertEquals(row[1], ll.answer(), "log-linear " + row[0]);
                     assertEquals(row[2], lin.answer(), "linear " + row[0]);
                     BlendResult.Note missing = ll.notes().stream().filter(n -> n.kind().equals("missing-mass"))
@@ -166,7 +162,7 @@ class RemoteRolesTest {
     void aMemberWithoutLogprobsLeavesTheMixAndIsReported() {
         try (Blender blender = arith().generator(ArithBlenders.arith("answerer-a"))
                 .generator(completions(judgeBare), "bare").build()) {
-            BlendResult r = blender.blend(BlendRequest.of("17+62=").withComposition(Composition.named("token-combine")));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("17+62=").composition(Composition.named("token-combine")).build());
             assertEquals(List.of("bare"), r.failures().stream().map(BlendResult.MemberFailure::model).toList());
             assertTrue(r.failures().get(0).error().contains("no log-probabilities"), r.failures().toString());
             assertEquals("80", r.answer(), "answerer-a alone");
@@ -178,8 +174,8 @@ class RemoteRolesTest {
         try (Blender blender = arith().generator(completions(a), "a").generator(completions(b), "b")
                 .judge(completions(judgeBare), JudgeTemplate.arith(), "judge")
                 .fuser(completions(fuser), FuserTemplate.arith(), "fuser").build()) {
-            BlendResult r = blender.blend(BlendRequest.of("85+95=").withSeed(3)
-                    .withComposition(Composition.named("fuse:top3")));
+            BlendResult r = blender.blend(BlendRequest.builder().prompt("85+95=").seed(3)
+                    .composition(Composition.named("fuse:top3")).build());
             assertEquals(8, r.candidates().size());
             assertTrue(r.fused() != null && !r.answer().isBlank(), r.toString());
             BlendResult.Note text = r.notes().stream().filter(n -> n.kind().equals("text-verdicts")).findFirst()
@@ -197,7 +193,7 @@ class RemoteRolesTest {
         try (Blender blender = arith().generator(ArithBlenders.arith("answerer-a"))
                 .judge(completions(judgeLlama), JudgeTemplate.arith(), "judge").build()) {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                    () -> blender.blend(BlendRequest.of("85+95=").withComposition(Composition.named("cascade:solve"))));
+                    () -> blender.blend(BlendRequest.builder().prompt("85+95=").composition(Composition.named("cascade:solve")).build()));
             assertTrue(e.getMessage().contains("solve needs a local judge") && e.getMessage().contains("judge"),
                     e.getMessage());
         }
@@ -233,7 +229,7 @@ class RemoteRolesTest {
                 .composition(Composition.named("fuse:mix3-verified")).build()) {
             int right = 0;
             for (String[] row : MIXED) {
-                BlendResult r = blender.blend(BlendRequest.of(row[0]).withSeed(1));
+                BlendResult r = blender.blend(BlendRequest.builder().prompt(row[0]).seed(1).build());
                 assertTrue(r.failures().isEmpty(), r.failures().toString());
                 assertEquals(List.of("missing-mass"), r.notes().stream().map(BlendResult.Note::kind).toList(),
                         "every verdict read from log-probabilities");

@@ -55,7 +55,7 @@ class BlenderServerTest {
         assertEquals(200, r.status(), r.body());
         assertEquals("application/json", r.headers().firstValue("content-type").orElseThrow());
         JsonNode j = r.json();
-        BlendResult local = blender.blend(BlendRequest.of("37+48=").withSeed(3));
+        BlendResult local = blender.blend(BlendRequest.builder().prompt("37+48=").seed(3).build());
         assertTrue(j.get("id").asText().startsWith("chatcmpl-"), j.toString());
         assertEquals("chat.completion", j.get("object").asText());
         assertEquals("blender", j.get("model").asText());
@@ -160,8 +160,8 @@ class BlenderServerTest {
                 + " \"FULL_BLEND\", \"candidates\": 2, \"top_k\": 2, \"return_candidates\": true}"));
         assertEquals(200, r.status(), r.body());
         JsonNode ext = r.json().get("blender");
-        BlendResult local = blender.blend(BlendRequest.of("85+95=").withSeed(5).withStrategy(Strategy.FULL_BLEND)
-                .withCandidatesPerModel(2).withTopK(2));
+        BlendResult local = blender.blend(BlendRequest.builder().prompt("85+95=").seed(5).strategy(Strategy.FULL_BLEND)
+                .candidatesPerModel(2).topK(2).build());
         assertEquals(4, ext.get("candidates").size(), "2 generators x 2 candidates");
         for (int i = 0; i < 4; i++) {
             assertEquals(local.candidates().get(i).candidate().text().strip(),
@@ -182,8 +182,8 @@ class BlenderServerTest {
         assertEquals(200, get(http, server, "/v1/models/answerer-b.gguf").status());
         assertEquals(404, get(http, server, "/v1/models/gpt-4o").status());
 
-        String b = blender.blend(BlendRequest.of("17+62=").withStrategy(Strategy.SINGLE)
-                .withGenerator(ServerTestSupport.arith("answerer-b"))).answer();
+        String b = blender.blend(BlendRequest.builder().prompt("17+62=").strategy(Strategy.SINGLE)
+                .generator(ServerTestSupport.arith("answerer-b")).build()).answer();
         Reply r = post(http, server, "/chat/completions", chat("17+62=", "").replace("\"blender\"", "\"answerer-b.gguf\""));
         assertEquals(200, r.status(), r.body());
         assertEquals(b, r.json().get("choices").get(0).get("message").get("content").asText());

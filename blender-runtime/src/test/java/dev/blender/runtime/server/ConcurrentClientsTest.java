@@ -101,10 +101,10 @@ class ConcurrentClientsTest {
         BlenderServer.Stats stats = server.stats();
         assertEquals(CLIENTS * PROMPTS.length + PROMPTS.length, stats.completed(), stats.toString());
         assertEquals(0, stats.failed() + stats.rejected() + stats.cancelled(), stats.toString());
-        assertEquals(0, blender.pool().leasesOut(), "every context returned to the pool");
-        assertTrue(blender.pool().idleContexts() <= 2 * 8, "no more contexts than 2 concurrent blends use: "
-                + blender.pool().idleContexts());
-        assertEquals(4, blender.pool().loadedModels(), "each model loaded once");
+        assertEquals(0, dev.blender.runtime.pipeline.Pools.of(blender).leasesOut(), "every context returned to the pool");
+        assertTrue(dev.blender.runtime.pipeline.Pools.of(blender).idleContexts() <= 2 * 8, "no more contexts than 2 concurrent blends use: "
+                + dev.blender.runtime.pipeline.Pools.of(blender).idleContexts());
+        assertEquals(4, dev.blender.runtime.pipeline.Pools.of(blender).loadedModels(), "each model loaded once");
 
         server.close();
         ServerLifecycleTest.await("the connections to end", () -> server.connections() == 0);
@@ -175,7 +175,7 @@ class ConcurrentClientsTest {
         assertEquals(0, stats.failed() + stats.rejected(), stats.toString());
         assertEquals(answered.get() + PROMPTS.length + 1, stats.completed() - countedHangUps(stats, hungUp.get()),
                 stats.toString());
-        assertEquals(0, blender.pool().leasesOut(), "every context returned to the pool");
+        assertEquals(0, dev.blender.runtime.pipeline.Pools.of(blender).leasesOut(), "every context returned to the pool");
 
         server.close();
         ServerLifecycleTest.await("the connections to end", () -> server.connections() == 0);

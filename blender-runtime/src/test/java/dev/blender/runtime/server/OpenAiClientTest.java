@@ -33,16 +33,16 @@ class OpenAiClientTest {
                     Map.of("OPENAI_BASE_URL", server.baseUrl(), "OPENAI_API_KEY", "unused"));
             assertEquals(0, r.code(), "node failed:\n" + r.out() + r.err());
             JsonNode got = ServerTestSupport.readJson(r.lastLine());
-            assertEquals(blender.blend(BlendRequest.of("37+48=").withSeed(3)).answer(), got.get("chat").asText());
+            assertEquals(blender.blend(BlendRequest.builder().prompt("37+48=").seed(3).build()).answer(), got.get("chat").asText());
             assertEquals(got.get("chat").asText(), got.get("streamed").asText());
             assertEquals("79", got.get("completion").asText(), "README: the log-linear mix answers 79");
             assertEquals(List.of("blender", "answerer-a.gguf", "answerer-b.gguf", "judge.gguf", "fuser.gguf"),
                     ServerTestSupport.JSON.convertValue(got.get("models"), List.class));
             List<String> inProcess = new ArrayList<>();
             for (int i = 0; i < ConcurrentClientsTest.PROMPTS.length; i++) {
-                inProcess.add(blender.blend(BlendRequest.of(ConcurrentClientsTest.PROMPTS[i]).withSeed(i + 1)
-                        .withStrategy(Strategy.parse(ConcurrentClientsTest.STRATEGIES[i % 5]))
-                        .withCandidatesPerModel(2)).answer());
+                inProcess.add(blender.blend(BlendRequest.builder().prompt(ConcurrentClientsTest.PROMPTS[i]).seed(i + 1)
+                        .strategy(Strategy.parse(ConcurrentClientsTest.STRATEGIES[i % 5]))
+                        .candidatesPerModel(2).build()).answer());
             }
             JsonNode concurrent = got.get("concurrent");
             assertEquals(160, concurrent.get("requests").asInt());
@@ -50,8 +50,8 @@ class OpenAiClientTest {
                     "16 clients x 10 requests each got the in-process answers");
             BlenderServer.Stats stats = server.stats();
             assertEquals(0, stats.failed() + stats.rejected() + stats.cancelled(), stats.toString());
-            assertEquals(0, blender.pool().leasesOut(), "every context returned to the pool");
-            assertEquals(4, blender.pool().loadedModels(), "each model loaded once");
+            assertEquals(0, dev.blender.runtime.pipeline.Pools.of(blender).leasesOut(), "every context returned to the pool");
+            assertEquals(4, dev.blender.runtime.pipeline.Pools.of(blender).loadedModels(), "each model loaded once");
         } finally {
             server.close();
         }

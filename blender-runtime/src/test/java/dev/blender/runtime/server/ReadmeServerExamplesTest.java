@@ -84,8 +84,8 @@ class ReadmeServerExamplesTest {
         }
         assertEquals(0, p.exitValue(), out);
         JsonNode reply = ServerTestSupport.readJson(out);
-        BlendResult local = arith.blender().blend(BlendRequest.of("37+48=").withSeed(3).withStrategy(Strategy.FULL_BLEND)
-                .withCandidatesPerModel(4).withTopK(3));
+        BlendResult local = arith.blender().blend(BlendRequest.builder().prompt("37+48=").seed(3).strategy(Strategy.FULL_BLEND)
+                .candidatesPerModel(4).topK(3).build());
         assertEquals(local.answer(), reply.get("choices").get(0).get("message").get("content").asText());
         assertEquals(8, reply.get("blender").get("candidates").size(), "2 generators x 4 candidates");
         assertEquals(local.fused().text().strip(), reply.get("blender").get("fused").asText());
@@ -99,6 +99,6 @@ class ReadmeServerExamplesTest {
         NodeClient.Result r = NodeClient.run(script, Map.of());
         assertEquals(0, r.code(), r.out() + r.err());
         assertEquals(says.group(1) + "\n", r.out());
-        assertEquals(arith.blender().blend(BlendRequest.of("37+48=").withSeed(3)).answer(), says.group(1));
+        assertEquals(arith.blender().blend(BlendRequest.builder().prompt("37+48=").seed(3).build()).answer(), says.group(1));
     }
 }

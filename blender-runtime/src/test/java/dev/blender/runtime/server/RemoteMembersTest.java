@@ -85,7 +85,7 @@ class RemoteMembersTest {
     }
 
     static String answer(Blender b, String composition, String prompt) {
-        return b.blend(BlendRequest.of(prompt).withComposition(Composition.named(composition))).answer();
+        return b.blend(BlendRequest.builder().prompt(prompt).composition(Composition.named(composition)).build()).answer();
     }
 
     @Test
@@ -101,7 +101,7 @@ class RemoteMembersTest {
                 same++;
             }
             assertEquals(problems.size(), same);
-            BlendResult full = remote.blend(BlendRequest.of(problems.get(0).question()).withSeed(3));
+            BlendResult full = remote.blend(BlendRequest.builder().prompt(problems.get(0).question()).seed(3).build());
             assertEquals(Set.of("a", "b"), full.candidates().stream().map(BlendResult.Sampled::model)
                     .collect(Collectors.toSet()));
             assertEquals(8, full.candidates().size(), "4 candidates from each member");
@@ -121,8 +121,8 @@ class RemoteMembersTest {
         try (Blender remote = remoteBlend(0).build()) {
             Thread caller = Thread.currentThread();
             List<String> heard = new ArrayList<>();
-            BlendResult r = remote.blend(BlendRequest.of(problems.get(0).question())
-                    .withComposition(Composition.named("member:a")), new dev.blender.runtime.pipeline.BlendListener() {
+            BlendResult r = remote.blend(BlendRequest.builder().prompt(problems.get(0).question())
+                    .composition(Composition.named("member:a")).build(), new dev.blender.runtime.pipeline.BlendListener() {
                         @Override
                         public void onAnswer(String text) {
                             assertEquals(caller, Thread.currentThread());
@@ -132,7 +132,7 @@ class RemoteMembersTest {
             assertEquals(r.answer(), String.join("", heard).strip());
             assertEquals(1, heard.size());
             // its token probabilities are unknown, so a token-probability gate never stops at it
-            BlendResult cascade = remote.blend(BlendRequest.of(problems.get(0).question()).withStrategy(Strategy.CASCADE));
+            BlendResult cascade = remote.blend(BlendRequest.builder().prompt(problems.get(0).question()).strategy(Strategy.CASCADE).build());
             assertTrue(cascade.escalated());
             assertEquals(1 + 8, cascade.candidates().size(), "the first answer, then 4 candidates from each member");
         }
@@ -152,7 +152,7 @@ class RemoteMembersTest {
                     BlenderServer b = serverB;
                     closer = Thread.ofPlatform().start(b::close);
                 }
-                results.add(remote.blend(BlendRequest.of(problems.get(i).question()).withSeed(i)));
+                results.add(remote.blend(BlendRequest.builder().prompt(problems.get(i).question()).seed(i).build()));
                 if (closer != null) {
                     closer.join();
                 }
@@ -274,7 +274,7 @@ class RemoteMembersTest {
         List<String> answers = new ArrayList<>();
         for (Problem p : problems) {
             long t0 = System.nanoTime();
-            BlendResult r = b.blend(BlendRequest.of(p.question()).withComposition(Composition.named(composition)));
+            BlendResult r = b.blend(BlendRequest.builder().prompt(p.question()).composition(Composition.named(composition)).build());
             ms += (System.nanoTime() - t0) / 1e6;
             tokens += r.usage().generatedTokens();
             answers.add(r.answer());

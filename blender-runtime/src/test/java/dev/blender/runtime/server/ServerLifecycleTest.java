@@ -78,7 +78,7 @@ class ServerLifecycleTest {
     @Test
     void theSlowModelRunsLongWithoutEnding() {
         long start = System.nanoTime();
-        BlendResult r = slow.blend(BlendRequest.of("Once upon a time").withMaxTokens(300));
+        BlendResult r = slow.blend(BlendRequest.builder().prompt("Once upon a time").maxTokens(300).build());
         double ms = (System.nanoTime() - start) / 1e6;
         System.out.printf("slow model: %d tokens in %.0f ms%n", r.usage().generatedTokens(), ms);
         assertEquals(300, r.usage().generatedTokens(), "no end of generation before the budget");
@@ -97,7 +97,7 @@ class ServerLifecycleTest {
                     + server.lastTokensAfterClientLeft);
             assertEquals(200, post(http, server, "/chat/completions", longRequest(5, false)).status(),
                     "the next request is served");
-            assertEquals(0, slow.pool().leasesOut());
+            assertEquals(0, dev.blender.runtime.pipeline.Pools.of(slow).leasesOut());
         }
     }
 

@@ -114,7 +114,7 @@ class ServerOverheadTest {
             List<Double> outsideBlendRaw = new ArrayList<>();
             for (int round = 0; round < 6; round++) { // round 0 warms the contexts and the judge's pair cache
                 for (int i = 0; i < prompts.length; i++) {
-                    BlendRequest r = BlendRequest.of(prompts[i]).withSeed(i + 1).withStrategy(Strategy.FULL_BLEND);
+                    BlendRequest r = BlendRequest.builder().prompt(prompts[i]).seed(i + 1).strategy(Strategy.FULL_BLEND).build();
                     String body = ServerTestSupport.chat(prompts[i], "\"seed\": " + (i + 1));
                     long t0 = System.nanoTime();
                     String inProcess = blender.blend(r).answer();

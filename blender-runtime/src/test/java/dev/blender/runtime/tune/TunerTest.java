@@ -72,8 +72,8 @@ class TunerTest {
             assertEquals(t.choice(), read);
             List<String> answers = new ArrayList<>();
             for (int i = 0; i < split.tune().size(); i++) {
-                answers.add(blender.blend(BlendRequest.of(split.tune().get(i).question())
-                        .withSeed(Evaluation.seedOf(seed, i)).withComposition(read)).answer());
+                answers.add(blender.blend(BlendRequest.builder().prompt(split.tune().get(i).question())
+                        .seed(Evaluation.seedOf(seed, i)).composition(read).build()).answer());
             }
             assertEquals(t.answers().get(t.chosen()), answers);
         }

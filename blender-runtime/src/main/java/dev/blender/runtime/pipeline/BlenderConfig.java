@@ -125,7 +125,6 @@ public final class BlenderConfig {
         }
         perModelOptions = Map.copyOf(perModelOptions);
         perModelContextSize = Map.copyOf(perModelContextSize);
-        perModelContextSize.forEach((p, n) -> positive("contextSize of " + p.getFileName(), n));
         if (generators.isEmpty()) {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
@@ -175,18 +174,6 @@ public final class BlenderConfig {
                 throw new IllegalArgumentException("configure a judge or a reranker, not both: both rank candidates");
             }
         }
-        positive("contextSize", contextSize);
-        positive("candidatesPerModel", candidatesPerModel);
-        positive("topK", topK);
-        positive("maxTokens", maxTokens);
-        positive("fusedMaxTokens", fusedMaxTokens);
-        if (memoryBudgetBytes < 1) {
-            throw new IllegalArgumentException("memoryBudgetBytes must be >= 1, was " + memoryBudgetBytes);
-        }
-        if (deviceMemoryBudgetBytes < 0) {
-            throw new IllegalArgumentException("deviceMemoryBudgetBytes must be >= 0 (0 = the GPUs' free memory), was "
-                    + deviceMemoryBudgetBytes);
-        }
         for (Path member : allModels(generators, judge, reranker, fuser)) {
             if (remotes.containsKey(member)) {
                 continue; // weightless here: its server holds the weights
@@ -210,23 +197,10 @@ public final class BlenderConfig {
                         + o.gpuLayers() + "; raise the budget or offload fewer layers");
             }
         }
-        if (pairCacheSize < 1) {
-            throw new IllegalArgumentException("pairCacheSize must be >= 1, was " + pairCacheSize);
-        }
-        if (!(cascadeConfidence >= 0 && cascadeConfidence <= 1)) {
-            throw new IllegalArgumentException("cascadeConfidence must be in [0, 1], was " + cascadeConfidence);
-        }
         if (combine != null && combine.members() != generators.size()) {
             throw new IllegalArgumentException("combine " + combine + " is for " + combine.members() + " models, but "
                     + generators.size() + " generators are configured");
         }
-        if (generatorPrompt == null || !generatorPrompt.contains("{prompt}")) {
-            throw new IllegalArgumentException("generatorPrompt must contain {prompt}, was " + generatorPrompt);
-        }
-        Objects.requireNonNull(modelOptions, "modelOptions");
-        Objects.requireNonNull(aggregation, "aggregation");
-        Objects.requireNonNull(candidateSampler, "candidateSampler");
-        Objects.requireNonNull(answerSampler, "answerSampler");
         if (judge != null) {
             Objects.requireNonNull(judgeTemplate, "judgeTemplate");
         }
@@ -533,9 +507,6 @@ public final class BlenderConfig {
                 throw new IllegalArgumentException("adapter " + a.adapter() + " is listed twice; give each member its"
                         + " own adapter file");
             }
-            if (a.name().isBlank()) {
-                throw new IllegalArgumentException("adapter " + a.adapter() + " has a blank name");
-            }
             for (Path g : generators) {
                 String other = adapters.containsKey(g) ? adapters.get(g).name() : shortName(g);
                 if (!g.equals(a.adapter()) && (other.equals(a.name()) || g.getFileName().toString().equals(a.name()))) {
@@ -567,12 +538,6 @@ public final class BlenderConfig {
                             + " remote member at " + r.endpoint().baseUrl() + "); name the remote member otherwise");
                 }
             }
-        }
-    }
-
-    private static void positive(String name, int value) {
-        if (value < 1) {
-            throw new IllegalArgumentException(name + " must be >= 1, was " + value);
         }
     }
 
@@ -723,7 +688,12 @@ public final class BlenderConfig {
         return BlenderConfigJson.load(file);
     }
 
-    /** A Caffeine-style builder: set what you need, {@link #build()} validates everything. */
+    /**
+     * A Caffeine-style builder: each setter refuses a bad argument at once ({@link IllegalArgumentException} naming
+     * the setting), and {@link #buildConfig()} checks the settings together (roles, names, compositions) and
+     * against what the model files say. A setting may be set again, the last value counting: the command line
+     * and recipes override a configuration file's values on one builder.
+     */
     public static final class Builder {
         private final List<Path> generators = new ArrayList<>();
         private final Map<Path, Member.Adapter> adapters = new HashMap<>();
@@ -761,7 +731,7 @@ public final class BlenderConfig {
 
         /** A model that writes candidates (repeat for each). */
         public Builder generator(Path model) {
-            generators.add(Objects.requireNonNull(model, "model"));
+            generators.add(given("generator", model));
             return this;
         }
 
@@ -780,6 +750,11 @@ public final class BlenderConfig {
          * {@link #contextSize(Path, int)}) are keyed by the adapter file.
          */
         public Builder generator(Path base, Path adapter, float scale, String name) {
+            given("generator base", base);
+            given("generator adapter", adapter);
+            if (given("generator name", name).isBlank()) {
+                throw new IllegalArgumentException("adapter " + adapter + " has a blank name");
+            }
             Member.Adapter a = new Member.Adapter(base, adapter, scale, name);
             generators.add(adapter);
             adapters.put(adapter, a);
@@ -791,7 +766,7 @@ public final class BlenderConfig {
          * compositions and results.
          */
         public Builder generator(RemoteEndpoint endpoint) {
-            return generator(endpoint, Objects.requireNonNull(endpoint, "endpoint").defaultName());
+            return generator(endpoint, given("generator endpoint", endpoint).defaultName());
         }
 
         /**
@@ -799,7 +774,7 @@ public final class BlenderConfig {
          * and {@code member:} rows. Its API key variable is read when the configuration is built.
          */
         public Builder generator(RemoteEndpoint endpoint, String name) {
-            Member.Remote r = new Member.Remote(endpoint, name);
+            Member.Remote r = new Member.Remote(given("generator endpoint", endpoint), given("generator name", name));
             generators.add(remoteKey(r));
             remotes.put(remoteKey(r), r);
             return this;
@@ -810,15 +785,15 @@ public final class BlenderConfig {
          * template, else {@link JudgeTemplate#abAnswer()}.
          */
         public Builder judge(Path model) {
-            this.judge = Objects.requireNonNull(model, "model");
+            this.judge = given("judge", model);
             this.judgeTemplate = null;
             return this;
         }
 
         /** The pairwise judge and how it is asked. */
         public Builder judge(Path model, JudgeTemplate template) {
-            this.judge = Objects.requireNonNull(model, "model");
-            this.judgeTemplate = Objects.requireNonNull(template, "template");
+            this.judge = given("judge", model);
+            this.judgeTemplate = given("judge template", template);
             return this;
         }
 
@@ -827,37 +802,40 @@ public final class BlenderConfig {
          * be completions), named {@code name} (its key is {@code @remote/<name>}).
          */
         public Builder judge(RemoteEndpoint endpoint, JudgeTemplate template, String name) {
-            Member.Remote r = new Member.Remote(endpoint, name);
+            given("judge template", template);
+            Member.Remote r = new Member.Remote(given("judge endpoint", endpoint), given("judge name", name));
             this.judge = remoteKey(r);
-            this.judgeTemplate = Objects.requireNonNull(template, "template");
+            this.judgeTemplate = template;
             remotes.put(remoteKey(r), r);
             return this;
         }
 
         /** A fuser served by an OpenAI-compatible server, named {@code name} (its key is {@code @remote/<name>}). */
         public Builder fuser(RemoteEndpoint endpoint, FuserTemplate template, String name) {
-            Member.Remote r = new Member.Remote(endpoint, name);
+            given("fuser template", template);
+            Member.Remote r = new Member.Remote(given("fuser endpoint", endpoint), given("fuser name", name));
             this.fuser = remoteKey(r);
-            this.fuserTemplate = Objects.requireNonNull(template, "template");
+            this.fuserTemplate = template;
             remotes.put(remoteKey(r), r);
             return this;
         }
 
         /** A reranker model (rank pooling) that scores candidates instead of a judge. */
         public Builder reranker(Path model) {
-            this.reranker = Objects.requireNonNull(model, "model");
+            this.reranker = given("reranker", model);
             return this;
         }
 
         /** Threads and GPU layers of one model, overriding {@link #modelOptions(ModelOptions)}. */
         public Builder modelOptions(Path model, ModelOptions o) {
-            perModelOptions.put(Objects.requireNonNull(model, "model"), Objects.requireNonNull(o, "options"));
+            perModelOptions.put(given("modelOptions model", model), given("modelOptions of " + model.getFileName(), o));
             return this;
         }
 
         /** KV cells per sequence of one model, overriding {@link #contextSize(int)}. */
         public Builder contextSize(Path model, int n) {
-            perModelContextSize.put(Objects.requireNonNull(model, "model"), n);
+            given("contextSize model", model);
+            perModelContextSize.put(model, atLeastOne("contextSize of " + model.getFileName(), n));
             return this;
         }
 
@@ -866,15 +844,15 @@ public final class BlenderConfig {
          * else {@link FuserTemplate#llmBlender()}.
          */
         public Builder fuser(Path model) {
-            this.fuser = Objects.requireNonNull(model, "model");
+            this.fuser = given("fuser", model);
             this.fuserTemplate = null;
             return this;
         }
 
         /** The fuser and how it is asked. */
         public Builder fuser(Path model, FuserTemplate template) {
-            this.fuser = Objects.requireNonNull(model, "model");
-            this.fuserTemplate = Objects.requireNonNull(template, "template");
+            this.fuser = given("fuser", model);
+            this.fuserTemplate = given("fuser template", template);
             return this;
         }
 
@@ -892,87 +870,94 @@ public final class BlenderConfig {
          * (default {@link ModelOptions#DEFAULT_PROBE_TIMEOUT}); positive.
          */
         public Builder probeTimeout(java.time.Duration timeout) {
-            this.probeTimeout = ModelOptions.defaults().withProbeTimeout(timeout).probeTimeout();
+            this.probeTimeout = ModelOptions.defaults().withProbeTimeout(given("probeTimeout", timeout)).probeTimeout();
             return this;
         }
 
         /** Threads and GPU layers of every model. */
         public Builder modelOptions(ModelOptions o) {
-            this.modelOptions = o;
+            this.modelOptions = given("modelOptions", o);
             return this;
         }
 
         /** KV cells per sequence (a prompt plus its answer); default 512. */
         public Builder contextSize(int n) {
-            this.contextSize = n;
+            this.contextSize = atLeastOne("contextSize", n);
             return this;
         }
 
         /** Candidates sampled from each generator; default 4. */
         public Builder candidatesPerModel(int n) {
-            this.candidatesPerModel = n;
+            this.candidatesPerModel = atLeastOne("candidatesPerModel", n);
             return this;
         }
 
         public Builder aggregation(Aggregation a) {
-            this.aggregation = a;
+            this.aggregation = given("aggregation", a);
             return this;
         }
 
         /** Candidates fused; default 3. */
         public Builder topK(int k) {
-            this.topK = k;
+            this.topK = atLeastOne("topK", k);
             return this;
         }
 
         /** How candidates are sampled; default llama.cpp's chain at temperature 0.8. */
         public Builder candidateSampler(SamplerOptions s) {
-            this.candidateSampler = s;
+            this.candidateSampler = given("candidateSampler", s);
             return this;
         }
 
         /** How the final answer is decoded (fuser, single model, combination); default greedy. */
         public Builder answerSampler(SamplerOptions s) {
-            this.answerSampler = s;
+            this.answerSampler = given("answerSampler", s);
             return this;
         }
 
         /** Token budget of a candidate; default 256. */
         public Builder maxTokens(int n) {
-            this.maxTokens = n;
+            this.maxTokens = atLeastOne("maxTokens", n);
             return this;
         }
 
         /** Token budget of the fused answer; default 256. */
         public Builder fusedMaxTokens(int n) {
-            this.fusedMaxTokens = n;
+            this.fusedMaxTokens = atLeastOne("fusedMaxTokens", n);
             return this;
         }
 
         /** The per-token combination for TOKEN_COMBINE; default log-linear, equal weights. */
         public Builder combine(CombineOptions c) {
-            this.combine = c;
+            this.combine = given("combine", c);
             return this;
         }
 
         /** The default strategy; default FULL_BLEND with a judge, reranker or fuser, else TOKEN_COMBINE or SINGLE. */
         public Builder strategy(Strategy s) {
-            return composition(Objects.requireNonNull(s, "strategy").composition());
+            return composition(given("strategy", s).composition());
         }
 
         /** The default composition (a strategy's stages or your own); default as for {@link #strategy}. */
         public Builder composition(Composition c) {
-            this.composition = Objects.requireNonNull(c, "composition");
+            this.composition = given("composition", c);
             return this;
         }
 
+        /** The confidence threshold of a cascade, in [0, 1]; default 0.5. */
         public Builder cascadeConfidence(double p) {
+            if (!(p >= 0 && p <= 1)) {
+                throw new IllegalArgumentException("cascadeConfidence must be in [0, 1], was " + p);
+            }
             this.cascadeConfidence = p;
             return this;
         }
 
         /** Weight bytes kept loaded in host memory (layers offloaded to a GPU do not count); default 8 GiB. */
         public Builder memoryBudgetBytes(long bytes) {
+            if (bytes < 1) {
+                throw new IllegalArgumentException("memoryBudgetBytes must be >= 1, was " + bytes);
+            }
             this.memoryBudgetBytes = bytes;
             return this;
         }
@@ -982,6 +967,10 @@ public final class BlenderConfig {
          * memory of the GPU devices when the blender starts.
          */
         public Builder deviceMemoryBudgetBytes(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("deviceMemoryBudgetBytes must be >= 0 (0 = the GPUs' free memory), was "
+                        + bytes);
+            }
             this.deviceMemoryBudgetBytes = bytes;
             return this;
         }
@@ -1011,13 +1000,21 @@ public final class BlenderConfig {
             return this;
         }
 
+        /** Pairwise comparisons kept for reuse across requests; default 100,000. */
         public Builder pairCacheSize(long n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("pairCacheSize must be >= 1, was " + n);
+            }
             this.pairCacheSize = n;
             return this;
         }
 
+        /** Strings that end a candidate or answer where they appear; default none. */
         public Builder stop(List<String> s) {
-            this.stop = s;
+            if (given("stop", s).stream().anyMatch(Objects::isNull)) {
+                throw new IllegalArgumentException("stop must not contain null, was " + s);
+            }
+            this.stop = List.copyOf(s);
             return this;
         }
 
@@ -1026,6 +1023,9 @@ public final class BlenderConfig {
          * E.g. {@code "Q: {prompt} A:"} for the arith models, whose judge and fuser expect the bare question.
          */
         public Builder generatorPrompt(String format) {
+            if (format == null || !format.contains("{prompt}")) {
+                throw new IllegalArgumentException("generatorPrompt must contain {prompt}, was " + format);
+            }
             this.generatorPrompt = format;
             return this;
         }
@@ -1038,6 +1038,20 @@ public final class BlenderConfig {
         /** Validates the configuration and creates the blender. */
         public Blender build() {
             return Blender.create(buildConfig());
+        }
+
+        private static <T> T given(String setting, T value) {
+            if (value == null) {
+                throw new IllegalArgumentException(setting + " must not be null");
+            }
+            return value;
+        }
+
+        private static int atLeastOne(String setting, int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException(setting + " must be >= 1, was " + n);
+            }
+            return n;
         }
     }
 }

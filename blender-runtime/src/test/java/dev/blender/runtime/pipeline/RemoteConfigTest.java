@@ -32,7 +32,7 @@ class RemoteConfigTest {
                 {"models": [{"url": "http://gpu-box:8080/v1", "model": "qwen", "role": "generator", "name": "q",
                              "api": "completions", "timeoutSeconds": 2.5, "retries": 4},
                             {"url": "http://127.0.0.1:11434/v1/", "model": "llama3.2:1b"}],
-                 "memoryBudgetMiB": 0}""").memoryBudgetBytes(1).buildConfig();
+                 "memoryBudgetMiB": 1}""").memoryBudgetBytes(1).buildConfig();
         assertEquals(List.of("q", "llama3.2:1b"), c.generatorNames());
         Path q = c.generators().get(0);
         RemoteEndpoint e = c.remote(q).orElseThrow().endpoint();

@@ -1,37 +1,26 @@
 package dev.blender.runtime.pipeline;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blender.genfuser.FuserTemplate;
-import dev.blender.nativebridge.AdapterFormatException;
-import dev.blender.nativebridge.LoraAdapter;
-import dev.blender.nativebridge.MemoryFootprint;
 import dev.blender.nativebridge.ModelOptions;
 import dev.blender.nativebridge.generation.SamplerOptions;
-import dev.blender.nativebridge.gguf.GgufFile;
 import dev.blender.pairranker.Aggregation;
 import dev.blender.pairranker.judge.JudgeTemplate;
-import dev.blender.pairranker.reranker.RerankerScorer;
-import dev.blender.runtime.combine.CombineMethod;
 import dev.blender.runtime.combine.CombineOptions;
 import dev.blender.runtime.member.Member;
 import dev.blender.runtime.remote.RemoteEndpoint;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalDouble;
 
 /**
- * A {@link Blender}'s configuration, validated when built: every model file is checked as GGUF, every
- * number is in range, and the default strategy must be possible with the roles given. Build it in code
+ * A {@link Blender}'s configuration, validated when built: every number is in range (its builder's setters
+ * refuse a bad value at once), and {@link Preflight} checks what the files and the machine say (every model
+ * file valid GGUF and within the memory budgets) and that the default strategy is possible with the roles given. Build it in code
  * with {@link Blender#builder()} or read it from a JSON file with {@link #load(Path)} so that the CLI and
  * embedding applications share one file.
  */
@@ -128,75 +117,13 @@ public final class BlenderConfig {
         if (generators.isEmpty()) {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
-        checkNames(generators, adapters);
-        checkRemoteNames(generators, adapters, remotes);
-        checkRemoteRoles(judge, fuser, generators, remotes);
-        Map<Path, String> apiKeys = new HashMap<>();
-        for (Member.Remote r : remotes.values()) {
-            try {
-                String key = r.endpoint().apiKey(System::getenv);
-                if (key != null) {
-                    apiKeys.put(remoteKey(r), key);
-                }
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("remote member '" + r.name() + "': " + e.getMessage(), e);
-            }
-        }
-        // every file is read and validated once, here; the checks below use what was read
-        Map<Path, GgufFile> files = new HashMap<>();
-        for (Path p : allModels(generators, judge, reranker, fuser)) {
-            if (!adapters.containsKey(p) && !remotes.containsKey(p)) {
-                files.computeIfAbsent(p, GgufFile::read);
-            }
-        }
-        Map<Path, Long> adapterBytes = new HashMap<>();
-        for (Member.Adapter a : adapters.values()) {
-            GgufFile base = files.computeIfAbsent(a.base(), f -> readFile(f, "base model of adapter " + a.name()));
-            GgufFile adapter = readFile(a.adapter(), "LoRA adapter " + a.name());
-            try {
-                LoraAdapter.validate(adapter, base);
-            } catch (AdapterFormatException e) {
-                throw new IllegalArgumentException("adapter " + a.adapter() + " does not fit its base "
-                        + a.base().getFileName() + ": " + e.getMessage(), e);
-            }
-            adapterBytes.merge(a.base(), sizeOf(a.adapter()), Long::sum);
-        }
-        // an instruction-tuned judge or fuser is asked in its own chat format, a base model with a completion prompt
-        if (judge != null && judgeTemplate == null) {
-            judgeTemplate = JudgeTemplate.defaultFor(hasChatTemplate(files, adapters, judge));
-        }
-        if (fuser != null && fuserTemplate == null) {
-            fuserTemplate = FuserTemplate.defaultFor(hasChatTemplate(files, adapters, fuser));
-        }
-        if (reranker != null) {
-            RerankerScorer.checkSupported(files.get(reranker));
-            if (judge != null) {
-                throw new IllegalArgumentException("configure a judge or a reranker, not both: both rank candidates");
-            }
-        }
-        for (Path member : allModels(generators, judge, reranker, fuser)) {
-            if (remotes.containsKey(member)) {
-                continue; // weightless here: its server holds the weights
-            }
-            ModelOptions o = perModelOptions.getOrDefault(member, modelOptions);
-            // adapter members load their base once for all of them, with every adapter over it (file size:
-            // llama.cpp keeps their factors as stored)
-            Member.Adapter a = adapters.get(member);
-            Path p = a == null ? member : a.base();
-            MemoryFootprint fp = ModelPool.footprintHere(files.get(p), o);
-            long host = fp.hostBytes() + (a == null ? 0 : adapterBytes.get(p));
-            if (host > memoryBudgetBytes) {
-                throw new IllegalArgumentException("memoryBudgetBytes " + memoryBudgetBytes + " is smaller than the "
-                        + host + " bytes " + p.getFileName() + (a == null ? "" : " with its adapters")
-                        + " keeps in host memory: it could never stay loaded; raise the budget"
-                        + (o.gpuLayers() == 0 ? " or offload layers to a GPU" : ""));
-            }
-            if (deviceMemoryBudgetBytes > 0 && fp.deviceBytes() > deviceMemoryBudgetBytes) {
-                throw new IllegalArgumentException("deviceMemoryBudgetBytes " + deviceMemoryBudgetBytes + " is smaller than"
-                        + " the " + fp.deviceBytes() + " bytes " + p.getFileName() + " puts on the GPU with gpuLayers "
-                        + o.gpuLayers() + "; raise the budget or offload fewer layers");
-            }
-        }
+        Preflight preflight = new Preflight(generators, adapters, remotes, judge, reranker, fuser);
+        judgeTemplate = preflight.judgeTemplate(judgeTemplate);
+        fuserTemplate = preflight.fuserTemplate(fuserTemplate);
+        preflight.checkReranker();
+        Map<Path, ModelOptions> options = perModelOptions;
+        ModelOptions common = modelOptions;
+        preflight.checkMemory(m -> options.getOrDefault(m, common), memoryBudgetBytes, deviceMemoryBudgetBytes);
         if (combine != null && combine.members() != generators.size()) {
             throw new IllegalArgumentException("combine " + combine + " is for " + combine.members() + " models, but "
                     + generators.size() + " generators are configured");
@@ -213,7 +140,7 @@ public final class BlenderConfig {
         Map<Path, Member> members = new HashMap<>(adapters);
         members.putAll(remotes);
         this.members = Map.copyOf(members);
-        this.apiKeys = Map.copyOf(apiKeys);
+        this.apiKeys = preflight.apiKeys();
         this.judge = judge;
         this.judgeTemplate = judgeTemplate;
         this.reranker = reranker;
@@ -240,10 +167,7 @@ public final class BlenderConfig {
         this.generatorPrompt = generatorPrompt;
         this.perModelOptions = perModelOptions;
         this.perModelContextSize = perModelContextSize;
-        String why = unsupported(composition); // last: it reads the fields (the combination among them)
-        if (why != null) {
-            throw new IllegalArgumentException(why);
-        }
+        checkSupports(composition); // last: it reads the fields (the combination among them)
     }
 
     public List<Path> generators() {
@@ -258,6 +182,11 @@ public final class BlenderConfig {
     /** The remote member a generator, the judge or the fuser is, or empty for a local one. */
     public Optional<Member.Remote> remote(Path member) {
         return Optional.ofNullable(remotes.get(member));
+    }
+
+    /** Whether any generator is remote. */
+    boolean hasRemoteGenerators() {
+        return generators.stream().anyMatch(remotes::containsKey);
     }
 
     /** Whether any member (a generator, the judge or the fuser) is remote. */
@@ -328,7 +257,7 @@ public final class BlenderConfig {
         };
     }
 
-    private static Path remoteKey(Member.Remote r) {
+    static Path remoteKey(Member.Remote r) {
         return Path.of("@remote", r.name());
     }
 
@@ -442,186 +371,13 @@ public final class BlenderConfig {
         return perModelContextSize;
     }
 
-    private static List<Path> allModels(List<Path> generators, Path judge, Path reranker, Path fuser) {
-        List<Path> all = new ArrayList<>(generators);
-        for (Path p : new Path[] {judge, reranker, fuser}) {
-            if (p != null) {
-                all.add(p);
-            }
-        }
-        return all;
-    }
-
-    private static boolean hasChatTemplate(Map<Path, GgufFile> files, Map<Path, Member.Adapter> adapters, Path model) {
-        GgufFile f = files.get(adapters.containsKey(model) ? adapters.get(model).base() : model);
-        return f != null && f.string("tokenizer.chat_template").isPresent();
-    }
-
-    private static GgufFile readFile(Path p, String what) {
-        if (!Files.isRegularFile(p)) {
-            throw new IllegalArgumentException("the " + what + ", " + p + ", does not exist");
-        }
-        try {
-            return GgufFile.read(p);
-        } catch (dev.blender.nativebridge.gguf.GgufFormatException e) {
-            throw new IllegalArgumentException("the " + what + ", " + p + ", is not valid GGUF: " + e.getMessage(), e);
-        }
-    }
-
-    private static long sizeOf(Path p) {
-        try {
-            return Files.size(p);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(p + " cannot be read: " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * A remote judge must be asked through {@code /v1/completions} (its verdict continues the judge prompt as
-     * raw text), and a remote judge or fuser needs a key of its own (its name) among the remote members.
-     */
-    private static void checkRemoteRoles(Path judge, Path fuser, List<Path> generators, Map<Path, Member.Remote> remotes) {
-        if (judge != null && remotes.containsKey(judge)) {
-            Member.Remote r = remotes.get(judge);
-            if (r.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
-                throw new IllegalArgumentException("remote judge '" + r.name() + "': its \"api\" must be \"completions\""
-                        + " (the verdict continues the judge's prompt as raw text), was chat");
-            }
-        }
-        for (Path p : new Path[] {judge, fuser}) {
-            if (p != null && remotes.containsKey(p) && generators.contains(p)) {
-                throw new IllegalArgumentException("the remote " + (p.equals(judge) ? "judge" : "fuser") + " is named '"
-                        + remotes.get(p).name() + "' like a generator; give it its own \"name\"");
-            }
-        }
-        if (judge != null && judge.equals(fuser) && remotes.containsKey(judge)) {
-            throw new IllegalArgumentException("the remote judge and fuser are both named '" + remotes.get(judge).name()
-                    + "'; give each its own \"name\"");
-        }
-    }
-
-    /** Compositions name generators: an adapter member must be one entry and its name nobody else's. */
-    private static void checkNames(List<Path> generators, Map<Path, Member.Adapter> adapters) {
-        for (Member.Adapter a : adapters.values()) {
-            if (generators.stream().filter(a.adapter()::equals).count() > 1) {
-                throw new IllegalArgumentException("adapter " + a.adapter() + " is listed twice; give each member its"
-                        + " own adapter file");
-            }
-            for (Path g : generators) {
-                String other = adapters.containsKey(g) ? adapters.get(g).name() : shortName(g);
-                if (!g.equals(a.adapter()) && (other.equals(a.name()) || g.getFileName().toString().equals(a.name()))) {
-                    throw new IllegalArgumentException("two generators are named '" + a.name() + "' (" + a.adapter()
-                            + " and " + g + "); name the adapter member otherwise");
-                }
-            }
-        }
-    }
-
-    /** A remote member's name must be nobody else's: compositions and results know members by name. */
-    private static void checkRemoteNames(List<Path> generators, Map<Path, Member.Adapter> adapters,
-                                         Map<Path, Member.Remote> remotes) {
-        for (Member.Remote r : remotes.values()) {
-            if (!generators.contains(remoteKey(r))) {
-                continue; // the judge or fuser: compositions do not name it
-            }
-            if (generators.stream().filter(remoteKey(r)::equals).count() > 1) {
-                throw new IllegalArgumentException("two remote members are named '" + r.name() + "'; give each its own"
-                        + " \"name\"");
-            }
-            for (Path g : generators) {
-                if (g.equals(remoteKey(r))) {
-                    continue;
-                }
-                String other = adapters.containsKey(g) ? adapters.get(g).name() : shortName(g);
-                if (other.equals(r.name()) || g.getFileName().toString().equals(r.name())) {
-                    throw new IllegalArgumentException("two generators are named '" + r.name() + "' (" + g + " and the"
-                            + " remote member at " + r.endpoint().baseUrl() + "); name the remote member otherwise");
-                }
-            }
-        }
-    }
-
-    /** Why these generators cannot run a composition, or null when they can. */
-    private String unsupported(Composition composition) {
-        if (composition.usesMix() && generators.size() < 2) {
-            return "strategy " + composition.name() + " mixes models token by token and needs at least two generator"
-                    + " models";
-        }
-        if (generators.stream().anyMatch(remotes::containsKey)) {
-            String remote = generators.stream().filter(remotes::containsKey).map(g -> remotes.get(g).name()).sorted()
-                    .toList().toString();
-            String mix = composition.usesMix() ? remoteMixProblem(composition) : null;
-            if (mix != null) {
-                return mix;
-            }
-            for (Stage s : composition.stages()) {
-                if (s instanceof Stage.Route x && x.rule() instanceof Stage.RouteRule.Confidence) {
-                    return "strategy " + composition.name() + " routes by confidence, which reads every generator's"
-                            + " token probabilities; remote members " + remote + " give only text";
-                }
-            }
-        }
-        for (Stage s : composition.stages()) {
-            if (s instanceof Stage.Sample x) {
-                for (String m : x.models()) {
-                    if (!m.equalsIgnoreCase("first") && named(m) == null) {
-                        return "strategy " + composition.name() + " samples '" + m + "', which is not one of the generators "
-                                + generatorNames();
-                    }
-                }
-            }
-        }
-        return null;
-    }
-
-    /**
-     * Why a composition's per-token mix cannot take the remote generators, or null: a remote member gives
-     * its top log-probabilities of one next token of a raw-text prefix ({@code /v1/completions}), which
-     * linear and log-linear mixing can use with fixed weights; negative evidence, adaptive and PackLLM weights
-     * (which read every member's log-probabilities of the prompt) and a solo gate cannot.
-     */
-    private String remoteMixProblem(Composition composition) {
-        for (Path g : generators) {
-            Member.Remote r = remotes.get(g);
-            if (r != null && r.endpoint().api() != RemoteEndpoint.Api.COMPLETIONS) {
-                return "strategy " + composition.name() + " mixes models token by token, which continues a raw-text"
-                        + " prefix one token at a time: remote member '" + r.name() + "' needs \"api\": \"completions\"";
-            }
-        }
-        for (Stage s : composition.stages()) {
-            if (!(s instanceof Stage.Mix x)) {
-                continue;
-            }
-            CombineMethod method = x.method() != null ? x.method()
-                    : combine != null ? combine.method() : CombineMethod.LOG_LINEAR;
-            if (method != CombineMethod.LINEAR && method != CombineMethod.LOG_LINEAR) {
-                return "strategy " + composition.name() + " mixes by " + method + "; with remote members a mix is"
-                        + " linear or log-linear";
-            }
-            if (x.pack() != null || x.solo() != null) {
-                return "strategy " + composition.name() + " mixes with " + (x.pack() != null ? "pack" : "solo")
-                        + ", which reads every member's full distribution; remote members give their top"
-                        + " log-probabilities only";
-            }
-            if (x.adapt() != null && x.adapt() != CombineOptions.Adaptation.FIXED) {
-                return "strategy " + composition.name() + " mixes with adapt " + dev.blender.runtime.Names.id(x.adapt())
-                        + ", which reads every member's log-probabilities of each token; with remote members a mix"
-                        + " takes fixed weights";
-            }
-            if (x.method() == null && x.adapt() == null && combine != null && combine.adaptive()) {
-                return "combine " + combine + " has adaptive weights, which read every member's log-probabilities"
-                        + " of the prompt; with remote members a mix takes fixed weights";
-            }
-        }
-        return null;
-    }
-
     /** A generator's name in compositions: {@link Member#shortName}, the one rule. */
     public static String shortName(Path generator) {
         return Member.shortName(generator);
     }
 
-    private Path named(String name) {
+    /** The generator a composition names, or null. */
+    Path named(String name) {
         for (Path g : generators) {
             if (member(g).answersTo(name)) {
                 return g;
@@ -669,11 +425,11 @@ public final class BlenderConfig {
 
     /** Whether this configuration has the generators a composition names or needs. */
     public boolean supports(Composition composition) {
-        return unsupported(composition) == null;
+        return Preflight.unsupported(this, composition) == null;
     }
 
     void checkSupports(Composition composition) {
-        String why = unsupported(composition);
+        String why = Preflight.unsupported(this, composition);
         if (why != null) {
             throw new IllegalArgumentException(why);
         }

@@ -37,27 +37,12 @@ public final class BlenderConfig {
     private final Path reranker;
     private final Path fuser;
     private final FuserTemplate fuserTemplate;
-    private final ModelOptions modelOptions;
-    private final int contextSize;
-    private final int candidatesPerModel;
-    private final Aggregation aggregation;
-    private final int topK;
-    private final SamplerOptions candidateSampler;
-    private final SamplerOptions answerSampler;
-    private final int maxTokens;
-    private final int fusedMaxTokens;
+    private final SamplingSettings sampling;
+    private final RankingSettings ranking;
+    private final ResourceSettings resources;
     private final CombineOptions combine;
     private final Composition composition;
-    private final double cascadeConfidence;
-    private final long memoryBudgetBytes;
-    private final long deviceMemoryBudgetBytes;
-    private final boolean parallelMembers;
-    private final boolean prefixReuse;
-    private final long pairCacheSize;
-    private final List<String> stop;
     private final String generatorPrompt;
-    private final Map<Path, ModelOptions> perModelOptions;
-    private final Map<Path, Integer> perModelContextSize;
 
     private BlenderConfig(Builder b) {
         List<Path> generators = b.generators;
@@ -71,61 +56,38 @@ public final class BlenderConfig {
         });
         Map<Path, Member.Remote> remotes = Map.copyOf(configured);
         Path judge = b.judge;
-        JudgeTemplate judgeTemplate = b.judgeTemplate;
         Path reranker = b.reranker;
         Path fuser = b.fuser;
-        FuserTemplate fuserTemplate = b.fuserTemplate;
-        ModelOptions modelOptions = b.modelOptions;
-        int contextSize = b.contextSize;
-        int candidatesPerModel = b.candidatesPerModel;
-        Aggregation aggregation = b.aggregation;
-        int topK = b.topK;
-        SamplerOptions candidateSampler = b.candidateSampler;
-        SamplerOptions answerSampler = b.answerSampler;
-        int maxTokens = b.maxTokens;
-        int fusedMaxTokens = b.fusedMaxTokens;
-        CombineOptions combine = b.combine;
-        double cascadeConfidence = b.cascadeConfidence;
-        long memoryBudgetBytes = b.memoryBudgetBytes;
-        long deviceMemoryBudgetBytes = b.deviceMemoryBudgetBytes;
-        boolean parallelMembers = b.parallelMembers;
-        boolean prefixReuse = b.prefixReuse;
-        long pairCacheSize = b.pairCacheSize;
-        List<String> stop = b.stop;
-        String generatorPrompt = b.generatorPrompt;
-        Map<Path, ModelOptions> perModelOptions = b.perModelOptions;
-        Map<Path, Integer> perModelContextSize = b.perModelContextSize;
         // remote members cannot mix per token (no logits over HTTP), so two or more vote instead
         Composition composition = b.composition != null ? b.composition
                 : b.judge != null || b.reranker != null || b.fuser != null ? Strategy.FULL_BLEND.composition()
                 : b.generators.size() >= 2 && remotes.isEmpty() ? Strategy.TOKEN_COMBINE.composition()
                 : b.generators.size() >= 2 ? Composition.named("majority") : Strategy.SINGLE.composition();
         generators = List.copyOf(generators);
-        stop = List.copyOf(stop);
+        ModelOptions modelOptions = b.modelOptions;
+        Map<Path, ModelOptions> perModelOptions = b.perModelOptions;
         if (b.probeLoad || b.probeTimeout != null) {
             java.util.function.UnaryOperator<ModelOptions> probe = o -> {
                 ModelOptions p = b.probeLoad ? o.withProbeLoad(true) : o;
                 return b.probeTimeout != null ? p.withProbeTimeout(b.probeTimeout) : p;
             };
-            modelOptions = modelOptions == null ? null : probe.apply(modelOptions);
+            modelOptions = probe.apply(modelOptions);
             Map<Path, ModelOptions> probed = new java.util.HashMap<>();
             perModelOptions.forEach((k, v) -> probed.put(k, probe.apply(v)));
             perModelOptions = probed;
         }
-        perModelOptions = Map.copyOf(perModelOptions);
-        perModelContextSize = Map.copyOf(perModelContextSize);
         if (generators.isEmpty()) {
             throw new IllegalArgumentException("a blender needs at least one generator model");
         }
         Preflight preflight = new Preflight(generators, adapters, remotes, judge, reranker, fuser);
-        judgeTemplate = preflight.judgeTemplate(judgeTemplate);
-        fuserTemplate = preflight.fuserTemplate(fuserTemplate);
+        JudgeTemplate judgeTemplate = preflight.judgeTemplate(b.judgeTemplate);
+        FuserTemplate fuserTemplate = preflight.fuserTemplate(b.fuserTemplate);
         preflight.checkReranker();
-        Map<Path, ModelOptions> options = perModelOptions;
-        ModelOptions common = modelOptions;
-        preflight.checkMemory(m -> options.getOrDefault(m, common), memoryBudgetBytes, deviceMemoryBudgetBytes);
-        if (combine != null && combine.members() != generators.size()) {
-            throw new IllegalArgumentException("combine " + combine + " is for " + combine.members() + " models, but "
+        ResourceSettings resources = new ResourceSettings(modelOptions, b.contextSize, b.memoryBudgetBytes,
+                b.deviceMemoryBudgetBytes, b.parallelMembers, b.prefixReuse, perModelOptions, b.perModelContextSize);
+        preflight.checkMemory(resources::modelOptionsFor, b.memoryBudgetBytes, b.deviceMemoryBudgetBytes);
+        if (b.combine != null && b.combine.members() != generators.size()) {
+            throw new IllegalArgumentException("combine " + b.combine + " is for " + b.combine.members() + " models, but "
                     + generators.size() + " generators are configured");
         }
         if (judge != null) {
@@ -146,27 +108,13 @@ public final class BlenderConfig {
         this.reranker = reranker;
         this.fuser = fuser;
         this.fuserTemplate = fuserTemplate;
-        this.modelOptions = modelOptions;
-        this.contextSize = contextSize;
-        this.candidatesPerModel = candidatesPerModel;
-        this.aggregation = aggregation;
-        this.topK = topK;
-        this.candidateSampler = candidateSampler;
-        this.answerSampler = answerSampler;
-        this.maxTokens = maxTokens;
-        this.fusedMaxTokens = fusedMaxTokens;
-        this.combine = combine;
+        this.sampling = new SamplingSettings(b.candidatesPerModel, b.candidateSampler, b.answerSampler, b.maxTokens,
+                b.fusedMaxTokens, b.stop);
+        this.ranking = new RankingSettings(b.aggregation, b.topK, b.cascadeConfidence, b.pairCacheSize);
+        this.resources = resources;
+        this.combine = b.combine;
         this.composition = composition;
-        this.cascadeConfidence = cascadeConfidence;
-        this.memoryBudgetBytes = memoryBudgetBytes;
-        this.deviceMemoryBudgetBytes = deviceMemoryBudgetBytes;
-        this.parallelMembers = parallelMembers;
-        this.prefixReuse = prefixReuse;
-        this.pairCacheSize = pairCacheSize;
-        this.stop = stop;
-        this.generatorPrompt = generatorPrompt;
-        this.perModelOptions = perModelOptions;
-        this.perModelContextSize = perModelContextSize;
+        this.generatorPrompt = b.generatorPrompt;
         checkSupports(composition); // last: it reads the fields (the combination among them)
     }
 
@@ -266,6 +214,21 @@ public final class BlenderConfig {
         return generators.stream().map(this::memberName).toList();
     }
 
+    /** How candidates and the answer are decoded. */
+    public SamplingSettings sampling() {
+        return sampling;
+    }
+
+    /** How candidates are ranked and a cascade stops. */
+    public RankingSettings ranking() {
+        return ranking;
+    }
+
+    /** What the models may take of the machine. */
+    public ResourceSettings resources() {
+        return resources;
+    }
+
     public Path judge() {
         return judge;
     }
@@ -287,39 +250,39 @@ public final class BlenderConfig {
     }
 
     public ModelOptions modelOptions() {
-        return modelOptions;
+        return resources.modelOptions();
     }
 
     public int contextSize() {
-        return contextSize;
+        return resources.contextSize();
     }
 
     public int candidatesPerModel() {
-        return candidatesPerModel;
+        return sampling.candidatesPerModel();
     }
 
     public Aggregation aggregation() {
-        return aggregation;
+        return ranking.aggregation();
     }
 
     public int topK() {
-        return topK;
+        return ranking.topK();
     }
 
     public SamplerOptions candidateSampler() {
-        return candidateSampler;
+        return sampling.candidateSampler();
     }
 
     public SamplerOptions answerSampler() {
-        return answerSampler;
+        return sampling.answerSampler();
     }
 
     public int maxTokens() {
-        return maxTokens;
+        return sampling.maxTokens();
     }
 
     public int fusedMaxTokens() {
-        return fusedMaxTokens;
+        return sampling.fusedMaxTokens();
     }
 
     public CombineOptions combine() {
@@ -331,32 +294,32 @@ public final class BlenderConfig {
     }
 
     public double cascadeConfidence() {
-        return cascadeConfidence;
+        return ranking.cascadeConfidence();
     }
 
     public long memoryBudgetBytes() {
-        return memoryBudgetBytes;
+        return resources.memoryBudgetBytes();
     }
 
     public long deviceMemoryBudgetBytes() {
-        return deviceMemoryBudgetBytes;
+        return resources.deviceMemoryBudgetBytes();
     }
 
     public boolean parallelMembers() {
-        return parallelMembers;
+        return resources.parallelMembers();
     }
 
     /** Whether generator and fuser contexts keep their last prompt for the next request ({@link Builder#prefixReuse}). */
     public boolean prefixReuse() {
-        return prefixReuse;
+        return resources.prefixReuse();
     }
 
     public long pairCacheSize() {
-        return pairCacheSize;
+        return ranking.pairCacheSize();
     }
 
     public List<String> stop() {
-        return stop;
+        return sampling.stop();
     }
 
     public String generatorPrompt() {
@@ -364,11 +327,11 @@ public final class BlenderConfig {
     }
 
     public Map<Path, ModelOptions> perModelOptions() {
-        return perModelOptions;
+        return resources.perModelOptions();
     }
 
     public Map<Path, Integer> perModelContextSize() {
-        return perModelContextSize;
+        return resources.perModelContextSize();
     }
 
     /** A generator's name in compositions: {@link Member#shortName}, the one rule. */
@@ -410,12 +373,12 @@ public final class BlenderConfig {
 
     /** The options a model loads with: its own where configured, else the common ones. */
     public ModelOptions modelOptionsFor(Path model) {
-        return perModelOptions.getOrDefault(model, modelOptions);
+        return resources.modelOptionsFor(model);
     }
 
     /** KV cells per sequence for a model: its own where configured, else the common size. */
     public int contextSizeFor(Path model) {
-        return perModelContextSize.getOrDefault(model, contextSize);
+        return resources.contextSizeFor(model);
     }
 
     /** Whether this configuration can run a strategy. */

@@ -86,4 +86,18 @@ class BlenderConfigBuilderTest {
         assertThrows(IllegalArgumentException.class,
                 () -> Blender.builder().generator(TestModels.tiny()).memoryBudgetBytes(1).buildConfig());
     }
+
+    @Test
+    void theSettingsRecordsHoldWhatWasSet() {
+        Path tiny = TestModels.tiny();
+        BlenderConfig c = Blender.builder().generator(tiny).maxTokens(7).fusedMaxTokens(9).candidatesPerModel(2)
+                .topK(1).cascadeConfidence(0.25).pairCacheSize(10).contextSize(96).contextSize(tiny, 48)
+                .memoryBudgetBytes(8L << 30).prefixReuse(true).buildConfig();
+        assertEquals(new SamplingSettings(2, c.candidateSampler(), c.answerSampler(), 7, 9, List.of()), c.sampling());
+        assertEquals(new RankingSettings(c.aggregation(), 1, 0.25, 10), c.ranking());
+        assertEquals(48, c.resources().contextSizeFor(tiny));
+        assertEquals(96, c.resources().contextSizeFor(Path.of("other.gguf")));
+        assertEquals(true, c.resources().prefixReuse());
+        assertEquals(c.modelOptions(), c.resources().modelOptionsFor(tiny));
+    }
 }

@@ -98,6 +98,9 @@ class ConcurrentClientsTest {
         }
         clients.shutdown();
         assertTrue(clients.awaitTermination(1, TimeUnit.MINUTES));
+        // a client has its answer a moment before the server has counted the request and returned its contexts
+        ServerLifecycleTest.await("the last request's bookkeeping",
+                () -> server.stats().running() + server.stats().queued() == 0);
         BlenderServer.Stats stats = server.stats();
         assertEquals(CLIENTS * PROMPTS.length + PROMPTS.length, stats.completed(), stats.toString());
         assertEquals(0, stats.failed() + stats.rejected() + stats.cancelled(), stats.toString());

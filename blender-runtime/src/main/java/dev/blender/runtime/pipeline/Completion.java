@@ -139,16 +139,12 @@ public record Completion(String text, int tokenCount, float[] logProbs, FinishRe
 
     /** Sum of the token log-probabilities. */
     public double totalLogProb() {
-        double s = 0;
-        for (float f : logProbs) {
-            s += f;
-        }
-        return s;
+        return Candidate.totalLogProb(logProbs);
     }
 
     /** Mean token log-probability (0 where there are none): a length-fair confidence. */
     public double meanLogProb() {
-        return logProbs.length == 0 ? 0 : totalLogProb() / logProbs.length;
+        return Candidate.meanLogProb(logProbs);
     }
 
     /** Generated tokens per second of generation time. */

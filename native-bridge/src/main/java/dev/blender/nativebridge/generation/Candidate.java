@@ -67,6 +67,16 @@ public record Candidate(int index, String text, int[] tokens, float[] logProbs, 
 
     /** Sum of the token log-probabilities. */
     public double totalLogProb() {
+        return totalLogProb(logProbs);
+    }
+
+    /** Mean token log-probability (0 for an empty candidate): a length-fair confidence. */
+    public double meanLogProb() {
+        return meanLogProb(logProbs);
+    }
+
+    /** Sum of token log-probabilities, in token order: the one rule for every text that carries them. */
+    public static double totalLogProb(float[] logProbs) {
         double s = 0;
         for (float f : logProbs) {
             s += f;
@@ -74,9 +84,9 @@ public record Candidate(int index, String text, int[] tokens, float[] logProbs, 
         return s;
     }
 
-    /** Mean token log-probability (0 for an empty candidate): a length-fair confidence. */
-    public double meanLogProb() {
-        return logProbs.length == 0 ? 0 : totalLogProb() / logProbs.length;
+    /** Mean of token log-probabilities (0 where there are none). */
+    public static double meanLogProb(float[] logProbs) {
+        return logProbs.length == 0 ? 0 : totalLogProb(logProbs) / logProbs.length;
     }
 
     /** Generated tokens per second of generation time. */
